@@ -1,0 +1,48 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3.11
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
+STAMP := $(VENV)/.deps-stamp
+
+.PHONY: run test build develop cargo-test pytest bench lint fmt clean
+
+$(PYTHON):
+	$(PY) -m venv $(VENV)
+
+$(STAMP): $(PYTHON) requirements-dev.txt
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+# Builds the Rust engine into the venv (release: the engine is what we ship and measure).
+build: $(STAMP)
+	$(VENV)/bin/maturin develop --release -q
+
+run: build
+	$(PYTHON) examples/app.py
+
+cargo-test: $(STAMP)
+	PYO3_PYTHON=$(abspath $(PYTHON)) LD_LIBRARY_PATH=$(PYLIB) cargo test --no-default-features -q
+
+pytest: build
+	$(PYTHON) -m pytest -q
+
+test: cargo-test pytest
+
+bench: build
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/run.py
+
+lint: $(STAMP)
+	cargo fmt --all -- --check
+	cargo clippy -q -- -D warnings
+	$(VENV)/bin/ruff check .
+
+fmt: $(STAMP)
+	cargo fmt --all
+	$(VENV)/bin/ruff format python tests benchmarks examples
+	$(VENV)/bin/ruff check --fix -q .
+
+clean:
+	rm -rf target $(VENV)

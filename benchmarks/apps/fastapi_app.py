@@ -1,0 +1,61 @@
+"""The benchmark app for FastAPI, on its fast path: ``async def`` everywhere.
+
+Kept line for line parallel to ``ignyx_app.py``. Handlers and dependencies are
+``async def`` because a sync ``def`` sends each call through AnyIO's threadpool,
+which is FastAPI's slow path and would flatter the comparison.
+
+    uvicorn fastapi_app:app --app-dir benchmarks/apps --loop uvloop --http httptools
+"""
+
+import asyncio
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+app = FastAPI()
+app.add_middleware(CORSMiddleware, allow_origins=["*"])
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+async def dep_a() -> int:
+    return 1
+
+
+async def dep_b(a: int = Depends(dep_a)) -> int:
+    return a + 1
+
+
+async def dep_c(b: int = Depends(dep_b)) -> int:
+    return b + 1
+
+
+@app.get("/plaintext")
+async def plaintext():
+    return PlainTextResponse("Hello, World!")
+
+
+@app.get("/users/{id}")
+async def get_user(id: int):
+    return {"id": id, "name": "user"}
+
+
+@app.post("/users")
+async def create_user(user: User):
+    return user
+
+
+@app.get("/async")
+async def async_route():
+    await asyncio.sleep(0)
+    return {"message": "Hello, World!"}
+
+
+@app.get("/deps")
+async def deps(c: int = Depends(dep_c)):
+    return {"deps": c}

@@ -1,0 +1,67 @@
+"""The benchmark app for Ignyx, written the way the README writes apps.
+
+Kept line for line parallel to ``fastapi_app.py`` so that both frameworks serve
+the same routes with the same work per request.
+
+    python benchmarks/apps/ignyx_app.py 8000      # or PORT=8000 python ...
+"""
+
+import asyncio
+import os
+import sys
+
+from ignyx import Depends, Ignyx
+from ignyx.middleware import CORSMiddleware
+from ignyx.responses import PlainTextResponse
+from pydantic import BaseModel
+
+app = Ignyx()
+app.add_middleware(CORSMiddleware, allow_origins=["*"])
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+def dep_a() -> int:
+    return 1
+
+
+def dep_b(a: int = Depends(dep_a)) -> int:
+    return a + 1
+
+
+def dep_c(b: int = Depends(dep_b)) -> int:
+    return b + 1
+
+
+@app.get("/plaintext")
+def plaintext():
+    return PlainTextResponse("Hello, World!")
+
+
+@app.get("/users/{id}")
+def get_user(id: int):
+    return {"id": id, "name": "user"}
+
+
+@app.post("/users")
+def create_user(user: User):
+    return user
+
+
+@app.get("/async")
+async def async_route():
+    await asyncio.sleep(0)
+    return {"message": "Hello, World!"}
+
+
+@app.get("/deps")
+def deps(c: int = Depends(dep_c)):
+    return {"deps": c}
+
+
+if __name__ == "__main__":
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("PORT", "8000"))
+    app.run(host="127.0.0.1", port=port)

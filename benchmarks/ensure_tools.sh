@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the load generator (wrk) and CPU pinning tool (taskset) when missing.
+# Debian/Ubuntu only; uses sudo when not run as root.
+set -eu
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+missing=""
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
+
+if [ -n "$missing" ]; then
+    echo "ensure_tools: installing$missing" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y $missing
+fi

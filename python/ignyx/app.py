@@ -1,0 +1,296 @@
+"""The application: routes, middleware, exception handlers, lifespan, and ``run``.
+
+    app = Ignyx()
+
+    @app.get("/")
+    def hello():
+        return {"message": "Ignyx is live"}
+
+    app.run(host="0.0.0.0", port=8000)
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from contextlib import AsyncExitStack
+from typing import Any, Callable, Optional, Sequence, Union
+
+from . import params
+from .datastructures import Default, State
+from .encoders import jsonable_encoder
+from .exceptions import HTTPException, RequestValidationError
+from .requests import Request
+from .responses import JSONResponse, Response, StreamingResponse
+from .routing import APIRoute, APIRouter, generate_unique_id
+
+logger = logging.getLogger("ignyx.error")
+
+
+async def http_exception_handler(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's default: ``{"detail": ...}`` with the exception's status and headers."""
+    headers = getattr(exc, "headers", None)
+    if exc.status_code < 200 or exc.status_code in (204, 205, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
+async def request_validation_exception_handler(
+    request: Request, exc: RequestValidationError
+) -> JSONResponse:
+    """FastAPI's default: 422 with ``{"detail": [errors]}``."""
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
+
+
+class Ignyx:
+    """A FastAPI-compatible application served by the Rust engine."""
+
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        title: str = "Ignyx",
+        summary: Optional[str] = None,
+        description: str = "",
+        version: str = "0.1.0",
+        openapi_url: Optional[str] = "/openapi.json",
+        openapi_tags: Optional[list[dict[str, Any]]] = None,
+        servers: Optional[list[dict[str, Any]]] = None,
+        dependencies: Optional[Sequence[params.Depends]] = None,
+        default_response_class: Any = Default(JSONResponse),
+        redirect_slashes: bool = True,
+        docs_url: Optional[str] = "/docs",
+        redoc_url: Optional[str] = "/redoc",
+        swagger_ui_oauth2_redirect_url: Optional[str] = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: Optional[dict[str, Any]] = None,
+        swagger_ui_parameters: Optional[dict[str, Any]] = None,
+        swagger_js_url: Optional[str] = None,
+        swagger_css_url: Optional[str] = None,
+        swagger_favicon_url: Optional[str] = None,
+        redoc_js_url: Optional[str] = None,
+        exception_handlers: Optional[dict[Union[int, type], Callable[..., Any]]] = None,
+        on_startup: Optional[Sequence[Callable[[], Any]]] = None,
+        on_shutdown: Optional[Sequence[Callable[[], Any]]] = None,
+        lifespan: Optional[Callable[[Any], Any]] = None,
+        terms_of_service: Optional[str] = None,
+        contact: Optional[dict[str, Any]] = None,
+        license_info: Optional[dict[str, Any]] = None,
+        root_path: str = "",
+        responses: Optional[dict[Union[int, str], dict[str, Any]]] = None,
+        deprecated: Optional[bool] = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
+        separate_input_output_schemas: bool = True,
+        max_body_size: int = 16 * 1024 * 1024,
+        **extra: Any,
+    ) -> None:
+        self.debug = debug
+        self.title = title
+        self.summary = summary
+        self.description = description
+        self.version = version
+        self.openapi_url = openapi_url
+        self.openapi_tags = openapi_tags
+        self.servers = servers or []
+        self.docs_url = docs_url
+        self.redoc_url = redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        self.swagger_ui_parameters = swagger_ui_parameters
+        self.swagger_js_url = swagger_js_url
+        self.swagger_css_url = swagger_css_url
+        self.swagger_favicon_url = swagger_favicon_url
+        self.redoc_js_url = redoc_js_url
+        self.terms_of_service = terms_of_service
+        self.contact = contact
+        self.license_info = license_info
+        self.root_path = root_path
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.redirect_slashes = redirect_slashes
+        self.max_body_size = max_body_size
+        self.extra = extra
+        self.state = State()
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.exception_handlers: dict[Union[int, type], Callable[..., Any]] = {
+            HTTPException: http_exception_handler,
+            RequestValidationError: request_validation_exception_handler,
+            **(exception_handlers or {}),
+        }
+        self.user_middleware: list[Any] = []
+        self.on_startup_handlers = list(on_startup or [])
+        self.on_shutdown_handlers = list(on_shutdown or [])
+        self.lifespan_context = lifespan
+        self._lifespan_state: dict[str, Any] = {}
+        self._lifespan_stack: Optional[AsyncExitStack] = None
+        self.openapi_schema: Optional[dict[str, Any]] = None
+        self.router = APIRouter(
+            dependencies=dependencies,
+            default_response_class=default_response_class,
+            responses=responses,
+            deprecated=deprecated,
+            include_in_schema=include_in_schema,
+            generate_unique_id_function=generate_unique_id_function,
+        )
+
+    # -- routes ----------------------------------------------------------------
+
+    @property
+    def routes(self) -> list[Any]:
+        return self.router.routes
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> APIRoute:
+        return self.router.add_api_route(path, endpoint, **kwargs)
+
+    def api_route(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.api_route(path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.post(path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.put(path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.patch(path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.delete(path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.head(path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.options(path, **kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.router.trace(path, **kwargs)
+
+    def websocket(self, path: str, name: Optional[str] = None, **kwargs: Any):
+        return self.router.websocket(path, name, **kwargs)
+
+    def include_router(self, router: APIRouter, **kwargs: Any) -> None:
+        self.router.include_router(router, **kwargs)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> str:
+        for route in self.routes:
+            if getattr(route, "name", None) == name:
+                path = route.path_format
+                for key, value in path_params.items():
+                    path = path.replace("{" + key + "}", str(value))
+                return path
+        raise LookupError(f"No route named {name!r}")
+
+    # -- middleware and errors ---------------------------------------------------
+
+    def add_middleware(self, middleware: Any, **options: Any) -> None:
+        """Adds a middleware: ``add_middleware(CORSMiddleware, allow_origins=[...])`` or an
+        instance, ``add_middleware(CORSMiddleware(allow_origins=["*"]))``."""
+        if inspect.isclass(middleware):
+            middleware = middleware(**options)
+        elif options:
+            raise TypeError("options are given to the middleware class, not to an instance")
+        if not hasattr(middleware, "_install"):
+            raise TypeError(f"{type(middleware).__name__} is not an Ignyx middleware")
+        self.user_middleware.insert(0, middleware)
+
+    def exception_handler(self, exc_class_or_status_code: Union[int, type]) -> Callable:
+        def decorator(func: Callable) -> Callable:
+            self.exception_handlers[exc_class_or_status_code] = func
+            return func
+
+        return decorator
+
+    def add_exception_handler(self, key: Union[int, type], handler: Callable) -> None:
+        self.exception_handlers[key] = handler
+
+    def _lookup_handler(self, exc: BaseException) -> Optional[Callable[..., Any]]:
+        if isinstance(exc, HTTPException) and exc.status_code in self.exception_handlers:
+            return self.exception_handlers[exc.status_code]
+        for cls in type(exc).__mro__:
+            if cls in self.exception_handlers:
+                return self.exception_handlers[cls]
+        return None
+
+    def _handle_error(self, data: Any, exc: BaseException) -> Any:
+        """Called by the engine with any exception a route raised; returns the response."""
+        request = Request(data, self)
+        handler = self._lookup_handler(exc)
+        if handler is not None:
+            return handler(request, exc)
+        logger.error(
+            "Exception in %s %s", data.method, data.path, exc_info=(type(exc), exc, exc.__traceback__)
+        )
+        handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
+        if handler is not None:
+            return handler(request, exc)
+        return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+    # -- lifespan ----------------------------------------------------------------
+
+    def on_event(self, event_type: str) -> Callable:
+        def decorator(func: Callable) -> Callable:
+            if event_type == "startup":
+                self.on_startup_handlers.append(func)
+            elif event_type == "shutdown":
+                self.on_shutdown_handlers.append(func)
+            else:
+                raise ValueError(f"unknown event {event_type!r}")
+            return func
+
+        return decorator
+
+    async def _startup(self) -> None:
+        for handler in self.on_startup_handlers:
+            result = handler()
+            if inspect.isawaitable(result):
+                await result
+        if self.lifespan_context is not None:
+            self._lifespan_stack = AsyncExitStack()
+            state = await self._lifespan_stack.enter_async_context(self.lifespan_context(self))
+            if state:
+                self._lifespan_state = dict(state)
+
+    async def _shutdown(self) -> None:
+        if self._lifespan_stack is not None:
+            stack, self._lifespan_stack = self._lifespan_stack, None
+            await stack.aclose()
+        for handler in self.on_shutdown_handlers:
+            result = handler()
+            if inspect.isawaitable(result):
+                await result
+
+    # -- serving -----------------------------------------------------------------
+
+    def _all_routes(self) -> list[Any]:
+        return list(self.routes)
+
+    def _compile(self) -> Any:
+        """Builds the engine's route table; called when serving starts."""
+        from . import _core
+        from .websockets import APIWebSocketRoute
+
+        core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)
+        core.set_hooks(Response, StreamingResponse, self._handle_error)
+        for middleware in self.user_middleware:
+            middleware._install(core)
+        for route in self._all_routes():
+            if isinstance(route, APIWebSocketRoute):
+                core.add_websocket_route(**route.compile(self))
+            else:
+                core.add_route(**route.compile(self))
+        return core
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any):
+        """Serves the app until SIGINT/SIGTERM; ``workers`` processes share the port."""
+        from .server import run
+
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+        run(self, host, port, workers=workers, **options)
+
+
+FastAPI = Ignyx
+
+__all__ = ["FastAPI", "Ignyx", "http_exception_handler", "request_validation_exception_handler"]

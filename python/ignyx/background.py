@@ -1,0 +1,64 @@
+"""Work that runs after the response has been sent::
+
+    from ignyx.background import BackgroundTasks
+
+    @app.post("/signup")
+    async def signup(email: str, tasks: BackgroundTasks):
+        tasks.add_task(send_welcome_mail, email, subject="Welcome")
+        return {"ok": True}
+
+Coroutine functions are awaited on the worker's event loop; plain functions run in a thread
+so that a slow one does not hold up other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
+
+__all__ = ["BackgroundTask", "BackgroundTasks"]
+
+
+def _is_async_callable(func: Any) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)
+    )
+
+
+class BackgroundTask:
+    """One call, ``func(*args, **kwargs)``, kept for later; ``await task()`` runs it."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.is_async = _is_async_callable(func)
+
+    async def __call__(self) -> None:
+        if self.is_async:
+            await self.func(*self.args, **self.kwargs)
+        else:
+            call = functools.partial(self.func, *self.args, **self.kwargs)
+            await asyncio.get_running_loop().run_in_executor(None, call)
+
+
+class BackgroundTasks(BackgroundTask):
+    """An ordered list of tasks; ``await tasks()`` runs them one after another."""
+
+    def __init__(self, tasks: Optional[Sequence[BackgroundTask]] = None) -> None:
+        self.tasks = list(tasks) if tasks else []
+
+    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self.tasks.append(BackgroundTask(func, *args, **kwargs))
+
+    # The spelling of Ignyx's first README.
+    add = add_task
+
+    async def __call__(self) -> None:
+        for task in self.tasks:
+            await task()

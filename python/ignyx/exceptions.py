@@ -1,0 +1,115 @@
+"""The exceptions a handler raises to answer with an error, and the ones Ignyx raises itself::
+
+    from ignyx.exceptions import HTTPException
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int):
+        if item_id not in items:
+            raise HTTPException(status_code=404, detail="Item not found")
+        return items[item_id]
+
+They behave like Starlette's and FastAPI's, so ``except HTTPException`` and custom exception
+handlers written for FastAPI keep working.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+__all__ = [
+    "HTTPException",
+    "IgnyxError",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "ValidationException",
+    "WebSocketException",
+    "WebSocketRequestValidationError",
+]
+
+
+class HTTPException(Exception):
+    """Stops the handler and answers ``{"detail": detail}`` with ``status_code`` and ``headers``.
+
+    ``detail`` may be any JSON-able value; when omitted it is the status's reason phrase
+    (``HTTPException(404).detail == "Not Found"``).
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if detail is None:
+            detail = http.client.responses.get(status_code, "")
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+        )
+
+
+class WebSocketException(Exception):
+    """Closes a WebSocket with close ``code`` (see ``ignyx.status.WS_*``) and ``reason``."""
+
+    def __init__(self, code: int, reason: Optional[str] = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+class IgnyxError(RuntimeError):
+    """A mistake in how the app is put together (Ignyx's counterpart of ``FastAPIError``)."""
+
+
+class ValidationException(Exception):
+    """Base of the validation errors: holds pydantic-style error dicts, read with ``.errors()``."""
+
+    def __init__(self, errors: Sequence[Any]) -> None:
+        self._errors = errors
+
+    def errors(self) -> Sequence[Any]:
+        return self._errors
+
+    def __str__(self) -> str:
+        count = len(self._errors)
+        message = f"{count} validation error{'s' if count != 1 else ''}:\n"
+        for error in self._errors:
+            message += f"  {error}\n"
+        return message.rstrip()
+
+
+class RequestValidationError(ValidationException):
+    """The request did not match the handler's parameters; answered with a 422 by default.
+
+    ``body`` is the request body as it was received, for handlers that want to echo it.
+    """
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self.body = body
+
+
+class WebSocketRequestValidationError(ValidationException):
+    """A WebSocket's parameters did not validate; the socket is closed with code 1008."""
+
+
+class ResponseValidationError(ValidationException):
+    """The handler's return value did not match its ``response_model``: a server bug, so a 500."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self.body = body

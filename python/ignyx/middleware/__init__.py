@@ -1,0 +1,5 @@
+"""Middleware configured in Python and run by the Rust engine."""
+
+from .cors import CORSMiddleware
+
+__all__ = ["CORSMiddleware"]

@@ -1,0 +1,149 @@
+"""The incoming request, with Starlette's API, read lazily from the Rust engine::
+
+    @app.get("/whoami")
+    async def whoami(request: Request):
+        return {"agent": request.headers.get("user-agent"), "q": request.query_params.get("q")}
+"""
+
+from __future__ import annotations
+
+import json
+from http import cookies as http_cookies
+from typing import Any, Optional
+
+from .datastructures import URL, Address, Headers, QueryParams, State
+
+
+def cookie_parser(cookie_string: str) -> dict[str, str]:
+    """Parses a ``Cookie`` header the way browsers send it (Starlette's rules)."""
+    cookie_dict: dict[str, str] = {}
+    for chunk in cookie_string.split(";"):
+        if "=" in chunk:
+            key, val = chunk.split("=", 1)
+        else:
+            key, val = "", chunk
+        key, val = key.strip(), val.strip()
+        if key or val:
+            cookie_dict[key] = http_cookies._unquote(val)
+    return cookie_dict
+
+
+class HTTPConnection:
+    """What requests and WebSockets share: URL, headers, query, cookies, client, state."""
+
+    def __init__(self, data: Any, app: Any = None) -> None:
+        self._data = data
+        self._app = app
+        self._headers: Optional[Headers] = None
+        self._query_params: Optional[QueryParams] = None
+        self._cookies: Optional[dict[str, str]] = None
+        self._url: Optional[URL] = None
+        self._state: Optional[State] = None
+
+    @property
+    def app(self) -> Any:
+        return self._app
+
+    @property
+    def url(self) -> URL:
+        if self._url is None:
+            host = self._data.header("host")
+            if host is None:
+                server = self._data.server
+                host = f"{server[0]}:{server[1]}" if server else "localhost"
+            query = self._data.query_string.decode("latin-1")
+            path = self._data.raw_path.decode("latin-1")
+            url = f"{self._data.scheme}://{host}{path}"
+            self._url = URL(f"{url}?{query}" if query else url)
+        return self._url
+
+    @property
+    def base_url(self) -> URL:
+        return URL(str(self.url.replace(path="/", query="", fragment="")))
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(raw=self._data.raw_headers)
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        if self._query_params is None:
+            self._query_params = QueryParams(self._data.query_items())
+        return self._query_params
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        return self._data.path_params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            header = self._data.header("cookie")
+            self._cookies = cookie_parser(header) if header else {}
+        return self._cookies
+
+    @property
+    def client(self) -> Optional[Address]:
+        client = self._data.client
+        return Address(*client) if client else None
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            self._state = State()
+            app_state = getattr(self._app, "_lifespan_state", None)
+            if app_state:
+                for key, value in app_state.items():
+                    setattr(self._state, key, value)
+        return self._state
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        """An ASGI-like scope, built on demand for code that reads it."""
+        data = self._data
+        return {
+            "type": "http",
+            "http_version": data.http_version,
+            "method": data.method,
+            "scheme": data.scheme,
+            "path": data.path,
+            "raw_path": data.raw_path,
+            "query_string": data.query_string,
+            "headers": data.raw_headers,
+            "client": data.client,
+            "server": data.server,
+            "path_params": data.path_params,
+            "app": self._app,
+            "state": self.state,
+        }
+
+    def url_for(self, name: str, /, **path_params: Any) -> URL:
+        return self.base_url.replace(path=self._app.url_path_for(name, **path_params))
+
+
+class Request(HTTPConnection):
+    """An HTTP request: everything in ``HTTPConnection`` plus the method and the body."""
+
+    @property
+    def method(self) -> str:
+        return self._data.method
+
+    async def body(self) -> bytes:
+        return self._data.body
+
+    async def json(self) -> Any:
+        return json.loads(self._data.body)
+
+    async def stream(self):
+        body = self._data.body
+        if body:
+            yield body
+        yield b""
+
+    async def is_disconnected(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self._data.path}>"

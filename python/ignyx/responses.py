@@ -1,0 +1,363 @@
+"""Response classes a handler can return instead of a plain value, with Starlette's API::
+
+    from ignyx.responses import HTMLResponse, RedirectResponse
+
+    @app.get("/", response_class=HTMLResponse)
+    async def home():
+        return "<h1>Hello</h1>"
+
+    @app.get("/old")
+    async def old():
+        return RedirectResponse("/new", status_code=308)
+
+The Rust engine reads five attributes of whatever a handler returns: ``status_code`` (int),
+``body`` (bytes), ``raw_headers`` (list of ``(name, value)`` byte pairs, names lower-case),
+``media_type`` and ``background``; a ``StreamingResponse`` is sent from ``body_iterator``
+instead of ``body``. Everything here only prepares those attributes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.cookies
+import json
+import os
+import stat
+import sys
+from collections.abc import AsyncIterable, Iterable, Mapping
+from datetime import datetime
+from email.utils import format_datetime, formatdate
+from mimetypes import guess_type
+from typing import Any, Callable, Optional, Union
+from urllib.parse import quote
+
+from .background import BackgroundTask
+from .datastructures import URL, MutableHeaders
+
+__all__ = [
+    "FileResponse",
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+]
+
+
+class Response:
+    """A complete HTTP response: status, headers and body bytes.
+
+    ``content`` may be ``str`` (encoded with ``charset``), bytes-like or ``None``. Unless given
+    in ``headers``, ``content-type`` comes from ``media_type`` (``text/*`` gets
+    ``; charset=utf-8``) and ``content-length`` from the body, except for 1xx, 204 and 304::
+
+        Response("pong", media_type="text/plain", headers={"x-served-by": "ignyx"})
+    """
+
+    media_type: Optional[str] = None
+    charset = "utf-8"
+
+    def __init__(
+        self,
+        content: Any = None,
+        status_code: int = 200,
+        headers: Optional[Mapping[str, str]] = None,
+        media_type: Optional[str] = None,
+        background: Optional[BackgroundTask] = None,
+    ) -> None:
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = self.render(content)
+        self.init_headers(headers)
+
+    def render(self, content: Any) -> bytes:
+        """Turns ``content`` into the body bytes; subclasses override it to serialise."""
+        if content is None:
+            return b""
+        if isinstance(content, bytes):
+            return content
+        if isinstance(content, (bytearray, memoryview)):
+            return bytes(content)
+        return content.encode(self.charset)
+
+    def init_headers(self, headers: Optional[Mapping[str, str]] = None) -> None:
+        """Builds ``raw_headers`` from ``headers`` plus content-length and content-type."""
+        if headers is None:
+            raw_headers: list[tuple[bytes, bytes]] = []
+            populate_content_length = populate_content_type = True
+        else:
+            raw_headers = [
+                (key.lower().encode("latin-1"), value.encode("latin-1"))
+                for key, value in headers.items()
+            ]
+            names = [name for name, _ in raw_headers]
+            populate_content_length = b"content-length" not in names
+            populate_content_type = b"content-type" not in names
+
+        body = getattr(self, "body", None)
+        # A status of None marks a placeholder response that only collects headers and cookies
+        # (a handler's ``response: Response`` parameter); it is never sent as such.
+        if (
+            body is not None
+            and populate_content_length
+            and self.status_code is not None
+            and not (self.status_code < 200 or self.status_code in (204, 304))
+        ):
+            raw_headers.append((b"content-length", str(len(body)).encode("latin-1")))
+
+        content_type = self.media_type
+        if content_type is not None and populate_content_type:
+            if content_type.startswith("text/") and "charset=" not in content_type.lower():
+                content_type += "; charset=" + self.charset
+            raw_headers.append((b"content-type", content_type.encode("latin-1")))
+
+        self.raw_headers = raw_headers
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """The headers as a case-insensitive view that writes through to ``raw_headers``."""
+        return MutableHeaders(raw=self.raw_headers)
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: Optional[int] = None,
+        expires: Union[datetime, str, int, None] = None,
+        path: Optional[str] = "/",
+        domain: Optional[str] = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Optional[str] = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Adds one ``set-cookie`` header; call it once per cookie.
+
+        ``samesite`` is ``"lax"``, ``"strict"``, ``"none"`` or ``None`` (attribute left out).
+        ``partitioned`` needs Python 3.14's ``http.cookies``.
+        """
+        cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+        cookie[key] = value
+        morsel = cookie[key]
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        if expires is not None:
+            if isinstance(expires, datetime):
+                morsel["expires"] = format_datetime(expires, usegmt=True)
+            else:
+                morsel["expires"] = expires
+        if path is not None:
+            morsel["path"] = path
+        if domain is not None:
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if samesite is not None:
+            assert samesite.lower() in (
+                "strict",
+                "lax",
+                "none",
+            ), "samesite must be either 'strict', 'lax' or 'none'"
+            morsel["samesite"] = samesite
+        if partitioned:
+            if sys.version_info < (3, 14):
+                raise ValueError("Partitioned cookies are only supported in Python 3.14 and above.")
+            morsel["partitioned"] = True
+        cookie_value = cookie.output(header="").strip()
+        self.raw_headers.append((b"set-cookie", cookie_value.encode("latin-1")))
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str = "/",
+        domain: Optional[str] = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Optional[str] = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Tells the browser to drop cookie ``key`` (an expired ``set-cookie``)."""
+        self.set_cookie(
+            key,
+            max_age=0,
+            expires=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
+
+
+class HTMLResponse(Response):
+    """A ``text/html; charset=utf-8`` response."""
+
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    """A ``text/plain; charset=utf-8`` response."""
+
+    media_type = "text/plain"
+
+
+def _python_json_dumps(content: Any) -> bytes:
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _json_dumps() -> Callable[[Any], bytes]:
+    # Imported on first use so that this module also imports before the extension is built.
+    try:
+        from ._core import json_dumps
+    except ImportError:
+        return _python_json_dumps
+    return json_dumps
+
+
+class JSONResponse(Response):
+    """``content`` serialised as compact UTF-8 JSON (Rust's encoder; NaN and Infinity refused).
+
+    ``content`` must already be JSON-able; pass models through ``jsonable_encoder`` first.
+    """
+
+    media_type = "application/json"
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Optional[Mapping[str, str]] = None,
+        media_type: Optional[str] = None,
+        background: Optional[BackgroundTask] = None,
+    ) -> None:
+        super().__init__(content, status_code, headers, media_type, background)
+
+    def render(self, content: Any) -> bytes:
+        return _json_dumps()(content)
+
+
+class RedirectResponse(Response):
+    """An empty response sending the client to ``url`` (307 unless told otherwise)."""
+
+    def __init__(
+        self,
+        url: Union[str, URL],
+        status_code: int = 307,
+        headers: Optional[Mapping[str, str]] = None,
+        background: Optional[BackgroundTask] = None,
+    ) -> None:
+        super().__init__(content=b"", status_code=status_code, headers=headers, background=background)
+        self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
+
+
+ContentStream = Union[Iterable[Union[str, bytes]], AsyncIterable[Union[str, bytes]]]
+
+
+class StreamingResponse(Response):
+    """A response whose body is sent chunk by chunk as ``content`` yields it::
+
+        async def numbers():
+            for n in range(3):
+                yield f"{n}\\n"
+
+        return StreamingResponse(numbers(), media_type="text/plain")
+
+    ``content`` may be a sync or async iterable of ``str`` or ``bytes``; the engine consumes it
+    from ``body_iterator``. There is no ``content-length``, and ``body`` stays empty.
+    """
+
+    def __init__(
+        self,
+        content: ContentStream,
+        status_code: int = 200,
+        headers: Optional[Mapping[str, str]] = None,
+        media_type: Optional[str] = None,
+        background: Optional[BackgroundTask] = None,
+    ) -> None:
+        self.body_iterator = content
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.init_headers(headers)
+        self.body = b""
+
+
+class FileResponse(Response):
+    """The contents of the file at ``path``, read when the response is made.
+
+    ``content-type`` is guessed from ``filename`` or ``path``; ``filename`` adds a
+    ``content-disposition`` (``attachment`` unless ``content_disposition_type`` says
+    ``inline``); ``content-length``, ``last-modified`` and ``etag`` come from the file's stat.
+    With ``method="HEAD"`` the headers are the same and the body is empty.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, os.PathLike[str]],
+        status_code: int = 200,
+        headers: Optional[Mapping[str, str]] = None,
+        media_type: Optional[str] = None,
+        background: Optional[BackgroundTask] = None,
+        filename: Optional[str] = None,
+        stat_result: Optional[os.stat_result] = None,
+        method: Optional[str] = None,
+        content_disposition_type: str = "attachment",
+    ) -> None:
+        self.path = path
+        self.status_code = status_code
+        self.filename = filename
+        self.send_header_only = method is not None and method.upper() == "HEAD"
+        if media_type is None:
+            media_type = guess_type(filename or path)[0] or "application/octet-stream"
+        self.media_type = media_type
+        self.background = background
+        self.init_headers(headers)
+        self.headers.setdefault("accept-ranges", "bytes")
+        if filename is not None:
+            quoted = quote(filename)
+            if quoted != filename:
+                disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
+            else:
+                disposition = f'{content_disposition_type}; filename="{filename}"'
+            self.headers.setdefault("content-disposition", disposition)
+        if stat_result is None:
+            stat_result = self._stat_regular_file()
+        self.stat_result = stat_result
+        self.set_stat_headers(stat_result)
+        self.body = b"" if self.send_header_only else self.render(path)
+
+    def render(self, content: Any) -> bytes:
+        """Reads the whole file at ``content`` (the path), byte for byte."""
+        try:
+            with open(content, "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            raise RuntimeError(f"File at path {content} does not exist.") from None
+
+    def _stat_regular_file(self) -> os.stat_result:
+        try:
+            stat_result = os.stat(self.path)
+        except FileNotFoundError:
+            raise RuntimeError(f"File at path {self.path} does not exist.") from None
+        if not stat.S_ISREG(stat_result.st_mode):
+            raise RuntimeError(f"File at path {self.path} is not a file.")
+        return stat_result
+
+    def set_stat_headers(self, stat_result: os.stat_result) -> None:
+        """Adds content-length, last-modified and etag, unless ``headers`` already had them."""
+        etag_base = f"{stat_result.st_mtime}-{stat_result.st_size}"
+        etag = hashlib.md5(etag_base.encode(), usedforsecurity=False).hexdigest()
+        self.headers.setdefault("content-length", str(stat_result.st_size))
+        self.headers.setdefault("last-modified", formatdate(stat_result.st_mtime, usegmt=True))
+        self.headers.setdefault("etag", f'"{etag}"')

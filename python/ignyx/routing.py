@@ -1,0 +1,524 @@
+"""Routes and routers: ``APIRouter`` collects path operations, ``APIRoute`` compiles
+one of them into the plan the Rust engine runs.
+
+    router = APIRouter(prefix="/items", tags=["items"])
+
+    @router.get("/{item_id}")
+    def read_item(item_id: int):
+        return {"item_id": item_id}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from enum import Enum
+from typing import Any, Callable, Optional, Sequence, Union, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from . import params
+from .background import BackgroundTasks
+from .datastructures import Default, DefaultPlaceholder
+from .dependencies import (
+    Dependant,
+    RequestContext,
+    body_is_flat,
+    build_dependant,
+    flat_body_params,
+    solve_async,
+    solve_sync,
+)
+from .exceptions import RequestValidationError, ResponseValidationError
+from .requests import Request
+from .responses import JSONResponse, Response
+
+_FAST_KINDS = {str: "str", int: "int", float: "float", bool: "bool"}
+
+
+def _body_allowed(status_code: Optional[int]) -> bool:
+    if status_code is None:
+        return True
+    return not (100 <= status_code < 200 or status_code in (204, 205, 304))
+
+
+def _is_response_type(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, Response):
+        return True
+    if get_origin(annotation) is Union:
+        return any(_is_response_type(arg) for arg in get_args(annotation))
+    return False
+
+
+def generate_unique_id(route: APIRoute) -> str:
+    """FastAPI's default operation id: name + path + method, non-word characters as ``_``."""
+    import re
+
+    operation_id = f"{route.name}{route.path_format}"
+    operation_id = re.sub(r"\W", "_", operation_id)
+    return f"{operation_id}_{sorted(route.methods)[0].lower()}"
+
+
+class APIRoute:
+    """One path operation and its compiled plan."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: Optional[int] = None,
+        tags: Optional[list[Union[str, Enum]]] = None,
+        dependencies: Optional[Sequence[params.Depends]] = None,
+        summary: Optional[str] = None,
+        description: Optional[str] = None,
+        response_description: str = "Successful Response",
+        responses: Optional[dict[Union[int, str], dict[str, Any]]] = None,
+        deprecated: Optional[bool] = None,
+        name: Optional[str] = None,
+        methods: Optional[Sequence[str]] = None,
+        operation_id: Optional[str] = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: Any = Default(JSONResponse),
+        callbacks: Optional[list[Any]] = None,
+        openapi_extra: Optional[dict[str, Any]] = None,
+        generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
+    ) -> None:
+        self.path = path
+        self.path_format = path.replace(":path}", "}")
+        self.endpoint = endpoint
+        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.methods = {m.upper() for m in (methods or ["GET"])}
+        if isinstance(response_model, DefaultPlaceholder):
+            annotation = inspect.signature(endpoint).return_annotation
+            try:
+                from typing import get_type_hints
+
+                annotation = get_type_hints(endpoint).get("return", annotation)
+            except Exception:
+                pass
+            if annotation is inspect.Signature.empty or _is_response_type(annotation):
+                response_model = None
+            else:
+                response_model = annotation
+        self.response_model = response_model
+        self.status_code = status_code
+        self.tags = list(tags or [])
+        self.dependencies = list(dependencies or [])
+        self.summary = summary
+        doc = inspect.getdoc(endpoint) or None
+        self.description = description if description is not None else doc
+        self.response_description = response_description
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
+        self.response_model_exclude_unset = response_model_exclude_unset
+        self.response_model_exclude_defaults = response_model_exclude_defaults
+        self.response_model_exclude_none = response_model_exclude_none
+        self.include_in_schema = include_in_schema
+        self.response_class = response_class
+        self.callbacks = callbacks
+        self.openapi_extra = openapi_extra
+        self.unique_id = operation_id or generate_unique_id_function(self)
+
+        self.dependant = build_dependant(endpoint, path=self.path_format)
+        for depends in reversed(self.dependencies):
+            sub = build_dependant(
+                depends.dependency, path=self.path_format, use_cache=depends.use_cache
+            )
+            self.dependant.dependencies.insert(0, sub)
+        self.body_fields = flat_body_params(self.dependant)
+        self.flat_body = body_is_flat(self.dependant)
+        self.response_adapter = (
+            TypeAdapter(self.response_model) if self.response_model is not None else None
+        )
+
+    # -- compilation -------------------------------------------------------------
+
+    @property
+    def is_async(self) -> bool:
+        return self.dependant.needs_async
+
+    def _response_class(self) -> Any:
+        cls = self.response_class
+        return cls.value if isinstance(cls, DefaultPlaceholder) else cls
+
+    def fast_plan(self) -> Optional[list[tuple[str, str, str, bool, Any]]]:
+        """The plan Rust can run alone: plain path/query scalars straight into the endpoint."""
+        d = self.dependant
+        if (
+            d.dependencies
+            or d.body_params
+            or d.header_params
+            or d.cookie_params
+            or d.request_param
+            or d.websocket_param
+            or d.response_param
+            or d.background_param
+            or d.security_scopes_param
+            or self.response_adapter is not None
+            or not isinstance(self.response_class, DefaultPlaceholder)
+            or not _body_allowed(self.status_code)
+        ):
+            return None
+        by_name = {f.name: f for f in d.path_params + d.query_params}
+        plan = []
+        for name, param in inspect.signature(self.endpoint).parameters.items():
+            field = by_name.get(name)
+            if field is None or param.kind is not param.POSITIONAL_OR_KEYWORD:
+                return None
+            annotation = field.annotation
+            optional = False
+            if get_origin(annotation) is Union:
+                args = [a for a in get_args(annotation) if a is not type(None)]
+                if len(args) != 1 or field.required or field.default is not None:
+                    return None
+                annotation, optional = args[0], True
+            kind = _FAST_KINDS.get(annotation) if type(annotation) is type else None
+            if kind is None or field.field_info.metadata or field.is_sequence:
+                return None
+            if field.field_info.default_factory is not None:
+                return None
+            if optional and field.default is not None:
+                return None
+            plan.append((field.source, field.alias, kind, field.required, field.default))
+        return plan
+
+    def compile(self, app: Any) -> dict[str, Any]:
+        """What `ignyx._core.App.add_route` takes for this route."""
+        fast = self.fast_plan()
+        return {
+            "path": self.path,
+            "methods": sorted(self.methods),
+            "call": self._make_call(app),
+            "is_async": self.is_async,
+            "status_code": self.status_code or 200,
+            "fast_endpoint": self.endpoint if fast is not None else None,
+            "fast_params": fast,
+        }
+
+    def _make_call(self, app: Any) -> Callable[[Any], Any]:
+        dependant = self.dependant
+        endpoint = self.endpoint
+        flat = self.flat_body
+        finish = self._finish
+        call_sync = not inspect.iscoroutinefunction(endpoint)
+
+        if not self.is_async:
+
+            def call(data: Any) -> Any:
+                ctx = RequestContext(Request(data, app))
+                values = solve_sync(dependant, ctx, flat)
+                if ctx.errors:
+                    _raise_validation(ctx)
+                values.pop(None, None)
+                try:
+                    result = endpoint(**values)
+                except BaseException as exc:
+                    if ctx.stack is not None:
+                        ctx.stack.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
+                return finish(result, ctx)
+
+            return call
+
+        async def call_async(data: Any) -> Any:
+            ctx = RequestContext(Request(data, app))
+            values = await solve_async(dependant, ctx, flat)
+            if ctx.errors:
+                _raise_validation(ctx)
+            values.pop(None, None)
+            try:
+                result = endpoint(**values)
+                if not call_sync:
+                    result = await result
+            except BaseException as exc:
+                if ctx.stack is not None:
+                    await ctx.stack.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            return finish(result, ctx)
+
+        return call_async
+
+    def _finish(self, result: Any, ctx: RequestContext) -> Any:
+        """Applies response_model, response_class, the Response parameter and cleanups."""
+        needs_response = (
+            ctx.response is not None
+            or ctx.background is not None
+            or ctx.stack is not None
+            or self.response_adapter is not None
+            or not isinstance(self.response_class, DefaultPlaceholder)
+            or not _body_allowed(self.status_code)
+        )
+        if not needs_response:
+            return result
+        if not isinstance(result, Response):
+            status_code = self.status_code
+            if ctx.response is not None and ctx.response.status_code:
+                status_code = ctx.response.status_code
+            status_code = status_code or 200
+            if not _body_allowed(status_code):
+                result = Response(status_code=status_code)
+            elif self.response_adapter is not None:
+                result = Response(
+                    content=self._serialize(result),
+                    status_code=status_code,
+                    media_type="application/json",
+                )
+            else:
+                result = self._response_class()(result, status_code=status_code)
+            if ctx.response is not None:
+                result.raw_headers.extend(
+                    (k, v) for k, v in ctx.response.raw_headers if k != b"content-length"
+                )
+        if ctx.background is not None or ctx.stack is not None:
+            result.background = _AfterResponse(ctx.stack, ctx.background, result.background)
+        return result
+
+    def _serialize(self, result: Any) -> bytes:
+        adapter = self.response_adapter
+        value = _prepare_content(
+            result,
+            exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none,
+        )
+        try:
+            validated = adapter.validate_python(value, from_attributes=True)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            for error in errors:
+                error["loc"] = ("response", *error["loc"])
+            raise ResponseValidationError(errors, body=result) from None
+        return adapter.dump_json(
+            validated,
+            include=self.response_model_include,
+            exclude=self.response_model_exclude,
+            by_alias=self.response_model_by_alias,
+            exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none,
+        )
+
+
+def _prepare_content(value: Any, **dump: bool) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True, **dump)
+    if isinstance(value, list):
+        return [_prepare_content(v, **dump) for v in value]
+    if isinstance(value, dict):
+        return {k: _prepare_content(v, **dump) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _raise_validation(ctx: RequestContext) -> None:
+    body = ctx._body if ctx._body is not None else None
+    raise RequestValidationError(ctx.errors, body=body)
+
+
+class _AfterResponse:
+    """Runs after the response is sent: yield-dependency cleanup, then background tasks."""
+
+    def __init__(self, stack: Any, tasks: Optional[BackgroundTasks], previous: Any) -> None:
+        self.stack = stack
+        self.tasks = tasks
+        self.previous = previous
+
+    async def __call__(self) -> None:
+        from .concurrency import run_in_threadpool
+
+        if self.stack is not None:
+            if hasattr(self.stack, "aclose"):
+                await self.stack.aclose()
+            else:
+                await run_in_threadpool(self.stack.close)
+        if self.previous is not None:
+            await self.previous()
+        if self.tasks is not None:
+            await self.tasks()
+
+
+class APIRouter:
+    """A group of path operations with a shared prefix, tags, dependencies and responses."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        tags: Optional[list[Union[str, Enum]]] = None,
+        dependencies: Optional[Sequence[params.Depends]] = None,
+        default_response_class: Any = Default(JSONResponse),
+        responses: Optional[dict[Union[int, str], dict[str, Any]]] = None,
+        deprecated: Optional[bool] = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
+        **_: Any,
+    ) -> None:
+        if prefix:
+            assert prefix.startswith("/"), "A path prefix must start with '/'"
+            assert not prefix.endswith("/"), "A path prefix must not end with '/'"
+        self.prefix = prefix
+        self.tags = list(tags or [])
+        self.dependencies = list(dependencies or [])
+        self.default_response_class = default_response_class
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = generate_unique_id_function
+        self.routes: list[Any] = []
+
+    def add_api_route(
+        self, path: str, endpoint: Callable[..., Any], **kwargs: Any
+    ) -> APIRoute:
+        tags = self.tags + list(kwargs.pop("tags", None) or [])
+        dependencies = self.dependencies + list(kwargs.pop("dependencies", None) or [])
+        responses = {**self.responses, **(kwargs.pop("responses", None) or {})}
+        response_class = kwargs.pop("response_class", Default(JSONResponse))
+        if isinstance(response_class, DefaultPlaceholder):
+            response_class = self.default_response_class
+        deprecated = kwargs.pop("deprecated", None)
+        include = kwargs.pop("include_in_schema", True) and self.include_in_schema
+        route = APIRoute(
+            self.prefix + path,
+            endpoint,
+            tags=tags,
+            dependencies=dependencies,
+            responses=responses,
+            response_class=response_class,
+            deprecated=deprecated if deprecated is not None else self.deprecated,
+            include_in_schema=include,
+            generate_unique_id_function=kwargs.pop(
+                "generate_unique_id_function", self.generate_unique_id_function
+            ),
+            **kwargs,
+        )
+        self.routes.append(route)
+        return route
+
+    def api_route(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        def decorator(func: Callable) -> Callable:
+            self.add_api_route(path, func, **kwargs)
+            return func
+
+        return decorator
+
+    def _method(self, method: str, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self.api_route(path, methods=[method], **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("DELETE", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("HEAD", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("OPTIONS", path, **kwargs)
+
+    def trace(self, path: str, **kwargs: Any) -> Callable[[Callable], Callable]:
+        return self._method("TRACE", path, **kwargs)
+
+    def websocket(
+        self, path: str, name: Optional[str] = None, *, dependencies: Any = None
+    ) -> Callable[[Callable], Callable]:
+        def decorator(func: Callable) -> Callable:
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+
+        return decorator
+
+    def add_api_websocket_route(
+        self, path: str, endpoint: Callable, name: Optional[str] = None, dependencies: Any = None
+    ) -> None:
+        from .websockets import APIWebSocketRoute
+
+        deps = self.dependencies + list(dependencies or [])
+        self.routes.append(
+            APIWebSocketRoute(self.prefix + path, endpoint, name=name, dependencies=deps)
+        )
+
+    def include_router(
+        self,
+        router: APIRouter,
+        *,
+        prefix: str = "",
+        tags: Optional[list[Union[str, Enum]]] = None,
+        dependencies: Optional[Sequence[params.Depends]] = None,
+        responses: Optional[dict[Union[int, str], dict[str, Any]]] = None,
+        deprecated: Optional[bool] = None,
+        include_in_schema: bool = True,
+        default_response_class: Any = Default(JSONResponse),
+        **_: Any,
+    ) -> None:
+        """Adds `router`'s routes under `prefix`, with extra tags, dependencies and responses."""
+        if prefix:
+            assert prefix.startswith("/"), "A path prefix must start with '/'"
+            assert not prefix.endswith("/"), "A path prefix must not end with '/'"
+        from .websockets import APIWebSocketRoute
+
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                response_class = route.response_class
+                if isinstance(response_class, DefaultPlaceholder) and not isinstance(
+                    default_response_class, DefaultPlaceholder
+                ):
+                    response_class = default_response_class
+                self.add_api_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    response_model=route.response_model,
+                    status_code=route.status_code,
+                    tags=list(tags or []) + route.tags,
+                    dependencies=list(dependencies or []) + route.dependencies,
+                    summary=route.summary,
+                    description=route.description,
+                    response_description=route.response_description,
+                    responses={**(responses or {}), **route.responses},
+                    deprecated=route.deprecated or deprecated,
+                    methods=route.methods,
+                    operation_id=route.operation_id,
+                    response_model_include=route.response_model_include,
+                    response_model_exclude=route.response_model_exclude,
+                    response_model_by_alias=route.response_model_by_alias,
+                    response_model_exclude_unset=route.response_model_exclude_unset,
+                    response_model_exclude_defaults=route.response_model_exclude_defaults,
+                    response_model_exclude_none=route.response_model_exclude_none,
+                    include_in_schema=route.include_in_schema and include_in_schema,
+                    response_class=response_class,
+                    name=route.name,
+                    callbacks=route.callbacks,
+                    openapi_extra=route.openapi_extra,
+                )
+            elif isinstance(route, APIWebSocketRoute):
+                self.add_api_websocket_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    name=route.name,
+                    dependencies=list(dependencies or []) + route.dependencies,
+                )
+
+
+__all__ = ["APIRoute", "APIRouter", "BackgroundTasks", "generate_unique_id"]

@@ -1,0 +1,136 @@
+"""Serving an app: bind, start the event loop thread (startup hooks run there), hand
+control to the Rust server with the GIL released, then shut down in order.
+
+``Ignyx.run`` serves in the foreground; ``TestClient`` serves on a background thread.
+Several workers are processes sharing the port through SO_REUSEPORT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any, Optional
+
+from . import _core
+from ._runtime import LoopThread
+
+logger = logging.getLogger("ignyx")
+
+
+class Server:
+    """One worker's server for `app` on `host:port`; `port=0` picks a free port."""
+
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        reuse_port: bool = False,
+        graceful_timeout: float = 30.0,
+        **limits: Any,
+    ) -> None:
+        self.app = app
+        self._core = _core.Server(
+            app._compile(),
+            host,
+            port,
+            reuse_port=reuse_port,
+            graceful_timeout=graceful_timeout,
+            **limits,
+        )
+        self.host = self._core.host
+        self.port = self._core.port
+        self._loop = LoopThread(
+            self._core.bridge, app._startup, app._shutdown, grace=graceful_timeout
+        )
+        self._thread: Optional[threading.Thread] = None
+
+    def serve(self, handle_signals: bool = True) -> None:
+        """Serves in this thread until SIGINT/SIGTERM or `shutdown()`."""
+        self._loop.start()
+        try:
+            self._core.serve(handle_signals=handle_signals)
+        finally:
+            self._loop.stop()
+            if handle_signals:
+                _restore_python_signal_handlers()
+
+    def start_in_thread(self) -> None:
+        """Starts serving on a background thread; returns once requests are accepted."""
+        self._loop.start()
+        self._thread = threading.Thread(
+            target=self._core.serve, name="ignyx-server", daemon=True
+        )
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stops a server started with `start_in_thread`, gracefully."""
+        self._core.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._loop.stop()
+
+
+def _restore_python_signal_handlers() -> None:
+    # tokio took over SIGINT/SIGTERM while serving; give them back to Python.
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.getsignal(sig))
+
+
+def run(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> None:
+    """Serves `app` in the foreground with `workers` processes; returns after shutdown."""
+    if workers <= 1:
+        server = Server(app, host, port, **options)
+        logger.info("Ignyx serving on http://%s:%d", server.host, server.port)
+        _announce(server.host, server.port, 1)
+        server.serve(handle_signals=True)
+        return
+    _run_workers(app, host, port, workers, **options)
+
+
+def _announce(host: str, port: int, workers: int) -> None:
+    suffix = f" with {workers} workers" if workers > 1 else ""
+    print(f"Ignyx serving on http://{host}:{port}{suffix} (Ctrl+C to stop)", file=sys.stderr)
+
+
+def _run_workers(app: Any, host: str, port: int, workers: int, **options: Any) -> None:
+    children: list[int] = []
+    _announce(host, port, workers)
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                Server(app, host, port, reuse_port=True, **options).serve(handle_signals=True)
+            except BaseException:  # noqa: BLE001 - a worker reports and exits
+                logger.exception("Worker failed")
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, _frame: Any) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for pid in children:
+            while True:
+                try:
+                    os.waitpid(pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,167 @@
+//! The compiled application: routes, CORS and the Python hooks the engine
+//! calls. Python fills an `App` once (`ignyx.app.Ignyx._compile`); serving
+//! freezes it into an `Engine` shared by every connection.
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::cors::{Cors, CorsConfig};
+use crate::response::ResponseTypes;
+use crate::route::{FastCall, FastParam, Kind, Route, Source};
+use crate::router::Router;
+
+pub struct Engine {
+    pub router: Router<Arc<Route>>,
+    pub cors: Option<Cors>,
+    pub types: ResponseTypes,
+    /// `error_handler(request_data, exc) -> response` (or a coroutine).
+    pub error_handler: Py<PyAny>,
+    pub redirect_slashes: bool,
+    pub max_body_size: usize,
+}
+
+/// `ignyx._core.App`: the builder Python fills before serving.
+#[pyclass(module = "ignyx._core")]
+pub struct App {
+    router: Router<Arc<Route>>,
+    cors: Option<Cors>,
+    hooks: Option<(ResponseTypes, Py<PyAny>)>,
+    redirect_slashes: bool,
+    max_body_size: usize,
+}
+
+#[pymethods]
+impl App {
+    #[new]
+    #[pyo3(signature = (*, redirect_slashes = true, max_body_size = 16 * 1024 * 1024))]
+    fn new(redirect_slashes: bool, max_body_size: usize) -> Self {
+        Self {
+            router: Router::default(),
+            cors: None,
+            hooks: None,
+            redirect_slashes,
+            max_body_size,
+        }
+    }
+
+    /// Registers the Python pieces the engine calls back into.
+    fn set_hooks(
+        &mut self,
+        response_class: Py<PyAny>,
+        streaming_class: Py<PyAny>,
+        error_handler: Py<PyAny>,
+    ) {
+        let types = ResponseTypes {
+            response: response_class,
+            streaming: streaming_class,
+        };
+        self.hooks = Some((types, error_handler));
+    }
+
+    /// Adds one route. `fast_params` is a list of `(source, name, kind, required, default)`.
+    #[pyo3(signature = (path, methods, call, is_async, status_code, fast_endpoint = None, fast_params = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_route(
+        &mut self,
+        path: &str,
+        methods: Vec<String>,
+        call: Py<PyAny>,
+        is_async: bool,
+        status_code: u16,
+        fast_endpoint: Option<Py<PyAny>>,
+        fast_params: Option<Vec<(String, String, String, bool, Py<PyAny>)>>,
+    ) -> PyResult<()> {
+        let methods = methods
+            .iter()
+            .map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let status = StatusCode::from_u16(status_code)
+            .map_err(|_| PyValueError::new_err(format!("invalid status code {status_code}")))?;
+        let fast = match (fast_endpoint, fast_params) {
+            (Some(endpoint), Some(params)) => {
+                let params = params
+                    .into_iter()
+                    .map(|(source, name, kind, required, default)| {
+                        let source = Source::parse(&source).ok_or_else(|| {
+                            PyValueError::new_err(format!("unknown source {source}"))
+                        })?;
+                        let kind = Kind::parse(&kind)
+                            .ok_or_else(|| PyValueError::new_err(format!("unknown kind {kind}")))?;
+                        Ok(FastParam {
+                            source,
+                            name,
+                            kind,
+                            default: (!required).then_some(default),
+                        })
+                    })
+                    .collect::<PyResult<Vec<_>>>()?;
+                Some(FastCall { endpoint, params })
+            }
+            _ => None,
+        };
+        let route = Arc::new(Route {
+            call,
+            is_async,
+            fast,
+            status,
+        });
+        self.router
+            .insert(path, &methods, route)
+            .map_err(PyValueError::new_err)
+    }
+
+    /// Turns on CORS, configured like Starlette's `CORSMiddleware`.
+    #[pyo3(signature = (**options))]
+    fn set_cors(&mut self, options: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let mut config = CorsConfig::default();
+        if let Some(options) = options {
+            for (key, value) in options.iter() {
+                let key: String = key.extract()?;
+                match key.as_str() {
+                    "allow_origins" => config.allow_origins = value.extract()?,
+                    "allow_methods" => config.allow_methods = value.extract()?,
+                    "allow_headers" => config.allow_headers = value.extract()?,
+                    "allow_credentials" => config.allow_credentials = value.extract()?,
+                    "allow_origin_regex" => config.allow_origin_regex = value.extract()?,
+                    "expose_headers" => config.expose_headers = value.extract()?,
+                    "max_age" => config.max_age = value.extract()?,
+                    "allow_private_network" => config.allow_private_network = value.extract()?,
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                            "unknown CORS option {other:?}"
+                        )))
+                    }
+                }
+            }
+        }
+        self.cors = Some(Cors::new(config).map_err(PyValueError::new_err)?);
+        Ok(())
+    }
+}
+
+impl App {
+    /// Moves the routes out into an engine; the builder is left empty.
+    pub fn build(&mut self) -> PyResult<Engine> {
+        let (types, error_handler) = self
+            .hooks
+            .take()
+            .ok_or_else(|| PyValueError::new_err("App.set_hooks was not called"))?;
+        Ok(Engine {
+            router: std::mem::take(&mut self.router),
+            cors: self.cors.take(),
+            types,
+            error_handler,
+            redirect_slashes: self.redirect_slashes,
+            max_body_size: self.max_body_size,
+        })
+    }
+}
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<App>()
+}

@@ -1,0 +1,157 @@
+//! Turning what a handler returned into an HTTP reply, and the replies the
+//! engine writes on its own (404, 405, 422, 500).
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use crate::json;
+
+/// A finished reply, built under the GIL and written without it.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: ReplyBody,
+    /// A `BackgroundTask(s)` to run once the body has been sent.
+    pub background: Option<Py<PyAny>>,
+}
+
+pub enum ReplyBody {
+    Full(Bytes),
+    /// An iterator (sync or async) of chunks, read on the event loop as the client takes them.
+    Stream(Py<PyAny>),
+}
+
+static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+
+impl Reply {
+    pub fn new(status: StatusCode, content_type: &HeaderValue, body: Bytes) -> Self {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(CONTENT_TYPE, content_type.clone());
+        Self {
+            status,
+            headers,
+            body: ReplyBody::Full(body),
+            background: None,
+        }
+    }
+
+    pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Self {
+        Self::new(status, &APPLICATION_JSON, body.into())
+    }
+
+    pub fn text(status: StatusCode, body: &'static str) -> Self {
+        Self::new(status, &TEXT_PLAIN, Bytes::from_static(body.as_bytes()))
+    }
+
+    /// `{"detail": "<reason>"}` as FastAPI writes it for engine-level errors.
+    pub fn detail(status: StatusCode, detail: &'static str) -> Self {
+        let mut body = Vec::with_capacity(detail.len() + 14);
+        body.extend_from_slice(b"{\"detail\":\"");
+        body.extend_from_slice(detail.as_bytes());
+        body.extend_from_slice(b"\"}");
+        Self::json(status, body)
+    }
+
+    pub fn not_found() -> Self {
+        Self::detail(StatusCode::NOT_FOUND, "Not Found")
+    }
+
+    pub fn internal_error() -> Self {
+        Self::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    }
+}
+
+/// Python classes the converter recognises, registered once by the app.
+pub struct ResponseTypes {
+    pub response: Py<PyAny>,
+    pub streaming: Py<PyAny>,
+}
+
+/// Converts a handler's return value into a reply.
+///
+/// A `Response` is taken as built; a `(content, status)` or `(content, status, headers)`
+/// tuple sets the status (the original Ignyx README's form); anything else is JSON.
+pub fn from_result(
+    obj: &Bound<'_, PyAny>,
+    status: StatusCode,
+    types: &ResponseTypes,
+) -> PyResult<Reply> {
+    let py = obj.py();
+    if obj.is_instance(types.response.bind(py))? {
+        return from_response(obj, types);
+    }
+    if let Ok(tuple) = obj.downcast_exact::<PyTuple>() {
+        if matches!(tuple.len(), 2 | 3) {
+            if let Ok(code) = tuple.get_item(1)?.extract::<u16>() {
+                let status = StatusCode::from_u16(code)
+                    .map_err(|_| PyTypeError::new_err(format!("invalid status code {code}")))?;
+                let content = tuple.get_item(0)?;
+                let mut reply = if content.is_instance(types.response.bind(py))? {
+                    let mut reply = from_response(&content, types)?;
+                    reply.status = status;
+                    reply
+                } else {
+                    Reply::json(status, json::dumps(&content)?)
+                };
+                if tuple.len() == 3 {
+                    let headers = tuple.get_item(2)?;
+                    let headers = headers.downcast::<PyDict>()?;
+                    for (k, v) in headers.iter() {
+                        let (name, value) = header_pair(k.extract::<&str>()?.as_bytes(), v.extract::<&str>()?.as_bytes())?;
+                        reply.headers.insert(name, value);
+                    }
+                }
+                return Ok(reply);
+            }
+        }
+    }
+    Ok(Reply::json(status, json::dumps(obj)?))
+}
+
+fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Reply> {
+    let py = obj.py();
+    let code: u16 = obj.getattr(pyo3::intern!(py, "status_code"))?.extract()?;
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| PyTypeError::new_err(format!("invalid status code {code}")))?;
+    let raw = obj.getattr(pyo3::intern!(py, "raw_headers"))?;
+    let raw = raw.downcast::<PyList>()?;
+    let mut headers = HeaderMap::with_capacity(raw.len());
+    for pair in raw.iter() {
+        let pair = pair.downcast::<PyTuple>()?;
+        let name = pair.get_item(0)?;
+        let value = pair.get_item(1)?;
+        let (name, value) = header_pair(
+            name.downcast::<PyBytes>()?.as_bytes(),
+            value.downcast::<PyBytes>()?.as_bytes(),
+        )?;
+        headers.append(name, value);
+    }
+    let background = obj.getattr(pyo3::intern!(py, "background"))?;
+    let background = (!background.is_none()).then(|| background.unbind());
+    let body = if obj.is_instance(types.streaming.bind(py))? {
+        headers.remove(http::header::CONTENT_LENGTH);
+        ReplyBody::Stream(obj.getattr(pyo3::intern!(py, "body_iterator"))?.unbind())
+    } else {
+        let body = obj.getattr(pyo3::intern!(py, "body"))?;
+        ReplyBody::Full(Bytes::copy_from_slice(body.downcast::<PyBytes>()?.as_bytes()))
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        background,
+    })
+}
+
+fn header_pair(name: &[u8], value: &[u8]) -> PyResult<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(name)
+        .map_err(|_| PyTypeError::new_err(format!("invalid header name {:?}", String::from_utf8_lossy(name))))?;
+    let value = HeaderValue::from_bytes(value)
+        .map_err(|_| PyTypeError::new_err(format!("invalid value for header {name}")))?;
+    Ok((name, value))
+}

@@ -1,0 +1,224 @@
+//! Path -> route table: one matchit lookup per request, then a method lookup.
+//!
+//! Each distinct path template owns a `PathEntry` listing the routes for its
+//! methods, so a wrong method is a 405 with a pre-rendered `Allow` header and
+//! `HEAD` falls back to `GET` without a second lookup.
+
+use http::{HeaderValue, Method};
+
+pub struct Router<T> {
+    paths: matchit::Router<usize>,
+    templates: Vec<String>,
+    entries: Vec<PathEntry<T>>,
+}
+
+struct PathEntry<T> {
+    methods: Vec<(Method, T)>,
+    allow: HeaderValue,
+}
+
+pub enum Match<'r, 'p, T> {
+    Found {
+        route: &'r T,
+        params: Vec<(&'r str, &'p str)>,
+    },
+    MethodNotAllowed {
+        allow: &'r HeaderValue,
+    },
+    NotFound,
+}
+
+impl<T> Default for Router<T> {
+    fn default() -> Self {
+        Self {
+            paths: matchit::Router::new(),
+            templates: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// Converts a FastAPI path template (`/users/{id}`, `/files/{p:path}`) to matchit's syntax.
+pub fn to_matchit(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &rest[start + 1..start + len];
+        match inner.split_once(':') {
+            Some((name, "path")) => {
+                out.push_str("{*");
+                out.push_str(name);
+                out.push('}');
+            }
+            Some((name, _)) => {
+                out.push('{');
+                out.push_str(name);
+                out.push('}');
+            }
+            None => {
+                out.push('{');
+                out.push_str(inner);
+                out.push('}');
+            }
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl<T> Router<T> {
+    /// Adds `route` for `methods` on a FastAPI-style `template`.
+    pub fn insert(&mut self, template: &str, methods: &[Method], route: T) -> Result<(), String>
+    where
+        T: Clone,
+    {
+        let path = to_matchit(template);
+        let index = match self.templates.iter().position(|t| *t == path) {
+            Some(i) => i,
+            None => {
+                self.paths
+                    .insert(path.clone(), self.entries.len())
+                    .map_err(|e| format!("cannot add route {template:?}: {e}"))?;
+                self.templates.push(path);
+                self.entries.push(PathEntry {
+                    methods: Vec::new(),
+                    allow: HeaderValue::from_static(""),
+                });
+                self.entries.len() - 1
+            }
+        };
+        let entry = &mut self.entries[index];
+        for method in methods {
+            // The first registration wins, as in Starlette where routes are tried in order.
+            if !entry.methods.iter().any(|(m, _)| m == method) {
+                entry.methods.push((method.clone(), route.clone()));
+            }
+        }
+        let mut names: Vec<&str> = entry.methods.iter().map(|(m, _)| m.as_str()).collect();
+        if names.contains(&"GET") && !names.contains(&"HEAD") {
+            names.push("HEAD");
+        }
+        entry.allow = HeaderValue::from_str(&names.join(", ")).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    pub fn find<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Match<'r, 'p, T> {
+        let Ok(found) = self.paths.at(path) else {
+            return Match::NotFound;
+        };
+        let entry = &self.entries[*found.value];
+        let route = entry
+            .methods
+            .iter()
+            .find(|(m, _)| m == method)
+            .or_else(|| {
+                if method == Method::HEAD {
+                    entry.methods.iter().find(|(m, _)| m == Method::GET)
+                } else {
+                    None
+                }
+            });
+        match route {
+            Some((_, route)) => Match::Found {
+                route,
+                params: found.params.iter().collect(),
+            },
+            None => Match::MethodNotAllowed { allow: &entry.allow },
+        }
+    }
+
+    /// True when some route answers `path` (any method): used for trailing-slash redirects.
+    pub fn has_path(&self, path: &str) -> bool {
+        self.paths.at(path).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router<u32> {
+        let mut r = Router::default();
+        r.insert("/", &[Method::GET], 1).unwrap();
+        r.insert("/users/{id}", &[Method::GET], 2).unwrap();
+        r.insert("/users/{id}", &[Method::DELETE], 3).unwrap();
+        r.insert("/files/{rest:path}", &[Method::GET], 4).unwrap();
+        r.insert("/users", &[Method::POST], 5).unwrap();
+        r
+    }
+
+    #[test]
+    fn converts_path_templates() {
+        assert_eq!(to_matchit("/a/{id}"), "/a/{id}");
+        assert_eq!(to_matchit("/a/{id:int}/b"), "/a/{id}/b");
+        assert_eq!(to_matchit("/f/{p:path}"), "/f/{*p}");
+    }
+
+    #[test]
+    fn finds_route_and_params() {
+        let r = router();
+        match r.find(&Method::GET, "/users/42") {
+            Match::Found { route, params } => {
+                assert_eq!(*route, 2);
+                assert_eq!(params, vec![("id", "42")]);
+            }
+            _ => panic!("expected a match"),
+        }
+        match r.find(&Method::DELETE, "/users/42") {
+            Match::Found { route, .. } => assert_eq!(*route, 3),
+            _ => panic!("expected a match"),
+        }
+    }
+
+    #[test]
+    fn path_parameter_takes_rest_of_path() {
+        let r = router();
+        match r.find(&Method::GET, "/files/a/b/c.txt") {
+            Match::Found { params, .. } => assert_eq!(params, vec![("rest", "a/b/c.txt")]),
+            _ => panic!("expected a match"),
+        }
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_allow() {
+        let r = router();
+        match r.find(&Method::PUT, "/users/1") {
+            Match::MethodNotAllowed { allow } => assert_eq!(allow, "GET, DELETE, HEAD"),
+            _ => panic!("expected 405"),
+        }
+        match r.find(&Method::GET, "/users") {
+            Match::MethodNotAllowed { allow } => assert_eq!(allow, "POST"),
+            _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn head_falls_back_to_get() {
+        let r = router();
+        match r.find(&Method::HEAD, "/") {
+            Match::Found { route, .. } => assert_eq!(*route, 1),
+            _ => panic!("expected a match"),
+        }
+    }
+
+    #[test]
+    fn unknown_path_is_not_found() {
+        let r = router();
+        assert!(matches!(r.find(&Method::GET, "/nope"), Match::NotFound));
+        assert!(r.has_path("/users"));
+        assert!(!r.has_path("/users/"));
+    }
+
+    #[test]
+    fn conflicting_templates_are_an_error() {
+        let mut r: Router<u32> = Router::default();
+        r.insert("/a/{x}", &[Method::GET], 1).unwrap();
+        assert!(r.insert("/a/{y}", &[Method::GET], 2).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! One request's trip through Python: call the route, turn the result (or the
+//! exception) into a reply, and send it back to the connection.
+
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::app::Engine;
+use crate::request::{PyRequestData, RequestData};
+use crate::response::{self, Reply};
+use crate::route::Route;
+
+/// What the connection is waiting for.
+pub struct Exchange {
+    pub engine: Arc<Engine>,
+    pub route: Arc<Route>,
+    pub data: Arc<RequestData>,
+    reply: Mutex<Option<oneshot::Sender<Reply>>>,
+}
+
+impl Exchange {
+    pub fn new(
+        engine: Arc<Engine>,
+        route: Arc<Route>,
+        data: Arc<RequestData>,
+    ) -> (Arc<Self>, oneshot::Receiver<Reply>) {
+        let (tx, rx) = oneshot::channel();
+        let exchange = Arc::new(Self {
+            engine,
+            route,
+            data,
+            reply: Mutex::new(Some(tx)),
+        });
+        (exchange, rx)
+    }
+
+    pub fn send(&self, reply: Reply) {
+        if let Some(tx) = self.reply.lock().ok().and_then(|mut tx| tx.take()) {
+            // The client may have gone; nothing is waiting then.
+            let _ = tx.send(reply);
+        }
+    }
+
+    fn request_object(&self, py: Python<'_>) -> PyResult<Py<PyRequestData>> {
+        Py::new(
+            py,
+            PyRequestData {
+                data: self.data.clone(),
+            },
+        )
+    }
+}
+
+/// Which part of the request's life produced a result or an error.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Phase {
+    Handler,
+    ErrorHandler,
+}
+
+/// Work for a Python thread.
+pub enum Job {
+    /// Call the route for a new request.
+    Call(Arc<Exchange>),
+    /// Drive a coroutine on the event loop (only the loop thread takes these).
+    Await(Arc<Exchange>, Py<PyAny>, Phase),
+    /// Run a response's background task on the event loop.
+    Background(Py<PyAny>),
+    /// Iterate a streaming response's body into its sink, on the event loop.
+    Stream(Py<PyAny>, crate::server::stream::ChunkSink),
+    /// Leave the worker loop.
+    Stop,
+}
+
+/// What running a piece of Python produced.
+pub enum Step<'py> {
+    /// The request is answered (or an answer is on its way from the event loop).
+    Done,
+    /// A coroutine that must be awaited on the event loop.
+    Await(Bound<'py, PyAny>, Phase),
+}
+
+/// Calls the route: the fast plan when it applies, otherwise the general entry point.
+pub fn call_route<'py>(py: Python<'py>, exchange: &Arc<Exchange>) -> Step<'py> {
+    let route = &exchange.route;
+    let result = (|| {
+        if let Some(fast) = &route.fast {
+            if let Some(args) = fast.args(py, &exchange.data)? {
+                return fast.endpoint.bind(py).call1(args);
+            }
+        }
+        route.call.bind(py).call1((exchange.request_object(py)?,))
+    })();
+    settle(py, exchange, result, Phase::Handler)
+}
+
+/// Turns a Python outcome into a reply, a coroutine to await, or an error reply.
+pub fn settle<'py>(
+    py: Python<'py>,
+    exchange: &Arc<Exchange>,
+    result: PyResult<Bound<'py, PyAny>>,
+    phase: Phase,
+) -> Step<'py> {
+    match result {
+        Ok(value) if is_coroutine(&value) => {
+            Step::Await(value, phase)
+        }
+        Ok(value) => {
+            let status = match phase {
+                Phase::Handler => exchange.route.status,
+                Phase::ErrorHandler => StatusCode::OK,
+            };
+            match response::from_result(&value, status, &exchange.engine.types) {
+                Ok(reply) => {
+                    exchange.send(reply);
+                    Step::Done
+                }
+                Err(err) => fail(py, exchange, err, phase),
+            }
+        }
+        Err(err) => fail(py, exchange, err, phase),
+    }
+}
+
+/// Hands an exception to the app's error handler; errors inside it become a bare 500.
+pub fn fail<'py>(py: Python<'py>, exchange: &Arc<Exchange>, err: PyErr, phase: Phase) -> Step<'py> {
+    if phase == Phase::ErrorHandler {
+        err.print(py);
+        exchange.send(Reply::internal_error());
+        return Step::Done;
+    }
+    let handled = exchange.request_object(py).and_then(|request| {
+        exchange
+            .engine
+            .error_handler
+            .bind(py)
+            .call1((request, err.value(py)))
+    });
+    settle(py, exchange, handled, Phase::ErrorHandler)
+}
+
+fn is_coroutine(value: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: a type check on a live object while the GIL is held.
+    unsafe { pyo3::ffi::PyCoro_CheckExact(value.as_ptr()) != 0 }
+}

@@ -1,0 +1,140 @@
+//! The threads that run sync `def` routes.
+//!
+//! One Python thread while handlers are quick: it holds the GIL as long as
+//! work is queued and releases it only when idle. When work waits behind a
+//! slow handler (one that sleeps or blocks on I/O), another thread is added,
+//! at most one per `GROW_AFTER`, up to `max_threads`; extra threads leave
+//! after `IDLE_TIMEOUT` without work.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use pyo3::prelude::*;
+
+use super::event_loop::LoopSender;
+use super::job::{call_route, Job, Step};
+
+const GROW_AFTER: Duration = Duration::from_micros(500);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct SyncPool {
+    tx: Sender<Job>,
+    rx: Receiver<Job>,
+    to_loop: LoopSender,
+    threads: AtomicUsize,
+    busy: AtomicUsize,
+    /// Jobs taken so far; unchanged across a grow check means nothing moved.
+    taken: AtomicU64,
+    growth_armed: AtomicBool,
+    max_threads: usize,
+}
+
+impl SyncPool {
+    pub fn start(to_loop: LoopSender, max_threads: usize) -> Arc<Self> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let pool = Arc::new(Self {
+            tx,
+            rx,
+            to_loop,
+            threads: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
+            taken: AtomicU64::new(0),
+            growth_armed: AtomicBool::new(false),
+            max_threads: max_threads.max(1),
+        });
+        pool.spawn_thread();
+        pool
+    }
+
+    /// Queues a job; called from the I/O thread, inside the tokio runtime.
+    pub fn submit(self: &Arc<Self>, job: Job) {
+        let _ = self.tx.send(job);
+        if self.busy.load(Ordering::Acquire) >= self.threads.load(Ordering::Acquire)
+            && self.threads.load(Ordering::Acquire) < self.max_threads
+            && !self.growth_armed.swap(true, Ordering::AcqRel)
+        {
+            let pool = self.clone();
+            let seen = self.taken.load(Ordering::Acquire);
+            tokio::spawn(async move {
+                tokio::time::sleep(GROW_AFTER).await;
+                pool.growth_armed.store(false, Ordering::Release);
+                let stuck = pool.taken.load(Ordering::Acquire) == seen && !pool.rx.is_empty();
+                if stuck && pool.threads.load(Ordering::Acquire) < pool.max_threads {
+                    pool.spawn_thread();
+                }
+            });
+        }
+    }
+
+    /// Asks every thread to leave once the queue is drained.
+    pub fn stop(&self) {
+        for _ in 0..self.threads.load(Ordering::Acquire) {
+            let _ = self.tx.send(Job::Stop);
+        }
+    }
+
+    fn spawn_thread(self: &Arc<Self>) {
+        self.threads.fetch_add(1, Ordering::AcqRel);
+        let pool = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ignyx-sync".into())
+            .spawn(move || pool.work());
+        if spawned.is_err() {
+            self.threads.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn work(self: Arc<Self>) {
+        Python::with_gil(|py| loop {
+            let job = match self.rx.try_recv() {
+                Ok(job) => job,
+                Err(_) => match py.allow_threads(|| self.rx.recv_timeout(IDLE_TIMEOUT)) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout) => {
+                        if self.leave_if_extra() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => return,
+                },
+            };
+            self.taken.fetch_add(1, Ordering::AcqRel);
+            let exchange = match job {
+                Job::Call(exchange) => exchange,
+                Job::Stop => {
+                    self.threads.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
+                other => {
+                    // Coroutine work belongs to the event loop.
+                    self.to_loop.send(other);
+                    continue;
+                }
+            };
+            self.busy.fetch_add(1, Ordering::AcqRel);
+            if let Step::Await(coro, phase) = call_route(py, &exchange) {
+                self.to_loop.send(Job::Await(exchange, coro.unbind(), phase));
+            }
+            self.busy.fetch_sub(1, Ordering::AcqRel);
+        })
+    }
+
+    fn leave_if_extra(&self) -> bool {
+        let mut current = self.threads.load(Ordering::Acquire);
+        while current > 1 {
+            match self.threads.compare_exchange(
+                current,
+                current - 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
+    }
+}

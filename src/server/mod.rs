@@ -1,0 +1,221 @@
+//! The HTTP server of one worker: a current-thread tokio runtime owns the
+//! listener and every connection; Python runs on the sync pool and the event
+//! loop thread; SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let
+//! in-flight requests finish within a grace period, then `serve` returns.
+
+mod body;
+mod listener;
+mod service;
+pub mod stream;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::app::{App, Engine};
+use crate::runtime::{LoopBridge, SyncPool};
+use service::Shared;
+
+struct Limits {
+    max_in_flight: usize,
+    sync_threads: usize,
+    graceful_timeout: Duration,
+    header_timeout: Duration,
+    body_timeout: Duration,
+}
+
+/// `ignyx._core.Server`: binds at construction, serves in `serve()`.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct Server {
+    listener: Mutex<Option<std::net::TcpListener>>,
+    local: SocketAddr,
+    engine: Arc<Engine>,
+    bridge: Py<LoopBridge>,
+    stop: Arc<Notify>,
+    limits: Limits,
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (app, host, port, *, backlog = 2048, reuse_port = false,
+        max_in_flight = 2048, sync_threads = 40, graceful_timeout = 30.0,
+        header_timeout = 30.0, body_timeout = 60.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        mut app: PyRefMut<'_, App>,
+        host: &str,
+        port: u16,
+        backlog: i32,
+        reuse_port: bool,
+        max_in_flight: usize,
+        sync_threads: usize,
+        graceful_timeout: f64,
+        header_timeout: f64,
+        body_timeout: f64,
+    ) -> PyResult<Self> {
+        let listener = listener::bind(host, port, backlog, reuse_port)
+            .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
+        let local = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Self {
+            listener: Mutex::new(Some(listener)),
+            local,
+            engine: Arc::new(app.build()?),
+            bridge: Py::new(py, LoopBridge::new()?)?,
+            stop: Arc::new(Notify::new()),
+            limits: Limits {
+                max_in_flight: max_in_flight.max(1),
+                sync_threads: sync_threads.max(1),
+                graceful_timeout: Duration::from_secs_f64(graceful_timeout.max(0.0)),
+                header_timeout: Duration::from_secs_f64(header_timeout.max(0.001)),
+                body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
+            },
+        })
+    }
+
+    #[getter]
+    fn host(&self) -> String {
+        self.local.ip().to_string()
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.local.port()
+    }
+
+    /// The event-loop bridge; the loop thread attaches to it before `serve`.
+    #[getter]
+    fn bridge(&self, py: Python<'_>) -> Py<LoopBridge> {
+        self.bridge.clone_ref(py)
+    }
+
+    /// Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM. The GIL is
+    /// released throughout.
+    #[pyo3(signature = (handle_signals = false))]
+    fn serve(&self, py: Python<'_>, handle_signals: bool) -> PyResult<()> {
+        let listener = self
+            .listener
+            .lock()
+            .ok()
+            .and_then(|mut l| l.take())
+            .ok_or_else(|| PyRuntimeError::new_err("this server has already served"))?;
+        let to_loop = self.bridge.get().sender();
+        let pool = SyncPool::start(to_loop.clone(), self.limits.sync_threads);
+        let shared = Arc::new(Shared {
+            engine: self.engine.clone(),
+            pool: pool.clone(),
+            to_loop,
+            in_flight: Semaphore::new(self.limits.max_in_flight),
+            body_timeout: self.limits.body_timeout,
+        });
+        let stop = self.stop.clone();
+        let result = py.allow_threads(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits))
+        });
+        pool.stop();
+        result.map_err(|e| PyOSError::new_err(e.to_string()))
+    }
+
+    /// Asks a running (or about to run) `serve` to stop gracefully; callable from any thread.
+    fn shutdown(&self) {
+        self.stop.notify_one();
+    }
+}
+
+async fn run(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    stop: Arc<Notify>,
+    handle_signals: bool,
+    limits: &Limits,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let local = listener.local_addr()?;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut signals = Signals::new(handle_signals)?;
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, client) = match accepted {
+                    Ok(conn) => conn,
+                    Err(_) => {
+                        // Out of descriptors or a reset before accept: back off briefly.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let service = service_fn(move |req| service::handle(shared.clone(), req, client, local));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = stop.notified() => break,
+            _ = signals.recv() => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(limits.graceful_timeout) => {}
+    }
+    Ok(())
+}
+
+struct Signals {
+    inner: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new(enabled: bool) -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let inner = if enabled {
+            Some((signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?))
+        } else {
+            None
+        };
+        Ok(Self { inner })
+    }
+
+    async fn recv(&mut self) {
+        match &mut self.inner {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Server>()?;
+    m.add_class::<LoopBridge>()?;
+    m.add_class::<crate::runtime::Responder>()?;
+    stream::init(m)
+}

@@ -1,0 +1,179 @@
+//! One HTTP request, from hyper to a reply: CORS preflight, routing, body
+//! limits, the trip through Python, and the reply written back.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
+use tokio::sync::Semaphore;
+
+use super::body::ResponseBody;
+use crate::app::Engine;
+use crate::request::RequestData;
+use crate::response::{Reply, ReplyBody};
+use crate::router::Match;
+use crate::runtime::{Exchange, Job, LoopSender, SyncPool};
+
+/// What every connection of one server shares.
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub pool: Arc<SyncPool>,
+    pub to_loop: LoopSender,
+    /// Requests in Python at once; past it, requests wait here, not as Python work.
+    pub in_flight: Semaphore,
+    pub body_timeout: Duration,
+}
+
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    client: SocketAddr,
+    local: SocketAddr,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let engine = &shared.engine;
+    let (parts, body) = req.into_parts();
+    if let Some(cors) = &engine.cors {
+        if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
+            let mut response = Response::new(ResponseBody::full(body));
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            return Ok(response);
+        }
+    }
+
+    let raw_path = parts.uri.path();
+    let path = percent_decode_str(raw_path).decode_utf8_lossy().into_owned();
+    let reply = match engine.router.find(&parts.method, &path) {
+        Match::Found { route, params } => {
+            let path_params = params
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let route = route.clone();
+            match read_body(body, engine.max_body_size, shared.body_timeout, &parts.headers).await {
+                Ok(bytes) => {
+                    let mut data = RequestData::new(
+                        parts.method.clone(),
+                        path,
+                        Bytes::copy_from_slice(raw_path.as_bytes()),
+                        parts
+                            .uri
+                            .query()
+                            .map(|q| Bytes::copy_from_slice(q.as_bytes()))
+                            .unwrap_or_default(),
+                        parts.version,
+                        parts.headers.clone(),
+                        bytes,
+                        Some(client),
+                        Some(local),
+                    );
+                    data.path_params = path_params;
+                    dispatch(&shared, route, data).await
+                }
+                Err(reply) => reply,
+            }
+        }
+        Match::MethodNotAllowed { allow } => {
+            let mut reply = Reply::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            reply.headers.insert(ALLOW, allow.clone());
+            reply
+        }
+        Match::NotFound => not_found(engine, &path, parts.uri.query()),
+    };
+
+    let mut response = Response::new(match reply.body {
+        ReplyBody::Full(bytes) => ResponseBody::full(bytes),
+        ReplyBody::Stream(iterator) => super::stream::start(iterator, &shared.to_loop),
+    }
+    .with_background(reply.background, &shared.to_loop));
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    if let Some(cors) = &engine.cors {
+        cors.apply(&parts.headers, response.headers_mut());
+    }
+    Ok(response)
+}
+
+async fn dispatch(shared: &Arc<Shared>, route: Arc<crate::route::Route>, data: RequestData) -> Reply {
+    let Ok(_permit) = shared.in_flight.acquire().await else {
+        return Reply::internal_error();
+    };
+    let is_async = route.is_async;
+    let (exchange, reply) = Exchange::new(shared.engine.clone(), route, Arc::new(data));
+    if is_async {
+        shared.to_loop.send(Job::Call(exchange));
+    } else {
+        shared.pool.submit(Job::Call(exchange));
+    }
+    reply.await.unwrap_or_else(|_| Reply::internal_error())
+}
+
+async fn read_body(
+    body: Incoming,
+    limit: usize,
+    timeout: Duration,
+    headers: &http::HeaderMap,
+) -> Result<Bytes, Reply> {
+    let too_large = || Reply::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(too_large())
+        }
+        Ok(Err(_)) => Err(Reply::detail(StatusCode::BAD_REQUEST, "Bad Request")),
+        Err(_) => Err(Reply::detail(StatusCode::REQUEST_TIMEOUT, "Request Timeout")),
+    }
+}
+
+/// 404, or a 307 to the same path with the trailing slash toggled when that exists (Starlette's
+/// `redirect_slashes`).
+fn not_found(engine: &Engine, path: &str, query: Option<&str>) -> Reply {
+    if engine.redirect_slashes && path != "/" {
+        let other = match path.strip_suffix('/') {
+            Some(stripped) => stripped.to_owned(),
+            None => format!("{path}/"),
+        };
+        if engine.router.has_path(&other) {
+            let target = match query {
+                Some(q) => format!("{other}?{q}"),
+                None => other,
+            };
+            if let Ok(location) = HeaderValue::from_str(
+                &percent_encoding::utf8_percent_encode(&target, PATH_SAFE).to_string(),
+            ) {
+                let mut reply = Reply::new(
+                    StatusCode::TEMPORARY_REDIRECT,
+                    &HeaderValue::from_static("text/plain; charset=utf-8"),
+                    Bytes::new(),
+                );
+                reply.headers.remove(http::header::CONTENT_TYPE);
+                reply.headers.insert(LOCATION, location);
+                return reply;
+            }
+        }
+    }
+    Reply::not_found()
+}
+
+const PATH_SAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');

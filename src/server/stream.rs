@@ -1,0 +1,58 @@
+//! Streaming response bodies: the event loop iterates the Python iterator and
+//! pushes each chunk through a `ChunkSink`; hyper sends them as they arrive.
+
+use bytes::Bytes;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use tokio::sync::mpsc;
+
+use super::body::ResponseBody;
+use crate::runtime::{Job, LoopSender};
+
+/// Starts pumping `iterator` on the event loop and returns the body that sends its chunks.
+pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
+    let (tx, rx) = mpsc::unbounded_channel();
+    to_loop.send(Job::Stream(iterator, ChunkSink {
+            tx: std::sync::Mutex::new(Some(tx)),
+        }));
+    ResponseBody::stream(rx)
+}
+
+/// `ignyx._core.ChunkSink`: where the loop puts a streaming response's chunks.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct ChunkSink {
+    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<Bytes>>>,
+}
+
+#[pymethods]
+impl ChunkSink {
+    /// Queues one chunk (bytes or str); False once the client has gone.
+    fn send(&self, chunk: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bytes = if let Ok(b) = chunk.downcast::<PyBytes>() {
+            Bytes::copy_from_slice(b.as_bytes())
+        } else if let Ok(s) = chunk.downcast::<PyString>() {
+            Bytes::copy_from_slice(s.to_str()?.as_bytes())
+        } else {
+            Bytes::copy_from_slice(&chunk.extract::<Vec<u8>>()?)
+        };
+        let Ok(tx) = self.tx.lock() else {
+            return Ok(false);
+        };
+        match tx.as_ref() {
+            Some(tx) if bytes.is_empty() => Ok(!tx.is_closed()),
+            Some(tx) => Ok(tx.send(bytes).is_ok()),
+            None => Ok(false),
+        }
+    }
+
+    /// Ends the body.
+    fn close(&self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+    }
+}
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ChunkSink>()
+}
