@@ -265,7 +265,30 @@ class Ignyx:
     # -- serving -----------------------------------------------------------------
 
     def _all_routes(self) -> list[Any]:
-        return list(self.routes)
+        from .openapi.docs import docs_routes
+
+        return list(self.routes) + docs_routes(self)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document of the app, generated once."""
+        if self.openapi_schema is None:
+            from .openapi.utils import get_openapi
+
+            self.openapi_schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version="3.1.0",
+                summary=self.summary,
+                description=self.description,
+                terms_of_service=self.terms_of_service,
+                contact=self.contact,
+                license_info=self.license_info,
+                routes=self.routes,
+                tags=self.openapi_tags,
+                servers=self.servers,
+                separate_input_output_schemas=self.separate_input_output_schemas,
+            )
+        return self.openapi_schema
 
     def _compile(self) -> Any:
         """Builds the engine's route table; called when serving starts."""

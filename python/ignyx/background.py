@@ -25,8 +25,8 @@ __all__ = ["BackgroundTask", "BackgroundTasks"]
 def _is_async_callable(func: Any) -> bool:
     while isinstance(func, functools.partial):
         func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)
+    return inspect.iscoroutinefunction(func) or (
+        callable(func) and inspect.iscoroutinefunction(func.__call__)
     )
 
 

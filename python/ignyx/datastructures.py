@@ -298,7 +298,9 @@ class QueryParams(ImmutableMultiDict[str, str]):
 
     def __init__(
         self,
-        *args: Union[ImmutableMultiDict[Any, Any], Mapping[Any, Any], list[tuple[Any, Any]], str, bytes],
+        *args: Union[
+            ImmutableMultiDict[Any, Any], Mapping[Any, Any], list[tuple[Any, Any]], str, bytes
+        ],
         **kwargs: Any,
     ) -> None:
         assert len(args) < 2, "Too many arguments."

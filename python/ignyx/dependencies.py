@@ -125,6 +125,7 @@ class Dependant:
 
     call: Optional[Callable[..., Any]]
     name: Optional[str] = None
+    path: str = ""
     path_params: list[ModelField] = dataclasses.field(default_factory=list)
     query_params: list[ModelField] = dataclasses.field(default_factory=list)
     header_params: list[ModelField] = dataclasses.field(default_factory=list)
@@ -214,6 +215,7 @@ def build_dependant(
     dependant = Dependant(
         call=call,
         name=name,
+        path=path,
         use_cache=use_cache,
         security_scopes=list(security_scopes or []),
         is_coroutine=is_coroutine,
@@ -340,10 +342,20 @@ def _make_field(
 class RequestContext:
     """What one request's dependencies share: the request, caches and cleanups."""
 
-    __slots__ = ("request", "cache", "stack", "background", "response", "_body", "errors")
+    __slots__ = (
+        "request",
+        "cache",
+        "stack",
+        "background",
+        "response",
+        "_body",
+        "errors",
+        "overrides",
+    )
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, overrides: Optional[dict] = None) -> None:
         self.request = request
+        self.overrides = overrides
         self.cache: dict[Any, Any] = {}
         self.stack: Any = None
         self.background: Optional[BackgroundTasks] = None
@@ -499,6 +511,8 @@ def solve_sync(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> di
     """Resolves every value `dependant.call` needs; errors go to `ctx.errors`."""
     values: dict[str, Any] = {}
     for sub in dependant.dependencies:
+        if ctx.overrides and sub.call in ctx.overrides:
+            sub = _overridden(sub, ctx.overrides[sub.call])
         if sub.use_cache and sub.cache_key in ctx.cache:
             values[sub.name] = ctx.cache[sub.cache_key]
             continue
@@ -525,6 +539,8 @@ async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool
     """`solve_sync` for plans with async dependencies; runs on the event loop."""
     values: dict[str, Any] = {}
     for sub in dependant.dependencies:
+        if ctx.overrides and sub.call in ctx.overrides:
+            sub = _overridden(sub, ctx.overrides[sub.call])
         if sub.use_cache and sub.cache_key in ctx.cache:
             values[sub.name] = ctx.cache[sub.cache_key]
             continue
@@ -551,6 +567,25 @@ async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool
     _body_values(dependant, ctx, values, flat_body)
     _special_values(dependant, ctx, values)
     return values
+
+
+_OVERRIDES: dict[tuple[int, Any], Dependant] = {}
+
+
+def _overridden(sub: Dependant, override: Callable[..., Any]) -> Dependant:
+    """The plan of `override` standing in for `sub` (``app.dependency_overrides``), cached."""
+    key = (id(sub), override)
+    plan = _OVERRIDES.get(key)
+    if plan is None:
+        plan = build_dependant(
+            override,
+            path=sub.path,
+            name=sub.name,
+            use_cache=sub.use_cache,
+            security_scopes=sub.security_scopes,
+        )
+        _OVERRIDES[key] = plan
+    return plan
 
 
 def flat_body_params(dependant: Dependant) -> list[ModelField]:

@@ -152,9 +152,7 @@ def jsonable_encoder(
             sqlalchemy_safe=sqlalchemy_safe,
         )
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable_encoder(
-            dataclasses.asdict(obj), include=include, exclude=exclude, **nested
-        )
+        return jsonable_encoder(dataclasses.asdict(obj), include=include, exclude=exclude, **nested)
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, PurePath):

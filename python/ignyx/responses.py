@@ -214,7 +214,7 @@ def _python_json_dumps(content: Any) -> bytes:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _json_dumps() -> Callable[[Any], bytes]:
     # Imported on first use so that this module also imports before the extension is built.
     try:
@@ -256,7 +256,9 @@ class RedirectResponse(Response):
         headers: Optional[Mapping[str, str]] = None,
         background: Optional[BackgroundTask] = None,
     ) -> None:
-        super().__init__(content=b"", status_code=status_code, headers=headers, background=background)
+        super().__init__(
+            content=b"", status_code=status_code, headers=headers, background=background
+        )
         self.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
 
 

@@ -213,11 +213,12 @@ class APIRoute:
         flat = self.flat_body
         finish = self._finish
         call_sync = not inspect.iscoroutinefunction(endpoint)
+        overrides = getattr(app, "dependency_overrides", None)
 
         if not self.is_async:
 
             def call(data: Any) -> Any:
-                ctx = RequestContext(Request(data, app))
+                ctx = RequestContext(Request(data, app), overrides)
                 values = solve_sync(dependant, ctx, flat)
                 if ctx.errors:
                     _raise_validation(ctx)
@@ -233,7 +234,7 @@ class APIRoute:
             return call
 
         async def call_async(data: Any) -> Any:
-            ctx = RequestContext(Request(data, app))
+            ctx = RequestContext(Request(data, app), overrides)
             values = await solve_async(dependant, ctx, flat)
             if ctx.errors:
                 _raise_validation(ctx)
