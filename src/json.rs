@@ -26,9 +26,7 @@ const MAX_DEPTH: u32 = 255;
 /// The Python callable used for types the writer does not know.
 static FALLBACK: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 
-/// Appends the JSON encoding of `obj` to `out`.
-///
-/// On error `out` is left as it was before the call.
+/// Appends the JSON encoding of `obj` to `out`; on error `out` is left as it was.
 pub fn write_json(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     let start = out.len();
     let result = write_value(obj, out, 0, true);
@@ -41,7 +39,7 @@ pub fn write_json(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
 /// Returns the JSON encoding of `obj`.
 pub fn dumps(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     let mut out = Vec::with_capacity(256);
-    write_value(obj, &mut out, 0, true)?;
+    write_json(obj, &mut out)?;
     Ok(out)
 }
 

@@ -22,38 +22,16 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-class _Continue:
-    """Awaitable that picks a coroutine up where Rust's eager first step left it."""
+if sys.version_info >= (3, 12):
 
-    __slots__ = ("coro", "yielded")
+    def _create_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task:
+        # Runs to the first real suspension right now: most handlers finish here.
+        return asyncio.Task(coro, loop=loop, eager_start=True)
 
-    def __init__(self, coro: Any, yielded: Any) -> None:
-        self.coro = coro
-        self.yielded = yielded
+else:
 
-    def __await__(self):
-        coro, value = self.coro, self.yielded
-        self.coro = self.yielded = None
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _continue(coro: Any, yielded: Any) -> Any:
-    return await _Continue(coro, yielded)
+    def _create_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task:
+        return loop.create_task(coro)
 
 
 class LoopThread:
@@ -93,7 +71,7 @@ class LoopThread:
     def _run(self) -> None:
         loop = self.loop = new_event_loop()
         asyncio.set_event_loop(loop)
-        self.bridge.attach(self._suspend, self._run_background, self._pump)
+        self.bridge.attach(self._start, self._run_background, self._pump)
         loop.add_reader(self.bridge.fileno(), self.bridge.drain)
         try:
             loop.run_until_complete(self.startup())
@@ -122,13 +100,12 @@ class LoopThread:
 
     # -- callbacks the Rust bridge makes ---------------------------------------
 
-    def _suspend(self, coro: Any, yielded: Any, context: Any, on_done: Any) -> None:
-        loop = self.loop
-        if sys.version_info >= (3, 11):
-            task = loop.create_task(_continue(coro, yielded), context=context)
+    def _start(self, coro: Any, on_done: Callable[[asyncio.Task], None]) -> None:
+        task = _create_task(self.loop, coro)
+        if task.done():
+            on_done(task)
         else:
-            task = context.run(loop.create_task, _continue(coro, yielded))
-        task.add_done_callback(on_done)
+            task.add_done_callback(on_done)
 
     def _run_background(self, task: Callable[[], Awaitable[None]]) -> None:
         self.loop.create_task(_background(task))

@@ -27,6 +27,13 @@ from .routing import APIRoute, APIRouter, generate_unique_id
 logger = logging.getLogger("ignyx.error")
 
 
+def _register_json_fallback() -> None:
+    # Types the Rust JSON writer does not know natively go through FastAPI's encoder.
+    from . import _core
+
+    _core.set_json_fallback(jsonable_encoder)
+
+
 async def http_exception_handler(request: Request, exc: HTTPException) -> Response:
     """FastAPI's default: ``{"detail": ...}`` with the exception's status and headers."""
     headers = getattr(exc, "headers", None)
@@ -295,6 +302,7 @@ class Ignyx:
         from . import _core
         from .websockets import APIWebSocketRoute
 
+        _register_json_fallback()
         core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)
         core.set_hooks(Response, StreamingResponse, self._handle_error)
         for middleware in self.user_middleware:

@@ -3,9 +3,10 @@
 //! The loop runs on a long-lived Python thread (`ignyx._runtime`). Rust queues
 //! jobs on a channel and wakes the loop through an eventfd the loop watches with
 //! `add_reader`; a wake is written only when the loop is not already due to
-//! drain, so a burst of requests costs one wake-up. Coroutines are stepped
-//! eagerly from Rust: one that finishes without suspending is answered at once,
-//! one that suspends becomes a Task whose completion answers the request.
+//! drain, so a burst of requests costs one wake-up. Each coroutine runs as an
+//! asyncio Task (so `current_task()`, `asyncio.timeout` and cancellation behave
+//! as users expect), started eagerly on Python 3.12+: one that finishes without
+//! suspending is answered at once, with no event-loop round trip.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,6 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use pyo3::exceptions::PyOSError;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 
@@ -69,13 +69,13 @@ impl LoopSender {
 }
 
 /// `ignyx._core.LoopBridge`: the loop thread registers `fileno()` with
-/// `loop.add_reader(fd, bridge.drain)` and calls `attach(loop, suspend)` first.
+/// `loop.add_reader(fd, bridge.drain)` and calls `attach(...)` first.
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct LoopBridge {
     rx: Receiver<Job>,
     sender: LoopSender,
-    /// `suspend(coro, yielded, context, on_done) -> None`: continues a coroutine as a Task.
-    suspend: GILOnceCell<Py<PyAny>>,
+    /// `start(coro, on_done) -> None`: runs a coroutine as a Task, calling `on_done(task)`.
+    start: GILOnceCell<Py<PyAny>>,
     /// `run_background(task) -> None`: schedules a response's background task.
     background: GILOnceCell<Py<PyAny>>,
     /// `pump(iterator, sink) -> None`: schedules the iteration of a streaming body.
@@ -91,7 +91,7 @@ impl LoopBridge {
                 tx,
                 waker: Arc::new(Waker::new()?),
             },
-            suspend: GILOnceCell::new(),
+            start: GILOnceCell::new(),
             background: GILOnceCell::new(),
             pump: GILOnceCell::new(),
         })
@@ -129,36 +129,22 @@ impl LoopBridge {
         }
     }
 
-    /// Runs the coroutine up to its first real suspension, in a fresh context.
+    /// Runs the coroutine as a Task (started eagerly where asyncio supports it); the
+    /// `Responder` settles the request when the Task is done.
     fn step(&self, py: Python<'_>, exchange: Arc<Exchange>, coro: Bound<'_, PyAny>, phase: Phase) {
-        let (status, yielded, context) = send_in_context(py, &coro);
-        match status {
-            Sent::Returned => {
-                let value = yielded;
-                let step = settle(py, &exchange, Ok(value), phase);
-                self.after(py, exchange, step);
-            }
-            Sent::Yielded => {
-                let Some(suspend) = self.suspend.get(py) else {
-                    exchange.send(crate::response::Reply::internal_error());
-                    return;
-                };
-                let on_done = Responder {
-                    exchange: exchange.clone(),
-                    phase,
-                    sender: self.sender.clone(),
-                };
-                let scheduled = Py::new(py, on_done)
-                    .and_then(|on_done| suspend.bind(py).call1((coro, yielded, context, on_done)));
-                if let Err(err) = scheduled {
-                    let step = fail(py, &exchange, err, phase);
-                    self.after(py, exchange, step);
-                }
-            }
-            Sent::Raised(err) => {
-                let step = fail(py, &exchange, err, phase);
-                self.after(py, exchange, step);
-            }
+        let Some(start) = self.start.get(py) else {
+            exchange.send(crate::response::Reply::internal_error());
+            return;
+        };
+        let on_done = Responder {
+            exchange: exchange.clone(),
+            phase,
+            sender: self.sender.clone(),
+        };
+        let started = Py::new(py, on_done).and_then(|on_done| start.bind(py).call1((coro, on_done)));
+        if let Err(err) = started {
+            let step = fail(py, &exchange, err, phase);
+            self.after(py, exchange, step);
         }
     }
 
@@ -169,74 +155,11 @@ impl LoopBridge {
     }
 }
 
-enum Sent {
-    Returned,
-    Yielded,
-    Raised(PyErr),
-}
-
-/// `coro.send(None)` inside a copy of the current context; returns the value it
-/// returned or yielded, and the context (for the Task that continues it).
-fn send_in_context<'py>(
-    py: Python<'py>,
-    coro: &Bound<'py, PyAny>,
-) -> (Sent, Bound<'py, PyAny>, Option<Bound<'py, PyAny>>) {
-    // SAFETY: PyContext_CopyCurrent returns a new reference or NULL with an error set.
-    let context = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) };
-    let context = match context {
-        Ok(context) => context,
-        Err(err) => return (Sent::Raised(err), py.None().into_bound(py), None),
-    };
-    // SAFETY: the context is a live Context object; enter/exit are paired on this thread.
-    unsafe { ffi::PyContext_Enter(context.as_ptr()) };
-    let (sent, value) = send(py, coro);
-    // SAFETY: exits the context entered above.
-    unsafe { ffi::PyContext_Exit(context.as_ptr()) };
-    (sent, value, Some(context))
-}
-
-#[cfg(Py_3_10)]
-fn send<'py>(py: Python<'py>, coro: &Bound<'py, PyAny>) -> (Sent, Bound<'py, PyAny>) {
-    extern "C" {
-        // pyo3-ffi 0.23 declares this without its return value.
-        #[link_name = "PyIter_Send"]
-        fn iter_send(
-            iter: *mut ffi::PyObject,
-            arg: *mut ffi::PyObject,
-            result: *mut *mut ffi::PyObject,
-        ) -> std::os::raw::c_int;
-    }
-    let mut result: *mut ffi::PyObject = std::ptr::null_mut();
-    // SAFETY: `coro` is a live coroutine and `result` a valid out-pointer; the GIL is held.
-    let status = unsafe { iter_send(coro.as_ptr(), ffi::Py_None(), &mut result) };
-    if status < 0 {
-        return (Sent::Raised(PyErr::fetch(py)), py.None().into_bound(py));
-    }
-    // SAFETY: on success PyIter_Send stores a new reference in `result`.
-    let value = unsafe { Bound::from_owned_ptr(py, result) };
-    (if status == 0 { Sent::Returned } else { Sent::Yielded }, value)
-}
-
-#[cfg(not(Py_3_10))]
-fn send<'py>(py: Python<'py>, coro: &Bound<'py, PyAny>) -> (Sent, Bound<'py, PyAny>) {
-    match coro.call_method1(pyo3::intern!(py, "send"), (py.None(),)) {
-        Ok(value) => (Sent::Yielded, value),
-        Err(err) if err.is_instance_of::<pyo3::exceptions::PyStopIteration>(py) => {
-            let value = err
-                .value(py)
-                .getattr("value")
-                .unwrap_or_else(|_| py.None().into_bound(py));
-            (Sent::Returned, value)
-        }
-        Err(err) => (Sent::Raised(err), py.None().into_bound(py)),
-    }
-}
-
 #[pymethods]
 impl LoopBridge {
     /// Called once on the loop thread before serving.
-    fn attach(&self, py: Python<'_>, suspend: Py<PyAny>, run_background: Py<PyAny>, pump: Py<PyAny>) {
-        let _ = self.suspend.set(py, suspend);
+    fn attach(&self, py: Python<'_>, start: Py<PyAny>, run_background: Py<PyAny>, pump: Py<PyAny>) {
+        let _ = self.start.set(py, start);
         let _ = self.background.set(py, run_background);
         let _ = self.pump.set(py, pump);
     }
@@ -254,7 +177,7 @@ impl LoopBridge {
     }
 }
 
-/// Called by the Task that continues a suspended coroutine, when it finishes.
+/// Called with the Task of a request's coroutine when it finishes.
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct Responder {
     exchange: Arc<Exchange>,

@@ -29,6 +29,7 @@ pub struct SyncPool {
     taken: AtomicU64,
     growth_armed: AtomicBool,
     max_threads: usize,
+    handles: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl SyncPool {
@@ -43,6 +44,7 @@ impl SyncPool {
             taken: AtomicU64::new(0),
             growth_armed: AtomicBool::new(false),
             max_threads: max_threads.max(1),
+            handles: std::sync::Mutex::new(Vec::new()),
         });
         pool.spawn_thread();
         pool
@@ -68,10 +70,15 @@ impl SyncPool {
         }
     }
 
-    /// Asks every thread to leave once the queue is drained.
+    /// Asks every thread to leave once the queue is drained, and waits for them
+    /// (call without holding the GIL).
     pub fn stop(&self) {
         for _ in 0..self.threads.load(Ordering::Acquire) {
             let _ = self.tx.send(Job::Stop);
+        }
+        let handles = self.handles.lock().map(|mut h| std::mem::take(&mut *h));
+        for handle in handles.unwrap_or_default() {
+            let _ = handle.join();
         }
     }
 
@@ -81,8 +88,16 @@ impl SyncPool {
         let spawned = std::thread::Builder::new()
             .name("ignyx-sync".into())
             .spawn(move || pool.work());
-        if spawned.is_err() {
-            self.threads.fetch_sub(1, Ordering::AcqRel);
+        match spawned {
+            Ok(handle) => {
+                if let Ok(mut handles) = self.handles.lock() {
+                    handles.retain(|h| !h.is_finished());
+                    handles.push(handle);
+                }
+            }
+            Err(_) => {
+                self.threads.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 

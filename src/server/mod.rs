@@ -122,9 +122,10 @@ impl Server {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits))
+            let served = runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
+            pool.stop();
+            served
         });
-        pool.stop();
         result.map_err(|e| PyOSError::new_err(e.to_string()))
     }
 
