@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import logging
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
@@ -60,5 +61,10 @@ class BackgroundTasks(BackgroundTask):
     add = add_task
 
     async def __call__(self) -> None:
+        # One failing task is logged and does not stop the ones after it: nothing queued
+        # for after the response is silently dropped.
         for task in self.tasks:
-            await task()
+            try:
+                await task()
+            except Exception:
+                logging.getLogger("ignyx.error").exception("Exception in background task")
