@@ -179,13 +179,24 @@ def _signature(call: Callable[..., Any]) -> list[tuple[str, Any, Any, inspect.Pa
         hints = get_type_hints(target, include_extras=True)
     except Exception:
         hints = {}
+    globalns = getattr(inspect.unwrap(target), "__globals__", {})
     out = []
     for name, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(name, param.annotation)
+        if isinstance(annotation, str):
+            annotation = _resolve(annotation, globalns)
         out.append((name, annotation, param.default, param))
     return out
+
+
+def _resolve(annotation: str, globalns: dict) -> Any:
+    """One string annotation evaluated alone, so one unresolvable name spoils only itself."""
+    try:
+        return eval(annotation, dict(globalns))  # noqa: S307 - the app's own annotation
+    except Exception as exc:
+        raise TypeError(f"cannot resolve the annotation {annotation!r}: {exc}") from None
 
 
 def _kind(call: Callable[..., Any]) -> tuple[bool, bool, bool]:

@@ -87,7 +87,6 @@ def run(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> Non
     """Serves `app` in the foreground with `workers` processes; returns after shutdown."""
     if workers <= 1:
         server = Server(app, host, port, **options)
-        logger.info("Ignyx serving on http://%s:%d", server.host, server.port)
         _announce(server.host, server.port, 1)
         server.serve(handle_signals=True)
         return
