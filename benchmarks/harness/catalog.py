@@ -1,0 +1,64 @@
+"""What is benchmarked: the endpoints, and the frameworks with how to start each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+
+@dataclass
+class Endpoint:
+    """One route under load, and what a correct answer to it looks like."""
+
+    label: str
+    method: str
+    path: str
+    expected: Any
+    script: Optional[str] = None
+    body: Optional[bytes] = None
+    content_type: Optional[str] = None
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "plaintext": Endpoint("GET /plaintext", "GET", "/plaintext", "Hello, World!"),
+    "users_get": Endpoint("GET /users/{id}", "GET", "/users/1", {"id": 1, "name": "user"}),
+    "users_post": Endpoint(
+        "POST /users (Pydantic)",
+        "POST",
+        "/users",
+        {"name": "a", "age": 1},
+        script="post_user.lua",
+        body=b'{"name":"a","age":1}',
+        content_type="application/json",
+    ),
+    "async": Endpoint("GET /async", "GET", "/async", {"message": "Hello, World!"}),
+    "deps": Endpoint("GET /deps (3 nested)", "GET", "/deps", {"deps": 3}),
+}
+
+
+@dataclass
+class Framework:
+    """How to start one server. ``command`` is formatted with
+    ``{python}``, ``{host}``, ``{port}`` and ``{apps}`` and then split like a shell would."""
+
+    command: str
+    requires: tuple[str, ...] = ()
+    version_of: Optional[str] = None
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    "ignyx": Framework(
+        "{python} {apps}/ignyx_app.py {port}",
+        requires=("ignyx",),
+        version_of="ignyx",
+    ),
+    "fastapi": Framework(
+        "{python} -m uvicorn fastapi_app:app --app-dir {apps} --host {host} --port {port}"
+        " --loop uvloop --http httptools --workers 1 --log-level warning --no-access-log",
+        requires=("fastapi", "uvicorn", "uvloop", "httptools"),
+        version_of="fastapi",
+    ),
+}
+
+# The framework every ratio is taken against.
+DEFAULT_BASELINE = "fastapi"

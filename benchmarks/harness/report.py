@@ -1,0 +1,126 @@
+"""The markdown table and the description of the machine a run happened on."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from typing import Any, Optional
+
+from harness import REPO_ROOT
+
+
+def median(values: list[float]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def _fmt(value: Optional[float], spec: str, suffix: str = "") -> str:
+    return "n/a" if value is None else format(value, spec) + suffix
+
+
+def _ratio(a: Optional[float], b: Optional[float]) -> str:
+    return _fmt(a / b if a and b else None, ".2f", "x")
+
+
+def _marks(result: dict[str, Any]) -> str:
+    return (" *" if result.get("errors") else "") + (" ~" if result.get("noisy") else "")
+
+
+def markdown_table(results: dict[str, Any], names: list[str], baseline: Optional[str]) -> str:
+    """endpoint | req/s per framework | ratio to the baseline | p99 | p50, then RSS and threads."""
+    others = [n for n in names if n != baseline] if baseline in names else []
+    head = ["endpoint"] + [f"{n} req/s" for n in names]
+    head += [f"ratio {n}/{baseline}" for n in others]
+    head += [f"{n} p99" for n in names] + [f"{n} p50" for n in names]
+    rows = [head, ["---"] + ["---:"] * (len(head) - 1)]
+
+    for ep in results["endpoints"].values():
+        per = {n: ep["frameworks"].get(n, {}) for n in names}
+        row = [ep["label"]]
+        row += [_fmt(per[n].get("rps"), ",.0f") + _marks(per[n]) for n in names]
+        row += [_ratio(per[n].get("rps"), per[baseline].get("rps")) for n in others]
+        row += [_fmt(per[n].get("p99_ms"), ".2f", " ms") for n in names]
+        row += [_fmt(per[n].get("p50_ms"), ".2f", " ms") for n in names]
+        rows.append(row)
+
+    res = {n: results["resources"].get(n) for n in names}
+    rss = {n: r["peak_hwm_kib"] / 1024 if r else None for n, r in res.items()}
+    row = ["peak RSS (VmHWM)"] + [_fmt(rss[n], ".1f", " MiB") for n in names]
+    row += [_ratio(rss[n], rss[baseline]) for n in others]
+    rows.append(row)
+    row = ["threads idle → under load"]
+    row += [f"{r['idle_threads']} → {r['peak_threads']}" if r else "n/a" for r in res.values()]
+    rows.append(row)
+    return "\n".join("| " + " | ".join(r + [""] * (len(head) - len(r))) + " |" for r in rows)
+
+
+def summary(results: dict[str, Any], names: list[str], baseline: Optional[str]) -> str:
+    """What a run printed at its end: the setup, versions, the table, and what to distrust."""
+    cfg = results["config"]
+    pinning = (
+        f"server on core {cfg['server_cpu']}, wrk on core {cfg['wrk_cpu']}"
+        if cfg["server_cpu"] is not None
+        else "unpinned"
+    )
+    out = [
+        f"wrk -t{cfg['wrk_threads']} -c{cfg['connections']} -d{cfg['duration_s']}s, "
+        f"median of {cfg['rounds']} interleaved rounds; {pinning}",
+        ", ".join(f"{n} {v}" for n, v in results["versions"].items() if n in names and v),
+        "",
+        markdown_table(results, names, baseline),
+    ]
+    fws = [fw for ep in results["endpoints"].values() for fw in ep["frameworks"].values()]
+    if any(fw.get("errors") for fw in fws):
+        out.append("\n* some responses were non-2xx or hit socket errors; see the JSON")
+    if any(fw.get("noisy") for fw in fws):
+        out.append(
+            f"\n~ other work took more than {cfg['max_other_pct']:g}% of a core even in the "
+            "quietest try of a round (see 'other' above): that number is unreliable, ratio "
+            "included. Rerun when the machine is quieter."
+        )
+    for name, why in results["skipped"].items():
+        out.append(f"\n{name} was skipped: {why}")
+    return "\n".join(out)
+
+
+def version(module: str) -> Optional[str]:
+    code = f"import importlib.metadata as m; print(m.version({module!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def _git(*args: str) -> Optional[str]:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def environment() -> dict[str, Any]:
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None
+            )
+    except OSError:
+        pass
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return {
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else None,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--", ".")),
+        "loadavg_start": os.getloadavg(),
+    }
