@@ -22,6 +22,18 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+async def _respond(coro: Any, responder: Any) -> None:
+    # Answering from inside the task saves the extra loop pass of a done-callback.
+    try:
+        result = await coro
+    except BaseException as exc:
+        responder.fail(exc)
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        responder.ok(result)
+
+
 if sys.version_info >= (3, 12):
 
     def _create_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task:
@@ -100,12 +112,8 @@ class LoopThread:
 
     # -- callbacks the Rust bridge makes ---------------------------------------
 
-    def _start(self, coro: Any, on_done: Callable[[asyncio.Task], None]) -> None:
-        task = _create_task(self.loop, coro)
-        if task.done():
-            on_done(task)
-        else:
-            task.add_done_callback(on_done)
+    def _start(self, coro: Any, responder: Any) -> None:
+        _create_task(self.loop, _respond(coro, responder))
 
     def _run_background(self, task: Callable[[], Awaitable[None]]) -> None:
         self.loop.create_task(_background(task))

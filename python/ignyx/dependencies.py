@@ -23,6 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from . import params
 from .background import BackgroundTasks
+from .exceptions import HTTPException, RequestValidationError
 from .requests import HTTPConnection, Request
 from .responses import Response
 
@@ -101,7 +102,7 @@ class ModelField:
         if self.adapter is None:
             return value
         try:
-            return self.adapter.validate_python(value)
+            return self.adapter.validate_python(value, from_attributes=True)
         except ValidationError as exc:
             errors.extend(_errors(exc, loc))
             return None
@@ -423,18 +424,17 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
             return
         if _is_json(data):
             try:
+                # The fast path: pydantic parses and validates the raw bytes in one pass.
                 values[field.name] = field.adapter.validate_json(body_bytes)
-            except ValidationError as exc:
-                if any(e["type"] == "json_invalid" for e in exc.errors()):
-                    errors.append(_json_error(body_bytes))
-                else:
-                    errors.extend(_errors(exc, ("body",)))
-            return
+                return
+            except ValidationError:
+                # Invalid input only: redo it as FastAPI does (json.loads, then validation in
+                # Python mode) so the 422 body is exactly FastAPI's.
+                values[field.name] = field.validate(_decoded_body(ctx), ("body",), errors)
+                return
         values[field.name] = field.validate(body_bytes, ("body",), errors)
         return
     body = _decoded_body(ctx)
-    if body is _INVALID:
-        return
     for field in fields:
         loc = ("body", field.alias)
         if isinstance(body, dict) and field.alias in body:
@@ -447,10 +447,8 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
             values[field.name] = field.get_default()
 
 
-_INVALID = object()
-
-
 def _decoded_body(ctx: RequestContext) -> Any:
+    """The body as FastAPI decodes it: JSON for JSON content types, else the raw bytes."""
     if ctx._body is not PydanticUndefined:
         return ctx._body
     data = ctx.request._data
@@ -460,9 +458,19 @@ def _decoded_body(ctx: RequestContext) -> Any:
     elif _is_json(data):
         try:
             body = json.loads(body_bytes)
-        except json.JSONDecodeError:
-            ctx.errors.append(_json_error(body_bytes))
-            body = _INVALID
+        except json.JSONDecodeError as exc:
+            # As in FastAPI, undecodable JSON is the only error reported.
+            error = {
+                "type": "json_invalid",
+                "loc": ("body", exc.pos),
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": exc.msg},
+            }
+            raise RequestValidationError([error], body=exc.doc) from None
+        except Exception as exc:
+            # Undecodable bytes, absurd nesting or number sizes: FastAPI's 400.
+            raise HTTPException(400, "There was an error parsing the body") from exc
     else:
         body = body_bytes
     ctx._body = body
@@ -470,34 +478,13 @@ def _decoded_body(ctx: RequestContext) -> Any:
 
 
 def _is_json(data: Any) -> bool:
+    # FastAPI parses JSON only when the content type says so (no content type: not JSON).
     content_type = data.header("content-type")
     if not content_type:
-        return True
+        return False
     main = content_type.split(";", 1)[0].strip().lower()
     maintype, _, subtype = main.partition("/")
     return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
-def _json_error(body: bytes) -> dict[str, Any]:
-    try:
-        json.loads(body)
-    except json.JSONDecodeError as exc:
-        return {
-            "type": "json_invalid",
-            "loc": ("body", exc.pos),
-            "msg": "JSON decode error",
-            "input": {},
-            "ctx": {"error": exc.msg},
-        }
-    except UnicodeDecodeError as exc:
-        return {
-            "type": "json_invalid",
-            "loc": ("body", exc.start),
-            "msg": "JSON decode error",
-            "input": {},
-            "ctx": {"error": str(exc)},
-        }
-    return {"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error", "input": {}}
 
 
 def _special_values(dependant: Dependant, ctx: RequestContext, values: dict) -> None:

@@ -51,13 +51,15 @@ class Server:
 
     def serve(self, handle_signals: bool = True) -> None:
         """Serves in this thread until SIGINT/SIGTERM or `shutdown()`."""
+        handle_signals = handle_signals and threading.current_thread() is threading.main_thread()
         self._loop.start()
+        previous = _quiet_python_signal_handlers() if handle_signals else {}
         try:
             self._core.serve(handle_signals=handle_signals)
         finally:
             self._loop.stop()
-            if handle_signals:
-                _restore_python_signal_handlers()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start_in_thread(self) -> None:
         """Starts serving on a background thread; returns once requests are accepted."""
@@ -76,11 +78,17 @@ class Server:
         self._loop.stop()
 
 
-def _restore_python_signal_handlers() -> None:
-    # tokio took over SIGINT/SIGTERM while serving; give them back to Python.
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.getsignal(sig))
+def _quiet_python_signal_handlers() -> dict[int, Any]:
+    """While Rust handles SIGINT/SIGTERM (a graceful stop), Python's own handlers must not
+    also turn them into KeyboardInterrupt; returns the handlers to put back."""
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, _ignore)
+    return previous
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    pass
 
 
 def run(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> None:
