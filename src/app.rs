@@ -13,6 +13,7 @@ use crate::cors::{Cors, CorsConfig};
 use crate::response::ResponseTypes;
 use crate::route::{FastCall, FastParam, Kind, Route, Source};
 use crate::router::Router;
+use crate::ws::WsRoute;
 
 pub struct Engine {
     pub router: Router<Arc<Route>>,
@@ -22,6 +23,8 @@ pub struct Engine {
     pub error_handler: Py<PyAny>,
     pub redirect_slashes: bool,
     pub max_body_size: usize,
+    /// WebSocket routes, in a table of their own; `None` when the app has none.
+    pub websockets: Option<Router<Arc<WsRoute>>>,
 }
 
 /// `ignyx._core.App`: the builder Python fills before serving.
@@ -32,6 +35,7 @@ pub struct App {
     hooks: Option<(ResponseTypes, Py<PyAny>)>,
     redirect_slashes: bool,
     max_body_size: usize,
+    websockets: Option<Router<Arc<WsRoute>>>,
 }
 
 #[pymethods]
@@ -45,6 +49,7 @@ impl App {
             hooks: None,
             redirect_slashes,
             max_body_size,
+            websockets: None,
         }
     }
 
@@ -115,6 +120,14 @@ impl App {
             .map_err(PyValueError::new_err)
     }
 
+    /// Adds a WebSocket route: `call(request_data, channel)` starts its handler on the loop.
+    fn add_websocket_route(&mut self, path: &str, call: Py<PyAny>) -> PyResult<()> {
+        self.websockets
+            .get_or_insert_with(Router::default)
+            .insert(path, &[Method::GET], Arc::new(WsRoute { call }))
+            .map_err(PyValueError::new_err)
+    }
+
     /// Turns on CORS, configured like Starlette's `CORSMiddleware`.
     #[pyo3(signature = (**options))]
     fn set_cors(&mut self, options: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
@@ -158,6 +171,7 @@ impl App {
             error_handler,
             redirect_slashes: self.redirect_slashes,
             max_body_size: self.max_body_size,
+            websockets: self.websockets.take(),
         })
     }
 }

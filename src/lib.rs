@@ -9,6 +9,7 @@ mod route;
 mod router;
 mod runtime;
 mod server;
+mod ws;
 
 use pyo3::prelude::*;
 
@@ -18,5 +19,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     json::init(m)?;
     request::init(m)?;
     server::init(m)?;
+    ws::init(m)?;
     Ok(())
 }

@@ -74,7 +74,8 @@ impl LoopSender {
 pub struct LoopBridge {
     rx: Receiver<Job>,
     sender: LoopSender,
-    /// `start(coro, on_done) -> None`: runs a coroutine as a Task, calling `on_done(task)`.
+    /// `start(coro, responder) -> None`: runs a coroutine as a Task that ends by calling
+    /// `responder.ok(result)` or `responder.fail(exc)`.
     start: GILOnceCell<Py<PyAny>>,
     /// `run_background(task) -> None`: schedules a response's background task.
     background: GILOnceCell<Py<PyAny>>,
@@ -125,6 +126,7 @@ impl LoopBridge {
                     err.print(py);
                 }
             }
+            Job::WebSocket(job) => job.run(py),
             Job::Stop => {}
         }
     }
@@ -177,7 +179,7 @@ impl LoopBridge {
     }
 }
 
-/// Called with the Task of a request's coroutine when it finishes.
+/// Receives the outcome of a request's coroutine, on the loop thread.
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct Responder {
     exchange: Arc<Exchange>,
@@ -187,16 +189,23 @@ pub struct Responder {
 
 #[pymethods]
 impl Responder {
-    fn __call__(&self, py: Python<'_>, task: &Bound<'_, PyAny>) {
-        let result = task.call_method0(pyo3::intern!(py, "result"));
-        let step = match result {
-            Err(err) if err.is_instance_of::<pyo3::exceptions::asyncio::CancelledError>(py) => {
-                // The request was abandoned (client gone or shutdown); nobody waits.
-                return;
-            }
-            other => settle(py, &self.exchange, other, self.phase),
-        };
-        if let Step::Await(coro, phase) = step {
+    /// The coroutine returned `value`.
+    fn ok(&self, py: Python<'_>, value: Bound<'_, PyAny>) {
+        self.finish(py, Ok(value));
+    }
+
+    /// The coroutine raised `exc`; a cancelled request has nobody waiting for it.
+    fn fail(&self, py: Python<'_>, exc: Bound<'_, PyAny>) {
+        if exc.is_instance_of::<pyo3::exceptions::asyncio::CancelledError>() {
+            return;
+        }
+        self.finish(py, Err(PyErr::from_value(exc)));
+    }
+}
+
+impl Responder {
+    fn finish(&self, py: Python<'_>, result: PyResult<Bound<'_, PyAny>>) {
+        if let Step::Await(coro, phase) = settle(py, &self.exchange, result, self.phase) {
             // An async error handler: continue it on the loop.
             let job = Job::Await(self.exchange.clone(), coro.unbind(), phase);
             self.sender.send(job);

@@ -70,6 +70,8 @@ pub enum Job {
     Background(Py<PyAny>),
     /// Iterate a streaming response's body into its sink, on the event loop.
     Stream(Py<PyAny>, crate::server::stream::ChunkSink),
+    /// Start a WebSocket handler, or resolve what one awaits, on the event loop.
+    WebSocket(crate::ws::WsJob),
     /// Leave the worker loop.
     Stop,
 }
@@ -131,13 +133,11 @@ pub fn fail<'py>(py: Python<'py>, exchange: &Arc<Exchange>, err: PyErr, phase: P
         exchange.send(Reply::internal_error());
         return Step::Done;
     }
-    let handled = exchange.request_object(py).and_then(|request| {
-        exchange
-            .engine
-            .error_handler
-            .bind(py)
-            .call1((request, err.value(py)))
-    });
+    // `into_value` attaches the traceback, so the handler can log where it was raised.
+    let exc = err.into_value(py);
+    let handled = exchange
+        .request_object(py)
+        .and_then(|request| exchange.engine.error_handler.bind(py).call1((request, exc)));
     settle(py, exchange, handled, Phase::ErrorHandler)
 }
 

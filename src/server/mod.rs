@@ -30,6 +30,7 @@ struct Limits {
     graceful_timeout: Duration,
     header_timeout: Duration,
     body_timeout: Duration,
+    ws_max_size: usize,
 }
 
 /// `ignyx._core.Server`: binds at construction, serves in `serve()`.
@@ -48,7 +49,7 @@ impl Server {
     #[new]
     #[pyo3(signature = (app, host, port, *, backlog = 2048, reuse_port = false,
         max_in_flight = 2048, sync_threads = 40, graceful_timeout = 30.0,
-        header_timeout = 30.0, body_timeout = 60.0))]
+        header_timeout = 30.0, body_timeout = 60.0, ws_max_size = 16 * 1024 * 1024))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -62,6 +63,7 @@ impl Server {
         graceful_timeout: f64,
         header_timeout: f64,
         body_timeout: f64,
+        ws_max_size: usize,
     ) -> PyResult<Self> {
         let listener = listener::bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
@@ -78,6 +80,7 @@ impl Server {
                 graceful_timeout: Duration::from_secs_f64(graceful_timeout.max(0.0)),
                 header_timeout: Duration::from_secs_f64(header_timeout.max(0.001)),
                 body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
+                ws_max_size: ws_max_size.max(1),
             },
         })
     }
@@ -116,6 +119,7 @@ impl Server {
             to_loop,
             in_flight: Semaphore::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
+            ws_max_size: self.limits.ws_max_size,
         });
         let stop = self.stop.clone();
         let result = py.allow_threads(|| {

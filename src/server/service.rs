@@ -29,6 +29,8 @@ pub struct Shared {
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: Semaphore,
     pub body_timeout: Duration,
+    /// Largest WebSocket message (and frame) accepted; past it the socket closes with 1009.
+    pub ws_max_size: usize,
 }
 
 pub async fn handle(
@@ -38,6 +40,16 @@ pub async fn handle(
     local: SocketAddr,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let engine = &shared.engine;
+    if let Some(found) = crate::ws::find(engine, &req) {
+        let reply = crate::ws::upgrade(&shared.to_loop, shared.ws_max_size, req, found, client, local).await;
+        let mut response = Response::new(match reply.body {
+            ReplyBody::Full(bytes) => ResponseBody::full(bytes),
+            ReplyBody::Stream(_) => ResponseBody::full(Bytes::new()),
+        });
+        *response.status_mut() = reply.status;
+        *response.headers_mut() = reply.headers;
+        return Ok(response);
+    }
     let (parts, body) = req.into_parts();
     if let Some(cors) = &engine.cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {

@@ -1,0 +1,154 @@
+//! One accepted WebSocket after its 101: a single tokio task that reads frames
+//! into the session's inbox and writes what Python queued, until one side closes.
+//!
+//! tungstenite answers pings (and echoes a client's close) while the task keeps
+//! reading; an oversized message closes with 1009, invalid UTF-8 with 1007, a
+//! protocol error with 1002. After the server's close frame the task waits a
+//! moment for the client's answer, then drops the TCP connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::session::{Incoming, Session};
+
+/// How long the client has to answer the server's close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Messages written per flush, so a busy sender cannot starve reading.
+const BATCH: usize = 64;
+
+type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
+
+/// Tells Python the connection is gone however the task ends (even when the runtime drops it).
+struct Ended(Arc<Session>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.finish(1006);
+    }
+}
+
+pub async fn run(
+    upgrade: OnUpgrade,
+    session: Arc<Session>,
+    mut outbox: mpsc::UnboundedReceiver<Message>,
+    max_size: usize,
+) {
+    let _ended = Ended(session.clone());
+    let Ok(upgraded) = upgrade.await else {
+        return;
+    };
+    let config = WebSocketConfig {
+        max_message_size: Some(max_size),
+        max_frame_size: Some(max_size),
+        ..WebSocketConfig::default()
+    };
+    let socket =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    let (mut sink, mut stream) = socket.split();
+    let mut closing = false;
+    let deadline = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(deadline);
+
+    loop {
+        let full = session.inbox_full();
+        tokio::select! {
+            incoming = stream.next(), if !full => match incoming {
+                Some(Ok(Message::Text(text))) => session.push(Incoming::Text(text)),
+                Some(Ok(Message::Binary(data))) => session.push(Incoming::Binary(data)),
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.into_owned()))
+                        .unwrap_or((1005, String::new()));
+                    session.push(Incoming::Closed(code, reason));
+                    // Sends tungstenite's echo of the client's close frame.
+                    let _ = sink.flush().await;
+                    break;
+                }
+                // Pings are answered by tungstenite on the next read; pongs need nothing.
+                Some(Ok(_)) => {}
+                Some(Err(err)) => {
+                    if let Some(code) = close_code(&err) {
+                        if !closing {
+                            let _ = sink.send(close_frame(code)).await;
+                        }
+                        session.finish(code);
+                    }
+                    break;
+                }
+                None => break,
+            },
+            _ = session.readable.notified(), if full => {}
+            outgoing = outbox.recv(), if !closing => {
+                let message = outgoing.unwrap_or_else(|| close_frame(1011));
+                match write(&mut sink, &mut outbox, &session, message).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        closing = true;
+                        deadline.as_mut().reset(Instant::now() + CLOSE_TIMEOUT);
+                    }
+                    Err(_) => break,
+                }
+            }
+            _ = &mut deadline, if closing => break,
+        }
+    }
+}
+
+/// Writes `first` and whatever else is queued, then flushes; true once a close frame went out.
+async fn write(
+    sink: &mut Sink,
+    outbox: &mut mpsc::UnboundedReceiver<Message>,
+    session: &Arc<Session>,
+    first: Message,
+) -> Result<bool, Error> {
+    let mut written = 0;
+    let mut next = Some(first);
+    let mut count = 0;
+    let mut closed = false;
+    while let Some(message) = next {
+        closed = message.is_close();
+        if let Message::Text(_) | Message::Binary(_) = &message {
+            written += message.len();
+        }
+        sink.feed(message).await?;
+        count += 1;
+        if closed || count == BATCH {
+            break;
+        }
+        next = outbox.try_recv().ok();
+    }
+    sink.flush().await?;
+    session.sent(written);
+    Ok(closed)
+}
+
+fn close_frame(code: u16) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: "".into(),
+    }))
+}
+
+/// The close code for a read error that still allows a close frame.
+fn close_code(err: &Error) -> Option<u16> {
+    match err {
+        Error::Capacity(_) => Some(1009),
+        Error::Utf8 => Some(1007),
+        // A client that vanished mid-frame cannot read a close frame.
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        Error::Protocol(_) => Some(1002),
+        _ => None,
+    }
+}

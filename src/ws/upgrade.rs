@@ -1,0 +1,230 @@
+//! The handshake: find the WebSocket route of an upgrade request, check the
+//! request (RFC 6455 §4.2.1), start the handler on the loop, and answer with
+//! what it decided: 101, or 403 when it closed first.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{
+    HeaderName, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use http::{HeaderMap, HeaderValue, Request, StatusCode, Version};
+use percent_encoding::percent_decode_str;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use super::channel::{Decision, Open, WebSocketChannel, WsJob};
+use super::session::Session;
+use super::{connection, WsRoute};
+use crate::app::Engine;
+use crate::request::RequestData;
+use crate::response::{Reply, ReplyBody};
+use crate::router::Match;
+use crate::runtime::{Job, LoopSender};
+
+/// The close code a handler gave when it closed before accepting; the TestClient reads it
+/// to raise `WebSocketDisconnect(code)` as Starlette's does.
+static CLOSE_CODE: HeaderName = HeaderName::from_static("x-websocket-close-code");
+
+/// A WebSocket route matched by an upgrade request.
+pub struct Found {
+    route: Arc<WsRoute>,
+    path: String,
+    params: Vec<(String, String)>,
+}
+
+/// The WebSocket route for `req` when it asks for `Upgrade: websocket`; other requests,
+/// and apps without WebSocket routes, cost one check.
+#[inline]
+pub fn find<B>(engine: &Engine, req: &Request<B>) -> Option<Found> {
+    let routes = engine.websockets.as_ref()?;
+    let upgrade = req.headers().get(UPGRADE)?;
+    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") {
+        return None;
+    }
+    let path = percent_decode_str(req.uri().path())
+        .decode_utf8_lossy()
+        .into_owned();
+    let (route, params) = match routes.find(req.method(), &path) {
+        Match::Found { route, params } => (
+            route.clone(),
+            params
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        ),
+        _ => return None,
+    };
+    Some(Found {
+        route,
+        path,
+        params,
+    })
+}
+
+/// Runs the handshake of an upgrade request that `find` matched.
+pub async fn upgrade<B>(
+    to_loop: &LoopSender,
+    max_message_size: usize,
+    mut req: Request<B>,
+    found: Found,
+    client: SocketAddr,
+    local: SocketAddr,
+) -> Reply {
+    let headers = req.headers();
+    let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
+        return Reply::detail(StatusCode::BAD_REQUEST, "Bad Request");
+    };
+    if req.version() != Version::HTTP_11 || !has_token(headers, &CONNECTION, "upgrade") {
+        return Reply::detail(StatusCode::BAD_REQUEST, "Bad Request");
+    }
+    if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
+        let mut reply = Reply::detail(StatusCode::UPGRADE_REQUIRED, "Upgrade Required");
+        reply
+            .headers
+            .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        return reply;
+    }
+    let accept_key = derive_accept_key(key.as_bytes());
+    let on_upgrade = hyper::upgrade::on(&mut req);
+
+    let (parts, _) = req.into_parts();
+    let raw_path = Bytes::copy_from_slice(parts.uri.path().as_bytes());
+    let query = parts
+        .uri
+        .query()
+        .map(|q| Bytes::copy_from_slice(q.as_bytes()))
+        .unwrap_or_default();
+    let mut data = RequestData::new(
+        parts.method,
+        found.path,
+        raw_path,
+        query,
+        parts.version,
+        parts.headers,
+        Bytes::new(),
+        Some(client),
+        Some(local),
+    );
+    data.path_params = found.params;
+    data.scheme = "ws";
+
+    let session = Session::new(to_loop.clone());
+    let (decide, decision) = oneshot::channel();
+    let (outbox, outgoing) = mpsc::unbounded_channel();
+    let channel = WebSocketChannel::new(session.clone(), decide, outbox);
+    to_loop.send(Job::WebSocket(WsJob::Open(Box::new(Open {
+        route: found.route,
+        data: Arc::new(data),
+        channel,
+    }))));
+
+    match decision.await {
+        Ok(Decision::Accept {
+            subprotocol,
+            headers,
+        }) => {
+            tokio::spawn(connection::run(
+                on_upgrade,
+                session,
+                outgoing,
+                max_message_size,
+            ));
+            switching_protocols(&accept_key, subprotocol, headers)
+        }
+        Ok(Decision::Reject { status, close }) => rejection(status, close),
+        // The handler could not start (an error was printed).
+        Err(_) => Reply::internal_error(),
+    }
+}
+
+fn switching_protocols(
+    accept_key: &str,
+    subprotocol: Option<HeaderValue>,
+    extra: HeaderMap,
+) -> Reply {
+    let mut headers = HeaderMap::with_capacity(4 + extra.len());
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(accept) = HeaderValue::from_str(accept_key) {
+        headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(subprotocol) = subprotocol {
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, subprotocol);
+    }
+    for (name, value) in extra.iter() {
+        headers.append(name.clone(), value.clone());
+    }
+    Reply {
+        status: StatusCode::SWITCHING_PROTOCOLS,
+        headers,
+        body: ReplyBody::Full(Bytes::new()),
+        background: None,
+    }
+}
+
+fn rejection(status: StatusCode, close: Option<(u16, String)>) -> Reply {
+    let mut headers = HeaderMap::new();
+    let mut body = Bytes::new();
+    if let Some((code, reason)) = close {
+        headers.insert(CLOSE_CODE.clone(), HeaderValue::from(code));
+        if !reason.is_empty() {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            body = Bytes::from(reason);
+        }
+    } else if let Some(reason) = status.canonical_reason() {
+        return Reply::text(status, reason);
+    }
+    Reply {
+        status,
+        headers,
+        body: ReplyBody::Full(body),
+        background: None,
+    }
+}
+
+/// True when a comma-separated header (`Connection: keep-alive, Upgrade`) lists `token`.
+fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_tokens_are_case_insensitive_lists() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert!(has_token(&headers, &CONNECTION, "upgrade"));
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        assert!(!has_token(&headers, &CONNECTION, "upgrade"));
+    }
+
+    #[test]
+    fn accept_key_follows_rfc_6455() {
+        // The example of RFC 6455 §1.3.
+        assert_eq!(
+            derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaOpWKdHIPxK+xGo1Q="
+        );
+    }
+
+    #[test]
+    fn closing_before_accept_is_a_403_with_the_code() {
+        let reply = rejection(StatusCode::FORBIDDEN, Some((1008, "no token".into())));
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.headers[&CLOSE_CODE], "1008");
+        assert!(matches!(reply.body, ReplyBody::Full(b) if b == "no token"));
+    }
+}
