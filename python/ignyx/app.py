@@ -1,4 +1,4 @@
-"""The application: routes, middleware, exception handlers, lifespan, and ``run``.
+"""The application: routes, middleware, exception handlers, lifespan, and ``run``::
 
     app = Ignyx()
 
@@ -7,6 +7,8 @@
         return {"message": "Ignyx is live"}
 
     app.run(host="0.0.0.0", port=8000)
+
+Routes are compiled into the Rust engine's plan when serving starts.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 from . import params
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
+from .exception_handlers import http_exception_handler, request_validation_exception_handler
 from .exceptions import HTTPException, RequestValidationError
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse
@@ -34,21 +37,6 @@ def _register_json_fallback() -> None:
     _core.set_json_fallback(jsonable_encoder)
 
 
-async def http_exception_handler(request: Request, exc: HTTPException) -> Response:
-    """FastAPI's default: ``{"detail": ...}`` with the exception's status and headers."""
-    headers = getattr(exc, "headers", None)
-    if exc.status_code < 200 or exc.status_code in (204, 205, 304):
-        return Response(status_code=exc.status_code, headers=headers)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
-
-
-async def request_validation_exception_handler(
-    request: Request, exc: RequestValidationError
-) -> JSONResponse:
-    """FastAPI's default: 422 with ``{"detail": [errors]}``."""
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
-
-
 class Ignyx:
     """A FastAPI-compatible application served by the Rust engine."""
 
@@ -62,6 +50,7 @@ class Ignyx:
         version: str = "0.1.0",
         openapi_url: Optional[str] = "/openapi.json",
         openapi_tags: Optional[list[dict[str, Any]]] = None,
+        openapi_external_docs: Optional[dict[str, Any]] = None,
         servers: Optional[list[dict[str, Any]]] = None,
         dependencies: Optional[Sequence[params.Depends]] = None,
         default_response_class: Any = Default(JSONResponse),
@@ -83,6 +72,8 @@ class Ignyx:
         contact: Optional[dict[str, Any]] = None,
         license_info: Optional[dict[str, Any]] = None,
         root_path: str = "",
+        root_path_in_servers: bool = True,
+        webhooks: Optional[APIRouter] = None,
         responses: Optional[dict[Union[int, str], dict[str, Any]]] = None,
         deprecated: Optional[bool] = None,
         include_in_schema: bool = True,
@@ -98,6 +89,7 @@ class Ignyx:
         self.version = version
         self.openapi_url = openapi_url
         self.openapi_tags = openapi_tags
+        self.openapi_external_docs = openapi_external_docs
         self.servers = servers or []
         self.docs_url = docs_url
         self.redoc_url = redoc_url
@@ -112,6 +104,8 @@ class Ignyx:
         self.contact = contact
         self.license_info = license_info
         self.root_path = root_path
+        self.root_path_in_servers = root_path_in_servers
+        self.webhooks = webhooks or APIRouter()
         self.separate_input_output_schemas = separate_input_output_schemas
         self.redirect_slashes = redirect_slashes
         self.max_body_size = max_body_size
@@ -130,6 +124,7 @@ class Ignyx:
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan_stack: Optional[AsyncExitStack] = None
         self.openapi_schema: Optional[dict[str, Any]] = None
+        self._openapi_routes: tuple[int, ...] = ()
         self.router = APIRouter(
             dependencies=dependencies,
             default_response_class=default_response_class,
@@ -228,7 +223,10 @@ class Ignyx:
         if handler is not None:
             return handler(request, exc)
         logger.error(
-            "Exception in %s %s", data.method, data.path, exc_info=(type(exc), exc, exc.__traceback__)
+            "Exception in %s %s",
+            data.method,
+            data.path,
+            exc_info=(type(exc), exc, exc.__traceback__),
         )
         handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
         if handler is not None:
@@ -277,8 +275,9 @@ class Ignyx:
         return list(self.routes) + docs_routes(self)
 
     def openapi(self) -> dict[str, Any]:
-        """The OpenAPI document of the app, generated once."""
-        if self.openapi_schema is None:
+        """The OpenAPI document of the app, generated once (again if routes were added)."""
+        routes = (*map(id, self.routes), *map(id, self.webhooks.routes))
+        if self.openapi_schema is None or self._openapi_routes != routes:
             from .openapi.utils import get_openapi
 
             self.openapi_schema = get_openapi(
@@ -291,10 +290,13 @@ class Ignyx:
                 contact=self.contact,
                 license_info=self.license_info,
                 routes=self.routes,
+                webhooks=self.webhooks.routes,
                 tags=self.openapi_tags,
                 servers=self.servers,
                 separate_input_output_schemas=self.separate_input_output_schemas,
+                external_docs=self.openapi_external_docs,
             )
+            self._openapi_routes = routes
         return self.openapi_schema
 
     def _compile(self) -> Any:

@@ -1,0 +1,5 @@
+"""``fastapi.applications`` path: the application class."""
+
+from .app import FastAPI, Ignyx
+
+__all__ = ["FastAPI", "Ignyx"]
