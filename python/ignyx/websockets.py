@@ -1,11 +1,34 @@
-"""WebSocket connections, with Starlette's API."""
+"""WebSocket connections, with Starlette's API::
+
+    @app.websocket("/ws")
+    async def echo(ws: WebSocket):
+        await ws.accept()
+        while True:
+            data = await ws.receive_text()
+            await ws.send_text(f"Echo: {data}")
+
+The Rust engine does the handshake, the framing, ping/pong and the size limit;
+``WebSocket`` talks to it through an ``ignyx._core.WebSocketChannel``. Handlers run
+on the worker's event loop, like every ``async def`` handler.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import inspect
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Callable, Optional
 
+from .dependencies import RequestContext, build_dependant, solve_async
+from .exceptions import HTTPException, WebSocketException, WebSocketRequestValidationError
 from .requests import HTTPConnection
+
+logger = logging.getLogger("ignyx.error")
+
+_NOT_CONNECTED = 'WebSocket is not connected. Need to call "accept" first.'
 
 
 class WebSocketState(enum.Enum):
@@ -16,19 +39,218 @@ class WebSocketState(enum.Enum):
 
 
 class WebSocketDisconnect(Exception):
-    """Raised by ``receive_*`` when the client closes the connection."""
+    """Raised by ``receive_*`` when the client closes the connection, with its close code."""
 
     def __init__(self, code: int = 1000, reason: Optional[str] = None) -> None:
         self.code = code
         self.reason = reason or ""
 
 
+class WebSocketDisconnected(RuntimeError):
+    """Raised when a closed WebSocket is used."""
+
+
+CONNECTING = WebSocketState.CONNECTING
+CONNECTED = WebSocketState.CONNECTED
+DISCONNECTED = WebSocketState.DISCONNECTED
+
+
 class WebSocket(HTTPConnection):
-    """A WebSocket connection."""
+    """A WebSocket connection: the upgrade request's URL, headers, query and path
+    parameters, plus ``accept``, ``receive_*``, ``send_*`` and ``close``."""
+
+    def __init__(self, data: Any, app: Any = None, channel: Any = None) -> None:
+        super().__init__(data, app)
+        self._channel = channel
+        self.client_state = CONNECTING
+        self.application_state = CONNECTING
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        scope = super().scope
+        scope["type"] = "websocket"
+        offered = self._data.header_all("sec-websocket-protocol")
+        scope["subprotocols"] = [p.strip() for v in offered for p in v.split(",") if p.strip()]
+        return scope
+
+    # -- receiving ---------------------------------------------------------------
+
+    async def _next(self) -> Any:
+        """The engine's next message: ``str``, ``bytes``, or ``(code, reason)`` once closed."""
+        message = self._channel.receive()
+        if message is None:
+            future = asyncio.get_running_loop().create_future()
+            self._channel.wait(future)
+            message = await future
+        return message
+
+    async def receive(self) -> dict[str, Any]:
+        """The next ASGI message: ``websocket.connect``, ``websocket.receive`` or
+        ``websocket.disconnect``."""
+        if self.client_state is CONNECTING:
+            self.client_state = CONNECTED
+            return {"type": "websocket.connect"}
+        if self.client_state is DISCONNECTED:
+            raise WebSocketDisconnected(
+                'Cannot call "receive" once a disconnect message has been received.'
+            )
+        message = await self._next()
+        if type(message) is tuple:
+            self.client_state = DISCONNECTED
+            return {"type": "websocket.disconnect", "code": message[0], "reason": message[1]}
+        if type(message) is str:
+            return {"type": "websocket.receive", "text": message}
+        return {"type": "websocket.receive", "bytes": message}
+
+    async def _receive_data(self) -> Any:
+        if self.application_state is not CONNECTED:
+            raise WebSocketDisconnected(_NOT_CONNECTED)
+        if self.client_state is not CONNECTED:
+            await self.receive()  # the same errors as Starlette
+        message = await self._next()
+        if type(message) is tuple:
+            self.client_state = DISCONNECTED
+            raise WebSocketDisconnect(*message)
+        return message
+
+    async def receive_text(self) -> str:
+        message = await self._receive_data()
+        if type(message) is not str:
+            raise KeyError("text")  # what Starlette's message["text"] raises for a binary message
+        return message
+
+    async def receive_bytes(self) -> bytes:
+        message = await self._receive_data()
+        if type(message) is not bytes:
+            raise KeyError("bytes")
+        return message
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        if mode not in {"text", "binary"}:
+            raise RuntimeError('The "mode" argument should be "text" or "binary".')
+        if mode == "text":
+            return json.loads(await self.receive_text())
+        return json.loads((await self.receive_bytes()).decode("utf-8"))
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            pass
+
+    # -- sending -------------------------------------------------------------------
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Sends an ASGI message: ``websocket.accept``, ``websocket.send`` or ``websocket.close``."""
+        kind = message["type"]
+        state = self.application_state
+        if state is CONNECTING:
+            if kind == "websocket.accept":
+                headers = [(bytes(k), bytes(v)) for k, v in message.get("headers") or []]
+                self._channel.accept(message.get("subprotocol"), headers)
+                self.application_state = CONNECTED
+            elif kind == "websocket.close":
+                self.application_state = DISCONNECTED
+                self._channel.close(message.get("code", 1000), str(message.get("reason") or ""))
+            else:
+                raise RuntimeError(
+                    'Expected ASGI message "websocket.accept", "websocket.close" or '
+                    f'"websocket.http.response.start", but got {kind!r}'
+                )
+        elif state is CONNECTED:
+            if kind == "websocket.send":
+                text = message.get("text")
+                if text is not None:
+                    await self._push(self._channel.send_text, text)
+                else:
+                    await self._push(self._channel.send_bytes, bytes(message["bytes"]))
+            elif kind == "websocket.close":
+                self.application_state = DISCONNECTED
+                self._channel.close(message.get("code", 1000), str(message.get("reason") or ""))
+            else:
+                raise RuntimeError(
+                    f'Expected ASGI message "websocket.send" or "websocket.close", but got {kind!r}'
+                )
+        else:
+            raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
+
+    async def _push(self, send: Callable[[Any], bool], data: Any) -> None:
+        try:
+            must_wait = send(data)
+        except OSError:
+            self.application_state = DISCONNECTED
+            raise WebSocketDisconnect(code=1006) from None
+        if must_wait:
+            # The client reads slower than we write: wait for the engine to catch up.
+            future = asyncio.get_running_loop().create_future()
+            self._channel.wait_writable(future)
+            await future
+
+    async def accept(
+        self,
+        subprotocol: Optional[str] = None,
+        headers: Optional[Iterable[tuple[bytes, bytes]]] = None,
+    ) -> None:
+        """Completes the handshake (HTTP 101), choosing `subprotocol` among those offered."""
+        if self.client_state is CONNECTING:
+            self.client_state = CONNECTED
+        await self.send(
+            {"type": "websocket.accept", "subprotocol": subprotocol, "headers": headers}
+        )
+
+    async def send_text(self, data: str) -> None:
+        if self.application_state is not CONNECTED:
+            return await self.send({"type": "websocket.send", "text": data})
+        await self._push(self._channel.send_text, data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        if self.application_state is not CONNECTED:
+            return await self.send({"type": "websocket.send", "bytes": data})
+        await self._push(self._channel.send_bytes, data if type(data) is bytes else bytes(data))
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        if mode not in {"text", "binary"}:
+            raise RuntimeError('The "mode" argument should be "text" or "binary".')
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        if mode == "text":
+            await self.send_text(text)
+        else:
+            await self.send_bytes(text.encode("utf-8"))
+
+    async def close(self, code: int = 1000, reason: Optional[str] = None) -> None:
+        """Closes with `code`; before `accept()` the client gets HTTP 403 instead."""
+        await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
+
+    async def send_denial_response(self, response: Any) -> None:
+        raise RuntimeError("The server doesn't support the Websocket Denial Response extension.")
+
+    def _deny(self, status_code: int) -> None:
+        """Answers the upgrade request with a bare HTTP status (only before `accept()`)."""
+        self.application_state = DISCONNECTED
+        self._channel.deny(status_code)
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {self._data.path}>"
 
 
 class APIWebSocketRoute:
-    """A WebSocket path operation."""
+    """A WebSocket path operation and its compiled plan (path, query, header and
+    cookie parameters and ``Depends`` work as on HTTP routes)."""
 
     def __init__(
         self,
@@ -43,3 +265,139 @@ class APIWebSocketRoute:
         self.endpoint = endpoint
         self.name = name or getattr(endpoint, "__name__", "websocket")
         self.dependencies = list(dependencies or [])
+        self.dependant = build_dependant(endpoint, path=self.path_format)
+        for depends in reversed(self.dependencies):
+            sub = build_dependant(
+                depends.dependency, path=self.path_format, use_cache=depends.use_cache
+            )
+            self.dependant.dependencies.insert(0, sub)
+        self._tasks: set[asyncio.Task] = set()
+
+    def compile(self, app: Any) -> dict[str, Any]:
+        """What `ignyx._core.App.add_websocket_route` takes for this route."""
+        return {"path": self.path, "call": self._make_call(app)}
+
+    def _make_call(self, app: Any) -> Callable[[Any, Any], None]:
+        dependant = self.dependant
+        endpoint = self.endpoint
+        overrides = getattr(app, "dependency_overrides", None)
+        tasks = self._tasks
+
+        async def serve(websocket: WebSocket) -> None:
+            ctx = RequestContext(websocket, overrides)
+            error: Optional[BaseException] = None
+            try:
+                values = await solve_async(dependant, ctx, False)
+                if ctx.errors:
+                    raise WebSocketRequestValidationError(ctx.errors)
+                values.pop(None, None)
+                result = endpoint(**values)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                error = exc
+                await _handle_error(app, websocket, exc)
+            finally:
+                if ctx.stack is not None:
+                    await _cleanup(ctx.stack, error)
+                _finish(websocket)
+
+        def start(data: Any, channel: Any) -> None:
+            # Called by the engine on the loop thread for each upgrade request.
+            task = asyncio.get_running_loop().create_task(serve(WebSocket(data, app, channel)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        return start
+
+
+async def _cleanup(stack: Any, error: Optional[BaseException]) -> None:
+    """Runs the exit code of `yield` dependencies once the handler is done."""
+    exc_info = (type(error), error, error.__traceback__) if error else (None, None, None)
+    try:
+        if hasattr(stack, "__aexit__"):
+            await stack.__aexit__(*exc_info)
+        else:
+            stack.__exit__(*exc_info)
+    except Exception:
+        if error is None:
+            logger.exception("Exception in a WebSocket dependency's cleanup")
+
+
+async def _handle_error(app: Any, websocket: WebSocket, exc: Exception) -> None:
+    """What Starlette and FastAPI do with an exception escaping a WebSocket handler."""
+    if isinstance(exc, WebSocketDisconnect):
+        return  # the client left; nothing to answer
+    handler = _user_handler(app, exc)
+    try:
+        if handler is not None:
+            result = handler(websocket, exc)
+            if inspect.isawaitable(result):
+                await result
+        elif isinstance(exc, WebSocketException):
+            await _close(websocket, exc.code, exc.reason)
+        elif isinstance(exc, WebSocketRequestValidationError):
+            errors = json.dumps(exc.errors(), default=str)
+            await _close(websocket, 1008, errors)
+        elif isinstance(exc, HTTPException) and websocket.application_state is CONNECTING:
+            websocket._deny(exc.status_code)
+        else:
+            _log(websocket, exc)
+            await _close(websocket, 1011, "")
+    except Exception as inner:
+        _log(websocket, inner)
+        await _close(websocket, 1011, "")
+
+
+def _user_handler(app: Any, exc: Exception) -> Optional[Callable[..., Any]]:
+    """An exception handler the app registered for `exc`'s class; FastAPI's HTTP defaults and
+    catch-alls (``Exception``, 500) only answer HTTP requests, as in Starlette."""
+    from .app import http_exception_handler, request_validation_exception_handler
+
+    handlers = getattr(app, "exception_handlers", None) or {}
+    for cls in type(exc).__mro__:
+        if cls in (Exception, BaseException, object):
+            break
+        handler = handlers.get(cls)
+        if handler is not None:
+            if handler in (http_exception_handler, request_validation_exception_handler):
+                return None
+            return handler
+    return None
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    """Closes unless closed already; an error before `accept()` answers HTTP 500, as uvicorn."""
+    state = websocket.application_state
+    if state is CONNECTING and code == 1011:
+        websocket._deny(500)
+    elif state is not DISCONNECTED:
+        await websocket.close(code, reason)
+
+
+def _finish(websocket: WebSocket) -> None:
+    """The handler is done: close normally (1000), or 500 if it never answered the handshake."""
+    state = websocket.application_state
+    if state is CONNECTED:
+        websocket.application_state = DISCONNECTED
+        websocket._channel.close(1000, "")
+    elif state is CONNECTING:
+        logger.error("WebSocket handler for %s returned without accepting or closing", websocket)
+        websocket._deny(500)
+
+
+def _log(websocket: WebSocket, exc: BaseException) -> None:
+    logger.error(
+        "Exception in WebSocket %s",
+        websocket._data.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+
+
+__all__ = [
+    "APIWebSocketRoute",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+]

@@ -41,14 +41,9 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let engine = &shared.engine;
     if let Some(found) = crate::ws::find(engine, &req) {
-        let reply = crate::ws::upgrade(&shared.to_loop, shared.ws_max_size, req, found, client, local).await;
-        let mut response = Response::new(match reply.body {
-            ReplyBody::Full(bytes) => ResponseBody::full(bytes),
-            ReplyBody::Stream(_) => ResponseBody::full(Bytes::new()),
-        });
-        *response.status_mut() = reply.status;
-        *response.headers_mut() = reply.headers;
-        return Ok(response);
+        let (to_loop, max_size) = (&shared.to_loop, shared.ws_max_size);
+        let reply = crate::ws::upgrade(to_loop, max_size, req, found, client, local).await;
+        return Ok(handshake_response(reply));
     }
     let (parts, body) = req.into_parts();
     if let Some(cors) = &engine.cors {
@@ -125,6 +120,18 @@ async fn dispatch(shared: &Arc<Shared>, route: Arc<crate::route::Route>, data: R
         shared.pool.submit(Job::Call(exchange));
     }
     reply.await.unwrap_or_else(|_| Reply::internal_error())
+}
+
+/// The answer to a WebSocket upgrade request (101, or the HTTP error that replaced it).
+fn handshake_response(reply: Reply) -> Response<ResponseBody> {
+    let body = match reply.body {
+        ReplyBody::Full(bytes) => bytes,
+        ReplyBody::Stream(_) => Bytes::new(),
+    };
+    let mut response = Response::new(ResponseBody::full(body));
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    response
 }
 
 async fn read_body(

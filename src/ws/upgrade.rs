@@ -216,7 +216,7 @@ mod tests {
         // The example of RFC 6455 §1.3.
         assert_eq!(
             derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaOpWKdHIPxK+xGo1Q="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
