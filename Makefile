@@ -23,7 +23,7 @@ run: build
 	$(PYTHON) examples/app.py
 
 cargo-test: $(STAMP)
-	PYO3_PYTHON=$(abspath $(PYTHON)) LD_LIBRARY_PATH=$(PYLIB) cargo test --no-default-features -q
+	PYO3_PYTHON=$(abspath $(PYTHON)) VIRTUAL_ENV=$(abspath $(VENV)) LD_LIBRARY_PATH=$(PYLIB) cargo test --no-default-features -q
 
 pytest: build
 	$(PYTHON) -m pytest -q

@@ -161,7 +161,7 @@ fn write_value(
     fallback_ok: bool,
 ) -> PyResult<()> {
     if let Ok(s) = obj.downcast_exact::<PyString>() {
-        write_str(out, s.to_str()?);
+        write_pystr(out, s)?;
         return Ok(());
     }
     if let Ok(i) = obj.downcast_exact::<PyInt>() {
@@ -234,7 +234,7 @@ fn write_other(
         return write_value(&converted, out, deeper(depth)?, true);
     }
     if let Ok(s) = obj.downcast::<PyString>() {
-        write_str(out, s.to_str()?);
+        write_pystr(out, s)?;
         return Ok(());
     }
     if let Ok(i) = obj.downcast::<PyInt>() {
@@ -431,7 +431,16 @@ fn write_entry(
 ) -> PyResult<()> {
     let mut exact_str_key = None;
     if let Ok(s) = key.downcast::<PyString>() {
-        let text = s.to_str()?;
+        let Ok(text) = s.to_str() else {
+            // Lone surrogates: written escaped by `write_key`.
+            if !*first {
+                out.push(b',');
+            }
+            *first = false;
+            write_pystr(out, s)?;
+            out.push(b':');
+            return write_value(value, out, depth, true);
+        };
         if is_sqlalchemy_key(text) {
             return Ok(());
         }
@@ -460,7 +469,7 @@ fn write_key(
     fallback_ok: bool,
 ) -> PyResult<()> {
     if let Ok(s) = key.downcast_exact::<PyString>() {
-        write_str(out, s.to_str()?);
+        write_pystr(out, s)?;
         return Ok(());
     }
     if key.is_exact_instance_of::<PyInt>()
@@ -504,7 +513,7 @@ fn write_key(
 /// A str, int, float, bool or None key (subclasses included), quoted.
 fn write_scalar_key(key: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     if let Ok(s) = key.downcast::<PyString>() {
-        write_str(out, s.to_str()?);
+        write_pystr(out, s)?;
         return Ok(());
     }
     out.push(b'"');
@@ -570,13 +579,50 @@ static ESCAPES: [u8; 256] = {
     table
 };
 
+/// Writes a Python str; one holding lone surrogates (which UTF-8 cannot carry, e.g.
+/// from a `"\\ud800"` escape in request JSON) gets them as `\\uXXXX` escapes, so such
+/// input never turns into a 500.
+fn write_pystr(out: &mut Vec<u8>, s: &Bound<'_, PyString>) -> PyResult<()> {
+    if let Ok(text) = s.to_str() {
+        write_str(out, text);
+        return Ok(());
+    }
+    let encoded = s.call_method1(intern!(s.py(), "encode"), ("utf-8", "surrogatepass"))?;
+    let encoded = encoded.downcast_into::<PyBytes>()?;
+    let bytes = encoded.as_bytes();
+    out.push(b'"');
+    let (mut i, mut start) = (0, 0);
+    while i < bytes.len() {
+        // "surrogatepass" writes U+D800..U+DFFF as ED A0..BF xx; nothing else starts so.
+        if bytes[i] == 0xED && i + 2 < bytes.len() && bytes[i + 1] >= 0xA0 {
+            write_str_body(out, &bytes[start..i]);
+            let code = ((u32::from(bytes[i]) & 0x0F) << 12)
+                | ((u32::from(bytes[i + 1]) & 0x3F) << 6)
+                | (u32::from(bytes[i + 2]) & 0x3F);
+            out.extend_from_slice(format!("\\u{code:04x}").as_bytes());
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    write_str_body(out, &bytes[start..]);
+    out.push(b'"');
+    Ok(())
+}
+
 /// Writes `s` as a JSON string with `ensure_ascii=False`: non-ASCII stays raw
 /// UTF-8, and only quotes, backslashes and control characters are escaped.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
+    out.reserve(s.len() + 2);
     out.push(b'"');
+    write_str_body(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// The escaped inside of a JSON string, from UTF-8 bytes.
+fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
         let escape = ESCAPES[byte as usize];
@@ -599,7 +645,6 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// Writes `value` as Python's `repr(float)` does; NaN and infinities are errors.
@@ -739,7 +784,7 @@ fn parse_exponent(text: &[u8]) -> i32 {
 mod tests {
     use std::ffi::CString;
 
-    use pyo3::exceptions::{PyUnicodeEncodeError, PyValueError};
+    use pyo3::exceptions::PyValueError;
     use pyo3::types::PyModule;
 
     use super::*;
@@ -937,15 +982,11 @@ def user():
     }
 
     #[test]
-    fn test_lone_surrogate_is_a_unicode_encode_error() {
+    fn test_lone_surrogates_are_written_as_escapes() {
         with_scope(|py, scope| {
-            for expr in ["'\\ud800'", "['ok', 'a\\udfffb']", "{'\\ud800': 1}"] {
-                let err = error_of(py, scope, expr);
-                assert!(
-                    err.is_instance_of::<PyUnicodeEncodeError>(py),
-                    "{expr}: {err}"
-                );
-            }
+            assert_json(py, scope, "'\\ud800'", "\"\\ud800\"");
+            assert_json(py, scope, "['ok', 'a\\udfffb\"']", "[\"ok\",\"a\\udfffb\\\"\"]");
+            assert_json(py, scope, "{'\\ud800': 1}", "{\"\\ud800\":1}");
         });
     }
 

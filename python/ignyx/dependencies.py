@@ -10,6 +10,7 @@ path, query, header, cookie, then body).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
@@ -144,7 +145,7 @@ class Dependant:
     is_gen: bool = False
     is_async_gen: bool = False
 
-    @property
+    @functools.cached_property
     def cache_key(self) -> tuple:
         return (self.call, tuple(sorted(set(self.security_scopes))))
 
@@ -154,9 +155,21 @@ class Dependant:
             yield from dep.walk()
         yield self
 
-    @property
+    @functools.cached_property
     def request_fields(self) -> list[ModelField]:
         return self.path_params + self.query_params + self.header_params + self.cookie_params
+
+    @functools.cached_property
+    def has_special(self) -> bool:
+        return any(
+            (
+                self.request_param,
+                self.websocket_param,
+                self.response_param,
+                self.background_param,
+                self.security_scopes_param,
+            )
+        )
 
     @property
     def needs_async(self) -> bool:
@@ -396,14 +409,15 @@ def _request_values(dependant: Dependant, ctx: RequestContext, values: dict) -> 
     errors = ctx.errors
     for field in dependant.request_fields:
         raw = _raw_value(field, data, ctx)
-        loc = (field.source, field.alias)
         if raw is None:
             if field.required:
-                errors.append(_missing(loc))
+                errors.append(_missing((field.source, field.alias)))
             else:
                 values[field.name] = field.get_default()
-            continue
-        values[field.name] = field.validate(raw, loc, errors)
+        elif field.adapter is None:
+            values[field.name] = raw
+        else:
+            values[field.name] = field.validate(raw, (field.source, field.alias), errors)
 
 
 def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: bool) -> None:
@@ -527,9 +541,12 @@ def solve_sync(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> di
         values[sub.name] = result
         if sub.use_cache:
             ctx.cache[sub.cache_key] = result
-    _request_values(dependant, ctx, values)
-    _body_values(dependant, ctx, values, flat_body)
-    _special_values(dependant, ctx, values)
+    if dependant.request_fields:
+        _request_values(dependant, ctx, values)
+    if dependant.body_params:
+        _body_values(dependant, ctx, values, flat_body)
+    if dependant.has_special:
+        _special_values(dependant, ctx, values)
     return values
 
 
@@ -561,9 +578,12 @@ async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool
         values[sub.name] = result
         if sub.use_cache:
             ctx.cache[sub.cache_key] = result
-    _request_values(dependant, ctx, values)
-    _body_values(dependant, ctx, values, flat_body)
-    _special_values(dependant, ctx, values)
+    if dependant.request_fields:
+        _request_values(dependant, ctx, values)
+    if dependant.body_params:
+        _body_values(dependant, ctx, values, flat_body)
+    if dependant.has_special:
+        _special_values(dependant, ctx, values)
     return values
 
 

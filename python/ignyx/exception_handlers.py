@@ -8,6 +8,9 @@ async def logged(request, exc):
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from .encoders import jsonable_encoder
 from .exceptions import HTTPException, RequestValidationError
 from .requests import Request
@@ -26,4 +29,20 @@ async def request_validation_exception_handler(
     request: Request, exc: RequestValidationError
 ) -> JSONResponse:
     """FastAPI's default: 422 with ``{"detail": [errors]}``."""
-    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(exc.errors())})
+    content = {"detail": jsonable_encoder(exc.errors())}
+    try:
+        return JSONResponse(status_code=422, content=content)
+    except ValueError:
+        # An input such as 1e400 is inf, which JSON cannot carry: report it as text
+        # rather than failing with a 500 on bad input.
+        return JSONResponse(status_code=422, content=_finite(content))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
