@@ -1,0 +1,222 @@
+"""Shared fixtures: one app definition built with FastAPI's and with Ignyx's imports, and
+a differential check that sends the same request to both and compares what a user sees.
+
+    def build(fw):
+        app = fw.FastAPI()
+
+        @app.get("/items/{item_id}")
+        def read_item(item_id: int):
+            return {"item_id": item_id}
+
+        return app
+
+    @pytest.fixture(scope="module")
+    def clients(dual):
+        return dual(build)
+
+    def test_item(clients):
+        response = differential(clients, "GET", "/items/7")
+        assert response.json() == {"item_id": 7}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from types import SimpleNamespace
+from typing import Any, Callable, Iterator, Optional
+
+import httpx
+import pytest
+
+FRAMEWORKS = ("fastapi", "ignyx")
+
+# The names an app definition takes from the framework, the same in both.
+_NAMES = (
+    "FastAPI",
+    "APIRouter",
+    "Query",
+    "Path",
+    "Body",
+    "Header",
+    "Cookie",
+    "Depends",
+    "HTTPException",
+    "Request",
+    "Response",
+    "status",
+)
+
+# Headers a user's code or browser acts on; compared by `differential`.
+COMPARED_HEADERS = (
+    "content-type",
+    "location",
+    "www-authenticate",
+    "vary",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-expose-headers",
+    "access-control-max-age",
+    "access-control-allow-private-network",
+)
+
+
+def framework(name: str) -> SimpleNamespace:
+    """The framework's public names: ``fw.FastAPI``, ``fw.Query``, ``fw.responses``..."""
+    if name == "fastapi":
+        import fastapi
+        import fastapi.middleware.cors
+        import fastapi.responses
+        import fastapi.testclient
+
+        module, responses = fastapi, fastapi.responses
+        cors = fastapi.middleware.cors.CORSMiddleware
+        client = fastapi.testclient.TestClient
+    elif name == "ignyx":
+        import ignyx
+        import ignyx.middleware
+        import ignyx.responses
+        import ignyx.testclient
+
+        module, responses = ignyx, ignyx.responses
+        cors = ignyx.middleware.CORSMiddleware
+        client = ignyx.testclient.TestClient
+    else:
+        raise ValueError(name)
+    names = {n: getattr(module, n) for n in _NAMES}
+    return SimpleNamespace(
+        name=name, responses=responses, CORSMiddleware=cors, TestClient=client, **names
+    )
+
+
+def make_app(name: str, build: Callable[[SimpleNamespace], Any]) -> Any:
+    """Builds one app definition, ``build(fw)``, with the imports of framework `name`."""
+    return build(framework(name))
+
+
+class Dual:
+    """The same app served by FastAPI's TestClient and by Ignyx's."""
+
+    def __init__(self, build: Callable[[SimpleNamespace], Any]) -> None:
+        self.fastapi_app = make_app("fastapi", build)
+        self.ignyx_app = make_app("ignyx", build)
+        self.fastapi = framework("fastapi").TestClient(
+            self.fastapi_app, raise_server_exceptions=False
+        )
+        self.ignyx = framework("ignyx").TestClient(self.ignyx_app)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> tuple[Any, Any]:
+        """Sends one request to both; returns ``(fastapi_response, ignyx_response)``."""
+        kwargs.setdefault("follow_redirects", False)
+        return (
+            self.fastapi.request(method, url, **kwargs),
+            self.ignyx.request(method, url, **kwargs),
+        )
+
+    def close(self) -> None:
+        self.fastapi.close()
+        self.ignyx.close()
+
+
+def allowed_methods(response: Any) -> Optional[set[str]]:
+    """The ``Allow`` header as a set of methods, without HEAD.
+
+    Ignyx answers HEAD for every GET route and says so in ``Allow``; FastAPI does not
+    (its GET routes give 405 to HEAD). Starlette also lists only the methods of the first
+    route whose path matched, where Ignyx lists every route of that path: tests with
+    several routes on one path assert Ignyx's header on its own.
+    """
+    value = response.headers.get("allow")
+    if value is None:
+        return None
+    return {m.strip() for m in value.split(",")} - {"HEAD"}
+
+
+def compared_headers(response: Any) -> dict[str, Any]:
+    headers = {name: response.headers.get(name) for name in COMPARED_HEADERS}
+    headers["set-cookie"] = response.headers.get_list("set-cookie")
+    headers["allow"] = allowed_methods(response)
+    return headers
+
+
+def differential(dual: Dual, method: str, url: str, **kwargs: Any) -> Any:
+    """Sends the same request to FastAPI and Ignyx and asserts the same status, the same
+    body bytes (so the same JSON key order) and the same headers that matter. Returns
+    Ignyx's response for further assertions."""
+    theirs, ours = dual.request(method, url, **kwargs)
+    assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content), (
+        f"{method} {url}: FastAPI gave {theirs.status_code} {theirs.content!r}, "
+        f"Ignyx gave {ours.status_code} {ours.content!r}"
+    )
+    assert compared_headers(ours) == compared_headers(theirs), f"{method} {url}"
+    return ours
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Starlette asks its TestClient users to move to httpx2; FastAPI is only the reference.
+    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
+
+
+@pytest.fixture(scope="module")
+def dual() -> Iterator[Callable[[Callable[[SimpleNamespace], Any]], Dual]]:
+    """A factory: ``dual(build)`` serves `build`'s app with both frameworks until the end
+    of the test module."""
+    made: list[Dual] = []
+
+    def factory(build: Callable[[SimpleNamespace], Any]) -> Dual:
+        pair = Dual(build)
+        made.append(pair)
+        return pair
+
+    yield factory
+    for pair in made:
+        pair.close()
+
+
+@pytest.fixture(scope="session", params=FRAMEWORKS)
+def fw(request: pytest.FixtureRequest) -> SimpleNamespace:
+    """Parametrises a test over both frameworks' imports."""
+    return framework(request.param)
+
+
+# --- live servers ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def live_server(app: Any, **options: Any) -> Iterator[Any]:
+    """Serves `app` on a free port of 127.0.0.1 from this process; yields the server."""
+    from ignyx.server import Server
+
+    server = Server(app, "127.0.0.1", 0, **options)
+    server.start_in_thread()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: Any = None, timeout: float = 30.0) -> None:
+    """Waits until something accepts connections on 127.0.0.1:`port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port}")
+
+
+def http_client(port: int, **kwargs: Any) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", **kwargs)
