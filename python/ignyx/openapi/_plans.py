@@ -1,0 +1,274 @@
+"""What each route contributes to the document: its parameters (in FastAPI's order, each
+once), its request body as one field, its response models, callbacks and security schemes.
+
+``route_plans`` reads the plans that routing and dependencies compiled at registration; it
+runs once per document, never per request.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from functools import partial
+from typing import Any, Optional, Sequence, Union
+
+from pydantic import BaseModel, create_model
+
+from .. import params
+from ..routing import APIRoute
+from ._fields import SchemaField, field_for, model_fields, model_type, response_field
+
+_PARAM_SOURCES = ("path", "query", "header", "cookie")
+
+
+class Parameter:
+    """A parameter of an operation, possibly one field of a parameter model."""
+
+    def __init__(
+        self, source: str, field: SchemaField, parent: Any, *, optional_model: bool = False
+    ) -> None:
+        self.source = source
+        self.field = field
+        self.parent = parent  # the handler's parameter (an ignyx ModelField)
+        self.optional_model = optional_model
+
+    @property
+    def include_in_schema(self) -> bool:
+        return getattr(self.parent.field_info, "include_in_schema", True)
+
+    @property
+    def name(self) -> str:
+        alias = self.field.mode_alias
+        info = self.field.field_info
+        convert = getattr(info, "convert_underscores", None)
+        if convert is None:
+            convert = getattr(self.parent.field_info, "convert_underscores", True)
+        if self.source == "header" and convert and alias == self.field.name:
+            return alias.replace("_", "-")
+        return alias
+
+
+class RoutePlan:
+    """The fields of one route, made once so that each has one schema in the document."""
+
+    def __init__(self, route: APIRoute, fields: FieldCache) -> None:
+        self.route = route
+        self.parameters: list[Parameter] = []
+        self.security: list[tuple[Any, list[str]]] = []
+        dependants = _dependants(route.dependant)
+        for source in _PARAM_SOURCES:
+            for dependant, _, _ in dependants:
+                for param in getattr(dependant, f"{source}_params"):
+                    self.parameters.extend(fields.parameters(source, param))
+        for dependant, scopes, is_root in dependants:
+            scheme = security_scheme(dependant.call)
+            if not is_root and scheme is not None:
+                self.security.append((scheme, scopes))
+        self.body, self.body_info = _body_field(route, fields)
+        self.response = None
+        if route.response_model:
+            self.response = response_field("Response_" + route.unique_id, route.response_model)
+        self.responses: dict[Union[int, str], SchemaField] = {}
+        for code, response in (route.responses or {}).items():
+            model = response.get("model") if isinstance(response, dict) else None
+            if model:
+                name = f"Response_{code}_{route.unique_id}"
+                self.responses[code] = response_field(name, model)
+        self.callbacks = [
+            RoutePlan(callback, fields)
+            for callback in route.callbacks or []
+            if isinstance(callback, APIRoute)
+        ]
+
+    def body_fields(self) -> list[SchemaField]:
+        return [self.body] if self.body is not None else []
+
+    def response_fields(self) -> list[SchemaField]:
+        head = [self.response] if self.response is not None else []
+        return head + list(self.responses.values())
+
+    def request_fields(self) -> list[SchemaField]:
+        return [parameter.field for parameter in self.parameters]
+
+
+class FieldCache:
+    """One ``SchemaField`` per handler parameter and per parameter model, for the document."""
+
+    def __init__(self) -> None:
+        self._params: dict[int, tuple[Any, list[Parameter]]] = {}
+        self._bodies: dict[int, tuple[Any, SchemaField]] = {}
+        self._models: dict[type, list[SchemaField]] = {}
+
+    def parameters(self, source: str, param: Any) -> list[Parameter]:
+        cached = self._params.get(id(param))
+        if cached is not None:
+            return cached[1]
+        model = _param_model(param)
+        if model is not None:
+            optional_model = param.annotation is not model and not param.required
+            if model not in self._models:
+                self._models[model] = model_fields(model)
+            result = [
+                Parameter(source, field, param, optional_model=optional_model)
+                for field in self._models[model]
+            ]
+        else:
+            field = field_for(param.name, param.annotation, param.field_info, alias=param.alias)
+            result = [Parameter(source, field, param)]
+        self._params[id(param)] = (param, result)  # holding `param` keeps its id unique
+        return result
+
+    def body(self, param: Any) -> SchemaField:
+        cached = self._bodies.get(id(param))
+        if cached is None:
+            field = field_for(param.name, param.annotation, param.field_info, alias=param.alias)
+            cached = self._bodies[id(param)] = (param, field)
+        return cached[1]
+
+
+def _param_model(param: Any) -> Optional[type[BaseModel]]:
+    """The model of a parameter declared as a Pydantic model (each field one parameter)."""
+    annotation = param.annotation
+    if isinstance(param.field_info, (params.Query, params.Header, params.Cookie)):
+        annotation = model_type(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if not any(type(item).__name__ == "Json" for item in param.field_info.metadata):
+            return annotation
+    return None
+
+
+def security_scheme(call: Any) -> Any:
+    """The security scheme a dependency is (``HTTPBearer()``, ``OAuth2PasswordBearer(...)``)."""
+    while isinstance(call, partial):
+        call = call.func
+    call = inspect.unwrap(call) if call is not None else None
+    model = getattr(call, "model", None)
+    if isinstance(model, BaseModel) and isinstance(getattr(call, "scheme_name", None), str):
+        return call
+    return None
+
+
+def _uses_scopes(dependant: Any) -> bool:
+    if dependant.security_scopes or dependant.security_scopes_param:
+        return True
+    if security_scheme(dependant.call) is not None:
+        return True
+    return any(_uses_scopes(sub) for sub in dependant.dependencies)
+
+
+def _dependants(root: Any) -> list[tuple[Any, list[str], bool]]:
+    """The route's dependants in FastAPI's order (the handler first, then depth first), each
+    once, with the OAuth2 scopes required along the way."""
+    out = []
+    visited: list[Any] = []
+    stack: list[tuple[Any, list[str], bool]] = [(root, [], True)]
+    while stack:
+        dependant, parent_scopes, is_root = stack.pop()
+        scopes_key = (
+            tuple(sorted(set(dependant.security_scopes))) if _uses_scopes(dependant) else ()
+        )
+        key = (dependant.call, scopes_key)
+        if key in visited:
+            continue
+        visited.append(key)
+        scopes = list(parent_scopes)
+        for scope in dependant.security_scopes:
+            if scope not in scopes:
+                scopes.append(scope)
+        out.append((dependant, scopes, is_root))
+        stack.extend((sub, scopes, False) for sub in reversed(dependant.dependencies))
+    return out
+
+
+def _flat_body_params(root: Any) -> list[Any]:
+    """Every body parameter of the route and its dependencies, handler first."""
+    out = []
+    stack = [root]
+    while stack:
+        dependant = stack.pop()
+        out.extend(dependant.body_params)
+        stack.extend(reversed(dependant.dependencies))
+    return out
+
+
+def _should_embed(body_params: list[Any]) -> bool:
+    if not body_params:
+        return False
+    if len({param.name for param in body_params}) > 1:
+        return True
+    first = body_params[0]
+    if getattr(first.field_info, "embed", None):
+        return True
+    is_model = isinstance(first.annotation, type) and issubclass(first.annotation, BaseModel)
+    return isinstance(first.field_info, params.Form) and not is_model
+
+
+def _aliased(field_info: Any, alias: str) -> Any:
+    """A copy of `field_info` that a model field takes `alias` from (as its request key)."""
+    info = copy.copy(field_info)
+    aliases = {"alias": alias}
+    if not info.validation_alias:
+        aliases["validation_alias"] = alias
+    if not info.serialization_alias:
+        aliases["serialization_alias"] = alias
+    for name, value in aliases.items():
+        setattr(info, name, value)
+    # Pydantic merges a field's options from the ones that were set explicitly.
+    info._attributes_set = {**info._attributes_set, **aliases}
+    return info
+
+
+def _body_field(route: APIRoute, fields: FieldCache) -> tuple[Optional[SchemaField], Any]:
+    """The request body as one field: the body parameter itself, or a ``Body_<id>`` model
+    holding every body parameter under its name (FastAPI's embedded body)."""
+    body_params = _flat_body_params(route.dependant)
+    if not body_params:
+        return None, None
+    if not _should_embed(body_params):
+        field = fields.body(body_params[0])
+        return field, body_params[0].field_info
+    definitions = {}
+    for param in body_params:
+        definitions[param.name] = (param.annotation, _aliased(param.field_info, param.alias))
+    model = create_model("Body_" + route.unique_id, **definitions)
+    required = any(param.required for param in body_params)
+    infos = [param.field_info for param in body_params]
+    kwargs: dict[str, Any] = {"alias": "body"}
+    if not required:
+        kwargs["default"] = None
+    if any(isinstance(info, params.File) for info in infos):
+        cls: type[params.Body] = params.File
+    elif any(isinstance(info, params.Form) for info in infos):
+        cls = params.Form
+    else:
+        cls = params.Body
+    if cls is not params.File:
+        media_types = [info.media_type for info in infos if isinstance(info, cls)]
+        if cls is params.Form and "multipart/form-data" in media_types:
+            kwargs["media_type"] = "multipart/form-data"
+        elif len(set(media_types)) == 1:
+            kwargs["media_type"] = media_types[0]
+    info = cls(**kwargs)
+    return field_for("body", model, info), info
+
+
+def route_plans(routes: Sequence[Any], fields: FieldCache) -> list[RoutePlan]:
+    return [
+        RoutePlan(route, fields)
+        for route in routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+    ]
+
+
+def all_fields(plans: Sequence[RoutePlan]) -> list[SchemaField]:
+    """The fields of the routes, in FastAPI's order: callbacks', bodies, responses, requests."""
+    callbacks: list[SchemaField] = []
+    bodies: list[SchemaField] = []
+    responses: list[SchemaField] = []
+    requests: list[SchemaField] = []
+    for plan in plans:
+        bodies += plan.body_fields()
+        responses += plan.response_fields()
+        callbacks += all_fields(plan.callbacks)
+        requests += plan.request_fields()
+    return callbacks + bodies + responses + requests
