@@ -21,6 +21,7 @@ from ignyx.server import Server
 from pydantic import BaseModel, Field
 
 ARTIFACTS = FilePath(__file__).resolve().parent.parent / "test-artifacts"
+_SCHEMATHESIS = shutil.which("st", path=os.path.dirname(sys.executable)) or shutil.which("st")
 
 T = TypeVar("T")
 
@@ -338,19 +339,15 @@ def test_every_documented_operation_answers_as_documented() -> None:
             assert str(response.status_code) in documented, (method, path, response.text)
 
 
-@pytest.mark.skipif(
-    shutil.which("st", path=os.path.dirname(sys.executable)) is None and shutil.which("st") is None,
-    reason="schemathesis is not installed",
-)
+@pytest.mark.skipif(_SCHEMATHESIS is None, reason="schemathesis is not installed")
 def test_schemathesis_finds_no_errors_on_a_live_server(tmp_path: FilePath) -> None:
     """Fuzzes every operation (valid and invalid data, a few examples each, fixed seed)."""
-    st = shutil.which("st", path=os.path.dirname(sys.executable)) or shutil.which("st")
     server = Server(build_shop(), "127.0.0.1", 0, graceful_timeout=2.0)
     server.start_in_thread()
     try:
         result = subprocess.run(
             [
-                st,
+                _SCHEMATHESIS,
                 "run",
                 f"http://127.0.0.1:{server.port}/openapi.json",
                 "--checks",

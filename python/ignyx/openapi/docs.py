@@ -250,7 +250,6 @@ def _page(path: str, body: bytes, name: str) -> APIRoute:
     def page() -> Response:
         return HTMLResponse(body)
 
-    page.__name__ = name
     return APIRoute(path, page, name=name, include_in_schema=False)
 
 
