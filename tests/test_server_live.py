@@ -19,6 +19,7 @@ from ignyx.middleware import CORSMiddleware
 from pydantic import BaseModel
 
 MAX_BODY = 1024
+SLOW_STARTED = threading.Event()
 
 
 class User(BaseModel):
@@ -52,6 +53,7 @@ def build():
 
     @app.get("/sleep-sync")
     def sleep_sync():
+        SLOW_STARTED.set()
         time.sleep(1)
         return {"slept": "sync"}
 
@@ -263,8 +265,9 @@ def test_declared_body_over_the_limit_is_refused_before_it_is_sent(raw):
 
 def test_blocking_sync_handler_does_not_stall_other_routes(client, server):
     with ThreadPoolExecutor(1) as pool, http_client(server.port) as other:
+        SLOW_STARTED.clear()
         slow = pool.submit(client.get, "/sleep-sync")
-        time.sleep(0.1)
+        assert SLOW_STARTED.wait(5)
         started = time.monotonic()
         response = other.get("/fast")
         elapsed = time.monotonic() - started
@@ -316,6 +319,7 @@ APP_SOURCE = textwrap.dedent(
     """
     import sys
     import time
+    from pathlib import Path
 
     from ignyx import Ignyx, Request
 
@@ -329,6 +333,7 @@ APP_SOURCE = textwrap.dedent(
 
     @app.get("/slow")
     def slow():
+        Path(sys.argv[2]).touch()
         time.sleep(1)
         return {"done": True}
 
@@ -347,9 +352,10 @@ APP_SOURCE = textwrap.dedent(
 def test_signal_stops_the_server_after_in_flight_requests(tmp_path, signum):
     script = tmp_path / "server_app.py"
     script.write_text(APP_SOURCE)
+    started = tmp_path / "slow-started"
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(script), str(port)],
+        [sys.executable, str(script), str(port), str(started)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -374,7 +380,10 @@ def test_signal_stops_the_server_after_in_flight_requests(tmp_path, signum):
 
         thread = threading.Thread(target=slow_request)
         thread.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert started.exists(), "the slow handler never started"
         process.send_signal(signum)
         thread.join(10)
         assert results["slow"] == (200, b'{"done":true}')
