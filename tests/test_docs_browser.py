@@ -1,5 +1,6 @@
 """Swagger UI and ReDoc, rendered by a real browser: headless Chromium opens ``/docs`` and
-``/redoc`` of the shop app and every documented operation shows up in the page.
+``/redoc`` of the shop app and every documented operation shows up in the page; in Swagger
+UI, "Try it out" then "Execute" gets real answers from the server.
 
 The pages' JavaScript and CSS come from the npm packages FastAPI's CDN serves (pinned
 versions, checked against their registry integrity), fetched once with ``npm pack`` into a
@@ -11,13 +12,18 @@ Needs ``/usr/bin/chromium`` (Debian's ``chromium`` package) and ``npm``; skipped
 
 import base64
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from ignyx.responses import Response
@@ -109,32 +115,85 @@ def shop(assets: dict[str, tuple[bytes, str]]) -> Any:
     server.shutdown()
 
 
+def _flags(profile: str) -> list[str]:
+    return [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        # Nothing but the app: the CDN-less page must not wait on outside hosts.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--window-size=1280,1600",
+        "--hide-scrollbars",
+    ]
+
+
 def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
         return subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                # Nothing but the app: the CDN-less page must not wait on outside hosts.
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                "--virtual-time-budget=30000",
-                "--window-size=1280,1600",
-                "--hide-scrollbars",
-                *args,
-                url,
-            ],
+            [*_flags(profile), "--virtual-time-budget=30000", *args, url],
             capture_output=True,
             text=True,
             timeout=180,
         )
+
+
+class _Page:
+    """One browser tab driven through the DevTools protocol."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.last_id = 0
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.last_id += 1
+        self.socket.send(json.dumps({"id": self.last_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=60))
+            if message.get("id") == self.last_id:
+                assert "error" not in message, message
+                return message["result"]
+
+    def evaluate(self, script: str) -> Any:
+        result = self.call(
+            "Runtime.evaluate", expression=script, awaitPromise=True, returnByValue=True
+        )
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+
+@contextmanager
+def _browser_page() -> Iterator[_Page]:
+    from websockets.sync.client import connect
+
+    with tempfile.TemporaryDirectory() as profile:
+        log = Path(profile) / "chromium.log"
+        with log.open("w") as stderr:
+            browser = subprocess.Popen(
+                [*_flags(profile), "--remote-debugging-port=0", "about:blank"], stderr=stderr
+            )
+        try:
+            deadline = time.monotonic() + 60
+            port = None
+            while port is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+                found = re.search(r"DevTools listening on ws://[^:]+:(\d+)/", log.read_text())
+                port = found and found.group(1)
+            assert port, "Chromium did not open its DevTools port: " + log.read_text()[-2000:]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as answer:
+                targets = json.load(answer)
+            url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+            with connect(url, max_size=None) as socket:
+                yield _Page(socket)
+        finally:
+            browser.terminate()
+            browser.wait(timeout=30)
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,3 +244,77 @@ def test_redoc_renders_every_operation(shop: Any) -> None:
     assert missing == []
     assert "redoc.standalone.js" in served
     assert _screenshot(f"{base}/redoc", "docs-redoc.png").stat().st_size > 20_000
+
+
+# Waits (15 s at most) for `find()` to give something, in the page.
+_UNTIL = """
+  const until = async (find, what) => {
+    for (let i = 0; i < 300; i++) {
+      const found = find();
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error("timed out waiting for " + what);
+  };
+"""
+
+# Runs in the page: opens an operation, presses "Try it out" and focuses its input, if any.
+_TRY_IT_OUT = """
+(async () => {
+%(until)s  const block = await until(() => document.getElementById(%(block)s), "the operation");
+  block.querySelector(".opblock-summary-control").click();
+  (await until(() => block.querySelector(".try-out__btn"), "Try it out")).click();
+  const input = %(input)s && await until(() => block.querySelector(%(input)s), "the input");
+  if (input) input.focus();
+  return true;
+})()
+"""
+
+# Runs in the page: presses "Execute" and returns the live response Swagger UI shows.
+_EXECUTE = """
+(async () => {
+%(until)s  await new Promise((resolve) => setTimeout(resolve, 1000));  // typing is debounced
+  const block = document.getElementById(%(block)s);
+  block.querySelector("button.execute").click();
+  const row = await until(() => block.querySelector(".live-responses-table tbody tr"), "a response");
+  const body = await until(() => row.querySelector(".response-col_description pre"), "its body");
+  return {
+    status: row.querySelector(".response-col_status").textContent.trim(),
+    body: body.textContent,
+    url: block.querySelector(".request-url pre").textContent,
+  };
+})()
+"""
+
+
+def _try_it_out(page: _Page, block: str, input_selector: str = "", text: str = "") -> Any:
+    """Opens the operation `block`, types `text` into its input and executes it."""
+    args = {"until": _UNTIL, "block": json.dumps(block), "input": json.dumps(input_selector)}
+    page.evaluate(_TRY_IT_OUT % args)
+    if text:
+        page.call("Input.insertText", text=text)  # typed as a user would, for React to see
+    return page.evaluate(_EXECUTE % args)
+
+
+def test_swagger_ui_try_it_out_gets_real_answers(shop: Any) -> None:
+    """What a user does first: open an operation, "Try it out", "Execute", read the answer."""
+    _, base, _ = shop
+    with _browser_page() as page:
+        page.call("Page.navigate", url=f"{base}/docs")
+        read = _try_it_out(
+            page,
+            "operations-items-read_item_items__item_id__get",
+            'input[placeholder="item_id"]',
+            "1",
+        )
+        created = _try_it_out(page, "operations-items-create_item_items_post")
+        shot = page.call("Page.captureScreenshot", format="png")
+    assert read["url"] == f"{base}/items/1"
+    assert read["status"] == "200"
+    assert json.loads(read["body"])["name"] == "Hammer"
+    # The request body Swagger UI fills in from the schema is valid, so the item is created.
+    assert created["url"] == f"{base}/items"
+    assert created["status"] == "201"
+    assert json.loads(created["body"])["category"] == "tools"
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "docs-swagger-ui-try-it-out.png").write_bytes(base64.b64decode(shot["data"]))
