@@ -7,9 +7,18 @@
 use http::{HeaderValue, Method};
 
 pub struct Router<T> {
+    /// matchit path -> index into `targets`.
     paths: matchit::Router<usize>,
+    targets: Vec<Target>,
     templates: Vec<String>,
     entries: Vec<PathEntry<T>>,
+}
+
+/// Where a matchit path leads: an entry, and for the empty-rest form of a `{p:path}`
+/// template (`/files/` for `/files/{p:path}`), the parameter that matched nothing.
+struct Target {
+    entry: usize,
+    empty_rest: Option<String>,
 }
 
 struct PathEntry<T> {
@@ -32,6 +41,7 @@ impl<T> Default for Router<T> {
     fn default() -> Self {
         Self {
             paths: matchit::Router::new(),
+            targets: Vec::new(),
             templates: Vec::new(),
             entries: Vec::new(),
         }
@@ -72,6 +82,13 @@ pub fn to_matchit(template: &str) -> String {
     out
 }
 
+/// The prefix and parameter name of a matchit catch-all path (`/files/{*p}`).
+fn catch_all(path: &str) -> Option<(&str, &str)> {
+    let start = path.rfind("{*")?;
+    let name = path[start + 2..].strip_suffix('}')?;
+    Some((&path[..start], name))
+}
+
 impl<T> Router<T> {
     /// Adds `route` for `methods` on a FastAPI-style `template`.
     pub fn insert(&mut self, template: &str, methods: &[Method], route: T) -> Result<(), String>
@@ -82,9 +99,13 @@ impl<T> Router<T> {
         let index = match self.templates.iter().position(|t| *t == path) {
             Some(i) => i,
             None => {
-                self.paths
-                    .insert(path.clone(), self.entries.len())
+                let entry = self.entries.len();
+                self.add_target(&path, entry, None)
                     .map_err(|e| format!("cannot add route {template:?}: {e}"))?;
+                // `{p:path}` also matches an empty rest, as Starlette's `.*` does.
+                if let Some((prefix, name)) = catch_all(&path) {
+                    let _ = self.add_target(prefix, entry, Some(name.to_owned()));
+                }
                 self.templates.push(path);
                 self.entries.push(PathEntry {
                     methods: Vec::new(),
@@ -108,11 +129,23 @@ impl<T> Router<T> {
         Ok(())
     }
 
+    fn add_target(
+        &mut self,
+        path: &str,
+        entry: usize,
+        empty_rest: Option<String>,
+    ) -> Result<(), matchit::InsertError> {
+        self.paths.insert(path, self.targets.len())?;
+        self.targets.push(Target { entry, empty_rest });
+        Ok(())
+    }
+
     pub fn find<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Match<'r, 'p, T> {
         let Ok(found) = self.paths.at(path) else {
             return Match::NotFound;
         };
-        let entry = &self.entries[*found.value];
+        let target = &self.targets[*found.value];
+        let entry = &self.entries[target.entry];
         let route = entry
             .methods
             .iter()
@@ -125,10 +158,13 @@ impl<T> Router<T> {
                 }
             });
         match route {
-            Some((_, route)) => Match::Found {
-                route,
-                params: found.params.iter().collect(),
-            },
+            Some((_, route)) => {
+                let mut params: Vec<(&'r str, &'p str)> = found.params.iter().collect();
+                if let Some(name) = &target.empty_rest {
+                    params.push((name.as_str(), ""));
+                }
+                Match::Found { route, params }
+            }
             None => Match::MethodNotAllowed { allow: &entry.allow },
         }
     }
@@ -195,6 +231,18 @@ mod tests {
         match r.find(&Method::GET, "/users") {
             Match::MethodNotAllowed { allow } => assert_eq!(allow, "POST"),
             _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn path_parameter_may_be_empty() {
+        let r = router();
+        match r.find(&Method::GET, "/files/") {
+            Match::Found { route, params } => {
+                assert_eq!(*route, 4);
+                assert_eq!(params, vec![("rest", "")]);
+            }
+            _ => panic!("expected a match"),
         }
     }
 

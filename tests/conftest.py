@@ -106,7 +106,7 @@ class Dual:
         self.fastapi = framework("fastapi").TestClient(
             self.fastapi_app, raise_server_exceptions=False
         )
-        self.ignyx = framework("ignyx").TestClient(self.ignyx_app)
+        self.ignyx = framework("ignyx").TestClient(self.ignyx_app, raise_server_exceptions=False)
 
     def request(self, method: str, url: str, **kwargs: Any) -> tuple[Any, Any]:
         """Sends one request to both; returns ``(fastapi_response, ignyx_response)``."""

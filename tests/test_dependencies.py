@@ -283,7 +283,8 @@ def test_async_yield_dependency_cleans_up_after_response():
 
 def test_handler_exception_is_thrown_into_yield_dependency():
     events: list = []
-    with ignyx.testclient.TestClient(_order_app(events)) as client:
+    app = _order_app(events)
+    with ignyx.testclient.TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/raises")
         assert response.status_code == 500
         assert response.json() == {"detail": "Internal Server Error"}
@@ -430,3 +431,18 @@ def test_sync_generator_dependency_cleanup_runs_off_the_request_thread():
     with ignyx.testclient.TestClient(app) as client:
         assert client.get("/").json() == 1
         assert done.wait(3)
+
+
+def test_test_client_reraises_unhandled_exceptions_like_starlettes():
+    app = ignyx.Ignyx()
+
+    @app.get("/boom")
+    def boom():
+        raise LookupError("from the handler")
+
+    with ignyx.testclient.TestClient(app) as client:
+        with pytest.raises(LookupError, match="from the handler"):
+            client.get("/boom")
+        # The server answered 500 and keeps serving.
+        with ignyx.testclient.TestClient(app, raise_server_exceptions=False) as quiet:
+            assert quiet.get("/boom").status_code == 500

@@ -605,11 +605,6 @@ def test_request_path_params_are_percent_decoded(clients):
         assert response.json()["path_params"] == {"item_id": "7", "rest": "a/b/c d"}
 
 
-@pytest.mark.xfail(
-    reason="request.url keeps the path percent-encoded ('/request/7/b%20c'); Starlette "
-    "builds request.url from the decoded path, so request.url.path is '/request/7/b c'",
-    strict=True,
-)
 def test_request_url_path_is_decoded_like_starlette(clients):
     response = differential(clients, "GET", "/request/7/b%20c?q=a%20b")
     assert response.json()["path"] == "/request/7/b c"

@@ -232,11 +232,6 @@ def test_path_converter_takes_the_rest_of_the_path(clients, url, expected):
     assert response.json() == {"file_path": expected}
 
 
-@pytest.mark.xfail(
-    reason="GET /files/ with route /files/{file_path:path} gives 404 {'detail':'Not Found'}; "
-    "Starlette's path convertor matches the empty rest: 200 {'file_path': ''}",
-    strict=True,
-)
 def test_path_converter_matches_an_empty_rest(clients):
     response = differential(clients, "GET", "/files/")
     assert response.json() == {"file_path": ""}

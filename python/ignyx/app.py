@@ -118,6 +118,8 @@ class Ignyx:
             **(exception_handlers or {}),
         }
         self.user_middleware: list[Any] = []
+        # Set by TestClient(raise_server_exceptions=True) to re-raise unhandled errors in tests.
+        self._exception_sink: Optional[Callable[[BaseException], None]] = None
         self.on_startup_handlers = list(on_startup or [])
         self.on_shutdown_handlers = list(on_shutdown or [])
         self.lifespan_context = lifespan
@@ -228,6 +230,8 @@ class Ignyx:
             data.path,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
+        if self._exception_sink is not None:
+            self._exception_sink(exc)
         handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
         if handler is not None:
             return handler(request, exc)

@@ -52,7 +52,8 @@ class HTTPConnection:
                 server = self._data.server
                 host = f"{server[0]}:{server[1]}" if server else "localhost"
             query = self._data.query_string.decode("latin-1")
-            path = self._data.raw_path.decode("latin-1")
+            # Starlette builds the URL from the decoded path.
+            path = self._data.path
             url = f"{self._data.scheme}://{host}{path}"
             self._url = URL(f"{url}?{query}" if query else url)
         return self._url

@@ -45,6 +45,9 @@ class TestClient(httpx.Client):
         follow_redirects: bool = True,
     ) -> None:
         self.app = app
+        self._server_errors: list[BaseException] = []
+        if raise_server_exceptions:
+            app._exception_sink = self._server_errors.append
         self._server = Server(app, "127.0.0.1", 0, graceful_timeout=5.0)
         self._server.start_in_thread()
         transport = _LoopbackTransport(self._server.host, self._server.port)
@@ -55,6 +58,16 @@ class TestClient(httpx.Client):
             headers={"user-agent": "testclient", **(headers or {})},
             follow_redirects=follow_redirects,
         )
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Sends `request`; an exception the app did not handle is raised here, as in
+        Starlette's TestClient (the server has already answered 500)."""
+        response = super().send(request, **kwargs)
+        if self._server_errors:
+            error = self._server_errors.pop(0)
+            self._server_errors.clear()
+            raise error
+        return response
 
     @property
     def port(self) -> int:
@@ -70,6 +83,8 @@ class TestClient(httpx.Client):
         server, self._server = getattr(self, "_server", None), None
         if server is not None:
             server.shutdown()
+            if self.app._exception_sink == self._server_errors.append:
+                self.app._exception_sink = None
 
     def __enter__(self) -> TestClient:
         return self
