@@ -320,19 +320,11 @@ def test_trailing_slash_mismatch_redirects_to_the_route(clients, url, target):
     assert followed.json() == {"slash": target.startswith("/with-slash/")}
 
 
-REDIRECT_LOCATION_BUG = (
-    "redirect_slashes writes a relative Location ('/with-slash/'); Starlette writes the "
-    "absolute URL built from the request's scheme and Host ('http://testserver/with-slash/')"
-)
-
-
-@pytest.mark.xfail(reason=REDIRECT_LOCATION_BUG, strict=True)
 @pytest.mark.parametrize("url", ["/with-slash", "/without-slash/", "/with-slash?a=1&b=%20"])
 def test_trailing_slash_redirect_matches_fastapi(clients, url):
     differential(clients, "GET", url)
 
 
-@pytest.mark.xfail(reason=REDIRECT_LOCATION_BUG, strict=True)
 def test_trailing_slash_redirect_location_uses_the_host_header(clients):
     response = clients.ignyx.get(
         "/with-slash", headers={"host": "example.com:8080"}, follow_redirects=False

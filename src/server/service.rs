@@ -92,7 +92,7 @@ pub async fn handle(
             reply.headers.insert(ALLOW, allow.clone());
             reply
         }
-        Match::NotFound => not_found(engine, &path, parts.uri.query()),
+        Match::NotFound => not_found(engine, &path, &parts, local),
     };
 
     let mut response = Response::new(match reply.body {
@@ -159,21 +159,30 @@ async fn read_body(
 }
 
 /// 404, or a 307 to the same path with the trailing slash toggled when that exists (Starlette's
-/// `redirect_slashes`).
-fn not_found(engine: &Engine, path: &str, query: Option<&str>) -> Reply {
+/// `redirect_slashes`), as an absolute URL built from the Host header like Starlette's.
+fn not_found(engine: &Engine, path: &str, parts: &http::request::Parts, local: SocketAddr) -> Reply {
     if engine.redirect_slashes && path != "/" {
         let other = match path.strip_suffix('/') {
             Some(stripped) => stripped.to_owned(),
             None => format!("{path}/"),
         };
         if engine.router.has_path(&other) {
-            let target = match query {
-                Some(q) => format!("{other}?{q}"),
-                None => other,
-            };
-            if let Ok(location) = HeaderValue::from_str(
-                &percent_encoding::utf8_percent_encode(&target, PATH_SAFE).to_string(),
-            ) {
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+                .unwrap_or_else(|| local.to_string());
+            let mut target = format!(
+                "http://{host}{}",
+                percent_encoding::utf8_percent_encode(&other, PATH_SAFE)
+            );
+            if let Some(query) = parts.uri.query() {
+                target.push('?');
+                target.push_str(query);
+            }
+            if let Ok(location) = HeaderValue::from_str(&target) {
                 let mut reply = Reply::new(
                     StatusCode::TEMPORARY_REDIRECT,
                     &HeaderValue::from_static("text/plain; charset=utf-8"),
