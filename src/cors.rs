@@ -258,7 +258,12 @@ impl Cors {
     /// like Starlette, it always appends `Origin` to `Vary`, because the
     /// answer would have differed had the request carried another origin.
     pub fn apply(&self, request_headers: &HeaderMap, response_headers: &mut HeaderMap) {
-        if let Some(origin) = request_headers.get(ORIGIN) {
+        self.apply_origin(request_headers.get(ORIGIN), response_headers);
+    }
+
+    /// `apply` for a request whose only header CORS reads, `Origin`, was kept aside.
+    pub fn apply_origin(&self, origin: Option<&HeaderValue>, response_headers: &mut HeaderMap) {
+        if let Some(origin) = origin {
             for (name, value) in &self.simple_headers {
                 response_headers.insert(name.clone(), value.clone());
             }

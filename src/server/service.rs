@@ -45,7 +45,7 @@ pub async fn handle(
         let reply = crate::ws::upgrade(to_loop, max_size, req, found, client, local).await;
         return Ok(handshake_response(reply));
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if let Some(cors) = &engine.cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
             let mut response = Response::new(ResponseBody::full(body));
@@ -55,6 +55,11 @@ pub async fn handle(
         }
     }
 
+    // The request's headers move to Python; CORS only needs the origin afterwards.
+    let origin = match &engine.cors {
+        Some(_) => parts.headers.get(http::header::ORIGIN).cloned(),
+        None => None,
+    };
     let raw_path = parts.uri.path();
     let path = percent_decode_str(raw_path).decode_utf8_lossy().into_owned();
     let reply = match engine.router.find(&parts.method, &path) {
@@ -76,7 +81,7 @@ pub async fn handle(
                             .map(|q| Bytes::copy_from_slice(q.as_bytes()))
                             .unwrap_or_default(),
                         parts.version,
-                        parts.headers.clone(),
+                        std::mem::take(&mut parts.headers),
                         bytes,
                         Some(client),
                         Some(local),
@@ -103,7 +108,7 @@ pub async fn handle(
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
     if let Some(cors) = &engine.cors {
-        cors.apply(&parts.headers, response.headers_mut());
+        cors.apply_origin(origin.as_ref(), response.headers_mut());
     }
     Ok(response)
 }
