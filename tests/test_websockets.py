@@ -167,6 +167,30 @@ def build_app() -> Ignyx:
         await ws.send_text(resource)
         await ws.close()
 
+    @app.websocket("/slow-accept")
+    async def slow_accept(ws: WebSocket):
+        app.state.events.append(("started",))
+        await asyncio.sleep(0.3)
+        await ws.accept()
+        try:
+            await ws.receive_text()
+        except WebSocketDisconnect as exc:
+            app.state.events.append(("gone", exc.code))
+
+    @app.websocket("/flood")
+    async def flood(ws: WebSocket, count: int, size: int):
+        await ws.accept()
+        for i in range(count):
+            await ws.send_bytes(i.to_bytes(4, "big") * (size // 4))
+        await ws.close()
+
+    @app.websocket("/slow-reader")
+    async def slow_reader(ws: WebSocket, count: int):
+        await ws.accept()
+        await asyncio.sleep(0.3)  # the client's messages pile up meanwhile
+        received = [await ws.receive_text() for _ in range(count)]
+        await ws.send_json(received == [str(i) for i in range(count)])
+
     @app.get("/page")
     def page():
         return {"page": True}
@@ -323,6 +347,32 @@ def test_handler_returning_without_close_closes_normally(client: TestClient) -> 
         with pytest.raises(WebSocketDisconnect) as info:
             ws.receive_text()
     assert info.value.code == 1000
+
+
+def test_sends_wait_for_a_slow_client_and_arrive_in_order(client: TestClient) -> None:
+    count, size = 64, 64 * 1024  # 4 MiB, far past the engine's write high-water mark
+    with client.websocket_connect(f"/flood?count={count}&size={size}") as ws:
+        for i in range(count):
+            if i % 16 == 0:
+                time.sleep(0.02)
+            assert ws.receive_bytes() == i.to_bytes(4, "big") * (size // 4)
+
+
+def test_messages_wait_for_a_slow_handler(client: TestClient) -> None:
+    with client.websocket_connect("/slow-reader?count=200") as ws:
+        for i in range(200):
+            ws.send_text(str(i))
+        assert ws.receive_json() is True
+
+
+def test_client_leaving_before_accept_is_a_disconnect() -> None:
+    app = build_app()
+    with live_server(app) as server:
+        sock, _ = _handshake_request(server.port, "/slow-accept")
+        assert _eventually(lambda: app.state.events) == [("started",)]
+        sock.close()
+        assert _eventually(lambda: len(app.state.events) > 1)
+    assert app.state.events == [("started",), ("gone", 1006)]
 
 
 def test_yield_dependency_cleanup_runs_after_the_handler(client: TestClient) -> None:
@@ -511,6 +561,18 @@ def test_rejected_handshake_is_http_403_on_the_wire() -> None:
 
 def _handshake(port: int, path: str, **headers: str) -> tuple[socket.socket, bytes]:
     """A WebSocket handshake written by hand; returns the socket and the response head."""
+    sock, _ = _handshake_request(port, path, **headers)
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        response += chunk
+    return sock, response
+
+
+def _handshake_request(port: int, path: str, **headers: str) -> tuple[socket.socket, bytes]:
+    """Sends a hand-written upgrade request; returns the socket and what was sent."""
     fields = {
         "Host": "127.0.0.1",
         "Upgrade": "websocket",
@@ -520,15 +582,10 @@ def _handshake(port: int, path: str, **headers: str) -> tuple[socket.socket, byt
         **{k.replace("_", "-"): v for k, v in headers.items()},
     }
     head = "".join(f"{k}: {v}\r\n" for k, v in fields.items() if v)
+    request = f"GET {path} HTTP/1.1\r\n{head}\r\n".encode()
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(f"GET {path} HTTP/1.1\r\n{head}\r\n".encode())
-    response = b""
-    while b"\r\n\r\n" not in response:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        response += chunk
-    return sock, response
+    sock.sendall(request)
+    return sock, request
 
 
 def _client_frame(opcode: int, payload: bytes) -> bytes:

@@ -62,6 +62,7 @@ class WebSocket(HTTPConnection):
     def __init__(self, data: Any, app: Any = None, channel: Any = None) -> None:
         super().__init__(data, app)
         self._channel = channel
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.client_state = CONNECTING
         self.application_state = CONNECTING
 
@@ -79,10 +80,16 @@ class WebSocket(HTTPConnection):
         """The engine's next message: ``str``, ``bytes``, or ``(code, reason)`` once closed."""
         message = self._channel.receive()
         if message is None:
-            future = asyncio.get_running_loop().create_future()
+            future = self._future()
             self._channel.wait(future)
             message = await future
         return message
+
+    def _future(self) -> asyncio.Future:
+        # The loop is looked up once: get_running_loop() costs a getpid() syscall.
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop.create_future()
 
     async def receive(self) -> dict[str, Any]:
         """The next ASGI message: ``websocket.connect``, ``websocket.receive`` or
@@ -197,7 +204,7 @@ class WebSocket(HTTPConnection):
             raise WebSocketDisconnect(code=1006) from None
         if must_wait:
             # The client reads slower than we write: wait for the engine to catch up.
-            future = asyncio.get_running_loop().create_future()
+            future = self._future()
             self._channel.wait_writable(future)
             await future
 

@@ -181,8 +181,10 @@ fn truncate(reason: &str, max: usize) -> &str {
 pub enum WsJob {
     /// Start the route's handler for an upgrade request.
     Open(Box<Open>),
-    /// Resolve the Futures a session's handler awaits.
-    Wake(Arc<Session>),
+    /// A message arrived for a session whose handler awaits `receive()`.
+    Received(Arc<Session>),
+    /// The writer caught up with a session whose handler awaits a drain.
+    Drained(Arc<Session>),
 }
 
 pub struct Open {
@@ -208,7 +210,16 @@ impl WsJob {
                     err.print(py);
                 }
             }
-            WsJob::Wake(session) => session.wake(py),
+            WsJob::Received(session) => {
+                if let Err(err) = session.deliver(py) {
+                    err.print(py);
+                }
+            }
+            WsJob::Drained(session) => {
+                if let Err(err) = session.release(py) {
+                    err.print(py);
+                }
+            }
         }
     }
 }

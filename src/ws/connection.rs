@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::session::{Incoming, Session};
+use super::session::{Ended, Incoming, Session};
 
 /// How long the client has to answer the server's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,22 +30,27 @@ const BATCH: usize = 64;
 
 type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
 
-/// Tells Python the connection is gone however the task ends (even when the runtime drops it).
-struct Ended(Arc<Session>);
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        self.0.finish(1006);
-    }
+/// Serves an accepted WebSocket on its own task; `ended` goes with it, so Python hears of the
+/// end even if the runtime drops the task before it runs.
+pub fn spawn(
+    ended: Ended,
+    upgrade: OnUpgrade,
+    session: Arc<Session>,
+    outbox: mpsc::UnboundedReceiver<Message>,
+    max_size: usize,
+) {
+    tokio::spawn(async move {
+        let _ended = ended;
+        run(upgrade, session, outbox, max_size).await;
+    });
 }
 
-pub async fn run(
+async fn run(
     upgrade: OnUpgrade,
     session: Arc<Session>,
     mut outbox: mpsc::UnboundedReceiver<Message>,
     max_size: usize,
 ) {
-    let _ended = Ended(session.clone());
     let Ok(upgraded) = upgrade.await else {
         return;
     };

@@ -3,16 +3,18 @@
 //! for sending.
 //!
 //! Python runs only on the loop thread, so a waiting `receive()` is an asyncio
-//! Future that the loop resolves: the reader queues a message and, when a Future
-//! waits, sends one `Wake` job through the loop bridge; the loop then sets the
-//! result under the GIL. Both sides bound their queues: the reader stops reading
-//! while the inbox is full, and `send_*` asks Python to await a drain once too
-//! many bytes wait to be written.
+//! Future that the loop resolves: Python parks the Future and raises a flag; the
+//! reader queues a message and, if it is the one to lower the flag, sends one
+//! job through the loop bridge, which sets the result under the GIL. The two
+//! threads never take a lock in common: on a worker's one core a lock held by a
+//! preempted thread would stall the other. Both sides bound their queues: the
+//! reader stops reading while the inbox is full, and `send_*` asks Python to
+//! await a drain once too many bytes wait to be written.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use crossbeam_channel::{Receiver, Sender};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use tokio::sync::Notify;
@@ -56,58 +58,59 @@ impl Incoming {
 }
 
 pub struct Session {
-    state: Mutex<State>,
+    inbox: (Sender<Incoming>, Receiver<Incoming>),
+    /// Set once the connection is over; later receives get it again.
+    closed: OnceLock<(u16, String)>,
     to_loop: LoopSender,
     unsent: AtomicUsize,
+    /// Raised while `receiver` waits; whoever lowers it delivers (or has the loop deliver).
+    receiving: AtomicBool,
+    /// Raised while `writable` waits for the writer to catch up.
+    draining: AtomicBool,
+    /// The Future a `receive()` awaits (touched on the loop thread only).
+    receiver: Mutex<Option<Py<PyAny>>>,
+    /// The Future a `send_*()` awaits (touched on the loop thread only).
+    writable: Mutex<Option<Py<PyAny>>>,
     /// Signalled when Python takes a message from a full inbox.
     pub readable: Notify,
-}
-
-#[derive(Default)]
-struct State {
-    inbox: VecDeque<Incoming>,
-    /// Set once the connection is over; later receives get it again.
-    closed: Option<(u16, String)>,
-    /// The Future a `receive()` awaits.
-    receiver: Option<Py<PyAny>>,
-    /// The Future a `send_*()` awaits until the writer catches up.
-    writable: Option<Py<PyAny>>,
-    wake_queued: bool,
 }
 
 impl Session {
     pub fn new(to_loop: LoopSender) -> Arc<Self> {
         Arc::new(Self {
-            state: Mutex::new(State::default()),
+            inbox: crossbeam_channel::unbounded(),
+            closed: OnceLock::new(),
             to_loop,
             unsent: AtomicUsize::new(0),
+            receiving: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            receiver: Mutex::new(None),
+            writable: Mutex::new(None),
             readable: Notify::new(),
         })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     // -- the connection's side (no GIL) ----------------------------------------
 
     /// Queues a received message (ignored once closed) and wakes a waiting `receive()`.
     pub fn push(self: &Arc<Self>, message: Incoming) {
-        let mut state = self.lock();
-        if state.closed.is_some() {
+        if let Incoming::Closed(code, reason) = &message {
+            if self.closed.set((*code, reason.clone())).is_err() {
+                return;
+            }
+            if self.draining.swap(false, Ordering::AcqRel) {
+                self.to_loop
+                    .send(Job::WebSocket(WsJob::Drained(self.clone())));
+            }
+        } else if self.closed.get().is_some() {
             return;
         }
-        if let Incoming::Closed(code, reason) = &message {
-            state.closed = Some((*code, reason.clone()));
-            if state.writable.is_some() {
-                self.schedule_wake(&mut state);
-            }
-        }
-        state.inbox.push_back(message);
-        if state.receiver.is_some() {
-            self.schedule_wake(&mut state);
+        let _ = self.inbox.0.send(message);
+        // Pairs with the fence in `arm`: either Python sees this message or we see its flag.
+        fence(Ordering::SeqCst);
+        if self.receiving.swap(false, Ordering::AcqRel) {
+            self.to_loop
+                .send(Job::WebSocket(WsJob::Received(self.clone())));
         }
     }
 
@@ -117,7 +120,7 @@ impl Session {
     }
 
     pub fn inbox_full(&self) -> bool {
-        self.lock().inbox.len() >= INBOX_LIMIT
+        self.inbox.1.len() >= INBOX_LIMIT
     }
 
     /// The writer wrote `bytes` of queued payload.
@@ -126,41 +129,30 @@ impl Session {
             return;
         }
         let before = self.unsent.fetch_sub(bytes, Ordering::AcqRel);
-        if before > LOW_WATER && before - bytes <= LOW_WATER {
-            let mut state = self.lock();
-            if state.writable.is_some() {
-                self.schedule_wake(&mut state);
-            }
-        }
-    }
-
-    fn schedule_wake(self: &Arc<Self>, state: &mut State) {
-        if !state.wake_queued {
-            state.wake_queued = true;
-            self.to_loop.send(Job::WebSocket(WsJob::Wake(self.clone())));
+        if before > LOW_WATER
+            && before - bytes <= LOW_WATER
+            && self.draining.swap(false, Ordering::AcqRel)
+        {
+            self.to_loop
+                .send(Job::WebSocket(WsJob::Drained(self.clone())));
         }
     }
 
     // -- Python's side (loop thread, GIL held) ---------------------------------
 
     /// Takes the next message, or the close again once the inbox is drained.
-    pub fn pop(&self) -> Option<Incoming> {
-        let mut state = self.lock();
-        self.pop_locked(&mut state)
-    }
-
-    fn pop_locked(&self, state: &mut State) -> Option<Incoming> {
-        let full = state.inbox.len() >= INBOX_LIMIT;
-        match state.inbox.pop_front() {
-            Some(message) => {
+    fn pop(&self) -> Option<Incoming> {
+        let full = self.inbox.1.len() >= INBOX_LIMIT;
+        match self.inbox.1.try_recv() {
+            Ok(message) => {
                 if full {
                     self.readable.notify_one();
                 }
                 Some(message)
             }
-            None => state
+            Err(_) => self
                 .closed
-                .as_ref()
+                .get()
                 .map(|(code, reason)| Incoming::Closed(*code, reason.clone())),
         }
     }
@@ -171,15 +163,38 @@ impl Session {
 
     /// Resolves `future` with the next message, now or when one arrives.
     pub fn wait(&self, py: Python<'_>, future: Py<PyAny>) -> PyResult<()> {
-        let mut state = self.lock();
-        match self.pop_locked(&mut state) {
-            Some(message) => {
-                drop(state);
-                resolve(py, &future, message.into_py(py)?)
-            }
+        if let Some(message) = self.pop() {
+            return set_result(py, &future, message.into_py(py)?);
+        }
+        *lock(&self.receiver) = Some(future);
+        self.arm(py)
+    }
+
+    /// Raises the flag for the reader, unless a message slipped in meanwhile.
+    fn arm(&self, py: Python<'_>) -> PyResult<()> {
+        self.receiving.store(true, Ordering::Release);
+        fence(Ordering::SeqCst);
+        let ready = !self.inbox.1.is_empty() || self.closed.get().is_some();
+        if ready && self.receiving.swap(false, Ordering::AcqRel) {
+            return self.deliver(py);
+        }
+        Ok(())
+    }
+
+    /// The `Received` job: hands the next message to the waiting Future.
+    pub fn deliver(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(future) = lock(&self.receiver).take() else {
+            return Ok(());
+        };
+        if is_done(py, &future) {
+            // A cancelled receive(): its message stays queued for the next one.
+            return Ok(());
+        }
+        match self.pop() {
+            Some(message) => set_result(py, &future, message.into_py(py)?),
             None => {
-                state.receiver = Some(future);
-                Ok(())
+                *lock(&self.receiver) = Some(future);
+                self.arm(py)
             }
         }
     }
@@ -191,46 +206,38 @@ impl Session {
 
     /// Resolves `future` once the writer is below the low-water mark (or the connection is over).
     pub fn wait_writable(&self, py: Python<'_>, future: Py<PyAny>) -> PyResult<()> {
-        let mut state = self.lock();
-        if state.closed.is_some() || self.unsent.load(Ordering::Acquire) <= LOW_WATER {
-            drop(state);
-            return resolve(py, &future, py.None());
+        *lock(&self.writable) = Some(future);
+        self.draining.store(true, Ordering::Release);
+        fence(Ordering::SeqCst);
+        let drained =
+            self.closed.get().is_some() || self.unsent.load(Ordering::Acquire) <= LOW_WATER;
+        if drained && self.draining.swap(false, Ordering::AcqRel) {
+            return self.release(py);
         }
-        state.writable = Some(future);
         Ok(())
     }
 
-    /// The `Wake` job: hands a message to a waiting `receive()` and releases a waiting sender.
-    pub fn wake(&self, py: Python<'_>) {
-        let (delivery, writable) = {
-            let mut state = self.lock();
-            state.wake_queued = false;
-            // A receive() that was cancelled leaves its message for the next one.
-            if state.receiver.as_ref().is_some_and(|f| is_done(py, f)) {
-                state.receiver = None;
-            }
-            let delivery = if state.receiver.is_some() {
-                self.pop_locked(&mut state)
-                    .and_then(|m| state.receiver.take().map(|f| (f, m)))
-            } else {
-                None
-            };
-            let drained =
-                state.closed.is_some() || self.unsent.load(Ordering::Acquire) <= LOW_WATER;
-            (delivery, if drained { state.writable.take() } else { None })
-        };
-        if let Some((future, message)) = delivery {
-            let delivered = message.into_py(py).and_then(|m| resolve(py, &future, m));
-            if let Err(err) = delivered {
-                err.print(py);
-            }
-        }
-        if let Some(future) = writable {
-            if let Err(err) = resolve(py, &future, py.None()) {
-                err.print(py);
-            }
+    /// The `Drained` job: lets the waiting sender go on.
+    pub fn release(&self, py: Python<'_>) -> PyResult<()> {
+        match lock(&self.writable).take() {
+            Some(future) if !is_done(py, &future) => set_result(py, &future, py.None()),
+            _ => Ok(()),
         }
     }
+}
+
+/// Ends the session as Python sees it (1006) when dropped, unless it ended already: held by
+/// whatever serves the connection, so Python hears of it however that ends.
+pub struct Ended(pub Arc<Session>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.finish(1006);
+    }
+}
+
+fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn is_done(py: Python<'_>, future: &Py<PyAny>) -> bool {
@@ -240,10 +247,7 @@ fn is_done(py: Python<'_>, future: &Py<PyAny>) -> bool {
         .unwrap_or(true)
 }
 
-fn resolve(py: Python<'_>, future: &Py<PyAny>, value: PyObject) -> PyResult<()> {
-    if is_done(py, future) {
-        return Ok(());
-    }
+fn set_result(py: Python<'_>, future: &Py<PyAny>, value: PyObject) -> PyResult<()> {
     future
         .call_method1(py, pyo3::intern!(py, "set_result"), (value,))
         .map(drop)

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::channel::{Decision, Open, WebSocketChannel, WsJob};
-use super::session::Session;
+use super::session::{Ended, Session};
 use super::{connection, WsRoute};
 use crate::app::Engine;
 use crate::request::RequestData;
@@ -112,6 +112,8 @@ pub async fn upgrade<B>(
     data.scheme = "ws";
 
     let session = Session::new(to_loop.clone());
+    // If this request is dropped unanswered (client gone, server stopping), Python hears of it.
+    let ended = Ended(session.clone());
     let (decide, decision) = oneshot::channel();
     let (outbox, outgoing) = mpsc::unbounded_channel();
     let channel = WebSocketChannel::new(session.clone(), decide, outbox);
@@ -126,12 +128,7 @@ pub async fn upgrade<B>(
             subprotocol,
             headers,
         }) => {
-            tokio::spawn(connection::run(
-                on_upgrade,
-                session,
-                outgoing,
-                max_message_size,
-            ));
+            connection::spawn(ended, on_upgrade, session, outgoing, max_message_size);
             switching_protocols(&accept_key, subprotocol, headers)
         }
         Ok(Decision::Reject { status, close }) => rejection(status, close),
