@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import struct
+import threading
 import time
 from types import SimpleNamespace
 from typing import Any, Callable, Optional
@@ -642,6 +643,25 @@ def test_idle_connections_cost_no_threads() -> None:
         before, during, replies = asyncio.run(hold(server.port))
     assert replies == [f"Echo: {i}" for i in range(count)]
     assert during == before, f"{count} open WebSockets took {during - before} more threads"
+
+
+def test_idle_test_client_sessions_cost_the_server_no_threads(client: TestClient) -> None:
+    def server_threads() -> int:
+        # The websockets sync client runs a Python thread per session; the server's are the rest.
+        return _threads() - threading.active_count()
+
+    before = server_threads()
+    sessions = [client.websocket_connect("/ws") for _ in range(200)]
+    try:
+        time.sleep(0.2)
+        during = server_threads()
+        for i, ws in enumerate(sessions):
+            ws.send_text(str(i))
+        assert [ws.receive_text() for ws in sessions] == [f"Echo: {i}" for i in range(200)]
+    finally:
+        for ws in sessions:
+            ws.close()
+    assert during == before
 
 
 def test_shutdown_ends_open_sockets() -> None:

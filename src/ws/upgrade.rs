@@ -10,7 +10,7 @@ use http::header::{
     HeaderName, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
     SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
-use http::{HeaderMap, HeaderValue, Request, StatusCode, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
 use percent_encoding::percent_decode_str;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -41,7 +41,7 @@ pub struct Found {
 pub fn find<B>(engine: &Engine, req: &Request<B>) -> Option<Found> {
     let routes = engine.websockets.as_ref()?;
     let upgrade = req.headers().get(UPGRADE)?;
-    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") {
+    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") || req.method() != Method::GET {
         return None;
     }
     let path = percent_decode_str(req.uri().path())
