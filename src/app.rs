@@ -114,6 +114,7 @@ impl App {
             is_async,
             fast,
             status,
+            inline: Default::default(),
         });
         self.router
             .insert(path, &methods, route)

@@ -7,6 +7,9 @@
 //! convert exactly as pydantic would; anything else falls back to `call`, whose
 //! pydantic validation produces FastAPI's 422 body.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
 use http::StatusCode;
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyString, PyTuple};
@@ -19,6 +22,52 @@ pub struct Route {
     pub is_async: bool,
     pub fast: Option<FastCall>,
     pub status: StatusCode,
+    /// Whether this sync route may run on the I/O thread itself.
+    pub inline: InlinePolicy,
+}
+
+/// Sync routes start on the sync pool. One whose calls prove quick (`PROMOTE_AFTER`
+/// calls in a row under `QUICK`) is then run inline on the I/O thread, saving two thread
+/// switches per request; an inline call that turns out slow (over `SLOW`: a sleep, a
+/// blocking query) sends the route back to the pool for good, so a blocking handler
+/// stalls other requests at most once, and never if it is slow from its first calls.
+#[derive(Default)]
+pub struct InlinePolicy {
+    quick_calls: AtomicU32,
+    inline: AtomicBool,
+    banned: AtomicBool,
+}
+
+const QUICK: Duration = Duration::from_millis(1);
+const SLOW: Duration = Duration::from_millis(2);
+const PROMOTE_AFTER: u32 = 64;
+
+impl InlinePolicy {
+    pub fn is_inline(&self) -> bool {
+        self.inline.load(Ordering::Relaxed)
+    }
+
+    /// Records how long a call took on the sync pool.
+    pub fn observe_pooled(&self, took: Duration) {
+        if self.banned.load(Ordering::Relaxed) {
+            return;
+        }
+        if took < QUICK {
+            if self.quick_calls.fetch_add(1, Ordering::Relaxed) + 1 >= PROMOTE_AFTER {
+                self.inline.store(true, Ordering::Relaxed);
+            }
+        } else {
+            self.quick_calls.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Records how long an inline call took on the I/O thread.
+    pub fn observe_inline(&self, took: Duration) {
+        if took > SLOW {
+            self.banned.store(true, Ordering::Relaxed);
+            self.inline.store(false, Ordering::Relaxed);
+        }
+    }
 }
 
 pub struct FastCall {
@@ -162,6 +211,36 @@ mod tests {
         for deferred in ["", ".5", "5.", "1e3", "nan", "inf", "1,5", " 1"] {
             assert_eq!(parse_float(deferred), None, "{deferred:?}");
         }
+    }
+
+    #[test]
+    fn quick_routes_go_inline_and_a_slow_inline_call_sends_them_back_for_good() {
+        let policy = InlinePolicy::default();
+        for _ in 0..PROMOTE_AFTER - 1 {
+            policy.observe_pooled(Duration::from_micros(20));
+        }
+        assert!(!policy.is_inline());
+        policy.observe_pooled(Duration::from_micros(20));
+        assert!(policy.is_inline());
+        policy.observe_inline(Duration::from_micros(30));
+        assert!(policy.is_inline());
+        policy.observe_inline(Duration::from_millis(50));
+        assert!(!policy.is_inline());
+        for _ in 0..PROMOTE_AFTER * 2 {
+            policy.observe_pooled(Duration::from_micros(20));
+        }
+        assert!(!policy.is_inline());
+    }
+
+    #[test]
+    fn a_slow_pooled_call_restarts_the_count() {
+        let policy = InlinePolicy::default();
+        for _ in 0..PROMOTE_AFTER - 1 {
+            policy.observe_pooled(Duration::from_micros(20));
+        }
+        policy.observe_pooled(Duration::from_secs(1));
+        policy.observe_pooled(Duration::from_micros(20));
+        assert!(!policy.is_inline());
     }
 
     #[test]

@@ -22,6 +22,8 @@ use super::job::{call_route, fail, settle, Exchange, Job, Phase, Step};
 struct Waker {
     fd: OwnedFd,
     pending: AtomicBool,
+    /// True while the loop thread drains jobs (it holds the GIL then).
+    draining: AtomicBool,
 }
 
 impl Waker {
@@ -35,6 +37,7 @@ impl Waker {
             // SAFETY: `fd` is a fresh descriptor that nothing else owns.
             fd: unsafe { OwnedFd::from_raw_fd(fd) },
             pending: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -62,6 +65,11 @@ pub struct LoopSender {
 }
 
 impl LoopSender {
+    /// True when the loop has nothing queued from Rust and is not draining.
+    pub fn is_idle(&self) -> bool {
+        !self.waker.pending.load(Ordering::Acquire) && !self.waker.draining.load(Ordering::Acquire)
+    }
+
     pub fn send(&self, job: Job) {
         let _ = self.tx.send(job);
         self.waker.wake();
@@ -172,10 +180,13 @@ impl LoopBridge {
 
     /// Runs every queued job; the loop calls this when the eventfd is readable.
     fn drain(&self, py: Python<'_>) {
-        self.sender.waker.clear();
+        let waker = &self.sender.waker;
+        waker.draining.store(true, Ordering::Release);
+        waker.clear();
         while let Ok(job) = self.rx.try_recv() {
             self.run(py, job);
         }
+        waker.draining.store(false, Ordering::Release);
     }
 }
 

@@ -6,5 +6,5 @@ mod job;
 mod sync_pool;
 
 pub use event_loop::{LoopBridge, LoopSender, Responder};
-pub use job::{Exchange, Job};
+pub use job::{call_route, Exchange, Job, Step};
 pub use sync_pool::SyncPool;

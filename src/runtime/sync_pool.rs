@@ -3,12 +3,12 @@
 //! One Python thread while handlers are quick: it holds the GIL as long as
 //! work is queued and releases it only when idle. When work waits behind a
 //! slow handler (one that sleeps or blocks on I/O), another thread is added,
-//! at most one per `GROW_AFTER`, up to `max_threads`; extra threads leave
+//! at most one per `GROW_AFTER` (long enough that a thread merely preempted on a busy core does not count as stuck), up to `max_threads`; extra threads leave
 //! after `IDLE_TIMEOUT` without work.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use super::event_loop::LoopSender;
 use super::job::{call_route, Job, Step};
 
-const GROW_AFTER: Duration = Duration::from_micros(500);
+const GROW_AFTER: Duration = Duration::from_millis(1);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct SyncPool {
@@ -130,7 +130,10 @@ impl SyncPool {
                 }
             };
             self.busy.fetch_add(1, Ordering::AcqRel);
-            if let Step::Await(coro, phase) = call_route(py, &exchange) {
+            let started = Instant::now();
+            let step = call_route(py, &exchange);
+            exchange.route.inline.observe_pooled(started.elapsed());
+            if let Step::Await(coro, phase) = step {
                 self.to_loop.send(Job::Await(exchange, coro.unbind(), phase));
             }
             self.busy.fetch_sub(1, Ordering::AcqRel);

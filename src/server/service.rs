@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
@@ -12,6 +12,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
+use pyo3::prelude::*;
 use tokio::sync::Semaphore;
 
 use super::body::ResponseBody;
@@ -19,7 +20,7 @@ use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
 use crate::router::Match;
-use crate::runtime::{Exchange, Job, LoopSender, SyncPool};
+use crate::runtime::{call_route, Exchange, Job, LoopSender, Step, SyncPool};
 
 /// What every connection of one server shares.
 pub struct Shared {
@@ -118,8 +119,22 @@ async fn dispatch(shared: &Arc<Shared>, route: Arc<crate::route::Route>, data: R
         return Reply::internal_error();
     };
     let is_async = route.is_async;
+    // Inline routes go nowhere else, so the pool drains and the GIL is ours; only a
+    // busy event loop (async work holding the GIL) sends them to the pool meanwhile.
+    let inline = !is_async && route.inline.is_inline() && shared.to_loop.is_idle();
     let (exchange, reply) = Exchange::new(shared.engine.clone(), route, Arc::new(data));
-    if is_async {
+    if inline {
+        // A route proven quick: run it right here, with no thread switch.
+        Python::with_gil(|py| {
+            // Timed once the GIL is ours: waiting for it says nothing about the route.
+            let started = Instant::now();
+            let step = call_route(py, &exchange);
+            exchange.route.inline.observe_inline(started.elapsed());
+            if let Step::Await(coro, phase) = step {
+                shared.to_loop.send(Job::Await(exchange.clone(), coro.unbind(), phase));
+            }
+        });
+    } else if is_async {
         shared.to_loop.send(Job::Call(exchange));
     } else {
         shared.pool.submit(Job::Call(exchange));
