@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench lint fmt clean
+.PHONY: run test build develop cargo-test pytest bench lint fmt clean chromium
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,11 @@ run: build
 cargo-test: $(STAMP)
 	PYO3_PYTHON=$(abspath $(PYTHON)) VIRTUAL_ENV=$(abspath $(VENV)) LD_LIBRARY_PATH=$(PYLIB) cargo test --no-default-features -q
 
-pytest: build
+# The docs pages are checked in a real headless browser (Debian's chromium).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+pytest: build chromium
 	$(PYTHON) -m pytest -q
 
 test: cargo-test pytest

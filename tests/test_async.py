@@ -4,9 +4,8 @@ import asyncio
 import contextvars
 import time
 
-import pytest
-
 import ignyx
+import pytest
 from ignyx.responses import StreamingResponse
 from ignyx.server import Server
 from ignyx.testclient import TestClient

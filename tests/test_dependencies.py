@@ -1,7 +1,6 @@
 """Issue 3: Depends, yield dependencies, background tasks, exception handlers, lifespan,
 routers and the Response parameter, as FastAPI users write them."""
 
-
 import asyncio
 import socket
 import threading
@@ -11,14 +10,13 @@ from typing import Annotated, Optional
 
 import fastapi
 import fastapi.testclient
-import pytest
-from pydantic import BaseModel
-
 import ignyx
 import ignyx.depends
 import ignyx.exceptions
 import ignyx.testclient
+import pytest
 from ignyx.server import Server
+from pydantic import BaseModel
 
 
 def build_app(fw, events: list):

@@ -6,7 +6,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-
 import ignyx
 from ignyx.server import Server
 

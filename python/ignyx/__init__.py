@@ -1,4 +1,4 @@
-"""Ignyx: FastAPI's API on a Rust engine.
+"""Ignyx: FastAPI's API on a Rust engine::
 
     from ignyx import Ignyx
 
@@ -7,6 +7,8 @@
     @app.get("/users/{id}")
     def get_user(id: int):
         return {"id": id}
+
+This module is the table of contents: the names a FastAPI app imports from ``fastapi``.
 """
 
 from . import status

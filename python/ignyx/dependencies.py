@@ -329,8 +329,10 @@ def _make_field(
             field_info = params.Body(default if has_default else ...)
     elif has_default:
         field_info.default = default
-    if isinstance(field_info, params.Path) or name in path_names and not isinstance(
-        field_info, params.Param
+    if (
+        isinstance(field_info, params.Path)
+        or name in path_names
+        and not isinstance(field_info, params.Param)
     ):
         source = "path"
     elif isinstance(field_info, params.Body):

@@ -149,7 +149,11 @@ class Body(Param):
 
 class Form(Body):
     def __init__(
-        self, default: Any = ..., *, media_type: str = "application/x-www-form-urlencoded", **kw: Any
+        self,
+        default: Any = ...,
+        *,
+        media_type: str = "application/x-www-form-urlencoded",
+        **kw: Any,
     ) -> None:
         super().__init__(default, media_type=media_type, **kw)
 

@@ -3,6 +3,8 @@
     @app.get("/whoami")
     async def whoami(request: Request):
         return {"agent": request.headers.get("user-agent"), "q": request.query_params.get("q")}
+
+Headers, query and cookies become Python objects only when a handler reads them.
 """
 
 from __future__ import annotations

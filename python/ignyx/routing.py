@@ -21,7 +21,6 @@ from . import params
 from .background import BackgroundTasks
 from .datastructures import Default, DefaultPlaceholder
 from .dependencies import (
-    Dependant,
     RequestContext,
     body_is_flat,
     build_dependant,
@@ -380,9 +379,7 @@ class APIRouter:
         self.generate_unique_id_function = generate_unique_id_function
         self.routes: list[Any] = []
 
-    def add_api_route(
-        self, path: str, endpoint: Callable[..., Any], **kwargs: Any
-    ) -> APIRoute:
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> APIRoute:
         tags = self.tags + list(kwargs.pop("tags", None) or [])
         dependencies = self.dependencies + list(kwargs.pop("dependencies", None) or [])
         responses = {**self.responses, **(kwargs.pop("responses", None) or {})}

@@ -64,9 +64,7 @@ class Server:
     def start_in_thread(self) -> None:
         """Starts serving on a background thread; returns once requests are accepted."""
         self._loop.start()
-        self._thread = threading.Thread(
-            target=self._core.serve, name="ignyx-server", daemon=True
-        )
+        self._thread = threading.Thread(target=self._core.serve, name="ignyx-server", daemon=True)
         self._thread.start()
 
     def shutdown(self) -> None:

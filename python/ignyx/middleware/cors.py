@@ -1,6 +1,8 @@
-"""CORS, configured like Starlette's ``CORSMiddleware`` and executed in Rust.
+"""CORS, configured like Starlette's ``CORSMiddleware`` and executed in Rust::
 
     app.add_middleware(CORSMiddleware, allow_origins=["https://example.com"])
+
+The options are read once, when serving starts.
 """
 
 from __future__ import annotations
