@@ -772,11 +772,6 @@ def test_external_docs_equal_fastapis() -> None:
     assert ours["externalDocs"] == {"description": "Guide", "url": "https://example.com/guide"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ignyx.params.Param copies the deprecated `example=` into the schema's `examples`;"
-    " FastAPI only puts it on the parameter",
-)
 def test_deprecated_example_equals_fastapis() -> None:
     def build(fw: SimpleNamespace) -> Any:
         application = fw.FastAPI(title="Example", version="1")

@@ -667,3 +667,27 @@ def test_yield_dependency_cleans_up_after_the_handler(dependency_clients):
     assert differential(dependency_clients, "GET", "/deps/yield").json() == {"db": "session"}
     response = differential(dependency_clients, "GET", "/deps/events")
     assert response.json() == ["open", "handler", "close"]
+
+
+def test_annotated_constraints_beside_the_marker_are_validated():
+    from typing import Annotated
+
+    from pydantic import StringConstraints
+
+    import ignyx
+    from ignyx.testclient import TestClient
+
+    app = ignyx.Ignyx()
+
+    @app.get("/short")
+    def short(
+        code: Annotated[str, StringConstraints(max_length=3), ignyx.Query()],
+        v: Annotated[int, ignyx.Query(validation_alias="vq")] = 0,
+    ):
+        return {"code": code, "v": v}
+
+    with TestClient(app) as client:
+        assert client.get("/short?code=abc&vq=2").json() == {"code": "abc", "v": 2}
+        response = client.get("/short?code=abcd")
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["type"] == "string_too_long"

@@ -253,11 +253,16 @@ def build_dependant(
         base = annotation
         if get_origin(annotation) is Annotated:
             base, *metadata = get_args(annotation)
+            constraints = []
             for item in metadata:
                 if isinstance(item, params.Depends):
                     depends = item
                 elif isinstance(item, FieldInfo):
                     field_info = copy(item)
+                else:
+                    constraints.append(item)  # e.g. StringConstraints, AfterValidator
+            if constraints:
+                base = Annotated[(base, *constraints)]
         if isinstance(default, params.Depends):
             depends, default = default, inspect.Parameter.empty
         elif isinstance(default, FieldInfo):
@@ -341,9 +346,11 @@ def _make_field(
         source = field_info.in_.value
     else:
         source = "query" if _is_scalar(annotation) else "body"
-    alias = field_info.alias or name
-    if source == "header" and getattr(field_info, "convert_underscores", True):
-        if not field_info.alias:
+    validation_alias = field_info.validation_alias
+    alias = (validation_alias if isinstance(validation_alias, str) else None) or field_info.alias
+    if alias is None:
+        alias = name
+        if source == "header" and getattr(field_info, "convert_underscores", True):
             alias = name.replace("_", "-")
     required = (
         field_info.default in (PydanticUndefined, Ellipsis) and field_info.default_factory is None

@@ -65,8 +65,7 @@ class Param(FieldInfo):
         json_schema_extra: Optional[dict[str, Any]] = None,
         **extra: Any,
     ) -> None:
-        if example is not _Unset:
-            examples = [example] if examples is None else examples
+        # FastAPI documents the deprecated `example` on the parameter only, not in its schema.
         self.example = example
         self.include_in_schema = include_in_schema
         self.openapi_examples = openapi_examples

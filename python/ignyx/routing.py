@@ -108,12 +108,12 @@ class APIRoute:
             else:
                 response_model = annotation
         self.response_model = response_model
-        self.status_code = status_code
+        self.status_code = int(status_code) if status_code is not None else None
         self.tags = list(tags or [])
         self.dependencies = list(dependencies or [])
         self.summary = summary
-        doc = inspect.getdoc(endpoint) or None
-        self.description = description if description is not None else doc
+        doc = (inspect.getdoc(endpoint) or "").split("\f")[0] or None
+        self.description = description or doc
         self.response_description = response_description
         self.responses = dict(responses or {})
         self.deprecated = deprecated
