@@ -672,10 +672,9 @@ def test_yield_dependency_cleans_up_after_the_handler(dependency_clients):
 def test_annotated_constraints_beside_the_marker_are_validated():
     from typing import Annotated
 
-    from pydantic import StringConstraints
-
     import ignyx
     from ignyx.testclient import TestClient
+    from pydantic import StringConstraints
 
     app = ignyx.Ignyx()
 
