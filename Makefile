@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench lint fmt clean chromium
+.PHONY: run test build develop cargo-test pytest bench bench-workers lint fmt clean chromium
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,13 @@ test: cargo-test pytest
 bench: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py
+
+# One worker against two, wrk unpinned (on 2 cores the load generator competes with both).
+bench-workers: build
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/run.py --no-pin --frameworks ignyx,ignyx-2-workers --baseline ignyx \
+		--endpoints plaintext,users_get \
+		--server-cmd 'ignyx-2-workers=env IGNYX_WORKERS=2 {python} {apps}/ignyx_app.py {port}'
 
 lint: $(STAMP)
 	cargo fmt --all -- --check

@@ -64,4 +64,4 @@ def deps(c: int = Depends(dep_c)):
 
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("PORT", "8000"))
-    app.run(host="127.0.0.1", port=port)
+    app.run(host="127.0.0.1", port=port, workers=int(os.environ.get("IGNYX_WORKERS", "1")))
