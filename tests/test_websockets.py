@@ -35,6 +35,19 @@ def _threads() -> int:
     raise AssertionError("no Threads line")
 
 
+def _settled(count: Callable[[], int]) -> int:
+    """`count()` once two readings 50 ms apart agree (threads of closed sessions take a moment
+    to exit)."""
+    previous = count()
+    for _ in range(40):
+        time.sleep(0.05)
+        current = count()
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
 def _eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
     """Polls `check` until it returns something truthy (the server acts after the client)."""
     deadline = time.monotonic() + timeout
@@ -625,13 +638,13 @@ def test_idle_connections_cost_no_threads() -> None:
     count = 200
 
     async def hold(port: int) -> tuple[int, int, list[str]]:
-        before = _threads()
+        before = _settled(_threads)
         sockets = [
             await websockets.connect(f"ws://127.0.0.1:{port}/ws", ping_interval=None)
             for _ in range(count)
         ]
         await asyncio.sleep(0.2)
-        during = _threads()
+        during = _settled(_threads)
         for i, ws in enumerate(sockets):
             await ws.send(str(i))
         replies = [await ws.recv() for ws in sockets]
@@ -642,7 +655,7 @@ def test_idle_connections_cost_no_threads() -> None:
     with live_server(build_app()) as server:
         before, during, replies = asyncio.run(hold(server.port))
     assert replies == [f"Echo: {i}" for i in range(count)]
-    assert during == before, f"{count} open WebSockets took {during - before} more threads"
+    assert during <= before, f"{count} open WebSockets took {during - before} more threads"
 
 
 def test_idle_test_client_sessions_cost_the_server_no_threads(client: TestClient) -> None:
@@ -650,18 +663,17 @@ def test_idle_test_client_sessions_cost_the_server_no_threads(client: TestClient
         # The websockets sync client runs a Python thread per session; the server's are the rest.
         return _threads() - threading.active_count()
 
-    before = server_threads()
+    before = _settled(server_threads)
     sessions = [client.websocket_connect("/ws") for _ in range(200)]
     try:
-        time.sleep(0.2)
-        during = server_threads()
+        during = _settled(server_threads)
         for i, ws in enumerate(sessions):
             ws.send_text(str(i))
         assert [ws.receive_text() for ws in sessions] == [f"Echo: {i}" for i in range(200)]
     finally:
         for ws in sessions:
             ws.close()
-    assert during == before
+    assert during <= before, f"200 open sessions took {during - before} more server threads"
 
 
 def test_shutdown_ends_open_sockets() -> None:
