@@ -822,11 +822,6 @@ def test_forms_and_files_equal_fastapis() -> None:
     assert_same_document(ours, theirs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ignyx.dependencies reads a bare `file: UploadFile` (no File()) as a query"
-    " parameter; FastAPI makes it a multipart file",
-)
 def test_bare_upload_file_equals_fastapis() -> None:
     pytest.importorskip("python_multipart", reason="FastAPI needs python-multipart for forms")
     import fastapi

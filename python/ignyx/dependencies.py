@@ -4,7 +4,8 @@
 only) and decides for every parameter where it comes from and how it is validated.
 ``solve_sync``/``solve_async`` then only look values up and run cached pydantic
 validators, collecting FastAPI-shaped errors in FastAPI's order (dependencies, then
-path, query, header, cookie, then body).
+path, query, header, cookie, then body). A route with ``Form``/``File`` parameters (or a
+bare ``UploadFile``) reads its body as a form instead of JSON, each field by its name.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from . import params
+from ._forms import (
+    ABSENT,
+    FormKey,
+    FormModel,
+    form_key,
+    form_model,
+    form_model_input,
+    form_value,
+    is_upload,
+)
 from .background import BackgroundTasks
+from .datastructures import FormData
 from .exceptions import HTTPException, RequestValidationError
 from .requests import HTTPConnection, Request
 from .responses import Response
@@ -84,6 +96,9 @@ class ModelField:
     is_sequence: bool
     adapter: Optional[TypeAdapter] = None
     _mutable_default: bool = False
+    # Body fields only: how the field is read when the route's body is a form.
+    form_key: Optional[FormKey] = None
+    form_model: Optional[FormModel] = None
 
     def __post_init__(self) -> None:
         metadata = list(self.field_info.metadata)
@@ -134,6 +149,9 @@ class Dependant:
     cookie_params: list[ModelField] = dataclasses.field(default_factory=list)
     body_params: list[ModelField] = dataclasses.field(default_factory=list)
     dependencies: list[Dependant] = dataclasses.field(default_factory=list)
+    # The body is a form (some body parameter here or around is Form/File): FastAPI then
+    # reads every body parameter from the form.
+    form_body: bool = False
     request_param: Optional[str] = None
     websocket_param: Optional[str] = None
     response_param: Optional[str] = None
@@ -305,6 +323,11 @@ def build_dependant(
             "cookie": dependant.cookie_params,
             "body": dependant.body_params,
         }[field.source].append(field)
+    if any(isinstance(field.field_info, params.Form) for field in dependant.body_params) or any(
+        sub.form_body for sub in dependant.dependencies
+    ):
+        for dep in dependant.walk():
+            dep.form_body = True
     return dependant
 
 
@@ -328,6 +351,8 @@ def _make_field(
     if field_info is None:
         if name in path_names:
             field_info = params.Path()
+        elif is_upload(annotation):
+            field_info = params.File(default if has_default else ...)
         elif _is_scalar(annotation):
             field_info = params.Query(default if has_default else ...)
         else:
@@ -357,6 +382,10 @@ def _make_field(
     )
     if source == "path":
         required = True
+    key = model = None
+    if source == "body":
+        key = form_key(name, annotation, field_info, alias)
+        model = form_model(annotation, field_info)
     return ModelField(
         name=name,
         alias=alias,
@@ -366,6 +395,8 @@ def _make_field(
         required=required,
         default=None if required else field_info.default,
         is_sequence=_is_sequence(annotation),
+        form_key=key,
+        form_model=model,
     )
 
 
@@ -433,6 +464,9 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
     fields = dependant.body_params
     if not fields:
         return
+    if dependant.form_body:
+        _form_values(fields, ctx, values)
+        return
     data = ctx.request._data
     body_bytes: bytes = data.body
     embed = not flat
@@ -468,6 +502,38 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
             errors.append(_missing(loc))
         else:
             values[field.name] = field.get_default()
+
+
+def _form_values(fields: list[ModelField], ctx: RequestContext, values: dict) -> None:
+    """Body parameters read from the form, as FastAPI does: each by its name, an empty
+    value counting as missing, a form model from its own fields."""
+    form = _read_form(ctx)
+    errors = ctx.errors
+    for field in fields:
+        if field.form_model is not None:
+            loc: tuple = ("body",)
+            value = form_model_input(field.form_model, form)
+        else:
+            alias, value = form_value(field.form_key, form)  # type: ignore[arg-type]
+            loc = ("body", alias)
+        if value is ABSENT:
+            if field.required:
+                errors.append(_missing(loc))
+            else:
+                values[field.name] = field.get_default()
+        else:
+            values[field.name] = field.validate(value, loc, errors)
+
+
+def _read_form(ctx: RequestContext) -> FormData:
+    try:
+        form = ctx.request._parsed_form()
+    except HTTPException:
+        raise
+    except Exception as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    ctx._body = form
+    return form
 
 
 def _decoded_body(ctx: RequestContext) -> Any:

@@ -4,16 +4,20 @@
     async def whoami(request: Request):
         return {"agent": request.headers.get("user-agent"), "q": request.query_params.get("q")}
 
-Headers, query and cookies become Python objects only when a handler reads them.
+Headers, query and cookies become Python objects only when a handler reads them; the form
+is parsed once, on the first ``await request.form()`` or form parameter.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from http import cookies as http_cookies
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
-from .datastructures import URL, Address, Headers, QueryParams, State
+from .datastructures import URL, Address, FormData, Headers, QueryParams, State
+from .exceptions import HTTPException
+from .formparsers import MAX_FIELDS, MAX_FILES, MAX_PART_SIZE, MultiPartException, parse_form
 
 
 def cookie_parser(cookie_string: str) -> dict[str, str]:
@@ -129,6 +133,8 @@ class HTTPConnection:
 class Request(HTTPConnection):
     """An HTTP request: everything in ``HTTPConnection`` plus the method and the body."""
 
+    _form: Optional[FormData] = None
+
     @property
     def method(self) -> str:
         return self._data.method
@@ -138,6 +144,44 @@ class Request(HTTPConnection):
 
     async def json(self) -> Any:
         return json.loads(self._data.body)
+
+    def form(
+        self,
+        *,
+        max_files: Union[int, float] = MAX_FILES,
+        max_fields: Union[int, float] = MAX_FIELDS,
+        max_part_size: int = MAX_PART_SIZE,
+    ) -> _FormReader:
+        """The submitted form, parsed once: ``form = await request.form()``, or
+        ``async with request.form() as form:`` to close its files at the end of the block.
+
+        A malformed or oversized form answers 400, as in Starlette.
+        """
+        return _FormReader(self, max_files, max_fields, max_part_size)
+
+    def _parsed_form(
+        self,
+        max_files: Union[int, float] = MAX_FILES,
+        max_fields: Union[int, float] = MAX_FIELDS,
+        max_part_size: int = MAX_PART_SIZE,
+    ) -> FormData:
+        if self._form is None:
+            data = self._data
+            try:
+                self._form = parse_form(
+                    data.header("content-type"),
+                    data.body,
+                    max_files=max_files,
+                    max_fields=max_fields,
+                    max_part_size=max_part_size,
+                )
+            except MultiPartException as exc:
+                raise HTTPException(400, exc.message) from None
+        return self._form
+
+    async def close(self) -> None:
+        if self._form is not None:
+            await self._form.close()
 
     async def stream(self):
         body = self._data.body
@@ -150,3 +194,23 @@ class Request(HTTPConnection):
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self._data.path}>"
+
+
+class _FormReader:
+    """What ``request.form()`` returns: awaitable, or an async context manager that closes
+    the form's files on exit (Starlette's ``AwaitableOrContextManager``)."""
+
+    __slots__ = ("_request", "_limits")
+
+    def __init__(self, request: Request, *limits: Any) -> None:
+        self._request = request
+        self._limits = limits
+
+    def __await__(self) -> Generator[Any, None, FormData]:
+        return self.__aenter__().__await__()
+
+    async def __aenter__(self) -> FormData:
+        return self._request._parsed_form(*self._limits)
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._request.close()
