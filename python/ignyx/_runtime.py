@@ -81,6 +81,9 @@ class LoopThread:
         self._thread.join()
 
     def _run(self) -> None:
+        from . import _core
+
+        _core.batch_scheduling()  # see src/server/sched.rs
         loop = self.loop = new_event_loop()
         asyncio.set_event_loop(loop)
         self.bridge.attach(self._start, self._run_background, self._pump)

@@ -102,6 +102,7 @@ impl SyncPool {
     }
 
     fn work(self: Arc<Self>) {
+        crate::server::sched::batch_current_thread();
         Python::with_gil(|py| loop {
             let job = match self.rx.try_recv() {
                 Ok(job) => job,

@@ -5,6 +5,7 @@
 
 mod body;
 mod listener;
+pub mod sched;
 mod service;
 pub mod stream;
 
@@ -123,11 +124,13 @@ impl Server {
         });
         let stop = self.stop.clone();
         let result = py.allow_threads(|| {
+            let previous = sched::batch_current_thread();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let served = runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
             pool.stop();
+            sched::restore_current_thread(previous);
             served
         });
         result.map_err(|e| PyOSError::new_err(e.to_string()))
@@ -220,6 +223,7 @@ impl Signals {
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Server>()?;
+    m.add_function(pyo3::wrap_pyfunction!(sched::batch_scheduling, m)?)?;
     m.add_class::<LoopBridge>()?;
     m.add_class::<crate::runtime::Responder>()?;
     stream::init(m)
