@@ -29,21 +29,23 @@ pub struct Route {
 /// Sync routes start on the sync pool. One whose calls prove quick (`PROMOTE_AFTER`
 /// calls under `QUICK`, with at most one slow call in 16: a quick call preempted on a
 /// busy core looks slow now and then, a blocking one always does) is then run inline on
-/// the I/O thread, saving two thread switches per request; an inline call that turns
-/// out slow (over `SLOW`: a sleep, a blocking query) sends the route back to the pool for
-/// good, so a blocking handler stalls other requests at most once, and never if it is
-/// slow from its first calls.
+/// the I/O thread, saving two thread switches per request. An inline call that turns out
+/// slow (over `SLOW`: a sleep, a blocking query, or just preemption) sends the route back
+/// to the pool to prove itself again: a blocking handler stalls other requests at most
+/// once (never, if it is slow from its first calls), while a quick one preempted by bad
+/// luck soon returns. After `MAX_DEMOTIONS` the route stays on the pool.
 #[derive(Default)]
 pub struct InlinePolicy {
     quick_calls: AtomicU32,
     slow_calls: AtomicU32,
+    demotions: AtomicU32,
     inline: AtomicBool,
-    banned: AtomicBool,
 }
 
 const QUICK: Duration = Duration::from_millis(1);
 const SLOW: Duration = Duration::from_millis(2);
 const PROMOTE_AFTER: u32 = 64;
+const MAX_DEMOTIONS: u32 = 8;
 
 impl InlinePolicy {
     pub fn is_inline(&self) -> bool {
@@ -52,7 +54,7 @@ impl InlinePolicy {
 
     /// Records how long a call took on the sync pool.
     pub fn observe_pooled(&self, took: Duration) {
-        if self.banned.load(Ordering::Relaxed) || self.is_inline() {
+        if self.is_inline() || self.demotions.load(Ordering::Relaxed) >= MAX_DEMOTIONS {
             return;
         }
         if took < QUICK {
@@ -67,9 +69,10 @@ impl InlinePolicy {
 
     /// Records how long an inline call took on the I/O thread.
     pub fn observe_inline(&self, took: Duration) {
-        if took > SLOW {
-            self.banned.store(true, Ordering::Relaxed);
-            self.inline.store(false, Ordering::Relaxed);
+        if took > SLOW && self.inline.swap(false, Ordering::Relaxed) {
+            self.demotions.fetch_add(1, Ordering::Relaxed);
+            self.quick_calls.store(0, Ordering::Relaxed);
+            self.slow_calls.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -217,8 +220,14 @@ mod tests {
         }
     }
 
+    fn promote(policy: &InlinePolicy) {
+        for _ in 0..PROMOTE_AFTER {
+            policy.observe_pooled(Duration::from_micros(20));
+        }
+    }
+
     #[test]
-    fn quick_routes_go_inline_and_a_slow_inline_call_sends_them_back_for_good() {
+    fn quick_routes_go_inline_and_a_slow_inline_call_sends_them_back_to_prove_again() {
         let policy = InlinePolicy::default();
         for _ in 0..PROMOTE_AFTER - 1 {
             policy.observe_pooled(Duration::from_micros(20));
@@ -230,9 +239,27 @@ mod tests {
         assert!(policy.is_inline());
         policy.observe_inline(Duration::from_millis(50));
         assert!(!policy.is_inline());
+        // Blocking on the pool too: it stays there.
         for _ in 0..PROMOTE_AFTER * 2 {
+            policy.observe_pooled(Duration::from_millis(50));
+        }
+        assert!(!policy.is_inline());
+        // Quick again on the pool (mostly): back inline.
+        for _ in 0..PROMOTE_AFTER * 40 {
             policy.observe_pooled(Duration::from_micros(20));
         }
+        assert!(policy.is_inline());
+    }
+
+    #[test]
+    fn a_route_demoted_too_often_stays_on_the_pool() {
+        let policy = InlinePolicy::default();
+        for _ in 0..MAX_DEMOTIONS {
+            promote(&policy);
+            assert!(policy.is_inline());
+            policy.observe_inline(Duration::from_millis(50));
+        }
+        promote(&policy);
         assert!(!policy.is_inline());
     }
 

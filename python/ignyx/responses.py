@@ -46,6 +46,14 @@ __all__ = [
 ]
 
 
+@functools.lru_cache(maxsize=64)
+def _content_type(media_type: str, charset: str) -> bytes:
+    """The content-type header value: ``text/*`` gets a charset (computed once per type)."""
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=" + charset
+    return media_type.encode("latin-1")
+
+
 class Response:
     """A complete HTTP response: status, headers and body bytes.
 
@@ -107,13 +115,10 @@ class Response:
             and self.status_code is not None
             and not (self.status_code < 200 or self.status_code in (204, 304))
         ):
-            raw_headers.append((b"content-length", str(len(body)).encode("latin-1")))
+            raw_headers.append((b"content-length", b"%d" % len(body)))
 
-        content_type = self.media_type
-        if content_type is not None and populate_content_type:
-            if content_type.startswith("text/") and "charset=" not in content_type.lower():
-                content_type += "; charset=" + self.charset
-            raw_headers.append((b"content-type", content_type.encode("latin-1")))
+        if self.media_type is not None and populate_content_type:
+            raw_headers.append((b"content-type", _content_type(self.media_type, self.charset)))
 
         self.raw_headers = raw_headers
 
