@@ -27,6 +27,9 @@ pub struct Engine {
     pub websockets: Option<Router<Arc<WsRoute>>>,
 }
 
+/// One fast-plan parameter as Python describes it: `(source, name, kind, required, default)`.
+type FastParamSpec = (String, String, String, bool, Py<PyAny>);
+
 /// `ignyx._core.App`: the builder Python fills before serving.
 #[pyclass(module = "ignyx._core")]
 pub struct App {
@@ -78,7 +81,7 @@ impl App {
         is_async: bool,
         status_code: u16,
         fast_endpoint: Option<Py<PyAny>>,
-        fast_params: Option<Vec<(String, String, String, bool, Py<PyAny>)>>,
+        fast_params: Option<Vec<FastParamSpec>>,
     ) -> PyResult<()> {
         let methods = methods
             .iter()

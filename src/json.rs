@@ -985,7 +985,12 @@ def user():
     fn test_lone_surrogates_are_written_as_escapes() {
         with_scope(|py, scope| {
             assert_json(py, scope, "'\\ud800'", "\"\\ud800\"");
-            assert_json(py, scope, "['ok', 'a\\udfffb\"']", "[\"ok\",\"a\\udfffb\\\"\"]");
+            assert_json(
+                py,
+                scope,
+                "['ok', 'a\\udfffb\"']",
+                "[\"ok\",\"a\\udfffb\\\"\"]",
+            );
             assert_json(py, scope, "{'\\ud800': 1}", "{\"\\ud800\":1}");
         });
     }

@@ -102,7 +102,10 @@ pub fn from_result(
                     let headers = tuple.get_item(2)?;
                     let headers = headers.downcast::<PyDict>()?;
                     for (k, v) in headers.iter() {
-                        let (name, value) = header_pair(k.extract::<&str>()?.as_bytes(), v.extract::<&str>()?.as_bytes())?;
+                        let (name, value) = header_pair(
+                            k.extract::<&str>()?.as_bytes(),
+                            v.extract::<&str>()?.as_bytes(),
+                        )?;
                         reply.headers.insert(name, value);
                     }
                 }
@@ -138,7 +141,9 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
         ReplyBody::Stream(obj.getattr(pyo3::intern!(py, "body_iterator"))?.unbind())
     } else {
         let body = obj.getattr(pyo3::intern!(py, "body"))?;
-        ReplyBody::Full(Bytes::copy_from_slice(body.downcast::<PyBytes>()?.as_bytes()))
+        ReplyBody::Full(Bytes::copy_from_slice(
+            body.downcast::<PyBytes>()?.as_bytes(),
+        ))
     };
     Ok(Reply {
         status,
@@ -149,8 +154,12 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
 }
 
 fn header_pair(name: &[u8], value: &[u8]) -> PyResult<(HeaderName, HeaderValue)> {
-    let name = HeaderName::from_bytes(name)
-        .map_err(|_| PyTypeError::new_err(format!("invalid header name {:?}", String::from_utf8_lossy(name))))?;
+    let name = HeaderName::from_bytes(name).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "invalid header name {:?}",
+            String::from_utf8_lossy(name)
+        ))
+    })?;
     let value = HeaderValue::from_bytes(value)
         .map_err(|_| PyTypeError::new_err(format!("invalid value for header {name}")))?;
     Ok((name, value))

@@ -160,9 +160,13 @@ impl FastCall {
 pub fn convert<'py>(py: Python<'py>, kind: Kind, raw: &str) -> Option<Bound<'py, PyAny>> {
     match kind {
         Kind::Str => Some(PyString::new(py, raw).into_any()),
-        Kind::Int => parse_int(raw).map(|n| n.into_pyobject(py).ok())?.map(|n| n.into_any()),
+        Kind::Int => parse_int(raw)
+            .map(|n| n.into_pyobject(py).ok())?
+            .map(|n| n.into_any()),
         Kind::Float => parse_float(raw).map(|f| PyFloat::new(py, f).into_any()),
-        Kind::Bool => parse_bool(raw).map(|b| pyo3::types::PyBool::new(py, b).to_owned().into_any()),
+        Kind::Bool => {
+            parse_bool(raw).map(|b| pyo3::types::PyBool::new(py, b).to_owned().into_any())
+        }
     }
 }
 
@@ -206,7 +210,17 @@ mod tests {
     fn ints_are_only_plain_decimals() {
         assert_eq!(parse_int("42"), Some(42));
         assert_eq!(parse_int("-7"), Some(-7));
-        for deferred in ["", "-", "+5", " 5", "5 ", "1_000", "4.0", "abc", "99999999999999999999"] {
+        for deferred in [
+            "",
+            "-",
+            "+5",
+            " 5",
+            "5 ",
+            "1_000",
+            "4.0",
+            "abc",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_int(deferred), None, "{deferred:?}");
         }
     }

@@ -146,17 +146,13 @@ impl<T> Router<T> {
         };
         let target = &self.targets[*found.value];
         let entry = &self.entries[target.entry];
-        let route = entry
-            .methods
-            .iter()
-            .find(|(m, _)| m == method)
-            .or_else(|| {
-                if method == Method::HEAD {
-                    entry.methods.iter().find(|(m, _)| m == Method::GET)
-                } else {
-                    None
-                }
-            });
+        let route = entry.methods.iter().find(|(m, _)| m == method).or_else(|| {
+            if method == Method::HEAD {
+                entry.methods.iter().find(|(m, _)| m == Method::GET)
+            } else {
+                None
+            }
+        });
         match route {
             Some((_, route)) => {
                 let mut params: Vec<(&'r str, &'p str)> = found.params.iter().collect();
@@ -165,7 +161,9 @@ impl<T> Router<T> {
                 }
                 Match::Found { route, params }
             }
-            None => Match::MethodNotAllowed { allow: &entry.allow },
+            None => Match::MethodNotAllowed {
+                allow: &entry.allow,
+            },
         }
     }
 

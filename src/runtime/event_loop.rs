@@ -31,7 +31,9 @@ impl Waker {
         // SAFETY: eventfd has no memory preconditions; the result is checked.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
-            return Err(PyOSError::new_err(std::io::Error::last_os_error().to_string()));
+            return Err(PyOSError::new_err(
+                std::io::Error::last_os_error().to_string(),
+            ));
         }
         Ok(Self {
             // SAFETY: `fd` is a fresh descriptor that nothing else owns.
@@ -117,7 +119,9 @@ impl LoopBridge {
                     self.step(py, exchange, coro, phase);
                 }
             }
-            Job::Await(exchange, coro, phase) => self.step(py, exchange, coro.into_bound(py), phase),
+            Job::Await(exchange, coro, phase) => {
+                self.step(py, exchange, coro.into_bound(py), phase)
+            }
             Job::Background(task) => {
                 if let Some(run) = self.background.get(py) {
                     if let Err(err) = run.bind(py).call1((task,)) {
@@ -127,7 +131,9 @@ impl LoopBridge {
             }
             Job::Stream(iterator, sink) => {
                 let started = match self.pump.get(py) {
-                    Some(pump) => Py::new(py, sink).and_then(|sink| pump.bind(py).call1((iterator, sink))),
+                    Some(pump) => {
+                        Py::new(py, sink).and_then(|sink| pump.bind(py).call1((iterator, sink)))
+                    }
                     None => Ok(py.None().into_bound(py)),
                 };
                 if let Err(err) = started {
@@ -151,7 +157,8 @@ impl LoopBridge {
             phase,
             sender: self.sender.clone(),
         };
-        let started = Py::new(py, on_done).and_then(|on_done| start.bind(py).call1((coro, on_done)));
+        let started =
+            Py::new(py, on_done).and_then(|on_done| start.bind(py).call1((coro, on_done)));
         if let Err(err) = started {
             let step = fail(py, &exchange, err, phase);
             self.after(py, exchange, step);

@@ -106,9 +106,7 @@ pub fn settle<'py>(
     phase: Phase,
 ) -> Step<'py> {
     match result {
-        Ok(value) if is_coroutine(&value) => {
-            Step::Await(value, phase)
-        }
+        Ok(value) if is_coroutine(&value) => Step::Await(value, phase),
         Ok(value) => {
             let status = match phase {
                 Phase::Handler => exchange.route.status,

@@ -135,7 +135,8 @@ impl SyncPool {
             let step = call_route(py, &exchange);
             exchange.route.inline.observe_pooled(started.elapsed());
             if let Step::Await(coro, phase) = step {
-                self.to_loop.send(Job::Await(exchange, coro.unbind(), phase));
+                self.to_loop
+                    .send(Job::Await(exchange, coro.unbind(), phase));
             }
             self.busy.fetch_sub(1, Ordering::AcqRel);
         })

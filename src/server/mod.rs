@@ -68,7 +68,9 @@ impl Server {
     ) -> PyResult<Self> {
         let listener = listener::bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
-        let local = listener.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self {
             listener: Mutex::new(Some(listener)),
             local,
@@ -128,7 +130,8 @@ impl Server {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let served = runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
+            let served =
+                runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
             pool.stop();
             sched::restore_current_thread(previous);
             served
@@ -201,7 +204,10 @@ impl Signals {
     fn new(enabled: bool) -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
         let inner = if enabled {
-            Some((signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?))
+            Some((
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            ))
         } else {
             None
         };

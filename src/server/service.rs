@@ -62,7 +62,9 @@ pub async fn handle(
         None => None,
     };
     let raw_path = parts.uri.path();
-    let path = percent_decode_str(raw_path).decode_utf8_lossy().into_owned();
+    let path = percent_decode_str(raw_path)
+        .decode_utf8_lossy()
+        .into_owned();
     let reply = match engine.router.find(&parts.method, &path) {
         Match::Found { route, params } => {
             let path_params = params
@@ -70,7 +72,14 @@ pub async fn handle(
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
             let route = route.clone();
-            match read_body(body, engine.max_body_size, shared.body_timeout, &parts.headers).await {
+            match read_body(
+                body,
+                engine.max_body_size,
+                shared.body_timeout,
+                &parts.headers,
+            )
+            .await
+            {
                 Ok(bytes) => {
                     let mut data = RequestData::new(
                         parts.method.clone(),
@@ -101,11 +110,13 @@ pub async fn handle(
         Match::NotFound => not_found(engine, &path, &parts, local),
     };
 
-    let mut response = Response::new(match reply.body {
-        ReplyBody::Full(bytes) => ResponseBody::full(bytes),
-        ReplyBody::Stream(iterator) => super::stream::start(iterator, &shared.to_loop),
-    }
-    .with_background(reply.background, &shared.to_loop));
+    let mut response = Response::new(
+        match reply.body {
+            ReplyBody::Full(bytes) => ResponseBody::full(bytes),
+            ReplyBody::Stream(iterator) => super::stream::start(iterator, &shared.to_loop),
+        }
+        .with_background(reply.background, &shared.to_loop),
+    );
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
     if let Some(cors) = &engine.cors {
@@ -114,7 +125,11 @@ pub async fn handle(
     Ok(response)
 }
 
-async fn dispatch(shared: &Arc<Shared>, route: Arc<crate::route::Route>, data: RequestData) -> Reply {
+async fn dispatch(
+    shared: &Arc<Shared>,
+    route: Arc<crate::route::Route>,
+    data: RequestData,
+) -> Reply {
     let Ok(_permit) = shared.in_flight.acquire().await else {
         return Reply::internal_error();
     };
@@ -131,7 +146,9 @@ async fn dispatch(shared: &Arc<Shared>, route: Arc<crate::route::Route>, data: R
             let step = call_route(py, &exchange);
             exchange.route.inline.observe_inline(started.elapsed());
             if let Step::Await(coro, phase) = step {
-                shared.to_loop.send(Job::Await(exchange.clone(), coro.unbind(), phase));
+                shared
+                    .to_loop
+                    .send(Job::Await(exchange.clone(), coro.unbind(), phase));
             }
         });
     } else if is_async {
@@ -170,17 +187,29 @@ async fn read_body(
     }
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Ok(Err(err))
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(too_large())
         }
         Ok(Err(_)) => Err(Reply::detail(StatusCode::BAD_REQUEST, "Bad Request")),
-        Err(_) => Err(Reply::detail(StatusCode::REQUEST_TIMEOUT, "Request Timeout")),
+        Err(_) => Err(Reply::detail(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+        )),
     }
 }
 
 /// 404, or a 307 to the same path with the trailing slash toggled when that exists (Starlette's
 /// `redirect_slashes`), as an absolute URL built from the Host header like Starlette's.
-fn not_found(engine: &Engine, path: &str, parts: &http::request::Parts, local: SocketAddr) -> Reply {
+fn not_found(
+    engine: &Engine,
+    path: &str,
+    parts: &http::request::Parts,
+    local: SocketAddr,
+) -> Reply {
     if engine.redirect_slashes && path != "/" {
         let other = match path.strip_suffix('/') {
             Some(stripped) => stripped.to_owned(),

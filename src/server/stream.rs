@@ -12,9 +12,12 @@ use crate::runtime::{Job, LoopSender};
 /// Starts pumping `iterator` on the event loop and returns the body that sends its chunks.
 pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
     let (tx, rx) = mpsc::unbounded_channel();
-    to_loop.send(Job::Stream(iterator, ChunkSink {
+    to_loop.send(Job::Stream(
+        iterator,
+        ChunkSink {
             tx: std::sync::Mutex::new(Some(tx)),
-        }));
+        },
+    ));
     ResponseBody::stream(rx)
 }
 
