@@ -37,6 +37,7 @@ test: cargo-test pytest
 bench: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py
+	$(PYTHON) benchmarks/ws_echo.py
 
 # One worker against two, wrk unpinned (on 2 cores the load generator competes with both).
 bench-workers: build
