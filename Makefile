@@ -17,7 +17,7 @@ $(STAMP): $(PYTHON) requirements-dev.txt
 
 # Builds the Rust engine into the venv (release: the engine is what we ship and measure).
 build: $(STAMP)
-	$(VENV)/bin/maturin develop --release -q
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -q
 
 run: build
 	$(PYTHON) examples/app.py
