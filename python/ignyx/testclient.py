@@ -13,7 +13,10 @@ from typing import Any, Optional
 
 import httpx
 
+from ._ws_client import WebSocketDenialResponse
 from .server import Server
+
+__all__ = ["TestClient", "WebSocketDenialResponse"]
 
 
 class _LoopbackTransport(httpx.HTTPTransport):
