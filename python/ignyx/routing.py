@@ -141,6 +141,12 @@ class APIRoute:
         self.response_adapter = (
             TypeAdapter(self.response_model) if self.response_model is not None else None
         )
+        # Whether Python builds the Response itself (known now, not per request).
+        self._builds_response = (
+            self.response_adapter is not None
+            or not isinstance(self.response_class, DefaultPlaceholder)
+            or not _body_allowed(self.status_code)
+        )
 
     # -- compilation -------------------------------------------------------------
 
@@ -253,12 +259,10 @@ class APIRoute:
     def _finish(self, result: Any, ctx: RequestContext) -> Any:
         """Applies response_model, response_class, the Response parameter and cleanups."""
         needs_response = (
-            ctx.response is not None
+            self._builds_response
+            or ctx.response is not None
             or ctx.background is not None
             or ctx.stack is not None
-            or self.response_adapter is not None
-            or not isinstance(self.response_class, DefaultPlaceholder)
-            or not _body_allowed(self.status_code)
         )
         if not needs_response:
             return result
