@@ -14,7 +14,7 @@
 //! if let Some((status, headers, body)) = cors.preflight(&method, &request_headers) {
 //!     return reply(status, headers, body);
 //! }
-//! cors.apply(&request_headers, response.headers_mut());
+//! cors.apply(request_headers.get(ORIGIN), response.headers_mut());
 //! ```
 
 use std::borrow::Cow;
@@ -257,12 +257,7 @@ impl Cors {
     /// Call it for every non-preflight response, with or without `origin`:
     /// like Starlette, it always appends `Origin` to `Vary`, because the
     /// answer would have differed had the request carried another origin.
-    pub fn apply(&self, request_headers: &HeaderMap, response_headers: &mut HeaderMap) {
-        self.apply_origin(request_headers.get(ORIGIN), response_headers);
-    }
-
-    /// `apply` for a request whose only header CORS reads, `Origin`, was kept aside.
-    pub fn apply_origin(&self, origin: Option<&HeaderValue>, response_headers: &mut HeaderMap) {
+    pub fn apply(&self, origin: Option<&HeaderValue>, response_headers: &mut HeaderMap) {
         if let Some(origin) = origin {
             for (name, value) in &self.simple_headers {
                 response_headers.insert(name.clone(), value.clone());
@@ -397,7 +392,7 @@ mod tests {
         response: &[(&str, &[u8])],
     ) -> Vec<(String, Vec<u8>)> {
         let mut response = headers(response);
-        cors.apply(&headers(request), &mut response);
+        cors.apply(headers(request).get(ORIGIN), &mut response);
         listing(&response)
     }
 

@@ -163,6 +163,21 @@ class Dependant:
     is_gen: bool = False
     is_async_gen: bool = False
 
+    def overridden_by(self, override: Callable[..., Any]) -> Dependant:
+        """The plan of `override` standing in for this one (``app.dependency_overrides``),
+        compiled on first use and kept."""
+        plans = self.__dict__.setdefault("_override_plans", {})
+        plan = plans.get(override)
+        if plan is None:
+            plan = plans[override] = build_dependant(
+                override,
+                path=self.path,
+                name=self.name,
+                use_cache=self.use_cache,
+                security_scopes=self.security_scopes,
+            )
+        return plan
+
     @functools.cached_property
     def cache_key(self) -> tuple:
         return (self.call, tuple(sorted(set(self.security_scopes))))
@@ -594,12 +609,22 @@ def _special_values(dependant: Dependant, ctx: RequestContext, values: dict) -> 
         values[dependant.security_scopes_param] = SecurityScopes(dependant.security_scopes)
 
 
+def _own_values(dependant: Dependant, ctx: RequestContext, values: dict, flat_body: bool) -> None:
+    """The values `dependant` takes from the request itself (not from sub-dependencies)."""
+    if dependant.request_fields:
+        _request_values(dependant, ctx, values)
+    if dependant.body_params:
+        _body_values(dependant, ctx, values, flat_body)
+    if dependant.has_special:
+        _special_values(dependant, ctx, values)
+
+
 def solve_sync(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> dict[str, Any]:
     """Resolves every value `dependant.call` needs; errors go to `ctx.errors`."""
     values: dict[str, Any] = {}
     for sub in dependant.dependencies:
         if ctx.overrides and sub.call in ctx.overrides:
-            sub = _overridden(sub, ctx.overrides[sub.call])
+            sub = sub.overridden_by(ctx.overrides[sub.call])
         if sub.use_cache and sub.cache_key in ctx.cache:
             values[sub.name] = ctx.cache[sub.cache_key]
             continue
@@ -616,12 +641,7 @@ def solve_sync(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> di
         values[sub.name] = result
         if sub.use_cache:
             ctx.cache[sub.cache_key] = result
-    if dependant.request_fields:
-        _request_values(dependant, ctx, values)
-    if dependant.body_params:
-        _body_values(dependant, ctx, values, flat_body)
-    if dependant.has_special:
-        _special_values(dependant, ctx, values)
+    _own_values(dependant, ctx, values, flat_body)
     return values
 
 
@@ -630,7 +650,7 @@ async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool
     values: dict[str, Any] = {}
     for sub in dependant.dependencies:
         if ctx.overrides and sub.call in ctx.overrides:
-            sub = _overridden(sub, ctx.overrides[sub.call])
+            sub = sub.overridden_by(ctx.overrides[sub.call])
         if sub.use_cache and sub.cache_key in ctx.cache:
             values[sub.name] = ctx.cache[sub.cache_key]
             continue
@@ -653,32 +673,8 @@ async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool
         values[sub.name] = result
         if sub.use_cache:
             ctx.cache[sub.cache_key] = result
-    if dependant.request_fields:
-        _request_values(dependant, ctx, values)
-    if dependant.body_params:
-        _body_values(dependant, ctx, values, flat_body)
-    if dependant.has_special:
-        _special_values(dependant, ctx, values)
+    _own_values(dependant, ctx, values, flat_body)
     return values
-
-
-_OVERRIDES: dict[tuple[int, Any], Dependant] = {}
-
-
-def _overridden(sub: Dependant, override: Callable[..., Any]) -> Dependant:
-    """The plan of `override` standing in for `sub` (``app.dependency_overrides``), cached."""
-    key = (id(sub), override)
-    plan = _OVERRIDES.get(key)
-    if plan is None:
-        plan = build_dependant(
-            override,
-            path=sub.path,
-            name=sub.name,
-            use_cache=sub.use_cache,
-            security_scopes=sub.security_scopes,
-        )
-        _OVERRIDES[key] = plan
-    return plan
 
 
 def flat_body_params(dependant: Dependant) -> list[ModelField]:

@@ -120,7 +120,7 @@ pub async fn handle(
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
     if let Some(cors) = &engine.cors {
-        cors.apply_origin(origin.as_ref(), response.headers_mut());
+        cors.apply(origin.as_ref(), response.headers_mut());
     }
     Ok(response)
 }

@@ -106,6 +106,13 @@ class _Renderer:
             field, self.field_mapping, separate_input_output_schemas=self.separate, alias=alias
         )
 
+    def paths(self, plans: list[RoutePlan]) -> dict[str, dict[str, Any]]:
+        """The path items of `plans`, operations of one path merged."""
+        paths: dict[str, dict[str, Any]] = {}
+        for plan in plans:
+            paths.setdefault(plan.route.path_format, {}).update(self.path_item(plan))
+        return paths
+
     def path_item(self, plan: RoutePlan) -> dict[str, Any]:
         route = plan.route
         response_class = route.response_class
@@ -301,16 +308,14 @@ def get_openapi(
 ) -> dict[str, Any]:
     """The OpenAPI document (as plain JSON data) describing `routes`."""
     info: dict[str, Any] = {"title": title, "version": version}
-    if summary:
-        info["summary"] = summary
-    if description:
-        info["description"] = description
-    if terms_of_service:
-        info["termsOfService"] = terms_of_service
-    if contact:
-        info["contact"] = contact
-    if license_info:
-        info["license"] = license_info
+    optional_info = {
+        "summary": summary,
+        "description": description,
+        "termsOfService": terms_of_service,
+        "contact": contact,
+        "license": license_info,
+    }
+    info.update((key, value) for key, value in optional_info.items() if value)
     output: dict[str, Any] = {"openapi": openapi_version, "info": info}
     if servers:
         output["servers"] = servers
@@ -323,12 +328,8 @@ def get_openapi(
         separate_input_output_schemas=separate_input_output_schemas,
     )
     renderer = _Renderer(field_mapping, separate_input_output_schemas)
-    paths: dict[str, dict[str, Any]] = {}
-    for plan in plans:
-        paths.setdefault(plan.route.path_format, {}).update(renderer.path_item(plan))
-    webhook_paths: dict[str, dict[str, Any]] = {}
-    for plan in webhook_plans:
-        webhook_paths.setdefault(plan.route.path_format, {}).update(renderer.path_item(plan))
+    paths = renderer.paths(plans)
+    webhook_paths = renderer.paths(webhook_plans)
     definitions.update(renderer.definitions)
 
     components: dict[str, Any] = {}
