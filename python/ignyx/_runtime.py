@@ -1,12 +1,20 @@
-"""The worker's event-loop thread: one asyncio loop (uvloop when installed) that runs
-lifespan hooks, async handlers, async dependencies, background tasks, streaming
-bodies and WebSockets. The Rust engine feeds it through ``LoopBridge``.
+"""The worker's one asyncio event loop, stepped by the Rust engine on its I/O thread.
+
+Lifespan hooks, async handlers, async dependencies, background tasks, streaming bodies
+and WebSockets all run on it. Before and after serving it is an ordinary selector loop
+(``run_until_complete`` runs startup and shutdown); while serving, tokio calls
+``step`` whenever the loop has work (see ``src/runtime/event_loop.rs``), so handing
+it a request costs no thread switch.
+
+uvloop is not used: it cannot be stepped from outside, and tokio already does the
+I/O it would speed up; the loop here only runs Python callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import selectors
 import sys
 import threading
 from typing import Any, Awaitable, Callable, Optional
@@ -14,115 +22,96 @@ from typing import Any, Awaitable, Callable, Optional
 logger = logging.getLogger("ignyx.error")
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's selector; while the engine drives the loop it never blocks, and is
+    asked at all only when its descriptor is readable."""
+
+    driven = False
+    #: Set by ``step``: whether this iteration should look for I/O.
+    io = True
+    #: Whether the last look found any.
+    found = False
+
+    def select(self, timeout: Optional[float] = None) -> list:
+        if not self.driven:
+            return super().select(timeout)
+        if not self.io:
+            return []
+        events = super().select(0)
+        self.found = bool(events)
+        return events
 
 
-async def _respond(coro: Any, responder: Any) -> None:
-    # Answering from inside the task saves the extra loop pass of a done-callback.
-    try:
-        result = await coro
-    except BaseException as exc:
-        responder.fail(exc)
-        if not isinstance(exc, Exception):
-            raise
-    else:
-        responder.ok(result)
+class EngineLoop(asyncio.SelectorEventLoop):
+    """The event loop of one server. ``begin`` / ``end`` bracket serving on the
+    serving thread; in between, the engine calls ``step`` and the entry points below."""
 
+    def __init__(self) -> None:
+        super().__init__(_Selector())
+        self._saved_asyncgen_hooks: Any = None
 
-if sys.version_info >= (3, 12):
+    def selector_fileno(self) -> int:
+        return self._selector.fileno()
 
-    def _create_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task:
-        # Runs to the first real suspension right now: most handlers finish here.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+    # -- serving (what ``run_forever`` does around its iterations) ----------------
 
-else:
+    def begin(self) -> None:
+        self._check_closed()
+        self._check_running()
+        self._thread_id = threading.get_ident()
+        self._saved_asyncgen_hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(
+            firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
+        )
+        self._selector.driven = True
 
-    def _create_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task:
-        return loop.create_task(coro)
+    def end(self) -> None:
+        self._selector.driven = False
+        self._stopping = False
+        self._thread_id = None
+        if self._saved_asyncgen_hooks is not None:
+            sys.set_asyncgen_hooks(*self._saved_asyncgen_hooks)
+            self._saved_asyncgen_hooks = None
 
+    def step(self, io: bool) -> tuple[float, bool]:
+        """One iteration, never blocking. Returns ``(delay, io_again)``: 0.0 when
+        callbacks are ready, the seconds to the next timer, or -1.0 for none; and
+        whether the selector should be asked again."""
+        selector = self._selector
+        selector.io = io
+        self._run_once()
+        io_again = io and selector.found
+        if self._ready:
+            return 0.0, io_again
+        if self._scheduled:
+            delay = self._scheduled[0]._when - self.time()
+            return (delay if delay > 0.0 else 0.0), io_again
+        return -1.0, io_again
 
-class LoopThread:
-    """Owns the event loop thread of one server."""
-
-    def __init__(
-        self,
-        bridge: Any,
-        startup: Callable[[], Awaitable[None]],
-        shutdown: Callable[[], Awaitable[None]],
-        grace: float = 30.0,
-    ) -> None:
-        self.bridge = bridge
-        self.startup = startup
-        self.shutdown = shutdown
-        self.grace = grace
-        self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self._ready = threading.Event()
-        self._error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._run, name="ignyx-loop", daemon=True)
-
-    def start(self) -> None:
-        """Starts the loop and runs startup hooks; raises what they raised."""
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._thread.join()
-            raise self._error
-
-    def stop(self) -> None:
-        """Finishes pending tasks (within the grace period), runs shutdown hooks, joins."""
-        loop = self.loop
-        if loop is not None and self._thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-        self._thread.join()
-
-    def _run(self) -> None:
-        from . import _core
-
-        _core.batch_scheduling()  # see src/server/sched.rs
-        loop = self.loop = new_event_loop()
-        asyncio.set_event_loop(loop)
-        self.bridge.attach(self._start, self._run_background, self._pump)
-        loop.add_reader(self.bridge.fileno(), self.bridge.drain)
+    def finish(self, grace: float, shutdown: Callable[[], Awaitable[None]]) -> None:
+        """After serving: lets pending tasks finish within `grace` seconds, runs the
+        shutdown hooks, cancels what is left and closes the loop."""
         try:
-            loop.run_until_complete(self.startup())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-            self._error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-            loop.remove_reader(self.bridge.fileno())
-            self.bridge.drain()
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            pending = [t for t in asyncio.all_tasks(self) if not t.done()]
             if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=self.grace))
+                self.run_until_complete(asyncio.wait(pending, timeout=grace))
             try:
-                loop.run_until_complete(self.shutdown())
+                self.run_until_complete(shutdown())
             except Exception:
                 logger.exception("Error in shutdown hook")
-            for task in asyncio.all_tasks(loop):
+            for task in asyncio.all_tasks(self):
                 task.cancel()
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            self.run_until_complete(self.shutdown_asyncgens())
         finally:
-            loop.close()
+            self.close()
 
-    # -- callbacks the Rust bridge makes ---------------------------------------
+    # -- entry points the engine calls during a step ---------------------------
 
-    def _start(self, coro: Any, responder: Any) -> None:
-        _create_task(self.loop, _respond(coro, responder))
+    def run_background(self, task: Callable[[], Awaitable[None]]) -> None:
+        self.create_task(_background(task))
 
-    def _run_background(self, task: Callable[[], Awaitable[None]]) -> None:
-        self.loop.create_task(_background(task))
-
-    def _pump(self, iterator: Any, sink: Any) -> None:
-        self.loop.create_task(_pump(iterator, sink))
+    def pump(self, iterator: Any, sink: Any) -> None:
+        self.create_task(_pump(iterator, sink))
 
 
 async def _background(task: Callable[[], Awaitable[None]]) -> None:

@@ -1,5 +1,6 @@
-"""Serving an app: bind, start the event loop thread (startup hooks run there), hand
-control to the Rust server with the GIL released, then shut down in order.
+"""Serving an app: bind, run the startup hooks on the worker's event loop, hand control
+to the Rust server (which steps that loop on the same thread) with the GIL released,
+then shut down in order.
 
 ``Ignyx.run`` serves in the foreground; ``TestClient`` serves on a background thread.
 Several workers are processes sharing the port through SO_REUSEPORT.
@@ -7,15 +8,16 @@ Several workers are processes sharing the port through SO_REUSEPORT.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import _core
-from ._runtime import LoopThread
+from ._runtime import EngineLoop
 
 logger = logging.getLogger("ignyx")
 
@@ -44,28 +46,58 @@ class Server:
         )
         self.host = self._core.host
         self.port = self._core.port
-        self._loop = LoopThread(
-            self._core.bridge, app._startup, app._shutdown, grace=graceful_timeout
-        )
+        self._grace = graceful_timeout
         self._thread: Optional[threading.Thread] = None
 
-    def serve(self, handle_signals: bool = True) -> None:
-        """Serves in this thread until SIGINT/SIGTERM or `shutdown()`."""
+    def serve(
+        self, handle_signals: bool = True, started: Optional[Callable[[], None]] = None
+    ) -> None:
+        """Serves in this thread until SIGINT/SIGTERM or `shutdown()`; raises what the
+        startup hooks raised. `started` is called once they have run."""
         handle_signals = handle_signals and threading.current_thread() is threading.main_thread()
-        self._loop.start()
-        previous = _quiet_python_signal_handlers() if handle_signals else {}
+        loop = EngineLoop()
+        asyncio.set_event_loop(loop)
         try:
-            self._core.serve(handle_signals=handle_signals)
+            loop.run_until_complete(self.app._startup())
+        except BaseException:
+            loop.close()
+            asyncio.set_event_loop(None)
+            raise
+        if started is not None:
+            started()
+        previous = _quiet_python_signal_handlers() if handle_signals else {}
+        loop.begin()
+        try:
+            self._core.serve(loop, handle_signals=handle_signals)
         finally:
-            self._loop.stop()
+            loop.end()
+            loop.finish(self._grace, self.app._shutdown)
+            asyncio.set_event_loop(None)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
     def start_in_thread(self) -> None:
-        """Starts serving on a background thread; returns once requests are accepted."""
-        self._loop.start()
-        self._thread = threading.Thread(target=self._core.serve, name="ignyx-server", daemon=True)
+        """Starts serving on a background thread; returns once the startup hooks have run
+        (raising what they raised) and requests are accepted."""
+        ready = threading.Event()
+        failed: list[BaseException] = []
+
+        def serve() -> None:
+            try:
+                self.serve(handle_signals=False, started=ready.set)
+            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+                if ready.is_set():
+                    logger.exception("Server failed")
+                failed.append(exc)
+                ready.set()
+
+        self._thread = threading.Thread(target=serve, name="ignyx-server", daemon=True)
         self._thread.start()
+        ready.wait()
+        if failed:
+            self._thread.join()
+            self._thread = None
+            raise failed[0]
 
     def shutdown(self) -> None:
         """Stops a server started with `start_in_thread`, gracefully."""
@@ -73,7 +105,6 @@ class Server:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self._loop.stop()
 
 
 def _quiet_python_signal_handlers() -> dict[int, Any]:

@@ -1,141 +1,237 @@
-//! The bridge to the worker's one asyncio event loop.
+//! The worker's one asyncio event loop, driven from the I/O thread.
 //!
-//! The loop runs on a long-lived Python thread (`ignyx._runtime`). Rust queues
-//! jobs on a channel and wakes the loop through an eventfd the loop watches with
-//! `add_reader`; a wake is written only when the loop is not already due to
-//! drain, so a burst of requests costs one wake-up. Each coroutine runs as an
-//! asyncio Task (so `current_task()`, `asyncio.timeout` and cancellation behave
-//! as users expect), started eagerly on Python 3.12+: one that finishes without
-//! suspending is answered at once, with no event-loop round trip.
+//! The loop (`ignyx._runtime.EngineLoop`) lives on the thread that runs tokio, and
+//! a tokio task steps it: each pass runs the jobs queued since the last one (new
+//! async requests, background tasks, streaming bodies, WebSocket events), then one
+//! iteration of the loop. A pass is due when a job is queued, when a callback is
+//! ready, when the loop's selector has I/O (its epoll descriptor is watched by
+//! tokio), or when its next timer is due. Handing an async request to Python is
+//! thus a function call on the same thread: no wake-up, no thread switch.
+//!
+//! A request's coroutine is stepped by a `CoroutineTask` (see `task.rs`) the moment
+//! its job runs.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
-use pyo3::sync::GILOnceCell;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::io::Interest;
+use tokio::sync::Notify;
 
-use super::job::{call_route, fail, settle, Exchange, Job, Phase, Step};
+use super::job::{call_route, Job, Step};
+use super::task::Tasks;
 
-struct Waker {
-    fd: OwnedFd,
-    pending: AtomicBool,
-    /// True while the loop thread drains jobs (it holds the GIL then).
-    draining: AtomicBool,
-}
-
-impl Waker {
-    fn new() -> PyResult<Self> {
-        // SAFETY: eventfd has no memory preconditions; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(PyOSError::new_err(
-                std::io::Error::last_os_error().to_string(),
-            ));
-        }
-        Ok(Self {
-            // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            pending: AtomicBool::new(false),
-            draining: AtomicBool::new(false),
-        })
-    }
-
-    fn wake(&self) {
-        if !self.pending.swap(true, Ordering::AcqRel) {
-            let one: u64 = 1;
-            // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
-            unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        }
-    }
-
-    fn clear(&self) {
-        let mut value: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64 from our own non-blocking eventfd.
-        unsafe { libc::read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8) };
-        self.pending.store(false, Ordering::Release);
-    }
-}
-
-/// Sends jobs to the event loop thread; cheap to clone.
+/// Queues jobs for the event loop from any thread; cheap to clone.
 #[derive(Clone)]
 pub struct LoopSender {
     tx: Sender<Job>,
-    waker: Arc<Waker>,
+    wake: Arc<Notify>,
 }
 
 impl LoopSender {
-    /// True when the loop has nothing queued from Rust and is not draining.
-    pub fn is_idle(&self) -> bool {
-        !self.waker.pending.load(Ordering::Acquire) && !self.waker.draining.load(Ordering::Acquire)
-    }
-
     pub fn send(&self, job: Job) {
         let _ = self.tx.send(job);
-        self.waker.wake();
+        self.wake.notify_one();
     }
 }
 
-/// `ignyx._core.LoopBridge`: the loop thread registers `fileno()` with
-/// `loop.add_reader(fd, bridge.drain)` and calls `attach(...)` first.
-#[pyclass(module = "ignyx._core", frozen)]
-pub struct LoopBridge {
-    rx: Receiver<Job>,
-    sender: LoopSender,
-    /// `start(coro, responder) -> None`: runs a coroutine as a Task that ends by calling
-    /// `responder.ok(result)` or `responder.fail(exc)`.
-    start: GILOnceCell<Py<PyAny>>,
-    /// `run_background(task) -> None`: schedules a response's background task.
-    background: GILOnceCell<Py<PyAny>>,
-    /// `pump(iterator, sink) -> None`: schedules the iteration of a streaming body.
-    pump: GILOnceCell<Py<PyAny>>,
+/// The Python side of the loop: what a pass calls.
+struct LoopCalls {
+    /// The `EngineLoop`.
+    event_loop: Py<PyAny>,
+    /// `asyncio.events._set_running_loop`, so code in a pass sees its running loop.
+    set_running: Py<PyAny>,
+    /// `event_loop.step(io) -> (delay, io_again)`: one loop iteration.
+    step: Py<PyAny>,
+    /// `run_background(task)`: schedules a response's background task.
+    background: Py<PyAny>,
+    /// `pump(iterator, sink)`: schedules the iteration of a streaming body.
+    pump: Py<PyAny>,
 }
 
-impl LoopBridge {
-    pub fn new() -> PyResult<Self> {
+/// What one pass left behind.
+struct Next {
+    /// Callbacks are ready: pass again as soon as the connections have had a turn.
+    ready: bool,
+    /// The selector returned events; ask it again (its descriptor may not signal twice).
+    io_again: bool,
+    /// The loop's next timer.
+    timer: Option<Duration>,
+}
+
+/// The selector's epoll descriptor, watched by tokio (Python owns and closes it).
+struct SelectorFd(RawFd);
+
+impl AsRawFd for SelectorFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// Resolves when the selector has events; never when it could not be watched.
+async fn readable(fd: Option<&AsyncFd<SelectorFd>>) -> AsyncFdReadyGuard<'_, SelectorFd> {
+    match fd {
+        Some(fd) => match fd.readable().await {
+            Ok(guard) => guard,
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// The worker's event loop as the I/O thread sees it.
+pub struct EventLoop {
+    rx: Receiver<Job>,
+    sender: LoopSender,
+    python: LoopCalls,
+    tasks: Arc<Tasks>,
+    selector: RawFd,
+}
+
+impl EventLoop {
+    /// Wraps an `EngineLoop` the calling thread has `begin()`-ed.
+    pub fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
+        let py = event_loop.py();
         let (tx, rx) = crossbeam_channel::unbounded();
-        Ok(Self {
+        let method = |name: &str| event_loop.getattr(name).map(Bound::unbind);
+        let python = LoopCalls {
+            event_loop: event_loop.clone().unbind(),
+            set_running: py
+                .import("asyncio.events")?
+                .getattr("_set_running_loop")?
+                .unbind(),
+            step: method("step")?,
+            background: method("run_background")?,
+            pump: method("pump")?,
+        };
+        let selector = event_loop.call_method0("selector_fileno")?.extract()?;
+        Ok(Arc::new(Self {
             rx,
             sender: LoopSender {
                 tx,
-                waker: Arc::new(Waker::new()?),
+                wake: Arc::new(Notify::new()),
             },
-            start: GILOnceCell::new(),
-            background: GILOnceCell::new(),
-            pump: GILOnceCell::new(),
-        })
+            python,
+            tasks: Tasks::new(event_loop)?,
+            selector,
+        }))
     }
 
     pub fn sender(&self) -> LoopSender {
         self.sender.clone()
     }
 
+    /// Steps the loop whenever it has work, forever; run it as a task of the I/O thread's
+    /// runtime, which drops it when serving ends.
+    pub async fn drive(self: Arc<Self>) {
+        // SAFETY: the descriptor stays open while this task lives: Python closes the
+        // selector only after `serve` returned, by which time the runtime (and with it this
+        // task and its registration) is gone.
+        let watched = unsafe {
+            AsyncFd::register_with_interest(SelectorFd(self.selector), Interest::READABLE)
+        };
+        let selector = match watched {
+            Ok(fd) => Some(fd),
+            Err(err) => {
+                eprintln!("ignyx: cannot watch the event loop's selector: {err}");
+                None
+            }
+        };
+        let mut io = true;
+        loop {
+            let next = self.pass(io);
+            io = next.io_again;
+            if next.ready || io {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let timer = next.timer.unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                _ = self.sender.wake.notified() => {}
+                mut readable = readable(selector.as_ref()) => {
+                    readable.clear_ready();
+                    io = true;
+                }
+                _ = tokio::time::sleep(timer) => {}
+            }
+        }
+    }
+
+    /// Runs the jobs still queued once serving has ended, so the tasks they start are among
+    /// those the loop finishes during shutdown.
+    pub fn drain(&self) {
+        Python::with_gil(|py| {
+            let _running = self.running(py);
+            while let Ok(job) = self.rx.try_recv() {
+                self.run(py, job);
+            }
+        });
+    }
+
+    /// One pass: the queued jobs, then one iteration of the loop.
+    fn pass(&self, io: bool) -> Next {
+        Python::with_gil(|py| {
+            let _running = self.running(py);
+            self.tasks.run_ready(py);
+            while let Ok(job) = self.rx.try_recv() {
+                self.run(py, job);
+            }
+            let stepped = self
+                .python
+                .step
+                .bind(py)
+                .call1((io,))
+                .and_then(|next| next.extract::<(f64, bool)>());
+            match stepped {
+                Ok((delay, io_again)) => Next {
+                    ready: delay == 0.0 || self.tasks.has_ready(),
+                    io_again,
+                    timer: (delay > 0.0).then(|| Duration::from_secs_f64(delay)),
+                },
+                Err(err) => {
+                    err.print(py);
+                    Next {
+                        ready: false,
+                        io_again: false,
+                        timer: Some(Duration::from_millis(10)),
+                    }
+                }
+            }
+        })
+    }
+
+    /// Marks the loop as this thread's running loop until the guard drops.
+    fn running<'py>(&'py self, py: Python<'py>) -> Running<'py> {
+        let set = self.python.set_running.bind(py);
+        if let Err(err) = set.call1((self.python.event_loop.bind(py),)) {
+            err.print(py);
+        }
+        Running { set }
+    }
+
     fn run(&self, py: Python<'_>, job: Job) {
         match job {
             Job::Call(exchange) => {
                 if let Step::Await(coro, phase) = call_route(py, &exchange) {
-                    self.step(py, exchange, coro, phase);
+                    self.tasks.spawn(py, exchange, coro, phase, None);
                 }
             }
             Job::Await(exchange, coro, phase) => {
-                self.step(py, exchange, coro.into_bound(py), phase)
+                self.tasks
+                    .spawn(py, exchange, coro.into_bound(py), phase, None)
             }
             Job::Background(task) => {
-                if let Some(run) = self.background.get(py) {
-                    if let Err(err) = run.bind(py).call1((task,)) {
-                        err.print(py);
-                    }
+                if let Err(err) = self.python.background.bind(py).call1((task,)) {
+                    err.print(py);
                 }
             }
             Job::Stream(iterator, sink) => {
-                let started = match self.pump.get(py) {
-                    Some(pump) => {
-                        Py::new(py, sink).and_then(|sink| pump.bind(py).call1((iterator, sink)))
-                    }
-                    None => Ok(py.None().into_bound(py)),
-                };
+                let started = Py::new(py, sink)
+                    .and_then(|sink| self.python.pump.bind(py).call1((iterator, sink)));
                 if let Err(err) = started {
                     err.print(py);
                 }
@@ -144,89 +240,18 @@ impl LoopBridge {
             Job::Stop => {}
         }
     }
-
-    /// Runs the coroutine as a Task (started eagerly where asyncio supports it); the
-    /// `Responder` settles the request when the Task is done.
-    fn step(&self, py: Python<'_>, exchange: Arc<Exchange>, coro: Bound<'_, PyAny>, phase: Phase) {
-        let Some(start) = self.start.get(py) else {
-            exchange.send(crate::response::Reply::internal_error());
-            return;
-        };
-        let on_done = Responder {
-            exchange: exchange.clone(),
-            phase,
-            sender: self.sender.clone(),
-        };
-        let started =
-            Py::new(py, on_done).and_then(|on_done| start.bind(py).call1((coro, on_done)));
-        if let Err(err) = started {
-            let step = fail(py, &exchange, err, phase);
-            self.after(py, exchange, step);
-        }
-    }
-
-    fn after(&self, py: Python<'_>, exchange: Arc<Exchange>, step: Step<'_>) {
-        if let Step::Await(coro, phase) = step {
-            self.step(py, exchange, coro, phase);
-        }
-    }
 }
 
-#[pymethods]
-impl LoopBridge {
-    /// Called once on the loop thread before serving.
-    fn attach(&self, py: Python<'_>, start: Py<PyAny>, run_background: Py<PyAny>, pump: Py<PyAny>) {
-        let _ = self.start.set(py, start);
-        let _ = self.background.set(py, run_background);
-        let _ = self.pump.set(py, pump);
-    }
-
-    fn fileno(&self) -> RawFd {
-        self.sender.waker.fd.as_raw_fd()
-    }
-
-    /// Runs every queued job; the loop calls this when the eventfd is readable.
-    fn drain(&self, py: Python<'_>) {
-        let waker = &self.sender.waker;
-        waker.draining.store(true, Ordering::Release);
-        waker.clear();
-        while let Ok(job) = self.rx.try_recv() {
-            self.run(py, job);
-        }
-        waker.draining.store(false, Ordering::Release);
-    }
+/// Clears the thread's running loop when a pass ends, so sync code run on this thread
+/// between passes (quick sync routes) may run its own loop, as it could on a pool thread.
+struct Running<'py> {
+    set: &'py Bound<'py, PyAny>,
 }
 
-/// Receives the outcome of a request's coroutine, on the loop thread.
-#[pyclass(module = "ignyx._core", frozen)]
-pub struct Responder {
-    exchange: Arc<Exchange>,
-    phase: Phase,
-    sender: LoopSender,
-}
-
-#[pymethods]
-impl Responder {
-    /// The coroutine returned `value`.
-    fn ok(&self, py: Python<'_>, value: Bound<'_, PyAny>) {
-        self.finish(py, Ok(value));
-    }
-
-    /// The coroutine raised `exc`; a cancelled request has nobody waiting for it.
-    fn fail(&self, py: Python<'_>, exc: Bound<'_, PyAny>) {
-        if exc.is_instance_of::<pyo3::exceptions::asyncio::CancelledError>() {
-            return;
-        }
-        self.finish(py, Err(PyErr::from_value(exc)));
-    }
-}
-
-impl Responder {
-    fn finish(&self, py: Python<'_>, result: PyResult<Bound<'_, PyAny>>) {
-        if let Step::Await(coro, phase) = settle(py, &self.exchange, result, self.phase) {
-            // An async error handler: continue it on the loop.
-            let job = Job::Await(self.exchange.clone(), coro.unbind(), phase);
-            self.sender.send(job);
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Err(err) = self.set.call1((self.set.py().None(),)) {
+            err.print(self.set.py());
         }
     }
 }

@@ -1,10 +1,12 @@
-//! Where Python runs: a pool of threads for sync routes and a bridge to the
-//! worker's one asyncio event loop for everything async.
+//! Where Python runs: a pool of threads for sync routes, and the worker's one
+//! asyncio event loop, stepped on the I/O thread, for everything async.
 
 mod event_loop;
 mod job;
 mod sync_pool;
+mod task;
 
-pub use event_loop::{LoopBridge, LoopSender, Responder};
+pub use event_loop::{EventLoop, LoopSender};
 pub use job::{call_route, Exchange, Job, Step};
 pub use sync_pool::SyncPool;
+pub use task::CoroutineTask;

@@ -1,6 +1,6 @@
 //! The HTTP server of one worker: a current-thread tokio runtime owns the
-//! listener and every connection; Python runs on the sync pool and the event
-//! loop thread; SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let
+//! listener and every connection, and steps the asyncio event loop on the same
+//! thread; sync routes run inline when quick, else on the sync pool; SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let
 //! in-flight requests finish within a grace period, then `serve` returns.
 
 mod body;
@@ -22,7 +22,7 @@ use pyo3::prelude::*;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::app::{App, Engine};
-use crate::runtime::{LoopBridge, SyncPool};
+use crate::runtime::{EventLoop, SyncPool};
 use service::Shared;
 
 struct Limits {
@@ -40,7 +40,6 @@ pub struct Server {
     listener: Mutex<Option<std::net::TcpListener>>,
     local: SocketAddr,
     engine: Arc<Engine>,
-    bridge: Py<LoopBridge>,
     stop: Arc<Notify>,
     limits: Limits,
 }
@@ -53,7 +52,6 @@ impl Server {
         header_timeout = 30.0, body_timeout = 60.0, ws_max_size = 16 * 1024 * 1024))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        py: Python<'_>,
         mut app: PyRefMut<'_, App>,
         host: &str,
         port: u16,
@@ -75,7 +73,6 @@ impl Server {
             listener: Mutex::new(Some(listener)),
             local,
             engine: Arc::new(app.build()?),
-            bridge: Py::new(py, LoopBridge::new()?)?,
             stop: Arc::new(Notify::new()),
             limits: Limits {
                 max_in_flight: max_in_flight.max(1),
@@ -98,23 +95,24 @@ impl Server {
         self.local.port()
     }
 
-    /// The event-loop bridge; the loop thread attaches to it before `serve`.
-    #[getter]
-    fn bridge(&self, py: Python<'_>) -> Py<LoopBridge> {
-        self.bridge.clone_ref(py)
-    }
-
-    /// Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM. The GIL is
-    /// released throughout.
-    #[pyo3(signature = (handle_signals = false))]
-    fn serve(&self, py: Python<'_>, handle_signals: bool) -> PyResult<()> {
+    /// Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM, stepping
+    /// `event_loop` (an `ignyx._runtime.EngineLoop` begun on this thread) between
+    /// connections. The GIL is released except while Python runs.
+    #[pyo3(signature = (event_loop, handle_signals = false))]
+    fn serve(
+        &self,
+        py: Python<'_>,
+        event_loop: &Bound<'_, PyAny>,
+        handle_signals: bool,
+    ) -> PyResult<()> {
         let listener = self
             .listener
             .lock()
             .ok()
             .and_then(|mut l| l.take())
             .ok_or_else(|| PyRuntimeError::new_err("this server has already served"))?;
-        let to_loop = self.bridge.get().sender();
+        let event_loop = EventLoop::new(event_loop)?;
+        let to_loop = event_loop.sender();
         let pool = SyncPool::start(to_loop.clone(), self.limits.sync_threads);
         let shared = Arc::new(Shared {
             engine: self.engine.clone(),
@@ -130,9 +128,12 @@ impl Server {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
+            runtime.spawn(event_loop.clone().drive());
             let served =
                 runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
+            drop(runtime);
             pool.stop();
+            event_loop.drain();
             sched::restore_current_thread(previous);
             served
         });
@@ -229,8 +230,6 @@ impl Signals {
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Server>()?;
-    m.add_function(pyo3::wrap_pyfunction!(sched::batch_scheduling, m)?)?;
-    m.add_class::<LoopBridge>()?;
-    m.add_class::<crate::runtime::Responder>()?;
+    m.add_class::<crate::runtime::CoroutineTask>()?;
     stream::init(m)
 }

@@ -29,9 +29,3 @@ pub fn restore_current_thread(previous: Option<i32>) {
         }
     }
 }
-
-/// `ignyx._core.batch_scheduling()`: `SCHED_BATCH` for the calling (event-loop) thread.
-#[pyo3::pyfunction]
-pub fn batch_scheduling() -> bool {
-    batch_current_thread().is_some()
-}

@@ -134,9 +134,7 @@ async fn dispatch(
         return Reply::internal_error();
     };
     let is_async = route.is_async;
-    // Inline routes go nowhere else, so the pool drains and the GIL is ours; only a
-    // busy event loop (async work holding the GIL) sends them to the pool meanwhile.
-    let inline = !is_async && route.inline.is_inline() && shared.to_loop.is_idle();
+    let inline = !is_async && route.inline.is_inline();
     let (exchange, reply) = Exchange::new(shared.engine.clone(), route, Arc::new(data));
     if inline {
         // A route proven quick: run it right here, with no thread switch.

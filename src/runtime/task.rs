@@ -1,0 +1,539 @@
+//! Request coroutines, stepped from Rust on the event loop's thread.
+//!
+//! A request's coroutine is not wrapped in an `asyncio.Task`: a `CoroutineTask`
+//! sends into it directly (`PyIter_Send`) as soon as the request arrives, so a
+//! handler that never suspends is answered in that same call. While a step runs,
+//! the task is the loop's current task (`asyncio.current_task()`, `asyncio.timeout`,
+//! `TaskGroup` and anyio's cancel scopes work) inside the request's own copy of
+//! the context. What the coroutine yields decides what happens next, as in
+//! asyncio's Task: a bare `yield` (`asyncio.sleep(0)`) puts it on the ready
+//! queue for the next pass; a future gets a done-callback that steps it again;
+//! `cancel()` cancels the awaited future or throws `CancelledError` at the next
+//! step. Asyncio's cost per request (a Task, two `Handle`s, two loop callbacks)
+//! is gone; the loop is involved only when the coroutine awaits a real future.
+
+use std::collections::VecDeque;
+use std::os::raw::c_int;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pyo3::exceptions::asyncio::{CancelledError, InvalidStateError};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3::{PyTraverseError, PyVisit};
+
+use super::job::{settle, Exchange, Phase, Step};
+
+extern "C" {
+    // Declared here because pyo3-ffi 0.23 omits its return value (CPython 3.10+).
+    fn PyIter_Send(
+        iter: *mut ffi::PyObject,
+        arg: *mut ffi::PyObject,
+        presult: *mut *mut ffi::PyObject,
+    ) -> c_int;
+}
+
+const PYGEN_RETURN: c_int = 0;
+const PYGEN_NEXT: c_int = 1;
+
+/// What every task of one event loop shares.
+pub struct Tasks {
+    event_loop: Py<PyAny>,
+    /// `asyncio.tasks._enter_task` / `_leave_task`: what makes a task current.
+    enter: Py<PyAny>,
+    leave: Py<PyAny>,
+    /// Tasks that yielded to the loop (`await asyncio.sleep(0)`), stepped next pass.
+    ready: Mutex<VecDeque<Py<CoroutineTask>>>,
+}
+
+impl Tasks {
+    pub fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
+        let tasks = event_loop.py().import("asyncio.tasks")?;
+        Ok(Arc::new(Self {
+            event_loop: event_loop.clone().unbind(),
+            enter: tasks.getattr("_enter_task")?.unbind(),
+            leave: tasks.getattr("_leave_task")?.unbind(),
+            ready: Mutex::new(VecDeque::new()),
+        }))
+    }
+
+    /// Starts `coro` for the request and runs it to its first suspension.
+    pub fn spawn(
+        self: &Arc<Self>,
+        py: Python<'_>,
+        exchange: Arc<Exchange>,
+        coro: Bound<'_, PyAny>,
+        phase: Phase,
+        context: Option<Py<PyAny>>,
+    ) {
+        let context = match context {
+            Some(context) => context,
+            // SAFETY: returns a new reference, or NULL with an exception set.
+            None => match unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
+            {
+                Ok(context) => context.unbind(),
+                Err(err) => return finish_request(py, self, &exchange, Err(err), phase, None),
+            },
+        };
+        let task = CoroutineTask {
+            tasks: self.clone(),
+            exchange,
+            phase,
+            context,
+            state: Mutex::new(State {
+                coro: Some(coro.unbind()),
+                ..State::default()
+            }),
+        };
+        match Bound::new(py, task) {
+            Ok(task) => step(&task, None),
+            Err(err) => err.print(py),
+        }
+    }
+
+    /// Steps the tasks that were ready when called (not those that yield again meanwhile).
+    pub fn run_ready(&self, py: Python<'_>) {
+        let count = self.queue().len();
+        for _ in 0..count {
+            let Some(task) = self.queue().pop_front() else {
+                break;
+            };
+            step(task.bind(py), None);
+        }
+    }
+
+    pub fn has_ready(&self) -> bool {
+        !self.queue().is_empty()
+    }
+
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Py<CoroutineTask>>> {
+        self.ready
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// None once the task is done.
+    coro: Option<Py<PyAny>>,
+    /// The future the coroutine awaits.
+    waiter: Option<Py<PyAny>>,
+    must_cancel: bool,
+    cancel_message: Option<Py<PyAny>>,
+    cancels_requested: u32,
+    /// What the coroutine returned (or raised), once done.
+    outcome: Option<Result<Py<PyAny>, Py<PyAny>>>,
+    cancelled: bool,
+    callbacks: Vec<(Py<PyAny>, Option<Py<PyAny>>)>,
+    name: Option<Py<PyAny>>,
+}
+
+/// `ignyx._core.CoroutineTask`: what `asyncio.current_task()` returns inside a request.
+#[pyclass(module = "ignyx._core", frozen, weakref)]
+pub struct CoroutineTask {
+    tasks: Arc<Tasks>,
+    exchange: Arc<Exchange>,
+    phase: Phase,
+    context: Py<PyAny>,
+    state: Mutex<State>,
+}
+
+impl CoroutineTask {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What one send (or throw) into the coroutine gave.
+enum Sent<'py> {
+    Yielded(Bound<'py, PyAny>),
+    Returned(Bound<'py, PyAny>),
+    Raised(PyErr),
+}
+
+/// Runs the coroutine until it suspends or ends; `throw` is thrown in instead of sending.
+fn step(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>) {
+    step_in(task, throw, false)
+}
+
+/// `step`, for a caller already running in the task's context (a done-callback the loop
+/// runs with `context=`) when `in_context`.
+fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_context: bool) {
+    let py = task.py();
+    let this = task.get();
+    let (coro, throw) = {
+        let mut state = this.state();
+        let Some(coro) = state.coro.as_ref().map(|c| c.clone_ref(py)) else {
+            return;
+        };
+        let throw = if state.must_cancel {
+            state.must_cancel = false;
+            let message = state.cancel_message.take();
+            Some(cancelled_error(py, message))
+        } else {
+            throw
+        };
+        (coro.into_bound(py), throw)
+    };
+
+    let tasks = &this.tasks;
+    let event_loop = tasks.event_loop.bind(py);
+    // SAFETY: the context is a live contextvars.Context; entering fails only when it is
+    // already entered, which `in_context` rules out (a task's steps do not nest).
+    if !in_context && unsafe { ffi::PyContext_Enter(this.context.as_ptr()) } != 0 {
+        let err = PyErr::fetch(py);
+        return done(task, Err(err));
+    }
+    let entered = tasks.enter.bind(py).call1((event_loop, task));
+    let sent = match entered {
+        Err(err) => Sent::Raised(err),
+        Ok(_) => {
+            let sent = match throw {
+                None => send_none(&coro),
+                Some(exc) => match coro.call_method1("throw", (exc,)) {
+                    Ok(value) => Sent::Yielded(value),
+                    Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
+                        let value = err.value(py).getattr("value");
+                        Sent::Returned(value.unwrap_or_else(|_| py.None().into_bound(py)))
+                    }
+                    Err(err) => Sent::Raised(err),
+                },
+            };
+            if let Err(err) = tasks.leave.bind(py).call1((event_loop, task)) {
+                err.print(py);
+            }
+            sent
+        }
+    };
+    // SAFETY: exits the context entered above, on the same thread.
+    if !in_context && unsafe { ffi::PyContext_Exit(this.context.as_ptr()) } != 0 {
+        PyErr::fetch(py).print(py);
+    }
+
+    match sent {
+        Sent::Returned(value) => done(task, Ok(value)),
+        Sent::Raised(err) => done(task, Err(err)),
+        Sent::Yielded(value) if value.is_none() => {
+            // `asyncio.sleep(0)`: let everything else have a turn first.
+            tasks.queue().push_back(task.clone().unbind());
+        }
+        Sent::Yielded(value) => wait_for(task, value),
+    }
+}
+
+fn send_none<'py>(coro: &Bound<'py, PyAny>) -> Sent<'py> {
+    let py = coro.py();
+    let mut result: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: `coro` is a live object; PyIter_Send stores a new reference in `result`
+    // (the yielded or returned value), or NULL with an exception set on error.
+    let status = unsafe { PyIter_Send(coro.as_ptr(), ffi::Py_None(), &mut result) };
+    match status {
+        // SAFETY: `result` is a new, non-NULL reference for these two outcomes.
+        PYGEN_NEXT => Sent::Yielded(unsafe { Bound::from_owned_ptr(py, result) }),
+        PYGEN_RETURN => Sent::Returned(unsafe { Bound::from_owned_ptr(py, result) }),
+        _ => Sent::Raised(PyErr::fetch(py)),
+    }
+}
+
+/// The coroutine awaits `value`: resume the task when that future is done.
+fn wait_for(task: &Bound<'_, CoroutineTask>, value: Bound<'_, PyAny>) {
+    let py = task.py();
+    let blocking = value
+        .getattr(pyo3::intern!(py, "_asyncio_future_blocking"))
+        .and_then(|b| b.is_truthy())
+        .unwrap_or(false);
+    if !blocking {
+        let message = format!(
+            "Task got bad yield: {}",
+            value.repr().map(|r| r.to_string()).unwrap_or_default()
+        );
+        let err = PyRuntimeError::new_err(message)
+            .into_value(py)
+            .into_bound(py)
+            .into_any();
+        return step(task, Some(err));
+    }
+    let this = task.get();
+    let registered = (|| {
+        value.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), false)?;
+        let wakeup = task.getattr(pyo3::intern!(py, "_wakeup"))?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("context", this.context.bind(py))?;
+        value.call_method("add_done_callback", (wakeup,), Some(&kwargs))?;
+        PyResult::Ok(())
+    })();
+    if let Err(err) = registered {
+        let exc = err.into_value(py).into_bound(py).into_any();
+        return step(task, Some(exc));
+    }
+    let cancel_now = {
+        let mut state = this.state();
+        state.waiter = Some(value.clone().unbind());
+        state
+            .must_cancel
+            .then(|| state.cancel_message.as_ref().map(|m| m.clone_ref(py)))
+    };
+    // `cancel()` was called during the step: cancel what it now waits for instead.
+    if let Some(message) = cancel_now {
+        if cancel_future(&value, message.as_ref().map(|m| m.bind(py))) {
+            this.state().must_cancel = false;
+        }
+    }
+}
+
+fn cancel_future(future: &Bound<'_, PyAny>, message: Option<&Bound<'_, PyAny>>) -> bool {
+    let py = future.py();
+    let kwargs = PyDict::new(py);
+    if kwargs.set_item("msg", message).is_err() {
+        return false;
+    }
+    future
+        .call_method("cancel", (), Some(&kwargs))
+        .and_then(|r| r.is_truthy())
+        .unwrap_or(false)
+}
+
+fn cancelled_error<'py>(py: Python<'py>, message: Option<Py<PyAny>>) -> Bound<'py, PyAny> {
+    let err = match message {
+        Some(message) => CancelledError::new_err((message,)),
+        None => CancelledError::new_err(()),
+    };
+    err.into_value(py).into_bound(py).into_any()
+}
+
+/// The coroutine is over: answer the request, then run the task's done-callbacks.
+fn done(task: &Bound<'_, CoroutineTask>, result: PyResult<Bound<'_, PyAny>>) {
+    let py = task.py();
+    let this = task.get();
+    let cancelled = matches!(&result, Err(err) if err.is_instance_of::<CancelledError>(py));
+    let (callbacks, _released) = {
+        let mut state = this.state();
+        let released = (state.coro.take(), state.waiter.take());
+        state.cancelled = cancelled;
+        state.outcome = Some(match &result {
+            Ok(value) => Ok(value.clone().unbind()),
+            Err(err) => Err(err.clone_ref(py).into_value(py).into_any()),
+        });
+        // Dropped after the lock: a finalizer may call back into this task.
+        (std::mem::take(&mut state.callbacks), released)
+    };
+    // A cancelled request has nobody waiting for it.
+    if !cancelled {
+        let context = this.context.clone_ref(py);
+        finish_request(
+            py,
+            &this.tasks,
+            &this.exchange,
+            result,
+            this.phase,
+            Some(context),
+        );
+    }
+    let event_loop = this.tasks.event_loop.bind(py);
+    for (callback, context) in callbacks {
+        let kwargs = PyDict::new(py);
+        let scheduled = kwargs
+            .set_item("context", context)
+            .and_then(|_| event_loop.call_method("call_soon", (callback, task), Some(&kwargs)));
+        if let Err(err) = scheduled {
+            err.print(py);
+        }
+    }
+}
+
+fn finish_request(
+    py: Python<'_>,
+    tasks: &Arc<Tasks>,
+    exchange: &Arc<Exchange>,
+    result: PyResult<Bound<'_, PyAny>>,
+    phase: Phase,
+    context: Option<Py<PyAny>>,
+) {
+    if let Step::Await(coro, phase) = settle(py, exchange, result, phase) {
+        // An async error handler: run it as a task of its own, in the same context.
+        tasks.spawn(py, exchange.clone(), coro, phase, context);
+    }
+}
+
+#[pymethods]
+impl CoroutineTask {
+    /// The done-callback of an awaited future.
+    fn _wakeup(slf: &Bound<'_, Self>, _future: &Bound<'_, PyAny>) {
+        let waiter = slf.get().state().waiter.take();
+        drop(waiter);
+        // Registered with `context=`, so the loop runs this inside the task's context.
+        step_in(slf, None, true);
+    }
+
+    #[pyo3(signature = (msg = None))]
+    fn cancel(slf: &Bound<'_, Self>, msg: Option<Bound<'_, PyAny>>) -> bool {
+        let py = slf.py();
+        let waiter = {
+            let mut state = slf.get().state();
+            if state.coro.is_none() {
+                return false;
+            }
+            state.cancels_requested += 1;
+            state.waiter.as_ref().map(|w| w.clone_ref(py))
+        };
+        if let Some(waiter) = waiter {
+            if cancel_future(waiter.bind(py), msg.as_ref()) {
+                return true;
+            }
+        }
+        let mut state = slf.get().state();
+        state.must_cancel = true;
+        state.cancel_message = msg.map(Bound::unbind);
+        true
+    }
+
+    fn cancelling(&self) -> u32 {
+        self.state().cancels_requested
+    }
+
+    fn uncancel(&self) -> u32 {
+        let mut state = self.state();
+        if state.cancels_requested > 0 {
+            state.cancels_requested -= 1;
+            if state.cancels_requested == 0 {
+                state.must_cancel = false;
+            }
+        }
+        state.cancels_requested
+    }
+
+    fn done(&self) -> bool {
+        self.state().coro.is_none()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.state().cancelled
+    }
+
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.state().outcome {
+            None => Err(InvalidStateError::new_err("Result is not set.")),
+            Some(Ok(value)) => Ok(value.clone_ref(py)),
+            Some(Err(exc)) => Err(PyErr::from_value(exc.bind(py).clone())),
+        }
+    }
+
+    fn exception(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &self.state().outcome {
+            None => Err(InvalidStateError::new_err("Exception is not set.")),
+            Some(Ok(_)) => Ok(None),
+            Some(Err(exc)) => Ok(Some(exc.clone_ref(py))),
+        }
+    }
+
+    #[pyo3(signature = (callback, *, context = None))]
+    fn add_done_callback(
+        slf: &Bound<'_, Self>,
+        callback: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let mut state = slf.get().state();
+        if state.coro.is_some() {
+            state.callbacks.push((callback, context));
+            return Ok(());
+        }
+        drop(state);
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("context", context)?;
+        let event_loop = slf.get().tasks.event_loop.bind(py);
+        event_loop.call_method("call_soon", (callback, slf), Some(&kwargs))?;
+        Ok(())
+    }
+
+    fn remove_done_callback(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> usize {
+        let mut state = self.state();
+        let before = state.callbacks.len();
+        state
+            .callbacks
+            .retain(|(cb, _)| !cb.bind(py).eq(callback).unwrap_or(false));
+        before - state.callbacks.len()
+    }
+
+    fn get_coro(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state().coro.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.clone_ref(py)
+    }
+
+    fn get_loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.tasks.event_loop.clone_ref(py)
+    }
+
+    fn get_name(&self, py: Python<'_>) -> Py<PyAny> {
+        match &self.state().name {
+            Some(name) => name.clone_ref(py),
+            None => format!("ignyx-request-{:x}", self as *const Self as usize)
+                .into_pyobject(py)
+                .map(|s| s.into_any().unbind())
+                .unwrap_or_else(|_| py.None()),
+        }
+    }
+
+    fn set_name(&self, name: Py<PyAny>) {
+        self.state().name = Some(name);
+    }
+
+    /// The future being awaited (asyncio's Task attribute, which anyio reads).
+    #[getter]
+    fn _fut_waiter(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state().waiter.as_ref().map(|w| w.clone_ref(py))
+    }
+
+    #[getter]
+    fn _must_cancel(&self) -> bool {
+        self.state().must_cancel
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let state = self.state();
+        let coro = match &state.coro {
+            Some(coro) => coro
+                .bind(py)
+                .repr()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            None => "done".to_owned(),
+        };
+        format!("<CoroutineTask {coro}>")
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.context)?;
+        // Steps never hold the lock across Python code, so it is free whenever the GC runs.
+        if let Ok(state) = self.state.try_lock() {
+            visit.call(&state.coro)?;
+            visit.call(&state.waiter)?;
+            visit.call(&state.cancel_message)?;
+            visit.call(&state.name)?;
+            if let Some(Ok(value) | Err(value)) = &state.outcome {
+                visit.call(value)?;
+            }
+            for (callback, context) in &state.callbacks {
+                visit.call(callback)?;
+                visit.call(context)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        let released = match self.state.try_lock() {
+            Ok(mut state) => std::mem::take(&mut *state),
+            Err(_) => return,
+        };
+        // Dropped after the lock: a finalizer may call back into this task.
+        drop(released);
+    }
+}
