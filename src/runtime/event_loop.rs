@@ -217,12 +217,11 @@ impl EventLoop {
         match job {
             Job::Call(exchange) => {
                 if let Step::Await(coro, phase) = call_route(py, &exchange) {
-                    self.tasks.spawn(py, exchange, coro, phase, None);
+                    self.tasks.spawn(py, exchange, coro, phase);
                 }
             }
             Job::Await(exchange, coro, phase) => {
-                self.tasks
-                    .spawn(py, exchange, coro.into_bound(py), phase, None)
+                self.tasks.spawn(py, exchange, coro.into_bound(py), phase)
             }
             Job::Background(task) => {
                 if let Err(err) = self.python.background.bind(py).call1((task,)) {

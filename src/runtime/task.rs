@@ -58,23 +58,20 @@ impl Tasks {
         }))
     }
 
-    /// Starts `coro` for the request and runs it to its first suspension.
+    /// Starts `coro` for the request, in a copy of the current context, and runs it to its
+    /// first suspension.
     pub fn spawn(
         self: &Arc<Self>,
         py: Python<'_>,
         exchange: Arc<Exchange>,
         coro: Bound<'_, PyAny>,
         phase: Phase,
-        context: Option<Py<PyAny>>,
     ) {
-        let context = match context {
-            Some(context) => context,
-            // SAFETY: returns a new reference, or NULL with an exception set.
-            None => match unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }
-            {
-                Ok(context) => context.unbind(),
-                Err(err) => return finish_request(py, self, &exchange, Err(err), phase, None),
-            },
+        // SAFETY: returns a new reference, or NULL with an exception set.
+        let copied = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) };
+        let context = match copied {
+            Ok(context) => context.unbind(),
+            Err(err) => return finish_request(py, self, &exchange, Err(err), phase),
         };
         let task = CoroutineTask {
             tasks: self.clone(),
@@ -209,11 +206,8 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
             sent
         }
     };
-    // SAFETY: exits the context entered above, on the same thread.
-    if !in_context && unsafe { ffi::PyContext_Exit(this.context.as_ptr()) } != 0 {
-        PyErr::fetch(py).print(py);
-    }
-
+    // What follows runs in the task's context too: an async error handler started by
+    // `done` copies it, so it sees the ContextVars the handler set.
     match sent {
         Sent::Returned(value) => done(task, Ok(value)),
         Sent::Raised(err) => done(task, Err(err)),
@@ -222,6 +216,10 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
             tasks.queue().push_back(task.clone().unbind());
         }
         Sent::Yielded(value) => wait_for(task, value),
+    }
+    // SAFETY: exits the context entered above, on the same thread.
+    if !in_context && unsafe { ffi::PyContext_Exit(this.context.as_ptr()) } != 0 {
+        PyErr::fetch(py).print(py);
     }
 }
 
@@ -239,7 +237,8 @@ fn send_none<'py>(coro: &Bound<'py, PyAny>) -> Sent<'py> {
     }
 }
 
-/// The coroutine awaits `value`: resume the task when that future is done.
+/// The coroutine awaits `value`: resume the task when that future is done. Called in the
+/// task's context.
 fn wait_for(task: &Bound<'_, CoroutineTask>, value: Bound<'_, PyAny>) {
     let py = task.py();
     let blocking = value
@@ -268,7 +267,7 @@ fn wait_for(task: &Bound<'_, CoroutineTask>, value: Bound<'_, PyAny>) {
     })();
     if let Err(err) = registered {
         let exc = err.into_value(py).into_bound(py).into_any();
-        return step(task, Some(exc));
+        return step_in(task, Some(exc), true);
     }
     let cancel_now = {
         let mut state = this.state();
@@ -323,15 +322,7 @@ fn done(task: &Bound<'_, CoroutineTask>, result: PyResult<Bound<'_, PyAny>>) {
     };
     // A cancelled request has nobody waiting for it.
     if !cancelled {
-        let context = this.context.clone_ref(py);
-        finish_request(
-            py,
-            &this.tasks,
-            &this.exchange,
-            result,
-            this.phase,
-            Some(context),
-        );
+        finish_request(py, &this.tasks, &this.exchange, result, this.phase);
     }
     let event_loop = this.tasks.event_loop.bind(py);
     for (callback, context) in callbacks {
@@ -351,11 +342,10 @@ fn finish_request(
     exchange: &Arc<Exchange>,
     result: PyResult<Bound<'_, PyAny>>,
     phase: Phase,
-    context: Option<Py<PyAny>>,
 ) {
     if let Step::Await(coro, phase) = settle(py, exchange, result, phase) {
-        // An async error handler: run it as a task of its own, in the same context.
-        tasks.spawn(py, exchange.clone(), coro, phase, context);
+        // An async error handler: a task of its own, in a copy of the current context.
+        tasks.spawn(py, exchange.clone(), coro, phase);
     }
 }
 
