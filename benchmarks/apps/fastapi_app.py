@@ -50,6 +50,12 @@ async def create_user(user: User):
     return user
 
 
+@app.get("/sync")
+async def sync_route():
+    # Ignyx's twin is a `def`; FastAPI's fast path stays `async def` (see above).
+    return {"message": "Hello, World!"}
+
+
 @app.get("/async")
 async def async_route():
     await asyncio.sleep(0)

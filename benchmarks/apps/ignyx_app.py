@@ -51,6 +51,11 @@ def create_user(user: User):
     return user
 
 
+@app.get("/sync")
+def sync_route():
+    return {"message": "Hello, World!"}
+
+
 @app.get("/async")
 async def async_route():
     await asyncio.sleep(0)

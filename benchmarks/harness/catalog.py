@@ -31,6 +31,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         body=b'{"name":"a","age":1}',
         content_type="application/json",
     ),
+    "sync": Endpoint("GET /sync (twin of /async)", "GET", "/sync", {"message": "Hello, World!"}),
     "async": Endpoint("GET /async", "GET", "/async", {"message": "Hello, World!"}),
     "deps": Endpoint("GET /deps (3 nested)", "GET", "/deps", {"deps": 3}),
 }

@@ -72,6 +72,7 @@ def summary(results: dict[str, Any], names: list[str], baseline: Optional[str]) 
         "",
         markdown_table(results, names, baseline),
     ]
+    out += _async_against_sync(results, names)
     fws = [fw for ep in results["endpoints"].values() for fw in ep["frameworks"].values()]
     if any(fw.get("errors") for fw in fws):
         out.append("\n* some responses were non-2xx or hit socket errors; see the JSON")
@@ -84,6 +85,19 @@ def summary(results: dict[str, Any], names: list[str], baseline: Optional[str]) 
     for name, why in results["skipped"].items():
         out.append(f"\n{name} was skipped: {why}")
     return "\n".join(out)
+
+
+def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:
+    """Issue 4's target: each framework's /async against its own sync twin, /sync."""
+    eps = results["endpoints"]
+    if "async" not in eps or "sync" not in eps:
+        return []
+    lines = [""]
+    for name in names:
+        a = eps["async"]["frameworks"].get(name, {}).get("rps")
+        s = eps["sync"]["frameworks"].get(name, {}).get("rps")
+        lines.append(f"{name}: GET /async is {_ratio(a, s)} of GET /sync")
+    return lines
 
 
 def version(module: str) -> Optional[str]:

@@ -148,7 +148,12 @@ impl EventLoop {
                 tokio::task::yield_now().await;
                 continue;
             }
-            let timer = next.timer.unwrap_or(Duration::from_secs(3600));
+            let timer = async {
+                match next.timer {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 _ = self.sender.wake.notified() => {}
@@ -156,7 +161,7 @@ impl EventLoop {
                     readable.clear_ready();
                     io = true;
                 }
-                _ = tokio::time::sleep(timer) => {}
+                _ = timer => {}
             }
         }
     }
@@ -180,6 +185,14 @@ impl EventLoop {
             while let Ok(job) = self.rx.try_recv() {
                 self.run(py, job);
             }
+            if !io && self.loop_is_idle(py) {
+                // Nothing for asyncio itself: spare the iteration (most passes, under load).
+                return Next {
+                    ready: self.tasks.has_ready(),
+                    io_again: false,
+                    timer: None,
+                };
+            }
             let stepped = self
                 .python
                 .step
@@ -202,6 +215,18 @@ impl EventLoop {
                 }
             }
         })
+    }
+
+    /// No callback is ready and no timer is pending (asyncio's `_ready` and `_scheduled`).
+    fn loop_is_idle(&self, py: Python<'_>) -> bool {
+        let event_loop = self.python.event_loop.bind(py);
+        let empty = |name: &Bound<'_, pyo3::types::PyString>| {
+            event_loop
+                .getattr(name)
+                .and_then(|queue| queue.len())
+                .is_ok_and(|len| len == 0)
+        };
+        empty(pyo3::intern!(py, "_ready")) && empty(pyo3::intern!(py, "_scheduled"))
     }
 
     /// Marks the loop as this thread's running loop until the guard drops.
