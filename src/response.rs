@@ -121,19 +121,24 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
     let code: u16 = obj.getattr(pyo3::intern!(py, "status_code"))?.extract()?;
     let status = StatusCode::from_u16(code)
         .map_err(|_| PyTypeError::new_err(format!("invalid status code {code}")))?;
-    let raw = obj.getattr(pyo3::intern!(py, "raw_headers"))?;
-    let raw = raw.downcast::<PyList>()?;
-    let mut headers = HeaderMap::with_capacity(raw.len());
-    for pair in raw.iter() {
-        let pair = pair.downcast::<PyTuple>()?;
-        let name = pair.get_item(0)?;
-        let value = pair.get_item(1)?;
-        let (name, value) = header_pair(
-            name.downcast::<PyBytes>()?.as_bytes(),
-            value.downcast::<PyBytes>()?.as_bytes(),
-        )?;
-        headers.append(name, value);
-    }
+    let raw = obj.getattr(pyo3::intern!(py, "_raw_headers"))?;
+    let mut headers = if raw.is_none() {
+        default_headers(obj)?
+    } else {
+        let raw = raw.downcast::<PyList>()?;
+        let mut headers = HeaderMap::with_capacity(raw.len());
+        for pair in raw.iter() {
+            let pair = pair.downcast::<PyTuple>()?;
+            let name = pair.get_item(0)?;
+            let value = pair.get_item(1)?;
+            let (name, value) = header_pair(
+                name.downcast::<PyBytes>()?.as_bytes(),
+                value.downcast::<PyBytes>()?.as_bytes(),
+            )?;
+            headers.append(name, value);
+        }
+        headers
+    };
     let background = obj.getattr(pyo3::intern!(py, "background"))?;
     let background = (!background.is_none()).then(|| background.unbind());
     let body = if obj.is_instance(types.streaming.bind(py))? {
@@ -151,6 +156,34 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
         body,
         background,
     })
+}
+
+/// The headers of a response whose `raw_headers` were never built: its content-type, as
+/// `Response.init_headers` would write it (`text/*` gets a charset). hyper adds the
+/// content-length from the body, leaving it out where HTTP forbids it (1xx, 204, 304).
+fn default_headers(obj: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
+    let py = obj.py();
+    let mut headers = HeaderMap::with_capacity(2);
+    let media_type = obj.getattr(pyo3::intern!(py, "media_type"))?;
+    if media_type.is_none() {
+        return Ok(headers);
+    }
+    let media_type = media_type.downcast::<pyo3::types::PyString>()?;
+    let media_type = media_type.to_str()?;
+    let value = if media_type.starts_with("text/")
+        && !media_type.to_ascii_lowercase().contains("charset=")
+    {
+        let charset = obj.getattr(pyo3::intern!(py, "charset"))?;
+        HeaderValue::from_str(&format!(
+            "{media_type}; charset={}",
+            charset.extract::<&str>()?
+        ))
+    } else {
+        HeaderValue::from_str(media_type)
+    };
+    let value = value.map_err(|_| PyTypeError::new_err("invalid media_type"))?;
+    headers.insert(CONTENT_TYPE, value);
+    Ok(headers)
 }
 
 fn header_pair(name: &[u8], value: &[u8]) -> PyResult<(HeaderName, HeaderValue)> {

@@ -10,10 +10,11 @@
     async def old():
         return RedirectResponse("/new", status_code=308)
 
-The Rust engine reads five attributes of whatever a handler returns: ``status_code`` (int),
-``body`` (bytes), ``raw_headers`` (list of ``(name, value)`` byte pairs, names lower-case),
-``media_type`` and ``background``; a ``StreamingResponse`` is sent from ``body_iterator``
-instead of ``body``. Everything here only prepares those attributes.
+The Rust engine reads these attributes of whatever a handler returns: ``status_code`` (int),
+``body`` (bytes), ``_raw_headers`` (the list of ``(name, value)`` byte pairs behind
+``raw_headers``, names lower-case, or None for the default headers, which it derives from
+``media_type`` and ``charset``) and ``background``; a ``StreamingResponse`` is sent from
+``body_iterator`` instead of ``body``. Everything here only prepares those attributes.
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ class Response:
 
     media_type: Optional[str] = None
     charset = "utf-8"
+    # ``raw_headers`` is built on first use. Until then it stands for the default headers
+    # (content-type from ``media_type``, content-length from the body), which the engine
+    # writes itself: most responses never build the list.
+    _raw_headers: Optional[list[tuple[bytes, bytes]]] = None
+    # True for subclasses with their own ``init_headers``: it runs at construction, as in
+    # Starlette.
+    _own_init_headers = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_init_headers = cls.init_headers is not Response.init_headers
 
     def __init__(
         self,
@@ -80,10 +92,24 @@ class Response:
             self.media_type = media_type
         self.background = background
         self.body = self.render(content)
-        self.init_headers(headers)
+        if headers is not None or self._own_init_headers:
+            self.init_headers(headers)
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as ``(name, value)`` byte pairs, names lower-case."""
+        if self._raw_headers is None:
+            self.init_headers(None)
+        return self._raw_headers  # type: ignore[return-value]
+
+    @raw_headers.setter
+    def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
+        self._raw_headers = value
 
     def render(self, content: Any) -> bytes:
         """Turns ``content`` into the body bytes; subclasses override it to serialise."""
+        if isinstance(content, str):
+            return content.encode(self.charset)
         if content is None:
             return b""
         if isinstance(content, bytes):

@@ -1,0 +1,124 @@
+"""Issue 6: a Response whose headers were never touched is sent with headers the engine
+derives itself (``Response._raw_headers`` stays None). What reaches the wire must be what
+``init_headers`` would have written, checked over a raw socket."""
+
+import socket
+
+import ignyx
+import pytest
+from conftest import live_server
+from ignyx.responses import HTMLResponse, PlainTextResponse, Response
+
+
+class Framed(Response):
+    media_type = "text/plain"
+
+    def init_headers(self, headers=None):
+        super().init_headers(headers)
+        self.raw_headers.append((b"x-frame-options", b"DENY"))
+
+
+def make_app() -> ignyx.Ignyx:
+    app = ignyx.Ignyx()
+
+    @app.get("/plain")
+    def plain():
+        return PlainTextResponse("Hello, World!")
+
+    @app.get("/bytes")
+    def raw_bytes():
+        return Response(b"raw")
+
+    @app.get("/no-content")
+    def no_content():
+        return Response(status_code=204)
+
+    @app.get("/not-modified")
+    def not_modified():
+        return Response(status_code=304)
+
+    @app.get("/own-charset")
+    def own_charset():
+        return HTMLResponse("<b>x</b>", media_type="text/html; Charset=latin-1")
+
+    @app.get("/touched")
+    def touched():
+        response = PlainTextResponse("hi")
+        response.headers["x-touched"] = "yes"
+        return response
+
+    @app.get("/subclass")
+    def subclass():
+        return Framed("framed")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def server():
+    with live_server(make_app()) as server:
+        yield server
+
+
+def exchange(port: int, method: str, path: str) -> tuple[str, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        assert name.lower() not in headers, f"{name} sent twice"
+        headers[name.lower()] = value.strip()
+    return status, headers, body
+
+
+def test_plain_text_gets_type_with_charset_and_length(server):
+    status, headers, body = exchange(server.port, "GET", "/plain")
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["content-length"] == "13"
+    assert body == b"Hello, World!"
+
+
+def test_head_gets_the_length_of_the_get_body(server):
+    _, headers, body = exchange(server.port, "HEAD", "/plain")
+    assert headers["content-length"] == "13"
+    assert body == b""
+
+
+def test_no_media_type_means_no_content_type(server):
+    _, headers, body = exchange(server.port, "GET", "/bytes")
+    assert "content-type" not in headers
+    assert headers["content-length"] == "3"
+    assert body == b"raw"
+
+
+@pytest.mark.parametrize("path", ["/no-content", "/not-modified"])
+def test_bodiless_statuses_carry_no_length_or_type(server, path):
+    _, headers, body = exchange(server.port, "GET", path)
+    assert "content-length" not in headers
+    assert "content-type" not in headers
+    assert body == b""
+
+
+def test_a_given_charset_is_kept(server):
+    _, headers, _ = exchange(server.port, "GET", "/own-charset")
+    assert headers["content-type"] == "text/html; Charset=latin-1"
+
+
+def test_headers_touched_after_construction_are_sent_with_the_defaults(server):
+    _, headers, body = exchange(server.port, "GET", "/touched")
+    assert headers["x-touched"] == "yes"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["content-length"] == "2"
+    assert body == b"hi"
+
+
+def test_a_subclass_init_headers_runs_at_construction(server):
+    _, headers, _ = exchange(server.port, "GET", "/subclass")
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["content-type"] == "text/plain; charset=utf-8"
