@@ -4,8 +4,10 @@ would send."""
 import dataclasses
 import datetime as dt
 import enum
+import re
 import uuid
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Optional
 
 import pytest
@@ -178,6 +180,14 @@ def build(fw):
         response = responses.JSONResponse({"cookies": 2})
         response.set_cookie("session", "abc", httponly=True, max_age=3600)
         response.set_cookie("theme", "dark", path="/app", samesite="strict", secure=True)
+        # A fixed date: an expiry computed from the clock may differ by a second between
+        # the two frameworks' answers (delete_cookie has its own test below).
+        response.set_cookie("old", "", expires=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+        return response
+
+    @app.get("/response/delete-cookie")
+    def delete_cookie():
+        response = responses.JSONResponse({"deleted": True})
         response.delete_cookie("old")
         return response
 
@@ -420,9 +430,27 @@ def test_two_set_cookie_calls_give_two_set_cookie_headers(clients):
     assert response.headers.get_list("set-cookie") == [
         "session=abc; HttpOnly; Max-Age=3600; Path=/; SameSite=lax",
         "theme=dark; Path=/app; SameSite=strict; Secure",
-        'old=""; expires=' + response.headers.get_list("set-cookie")[2].split("expires=")[1],
+        'old=""; expires=Tue, 01 Jan 2030 00:00:00 GMT; Path=/; SameSite=lax',
     ]
     assert response.cookies["session"] == "abc"
+
+
+def test_delete_cookie_expires_it_now(clients):
+    theirs, ours = clients.request("GET", "/response/delete-cookie")
+
+    # The expiry is "now", so the two answers may be a second apart: compare without it.
+    def masked(response):
+        return [
+            re.sub(r"expires=[^;]+", "expires=<now>", c)
+            for c in response.headers.get_list("set-cookie")
+        ]
+
+    assert (
+        masked(ours) == masked(theirs) == ['old=""; expires=<now>; Max-Age=0; Path=/; SameSite=lax']
+    )
+    expires = ours.headers["set-cookie"].split("expires=")[1].split(";")[0]
+    sent = parsedate_to_datetime(expires)
+    assert abs((sent - dt.datetime.now(dt.timezone.utc)).total_seconds()) < 5
 
 
 def test_response_parameter_sets_status_headers_and_cookies(clients):
