@@ -40,9 +40,7 @@ const PYGEN_NEXT: c_int = 1;
 /// What every task of one event loop shares.
 pub struct Tasks {
     event_loop: Py<PyAny>,
-    /// `asyncio.tasks._enter_task` / `_leave_task`: what makes a task current.
-    enter: Py<PyAny>,
-    leave: Py<PyAny>,
+    current: CurrentTask,
     /// Tasks that yielded to the loop (`await asyncio.sleep(0)`), stepped next pass.
     ready: Mutex<VecDeque<Py<CoroutineTask>>>,
 }
@@ -50,10 +48,16 @@ pub struct Tasks {
 impl Tasks {
     pub fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
         let tasks = event_loop.py().import("asyncio.tasks")?;
+        let current = match tasks.getattr("_current_tasks") {
+            Ok(dict) => CurrentTask::Dict(dict.downcast_into::<PyDict>()?.unbind()),
+            Err(_) => CurrentTask::Calls {
+                enter: tasks.getattr("_enter_task")?.unbind(),
+                leave: tasks.getattr("_leave_task")?.unbind(),
+            },
+        };
         Ok(Arc::new(Self {
             event_loop: event_loop.clone().unbind(),
-            enter: tasks.getattr("_enter_task")?.unbind(),
-            leave: tasks.getattr("_leave_task")?.unbind(),
+            current,
             ready: Mutex::new(VecDeque::new()),
         }))
     }
@@ -108,6 +112,41 @@ impl Tasks {
         self.ready
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// How a task is made the loop's current task for the length of a step.
+enum CurrentTask {
+    /// asyncio's `_current_tasks` (loop -> task), which `current_task()` reads (3.10-3.13):
+    /// set directly, as `_enter_task` / `_leave_task` do, without their call overhead.
+    Dict(Py<PyDict>),
+    /// `_enter_task` / `_leave_task`, where the current task lives elsewhere.
+    Calls { enter: Py<PyAny>, leave: Py<PyAny> },
+}
+
+impl CurrentTask {
+    fn enter(
+        &self,
+        event_loop: &Bound<'_, PyAny>,
+        task: &Bound<'_, CoroutineTask>,
+    ) -> PyResult<()> {
+        let py = task.py();
+        match self {
+            Self::Dict(current) => current.bind(py).set_item(event_loop, task),
+            Self::Calls { enter, .. } => enter.bind(py).call1((event_loop, task)).map(drop),
+        }
+    }
+
+    fn leave(
+        &self,
+        event_loop: &Bound<'_, PyAny>,
+        task: &Bound<'_, CoroutineTask>,
+    ) -> PyResult<()> {
+        let py = task.py();
+        match self {
+            Self::Dict(current) => current.bind(py).del_item(event_loop),
+            Self::Calls { leave, .. } => leave.bind(py).call1((event_loop, task)).map(drop),
+        }
     }
 }
 
@@ -185,7 +224,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
         let err = PyErr::fetch(py);
         return done(task, Err(err));
     }
-    let entered = tasks.enter.bind(py).call1((event_loop, task));
+    let entered = tasks.current.enter(event_loop, task);
     let sent = match entered {
         Err(err) => Sent::Raised(err),
         Ok(_) => {
@@ -200,7 +239,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
                     Err(err) => Sent::Raised(err),
                 },
             };
-            if let Err(err) = tasks.leave.bind(py).call1((event_loop, task)) {
+            if let Err(err) = tasks.current.leave(event_loop, task) {
                 err.print(py);
             }
             sent
