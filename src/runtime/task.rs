@@ -95,11 +95,8 @@ impl Tasks {
 
     /// Steps the tasks that were ready when called (not those that yield again meanwhile).
     pub fn run_ready(&self, py: Python<'_>) {
-        let count = self.queue().len();
-        for _ in 0..count {
-            let Some(task) = self.queue().pop_front() else {
-                break;
-            };
+        let ready = std::mem::take(&mut *self.queue());
+        for task in ready {
             step(task.bind(py), None);
         }
     }
