@@ -36,7 +36,7 @@ test: cargo-test pytest
 
 bench: build
 	bash benchmarks/ensure_tools.sh
-	$(PYTHON) benchmarks/run.py
+	$(PYTHON) benchmarks/run.py --rounds 3
 	$(PYTHON) benchmarks/ws_echo.py
 
 # One worker against two, wrk unpinned (on 2 cores the load generator competes with both).

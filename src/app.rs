@@ -66,6 +66,7 @@ impl App {
         let types = ResponseTypes {
             response: response_class,
             streaming: streaming_class,
+            content_types: Default::default(),
         };
         self.hooks = Some((types, error_handler));
     }

@@ -70,6 +70,63 @@ impl Reply {
 pub struct ResponseTypes {
     pub response: Py<PyAny>,
     pub streaming: Py<PyAny>,
+    /// Content-types derived so far, by `(media_type, charset)` object identity.
+    pub content_types: ContentTypes,
+}
+
+/// A few content-type values, each computed once: responses of one class share their
+/// `media_type` and `charset` strings. The cache holds those strings, so an address
+/// seen here cannot be reused by another string meanwhile.
+#[derive(Default)]
+pub struct ContentTypes(std::sync::Mutex<Vec<(Py<PyAny>, Py<PyAny>, HeaderValue)>>);
+
+impl ContentTypes {
+    const CAPACITY: usize = 16;
+
+    fn get(
+        &self,
+        media_type: &Bound<'_, PyAny>,
+        charset: &Bound<'_, PyAny>,
+    ) -> PyResult<HeaderValue> {
+        let same = |(m, c, _): &&(Py<PyAny>, Py<PyAny>, HeaderValue)| {
+            m.as_ptr() == media_type.as_ptr() && c.as_ptr() == charset.as_ptr()
+        };
+        if let Ok(cache) = self.0.lock() {
+            if let Some((_, _, value)) = cache.iter().find(same) {
+                return Ok(value.clone());
+            }
+        }
+        let value = content_type(media_type, charset)?;
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() < Self::CAPACITY {
+                cache.push((
+                    media_type.clone().unbind(),
+                    charset.clone().unbind(),
+                    value.clone(),
+                ));
+            }
+        }
+        Ok(value)
+    }
+}
+
+/// `media_type` as `Response.init_headers` writes it: `text/*` gets the charset.
+fn content_type(
+    media_type: &Bound<'_, PyAny>,
+    charset: &Bound<'_, PyAny>,
+) -> PyResult<HeaderValue> {
+    let media_type = media_type.downcast::<pyo3::types::PyString>()?.to_str()?;
+    let value = if media_type.starts_with("text/")
+        && !media_type.to_ascii_lowercase().contains("charset=")
+    {
+        HeaderValue::from_str(&format!(
+            "{media_type}; charset={}",
+            charset.extract::<&str>()?
+        ))
+    } else {
+        HeaderValue::from_str(media_type)
+    };
+    value.map_err(|_| PyTypeError::new_err("invalid media_type"))
 }
 
 /// Converts a handler's return value into a reply.
@@ -123,7 +180,7 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
         .map_err(|_| PyTypeError::new_err(format!("invalid status code {code}")))?;
     let raw = obj.getattr(pyo3::intern!(py, "_raw_headers"))?;
     let mut headers = if raw.is_none() {
-        default_headers(obj)?
+        default_headers(obj, types)?
     } else {
         let raw = raw.downcast::<PyList>()?;
         let mut headers = HeaderMap::with_capacity(raw.len());
@@ -159,30 +216,20 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
 }
 
 /// The headers of a response whose `raw_headers` were never built: its content-type, as
-/// `Response.init_headers` would write it (`text/*` gets a charset). hyper adds the
+/// `Response.init_headers` would write it. hyper adds the
 /// content-length from the body, leaving it out where HTTP forbids it (1xx, 204, 304).
-fn default_headers(obj: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
+fn default_headers(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<HeaderMap> {
     let py = obj.py();
     let mut headers = HeaderMap::with_capacity(2);
     let media_type = obj.getattr(pyo3::intern!(py, "media_type"))?;
     if media_type.is_none() {
         return Ok(headers);
     }
-    let media_type = media_type.downcast::<pyo3::types::PyString>()?;
-    let media_type = media_type.to_str()?;
-    let value = if media_type.starts_with("text/")
-        && !media_type.to_ascii_lowercase().contains("charset=")
-    {
-        let charset = obj.getattr(pyo3::intern!(py, "charset"))?;
-        HeaderValue::from_str(&format!(
-            "{media_type}; charset={}",
-            charset.extract::<&str>()?
-        ))
-    } else {
-        HeaderValue::from_str(media_type)
-    };
-    let value = value.map_err(|_| PyTypeError::new_err("invalid media_type"))?;
-    headers.insert(CONTENT_TYPE, value);
+    let charset = obj.getattr(pyo3::intern!(py, "charset"))?;
+    headers.insert(
+        CONTENT_TYPE,
+        types.content_types.get(&media_type, &charset)?,
+    );
     Ok(headers)
 }
 
