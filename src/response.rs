@@ -78,7 +78,10 @@ pub struct ResponseTypes {
 /// `media_type` and `charset` strings. The cache holds those strings, so an address
 /// seen here cannot be reused by another string meanwhile.
 #[derive(Default)]
-pub struct ContentTypes(std::sync::Mutex<Vec<(Py<PyAny>, Py<PyAny>, HeaderValue)>>);
+pub struct ContentTypes(std::sync::Mutex<Vec<ContentTypeEntry>>);
+
+/// `(media_type, charset, the header value)`.
+type ContentTypeEntry = (Py<PyAny>, Py<PyAny>, HeaderValue);
 
 impl ContentTypes {
     const CAPACITY: usize = 16;
@@ -88,7 +91,7 @@ impl ContentTypes {
         media_type: &Bound<'_, PyAny>,
         charset: &Bound<'_, PyAny>,
     ) -> PyResult<HeaderValue> {
-        let same = |(m, c, _): &&(Py<PyAny>, Py<PyAny>, HeaderValue)| {
+        let same = |(m, c, _): &&ContentTypeEntry| {
             m.as_ptr() == media_type.as_ptr() && c.as_ptr() == charset.as_ptr()
         };
         if let Ok(cache) = self.0.lock() {
