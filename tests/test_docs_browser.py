@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
@@ -135,7 +136,8 @@ def _flags(profile: str) -> list[str]:
 
 
 def _chromium(url: str, *args: str) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still be writing the profile as it is removed.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         return subprocess.run(
             [*_flags(profile), "--virtual-time-budget=30000", *args, url],
             capture_output=True,
@@ -172,11 +174,14 @@ class _Page:
 def _browser_page() -> Iterator[_Page]:
     from websockets.sync.client import connect
 
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         log = Path(profile) / "chromium.log"
         with log.open("w") as stderr:
+            # Its own process group, so that stopping it stops its helper processes too.
             browser = subprocess.Popen(
-                [*_flags(profile), "--remote-debugging-port=0", "about:blank"], stderr=stderr
+                [*_flags(profile), "--remote-debugging-port=0", "about:blank"],
+                stderr=stderr,
+                start_new_session=True,
             )
         try:
             deadline = time.monotonic() + 60
@@ -192,7 +197,10 @@ def _browser_page() -> Iterator[_Page]:
             with connect(url, max_size=None) as socket:
                 yield _Page(socket)
         finally:
-            browser.terminate()
+            try:
+                os.killpg(browser.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             browser.wait(timeout=30)
 
 
