@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::cors::{Cors, CorsConfig};
-use crate::response::ResponseTypes;
+use crate::response::{ContentTypes, ResponseTypes};
 use crate::route::{FastCall, FastParam, Kind, Route, Source};
 use crate::router::Router;
 use crate::ws::WsRoute;
@@ -61,12 +61,13 @@ impl App {
         &mut self,
         response_class: Py<PyAny>,
         streaming_class: Py<PyAny>,
+        content_type: Py<PyAny>,
         error_handler: Py<PyAny>,
     ) {
         let types = ResponseTypes {
             response: response_class,
             streaming: streaming_class,
-            content_types: Default::default(),
+            content_types: ContentTypes::new(content_type),
         };
         self.hooks = Some((types, error_handler));
     }

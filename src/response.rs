@@ -1,6 +1,8 @@
 //! Turning what a handler returned into an HTTP reply, and the replies the
 //! engine writes on its own (404, 405, 422, 500).
 
+use std::sync::Mutex;
+
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
@@ -70,21 +72,30 @@ impl Reply {
 pub struct ResponseTypes {
     pub response: Py<PyAny>,
     pub streaming: Py<PyAny>,
-    /// Content-types derived so far, by `(media_type, charset)` object identity.
     pub content_types: ContentTypes,
 }
 
-/// A few content-type values, each computed once: responses of one class share their
-/// `media_type` and `charset` strings. The cache holds those strings, so an address
-/// seen here cannot be reused by another string meanwhile.
-#[derive(Default)]
-pub struct ContentTypes(std::sync::Mutex<Vec<ContentTypeEntry>>);
+/// The content-type of responses whose headers were never built. The value comes from
+/// `ignyx.responses._content_type` (the rule `init_headers` uses, so it lives in one place),
+/// asked once per `(media_type, charset)` pair: responses of one class share those strings.
+/// The cache holds the strings, so an address seen here cannot be reused by another string.
+pub struct ContentTypes {
+    rule: Py<PyAny>,
+    seen: Mutex<Vec<ContentTypeEntry>>,
+}
 
 /// `(media_type, charset, the header value)`.
 type ContentTypeEntry = (Py<PyAny>, Py<PyAny>, HeaderValue);
 
 impl ContentTypes {
     const CAPACITY: usize = 16;
+
+    pub fn new(rule: Py<PyAny>) -> Self {
+        Self {
+            rule,
+            seen: Mutex::new(Vec::new()),
+        }
+    }
 
     fn get(
         &self,
@@ -94,15 +105,20 @@ impl ContentTypes {
         let same = |(m, c, _): &&ContentTypeEntry| {
             m.as_ptr() == media_type.as_ptr() && c.as_ptr() == charset.as_ptr()
         };
-        if let Ok(cache) = self.0.lock() {
-            if let Some((_, _, value)) = cache.iter().find(same) {
+        if let Ok(seen) = self.seen.lock() {
+            if let Some((_, _, value)) = seen.iter().find(same) {
                 return Ok(value.clone());
             }
         }
-        let value = content_type(media_type, charset)?;
-        if let Ok(mut cache) = self.0.lock() {
-            if cache.len() < Self::CAPACITY {
-                cache.push((
+        let value = self
+            .rule
+            .bind(media_type.py())
+            .call1((media_type, charset))?;
+        let value = HeaderValue::from_bytes(value.downcast::<PyBytes>()?.as_bytes())
+            .map_err(|_| PyTypeError::new_err("invalid media_type"))?;
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() < Self::CAPACITY {
+                seen.push((
                     media_type.clone().unbind(),
                     charset.clone().unbind(),
                     value.clone(),
@@ -111,25 +127,6 @@ impl ContentTypes {
         }
         Ok(value)
     }
-}
-
-/// `media_type` as `Response.init_headers` writes it: `text/*` gets the charset.
-fn content_type(
-    media_type: &Bound<'_, PyAny>,
-    charset: &Bound<'_, PyAny>,
-) -> PyResult<HeaderValue> {
-    let media_type = media_type.downcast::<pyo3::types::PyString>()?.to_str()?;
-    let value = if media_type.starts_with("text/")
-        && !media_type.to_ascii_lowercase().contains("charset=")
-    {
-        HeaderValue::from_str(&format!(
-            "{media_type}; charset={}",
-            charset.extract::<&str>()?
-        ))
-    } else {
-        HeaderValue::from_str(media_type)
-    };
-    value.map_err(|_| PyTypeError::new_err("invalid media_type"))
 }
 
 /// Converts a handler's return value into a reply.

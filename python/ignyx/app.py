@@ -24,7 +24,7 @@ from .encoders import jsonable_encoder
 from .exception_handlers import http_exception_handler, request_validation_exception_handler
 from .exceptions import HTTPException, RequestValidationError
 from .requests import Request
-from .responses import JSONResponse, Response, StreamingResponse
+from .responses import JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
@@ -310,7 +310,7 @@ class Ignyx:
 
         _register_json_fallback()
         core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)
-        core.set_hooks(Response, StreamingResponse, self._handle_error)
+        core.set_hooks(Response, StreamingResponse, _content_type, self._handle_error)
         for middleware in self.user_middleware:
             middleware._install(core)
         for route in self._all_routes():

@@ -310,7 +310,7 @@ class APIWebSocketRoute:
                 _finish(websocket)
 
         def start(data: Any, channel: Any) -> None:
-            # Called by the engine on the loop thread for each upgrade request.
+            # Called by the engine during a loop pass for each upgrade request.
             task = asyncio.get_running_loop().create_task(serve(WebSocket(data, app, channel)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

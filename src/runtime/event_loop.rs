@@ -171,10 +171,14 @@ impl EventLoop {
     pub fn drain(&self) {
         Python::with_gil(|py| {
             let _running = self.running(py);
-            while let Ok(job) = self.rx.try_recv() {
-                self.run(py, job);
-            }
+            self.run_jobs(py);
         });
+    }
+
+    fn run_jobs(&self, py: Python<'_>) {
+        while let Ok(job) = self.rx.try_recv() {
+            self.run(py, job);
+        }
     }
 
     /// One pass: the queued jobs, then one iteration of the loop.
@@ -182,9 +186,7 @@ impl EventLoop {
         Python::with_gil(|py| {
             let _running = self.running(py);
             self.tasks.run_ready(py);
-            while let Ok(job) = self.rx.try_recv() {
-                self.run(py, job);
-            }
+            self.run_jobs(py);
             if !io && self.loop_is_idle(py) {
                 // Nothing for asyncio itself: spare the iteration (most passes, under load).
                 return Next {

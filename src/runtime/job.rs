@@ -64,7 +64,7 @@ pub enum Phase {
 pub enum Job {
     /// Call the route for a new request.
     Call(Arc<Exchange>),
-    /// Drive a coroutine on the event loop (only the loop thread takes these).
+    /// Drive a coroutine on the event loop (only the loop's passes take these).
     Await(Arc<Exchange>, Py<PyAny>, Phase),
     /// Run a response's background task on the event loop.
     Background(Py<PyAny>),

@@ -1,4 +1,4 @@
-//! Request coroutines, stepped from Rust on the event loop's thread.
+//! Request coroutines, stepped from Rust during the event loop's passes.
 //!
 //! A request's coroutine is not wrapped in an `asyncio.Task`: a `CoroutineTask`
 //! sends into it directly (`PyIter_Send`) as soon as the request arrives, so a
@@ -122,27 +122,21 @@ enum CurrentTask {
 }
 
 impl CurrentTask {
-    fn enter(
+    /// Makes `task` the loop's current task (`entering`), or no task again.
+    fn switch(
         &self,
         event_loop: &Bound<'_, PyAny>,
         task: &Bound<'_, CoroutineTask>,
+        entering: bool,
     ) -> PyResult<()> {
         let py = task.py();
-        match self {
-            Self::Dict(current) => current.bind(py).set_item(event_loop, task),
-            Self::Calls { enter, .. } => enter.bind(py).call1((event_loop, task)).map(drop),
-        }
-    }
-
-    fn leave(
-        &self,
-        event_loop: &Bound<'_, PyAny>,
-        task: &Bound<'_, CoroutineTask>,
-    ) -> PyResult<()> {
-        let py = task.py();
-        match self {
-            Self::Dict(current) => current.bind(py).del_item(event_loop),
-            Self::Calls { leave, .. } => leave.bind(py).call1((event_loop, task)).map(drop),
+        match (self, entering) {
+            (Self::Dict(current), true) => current.bind(py).set_item(event_loop, task),
+            (Self::Dict(current), false) => current.bind(py).del_item(event_loop),
+            (Self::Calls { enter, leave }, _) => {
+                let call = if entering { enter } else { leave };
+                call.bind(py).call1((event_loop, task)).map(drop)
+            }
         }
     }
 }
@@ -221,7 +215,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
         let err = PyErr::fetch(py);
         return done(task, Err(err));
     }
-    let entered = tasks.current.enter(event_loop, task);
+    let entered = tasks.current.switch(event_loop, task, true);
     let sent = match entered {
         Err(err) => Sent::Raised(err),
         Ok(_) => {
@@ -236,7 +230,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
                     Err(err) => Sent::Raised(err),
                 },
             };
-            if let Err(err) = tasks.current.leave(event_loop, task) {
+            if let Err(err) = tasks.current.switch(event_loop, task, false) {
                 err.print(py);
             }
             sent

@@ -177,7 +177,7 @@ fn truncate(reason: &str, max: usize) -> &str {
     &reason[..end]
 }
 
-/// WebSocket work for the event loop thread.
+/// WebSocket work for the event loop.
 pub enum WsJob {
     /// Start the route's handler for an upgrade request.
     Open(Box<Open>),

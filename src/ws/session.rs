@@ -2,12 +2,12 @@
 //! received messages, the futures Python awaits, and the count of bytes queued
 //! for sending.
 //!
-//! Python runs only on the loop thread, so a waiting `receive()` is an asyncio
-//! Future that the loop resolves: Python parks the Future and raises a flag; the
-//! reader queues a message and, if it is the one to lower the flag, sends one
-//! job through the loop bridge, which sets the result under the GIL. The two
-//! threads never take a lock in common: on a worker's one core a lock held by a
-//! preempted thread would stall the other. Both sides bound their queues: the
+//! Python runs only during the event loop's passes, so a waiting `receive()` is an
+//! asyncio Future that the loop resolves: Python parks the Future and raises a flag;
+//! the reader (a tokio task, without the GIL) queues a message and, if it is the one
+//! to lower the flag, queues one job for the loop, which sets the result under the
+//! GIL in its next pass. The two sides share atomics and channels, not a lock held
+//! across Python code. Both sides bound their queues: the
 //! reader stops reading while the inbox is full, and `send_*` asks Python to
 //! await a drain once too many bytes wait to be written.
 
@@ -67,9 +67,9 @@ pub struct Session {
     receiving: AtomicBool,
     /// Raised while `writable` waits for the writer to catch up.
     draining: AtomicBool,
-    /// The Future a `receive()` awaits (touched on the loop thread only).
+    /// The Future a `receive()` awaits (touched during loop passes only).
     receiver: Mutex<Option<Py<PyAny>>>,
-    /// The Future a `send_*()` awaits (touched on the loop thread only).
+    /// The Future a `send_*()` awaits (touched during loop passes only).
     writable: Mutex<Option<Py<PyAny>>>,
     /// Signalled when Python takes a message from a full inbox.
     pub readable: Notify,
@@ -138,7 +138,7 @@ impl Session {
         }
     }
 
-    // -- Python's side (loop thread, GIL held) ---------------------------------
+    // -- Python's side (a loop pass, GIL held) ---------------------------------
 
     /// Takes the next message, or the close again once the inbox is drained.
     fn pop(&self) -> Option<Incoming> {
