@@ -12,10 +12,9 @@
 //! its job runs.
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
 use pyo3::prelude::*;
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
@@ -27,14 +26,35 @@ use super::task::Tasks;
 /// Queues jobs for the event loop from any thread; cheap to clone.
 #[derive(Clone)]
 pub struct LoopSender {
-    tx: Sender<Job>,
-    wake: Arc<Notify>,
+    queue: Arc<JobQueue>,
+}
+
+/// The jobs queued since the last pass took them all. A pass swaps the whole list out
+/// under one lock, and the two lists keep their capacity: no allocation per job.
+struct JobQueue {
+    jobs: Mutex<Vec<Job>>,
+    wake: Notify,
+}
+
+impl JobQueue {
+    fn jobs(&self) -> MutexGuard<'_, Vec<Job>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl LoopSender {
     pub fn send(&self, job: Job) {
-        let _ = self.tx.send(job);
-        self.wake.notify_one();
+        let first = {
+            let mut jobs = self.queue.jobs();
+            jobs.push(job);
+            jobs.len() == 1
+        };
+        // Later jobs ride on the first one's wake-up: the pass it causes takes them all.
+        if first {
+            self.queue.wake.notify_one();
+        }
     }
 }
 
@@ -84,7 +104,6 @@ async fn readable(fd: Option<&AsyncFd<SelectorFd>>) -> AsyncFdReadyGuard<'_, Sel
 
 /// The worker's event loop as the I/O thread sees it.
 pub struct EventLoop {
-    rx: Receiver<Job>,
     sender: LoopSender,
     python: LoopCalls,
     tasks: Arc<Tasks>,
@@ -95,7 +114,6 @@ impl EventLoop {
     /// Wraps an `EngineLoop` the calling thread has `begin()`-ed.
     pub fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
         let py = event_loop.py();
-        let (tx, rx) = crossbeam_channel::unbounded();
         let method = |name: &str| event_loop.getattr(name).map(Bound::unbind);
         let python = LoopCalls {
             event_loop: event_loop.clone().unbind(),
@@ -109,10 +127,11 @@ impl EventLoop {
         };
         let selector = event_loop.call_method0("selector_fileno")?.extract()?;
         Ok(Arc::new(Self {
-            rx,
             sender: LoopSender {
-                tx,
-                wake: Arc::new(Notify::new()),
+                queue: Arc::new(JobQueue {
+                    jobs: Mutex::new(Vec::new()),
+                    wake: Notify::new(),
+                }),
             },
             python,
             tasks: Tasks::new(event_loop)?,
@@ -156,7 +175,7 @@ impl EventLoop {
             };
             tokio::select! {
                 biased;
-                _ = self.sender.wake.notified() => {}
+                _ = self.sender.queue.wake.notified() => {}
                 mut readable = readable(selector.as_ref()) => {
                     readable.clear_ready();
                     io = true;
@@ -171,13 +190,21 @@ impl EventLoop {
     pub fn drain(&self) {
         Python::with_gil(|py| {
             let _running = self.running(py);
-            self.run_jobs(py);
+            self.tasks.in_pass(py, || self.run_jobs(py));
         });
     }
 
+    /// Runs the queued jobs, and those they queue, until none is left.
     fn run_jobs(&self, py: Python<'_>) {
-        while let Ok(job) = self.rx.try_recv() {
-            self.run(py, job);
+        let mut batch = Vec::new();
+        loop {
+            std::mem::swap(&mut batch, &mut *self.sender.queue.jobs());
+            if batch.is_empty() {
+                return;
+            }
+            for job in batch.drain(..) {
+                self.run(py, job);
+            }
         }
     }
 
@@ -185,8 +212,10 @@ impl EventLoop {
     fn pass(&self, io: bool) -> Next {
         Python::with_gil(|py| {
             let _running = self.running(py);
-            self.tasks.run_ready(py);
-            self.run_jobs(py);
+            self.tasks.in_pass(py, || {
+                self.tasks.run_ready(py);
+                self.run_jobs(py);
+            });
             if !io && self.loop_is_idle(py) {
                 // Nothing for asyncio itself: spare the iteration (most passes, under load).
                 return Next {

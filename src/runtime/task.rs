@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::exceptions::asyncio::{CancelledError, InvalidStateError};
@@ -41,6 +42,8 @@ const PYGEN_NEXT: c_int = 1;
 pub struct Tasks {
     event_loop: Py<PyAny>,
     current: CurrentTask,
+    /// Set while a pass steps its tasks (see `in_pass`).
+    in_pass: AtomicBool,
     /// Tasks that yielded to the loop (`await asyncio.sleep(0)`), stepped next pass.
     ready: Mutex<VecDeque<Py<CoroutineTask>>>,
 }
@@ -58,6 +61,7 @@ impl Tasks {
         Ok(Arc::new(Self {
             event_loop: event_loop.clone().unbind(),
             current,
+            in_pass: AtomicBool::new(false),
             ready: Mutex::new(VecDeque::new()),
         }))
     }
@@ -93,6 +97,29 @@ impl Tasks {
         }
     }
 
+    /// Runs `f`, the part of a pass that steps tasks (new requests, ready tasks), with the
+    /// loop's entry in `_current_tasks` kept between steps: a step leaves `None` there
+    /// instead of deleting the key, which spares the dict a resize every few steps. The
+    /// entry is removed when `f` returns, before asyncio's own tasks, which need it absent,
+    /// run. (`current_task()` reads `None` as no task, as it reads an absent key.)
+    pub fn in_pass<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
+        self.in_pass.store(true, Ordering::Relaxed);
+        let result = f();
+        self.in_pass.store(false, Ordering::Relaxed);
+        if let CurrentTask::Dict(current) = &self.current {
+            let current = current.bind(py);
+            let event_loop = self.event_loop.bind(py);
+            if let Ok(Some(task)) = current.get_item(event_loop) {
+                if task.is_none() {
+                    if let Err(err) = current.del_item(event_loop) {
+                        err.print(py);
+                    }
+                }
+            }
+        }
+        result
+    }
+
     /// Steps the tasks that were ready when called (not those that yield again meanwhile).
     pub fn run_ready(&self, py: Python<'_>) {
         let ready = std::mem::take(&mut *self.queue());
@@ -122,16 +149,21 @@ enum CurrentTask {
 }
 
 impl CurrentTask {
-    /// Makes `task` the loop's current task (`entering`), or no task again.
+    /// Makes `task` the loop's current task (`entering`), or no task again (`None` left in
+    /// the dict `in_pass`, see `Tasks::in_pass`).
     fn switch(
         &self,
         event_loop: &Bound<'_, PyAny>,
         task: &Bound<'_, CoroutineTask>,
         entering: bool,
+        in_pass: bool,
     ) -> PyResult<()> {
         let py = task.py();
         match (self, entering) {
             (Self::Dict(current), true) => current.bind(py).set_item(event_loop, task),
+            (Self::Dict(current), false) if in_pass => {
+                current.bind(py).set_item(event_loop, py.None())
+            }
             (Self::Dict(current), false) => current.bind(py).del_item(event_loop),
             (Self::Calls { enter, leave }, _) => {
                 let call = if entering { enter } else { leave };
@@ -215,7 +247,8 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
         let err = PyErr::fetch(py);
         return done(task, Err(err));
     }
-    let entered = tasks.current.switch(event_loop, task, true);
+    let in_pass = tasks.in_pass.load(Ordering::Relaxed);
+    let entered = tasks.current.switch(event_loop, task, true, in_pass);
     let sent = match entered {
         Err(err) => Sent::Raised(err),
         Ok(_) => {
@@ -230,7 +263,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
                     Err(err) => Sent::Raised(err),
                 },
             };
-            if let Err(err) = tasks.current.switch(event_loop, task, false) {
+            if let Err(err) = tasks.current.switch(event_loop, task, false, in_pass) {
                 err.print(py);
             }
             sent
