@@ -97,11 +97,13 @@ impl Tasks {
         }
     }
 
-    /// Runs `f`, the part of a pass that steps tasks (new requests, ready tasks), with the
-    /// loop's entry in `_current_tasks` kept between steps: a step leaves `None` there
-    /// instead of deleting the key, which spares the dict a resize every few steps. The
-    /// entry is removed when `f` returns, before asyncio's own tasks, which need it absent,
-    /// run. (`current_task()` reads `None` as no task, as it reads an absent key.)
+    /// Runs `f`, the part of a pass that steps tasks (new requests, ready tasks), leaving
+    /// the loop's entry in `_current_tasks` alone between steps: each step sets it to its
+    /// own task, and the entry is removed once, when `f` returns, before asyncio's own
+    /// tasks (which need it absent) run. That spares the dict an insert and a delete per
+    /// step. Between two steps, only the engine's glue runs (rendering a result, starting
+    /// a background task, an error handler, which Starlette runs inside the request's task
+    /// too), so a stale entry is never a task's view of itself.
     pub fn in_pass<R>(&self, py: Python<'_>, f: impl FnOnce() -> R) -> R {
         self.in_pass.store(true, Ordering::Relaxed);
         let result = f();
@@ -110,7 +112,7 @@ impl Tasks {
             let current = current.bind(py);
             let event_loop = self.event_loop.bind(py);
             if let Ok(Some(task)) = current.get_item(event_loop) {
-                if task.is_none() {
+                if task.is_instance_of::<CoroutineTask>() {
                     if let Err(err) = current.del_item(event_loop) {
                         err.print(py);
                     }
@@ -149,8 +151,8 @@ enum CurrentTask {
 }
 
 impl CurrentTask {
-    /// Makes `task` the loop's current task (`entering`), or no task again (`None` left in
-    /// the dict `in_pass`, see `Tasks::in_pass`).
+    /// Makes `task` the loop's current task (`entering`), or no task again (left for the
+    /// end of the pass `in_pass`, see `Tasks::in_pass`).
     fn switch(
         &self,
         event_loop: &Bound<'_, PyAny>,
@@ -161,9 +163,7 @@ impl CurrentTask {
         let py = task.py();
         match (self, entering) {
             (Self::Dict(current), true) => current.bind(py).set_item(event_loop, task),
-            (Self::Dict(current), false) if in_pass => {
-                current.bind(py).set_item(event_loop, py.None())
-            }
+            (Self::Dict(_), false) if in_pass => Ok(()),
             (Self::Dict(current), false) => current.bind(py).del_item(event_loop),
             (Self::Calls { enter, leave }, _) => {
                 let call = if entering { enter } else { leave };
