@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
 use http::{Request, Response, StatusCode};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
@@ -62,9 +63,13 @@ pub async fn handle(
         None => None,
     };
     let raw_path = parts.uri.path();
-    let path = percent_decode_str(raw_path)
-        .decode_utf8_lossy()
-        .into_owned();
+    let path = match raw_path.contains('%') {
+        true => percent_decode_str(raw_path)
+            .decode_utf8_lossy()
+            .into_owned(),
+        // No escapes, and the http crate has checked the path is UTF-8: nothing to decode.
+        false => raw_path.to_owned(),
+    };
     let reply = match engine.router.find(&parts.method, &path) {
         Match::Found { route, params } => {
             let path_params = params
@@ -97,7 +102,7 @@ pub async fn handle(
                         Some(local),
                     );
                     data.path_params = path_params;
-                    dispatch(&shared, route, data).await
+                    dispatch(&shared, route, Arc::new(data)).await
                 }
                 Err(reply) => reply,
             }
@@ -128,14 +133,14 @@ pub async fn handle(
 async fn dispatch(
     shared: &Arc<Shared>,
     route: Arc<crate::route::Route>,
-    data: RequestData,
+    data: Arc<RequestData>,
 ) -> Reply {
     let Ok(_permit) = shared.in_flight.acquire().await else {
         return Reply::internal_error();
     };
     let is_async = route.is_async;
     let inline = !is_async && route.inline.is_inline();
-    let (exchange, reply) = Exchange::new(shared.engine.clone(), route, Arc::new(data));
+    let (exchange, reply) = Exchange::new(shared.engine.clone(), route, data);
     if inline {
         // A route proven quick: run it right here, with no thread switch.
         Python::with_gil(|py| {
@@ -182,6 +187,10 @@ async fn read_body(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
+    }
+    // Most requests have no body: no timer, no collecting.
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
     }
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
