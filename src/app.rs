@@ -68,6 +68,7 @@ impl App {
             response: response_class,
             streaming: streaming_class,
             content_types: ContentTypes::new(content_type),
+            kinds: Default::default(),
         };
         self.hooks = Some((types, error_handler));
     }

@@ -8,7 +8,7 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
 
 use crate::json;
 
@@ -73,6 +73,63 @@ pub struct ResponseTypes {
     pub response: Py<PyAny>,
     pub streaming: Py<PyAny>,
     pub content_types: ContentTypes,
+    pub kinds: ResultKinds,
+}
+
+/// What a returned object is, by its class.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ResultKind {
+    /// A `Response` with its body in `body`.
+    Full,
+    /// A `StreamingResponse` (or a subclass).
+    Streaming,
+    /// Anything else: a tuple with a status, or content for JSON.
+    Content,
+}
+
+/// The kinds of the few classes handlers return, each found with `isinstance` once: a
+/// handler returns the same classes request after request. Holding the classes keeps
+/// their addresses from being reused by other classes.
+#[derive(Default)]
+pub struct ResultKinds(Mutex<Vec<(Py<PyType>, ResultKind)>>);
+
+impl ResultKinds {
+    const CAPACITY: usize = 32;
+
+    fn get(
+        &self,
+        obj: &Bound<'_, PyAny>,
+        response: &Bound<'_, PyAny>,
+        streaming: &Bound<'_, PyAny>,
+    ) -> PyResult<ResultKind> {
+        let class = obj.get_type();
+        if let Ok(seen) = self.0.lock() {
+            if let Some((_, kind)) = seen.iter().find(|(c, _)| c.is(&class)) {
+                return Ok(*kind);
+            }
+        }
+        let kind = if !obj.is_instance(response)? {
+            ResultKind::Content
+        } else if obj.is_instance(streaming)? {
+            ResultKind::Streaming
+        } else {
+            ResultKind::Full
+        };
+        if let Ok(mut seen) = self.0.lock() {
+            if seen.len() < Self::CAPACITY {
+                seen.push((class.unbind(), kind));
+            }
+        }
+        Ok(kind)
+    }
+}
+
+impl ResponseTypes {
+    fn kind(&self, obj: &Bound<'_, PyAny>) -> PyResult<ResultKind> {
+        let py = obj.py();
+        self.kinds
+            .get(obj, self.response.bind(py), self.streaming.bind(py))
+    }
 }
 
 /// The content-type of responses whose headers were never built. The value comes from
@@ -138,9 +195,14 @@ pub fn from_result(
     status: StatusCode,
     types: &ResponseTypes,
 ) -> PyResult<Reply> {
-    let py = obj.py();
-    if obj.is_instance(types.response.bind(py))? {
-        return from_response(obj, types);
+    // The commonest results first: plain content, then responses, by class.
+    if obj.is_exact_instance_of::<PyDict>() || obj.is_exact_instance_of::<PyList>() {
+        return Ok(Reply::json(status, json::dumps(obj)?));
+    }
+    match types.kind(obj)? {
+        ResultKind::Full => return from_response(obj, false, types),
+        ResultKind::Streaming => return from_response(obj, true, types),
+        ResultKind::Content => {}
     }
     if let Ok(tuple) = obj.downcast_exact::<PyTuple>() {
         if matches!(tuple.len(), 2 | 3) {
@@ -148,12 +210,14 @@ pub fn from_result(
                 let status = StatusCode::from_u16(code)
                     .map_err(|_| PyTypeError::new_err(format!("invalid status code {code}")))?;
                 let content = tuple.get_item(0)?;
-                let mut reply = if content.is_instance(types.response.bind(py))? {
-                    let mut reply = from_response(&content, types)?;
-                    reply.status = status;
-                    reply
-                } else {
-                    Reply::json(status, json::dumps(&content)?)
+                let mut reply = match types.kind(&content)? {
+                    ResultKind::Content => Reply::json(status, json::dumps(&content)?),
+                    kind => {
+                        let mut reply =
+                            from_response(&content, kind == ResultKind::Streaming, types)?;
+                        reply.status = status;
+                        reply
+                    }
                 };
                 if tuple.len() == 3 {
                     let headers = tuple.get_item(2)?;
@@ -173,7 +237,11 @@ pub fn from_result(
     Ok(Reply::json(status, json::dumps(obj)?))
 }
 
-fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Reply> {
+fn from_response(
+    obj: &Bound<'_, PyAny>,
+    streaming: bool,
+    types: &ResponseTypes,
+) -> PyResult<Reply> {
     let py = obj.py();
     let code: u16 = obj.getattr(pyo3::intern!(py, "status_code"))?.extract()?;
     let status = StatusCode::from_u16(code)
@@ -198,7 +266,7 @@ fn from_response(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Repl
     };
     let background = obj.getattr(pyo3::intern!(py, "background"))?;
     let background = (!background.is_none()).then(|| background.unbind());
-    let body = if obj.is_instance(types.streaming.bind(py))? {
+    let body = if streaming {
         headers.remove(http::header::CONTENT_LENGTH);
         ReplyBody::Stream(obj.getattr(pyo3::intern!(py, "body_iterator"))?.unbind())
     } else {

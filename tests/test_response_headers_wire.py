@@ -7,7 +7,7 @@ import socket
 import ignyx
 import pytest
 from conftest import live_server
-from ignyx.responses import HTMLResponse, PlainTextResponse, Response
+from ignyx.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 
 class Framed(Response):
@@ -18,8 +18,44 @@ class Framed(Response):
         self.raw_headers.append((b"x-frame-options", b"DENY"))
 
 
+class Latin1Text(PlainTextResponse):
+    charset = "latin-1"
+
+
+class Lines(StreamingResponse):
+    media_type = "text/plain"
+
+
 def make_app() -> ignyx.Ignyx:
     app = ignyx.Ignyx()
+
+    @app.get("/cafe")
+    def cafe():
+        return PlainTextResponse("café")
+
+    @app.get("/cafe-latin-1")
+    def cafe_latin_1():
+        return Latin1Text("café")
+
+    # Each kind of result in turn, from one route: the engine recognises results by class,
+    # so the same class must keep meaning the same thing whatever came before it.
+    @app.get("/kinds/{kind}")
+    def kinds(kind: str):
+        if kind == "response":
+            return Latin1Text("r")
+        if kind == "stream":
+            return Lines(iter([b"s1", b"s2"]))
+        if kind == "tuple":
+            return Latin1Text("t"), 201
+        if kind == "list":
+            return [1, 2]
+        if kind == "tuple-content":
+            return {"t": 1}, 202
+        return {"kind": kind}
+
+    @app.post("/length")
+    async def length(request: ignyx.Request):
+        return {"length": len(await request.body())}
 
     @app.get("/plain")
     def plain():
@@ -60,9 +96,14 @@ def server():
         yield server
 
 
-def exchange(port: int, method: str, path: str) -> tuple[str, dict[str, str], bytes]:
+def exchange(
+    port: int, method: str, path: str, extra: bytes = b"\r\n"
+) -> tuple[str, dict[str, str], bytes]:
+    """One request (``extra``: more header lines, the blank line and any body)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        conn.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n".encode() + extra
+        )
         data = b""
         while chunk := conn.recv(65536):
             data += chunk
@@ -122,3 +163,55 @@ def test_a_subclass_init_headers_runs_at_construction(server):
     _, headers, _ = exchange(server.port, "GET", "/subclass")
     assert headers["x-frame-options"] == "DENY"
     assert headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_default_charset_encodes_utf8(server):
+    _, headers, body = exchange(server.port, "GET", "/cafe")
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert body == "café".encode()
+
+
+def test_a_subclass_charset_encodes_the_body_and_names_itself(server):
+    _, headers, body = exchange(server.port, "GET", "/cafe-latin-1")
+    assert headers["content-type"] == "text/plain; charset=latin-1"
+    assert body == b"caf\xe9"
+
+
+KINDS = {
+    "response": ("200", "text/plain; charset=latin-1", b"r"),
+    "stream": ("200", "text/plain; charset=utf-8", b"s1s2"),
+    "tuple": ("201", "text/plain; charset=latin-1", b"t"),
+    "list": ("200", "application/json", b"[1,2]"),
+    "tuple-content": ("202", "application/json", b'{"t":1}'),
+    "other": ("200", "application/json", b'{"kind":"other"}'),
+}
+
+
+def test_results_are_told_apart_by_class_in_any_order(server):
+    order = list(KINDS) + list(reversed(KINDS)) + ["stream", "response", "stream", "tuple"]
+    for kind in order:
+        status, headers, body = exchange(server.port, "GET", f"/kinds/{kind}")
+        want_status, want_type, want_body = KINDS[kind]
+        assert status.split()[1] == want_status, kind
+        assert headers["content-type"] == want_type, kind
+        if kind == "stream":
+            assert headers.get("transfer-encoding") == "chunked"
+            assert b"s1" in body and b"s2" in body
+        else:
+            assert body == want_body, kind
+
+
+@pytest.mark.parametrize(
+    "framing, length",
+    [
+        (b"Content-Length: 0\r\n\r\n", 0),
+        (b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0),
+        (b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 5),
+        (b"Content-Length: 4\r\n\r\nwxyz", 4),
+        (b"\r\n", 0),
+    ],
+)
+def test_bodies_empty_or_not_are_read_whatever_their_framing(server, framing, length):
+    status, _, body = exchange(server.port, "POST", "/length", framing)
+    assert status == "HTTP/1.1 200 OK"
+    assert body == b'{"length":%d}' % length

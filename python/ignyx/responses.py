@@ -47,6 +47,11 @@ __all__ = [
 ]
 
 
+# The default charset, one object: ``render`` recognises it by identity and takes
+# ``str.encode``'s fast path (no codec lookup by name).
+_UTF8 = "utf-8"
+
+
 @functools.lru_cache(maxsize=64)
 def _content_type(media_type: str, charset: str) -> bytes:
     """The content-type header value: ``text/*`` gets a charset (computed once per type)."""
@@ -66,7 +71,7 @@ class Response:
     """
 
     media_type: Optional[str] = None
-    charset = "utf-8"
+    charset = _UTF8
     # ``raw_headers`` is built on first use. Until then it stands for the default headers
     # (content-type from ``media_type``, content-length from the body), which the engine
     # writes itself: most responses never build the list.
@@ -109,7 +114,8 @@ class Response:
     def render(self, content: Any) -> bytes:
         """Turns ``content`` into the body bytes; subclasses override it to serialise."""
         if isinstance(content, str):
-            return content.encode(self.charset)
+            charset = self.charset
+            return content.encode() if charset is _UTF8 else content.encode(charset)
         if content is None:
             return b""
         if isinstance(content, bytes):
