@@ -1,12 +1,14 @@
 """Sync `def` handlers: quick ones run without thread switches, blocking ones never stall
 the rest of the server (ARCHITECTURE.md, the adaptive pool)."""
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import ignyx
+from ignyx.responses import JSONResponse
 from ignyx.server import Server
 
 
@@ -85,3 +87,38 @@ def test_promoted_handler_that_starts_blocking_goes_back_to_the_pool():
     finally:
         server.shutdown()
     assert fast < 0.4
+
+
+class Teapot(Exception):
+    pass
+
+
+def test_promoted_handler_whose_error_handler_awaits_still_answers():
+    """An inline call that ends in an async error handler hands it to the event loop; the
+    connection then waits for that reply instead of the inline one."""
+    app = ignyx.Ignyx()
+
+    @app.exception_handler(Teapot)
+    async def teapot(request, exc):
+        await asyncio.sleep(0.001)
+        return JSONResponse({"handled": request.url.path}, status_code=418)
+
+    @app.get("/where")
+    def where(fail: bool = False):
+        if fail:
+            raise Teapot()
+        return {"thread": threading.current_thread().name}
+
+    server = Server(app, "127.0.0.1", 0)
+    server.start_in_thread()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}") as client:
+            threads = [client.get("/where").json()["thread"] for _ in range(100)]
+            assert threads[-1] == "ignyx-server"  # promoted: the next calls run inline
+            for _ in range(20):
+                failed = client.get("/where", params={"fail": "true"})
+                assert failed.status_code == 418
+                assert failed.json() == {"handled": "/where"}
+                assert client.get("/where").json() == {"thread": "ignyx-server"}
+    finally:
+        server.shutdown()

@@ -17,30 +17,80 @@ pub struct Exchange {
     pub engine: Arc<Engine>,
     pub route: Arc<Route>,
     pub data: Arc<RequestData>,
-    reply: Mutex<Option<oneshot::Sender<Reply>>>,
+    reply: Mutex<ReplySlot>,
+}
+
+/// Where the reply goes.
+enum ReplySlot {
+    /// To the connection, waiting on the other end from another task or thread.
+    Channel(oneshot::Sender<Reply>),
+    /// Kept for the connection's own task, which is running the route inline.
+    Kept(Option<Reply>),
+    /// Sent (or the connection stopped waiting).
+    Gone,
 }
 
 impl Exchange {
+    /// An exchange whose reply comes back through a channel.
     pub fn new(
         engine: Arc<Engine>,
         route: Arc<Route>,
         data: Arc<RequestData>,
     ) -> (Arc<Self>, oneshot::Receiver<Reply>) {
         let (tx, rx) = oneshot::channel();
-        let exchange = Arc::new(Self {
-            engine,
-            route,
-            data,
-            reply: Mutex::new(Some(tx)),
-        });
+        let exchange = Self::with_slot(engine, route, data, ReplySlot::Channel(tx));
         (exchange, rx)
     }
 
+    /// An exchange for a route run inline by the connection's task, which takes the reply
+    /// with `take_reply` (no channel: the reply is usually there when the call returns).
+    pub fn inline(engine: Arc<Engine>, route: Arc<Route>, data: Arc<RequestData>) -> Arc<Self> {
+        Self::with_slot(engine, route, data, ReplySlot::Kept(None))
+    }
+
+    fn with_slot(
+        engine: Arc<Engine>,
+        route: Arc<Route>,
+        data: Arc<RequestData>,
+        slot: ReplySlot,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            engine,
+            route,
+            data,
+            reply: Mutex::new(slot),
+        })
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, ReplySlot> {
+        self.reply
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub fn send(&self, reply: Reply) {
-        if let Some(tx) = self.reply.lock().ok().and_then(|mut tx| tx.take()) {
+        let mut slot = self.slot();
+        match std::mem::replace(&mut *slot, ReplySlot::Gone) {
             // The client may have gone; nothing is waiting then.
-            let _ = tx.send(reply);
+            ReplySlot::Channel(tx) => drop(tx.send(reply)),
+            ReplySlot::Kept(_) => *slot = ReplySlot::Kept(Some(reply)),
+            ReplySlot::Gone => {}
         }
+    }
+
+    /// The reply an inline call left, or else a channel for the one still to come (an
+    /// inline call that handed a coroutine to the event loop).
+    pub fn take_reply(&self) -> Result<Reply, oneshot::Receiver<Reply>> {
+        let mut slot = self.slot();
+        if let ReplySlot::Kept(reply) = &mut *slot {
+            if let Some(reply) = reply.take() {
+                *slot = ReplySlot::Gone;
+                return Ok(reply);
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        *slot = ReplySlot::Channel(tx);
+        Err(rx)
     }
 
     fn request_object(&self, py: Python<'_>) -> PyResult<Py<PyRequestData>> {

@@ -135,31 +135,49 @@ async fn dispatch(
     route: Arc<crate::route::Route>,
     data: Arc<RequestData>,
 ) -> Reply {
+    let engine = shared.engine.clone();
+    if !route.is_async && route.inline.is_inline() {
+        // A route proven quick: run it right here, with no thread switch. It takes no
+        // in-flight permit: the limit is on work queued for Python, and this is none.
+        return match call_inline(shared, Exchange::inline(engine, route, data)) {
+            Ok(reply) => reply,
+            Err(pending) => pending.await.unwrap_or_else(|_| Reply::internal_error()),
+        };
+    }
     let Ok(_permit) = shared.in_flight.acquire().await else {
         return Reply::internal_error();
     };
     let is_async = route.is_async;
-    let inline = !is_async && route.inline.is_inline();
-    let (exchange, reply) = Exchange::new(shared.engine.clone(), route, data);
-    if inline {
-        // A route proven quick: run it right here, with no thread switch.
-        Python::with_gil(|py| {
-            // Timed once the GIL is ours: waiting for it says nothing about the route.
-            let started = Instant::now();
-            let step = call_route(py, &exchange);
-            exchange.route.inline.observe_inline(started.elapsed());
-            if let Step::Await(coro, phase) = step {
-                shared
-                    .to_loop
-                    .send(Job::Await(exchange.clone(), coro.unbind(), phase));
-            }
-        });
-    } else if is_async {
+    let (exchange, reply) = Exchange::new(engine, route, data);
+    if is_async {
         shared.to_loop.send(Job::Call(exchange));
     } else {
         shared.pool.submit(Job::Call(exchange));
     }
     reply.await.unwrap_or_else(|_| Reply::internal_error())
+}
+
+/// Calls a quick sync route on the I/O thread: its reply, or the channel it will come
+/// through when the call left a coroutine (an async error handler) to the event loop.
+fn call_inline(
+    shared: &Shared,
+    exchange: Arc<Exchange>,
+) -> Result<Reply, tokio::sync::oneshot::Receiver<Reply>> {
+    Python::with_gil(|py| {
+        // Timed once the GIL is ours: waiting for it says nothing about the route.
+        let started = Instant::now();
+        let step = call_route(py, &exchange);
+        exchange.route.inline.observe_inline(started.elapsed());
+        let awaiting = match step {
+            Step::Await(coro, phase) => Some((coro.unbind(), phase)),
+            Step::Done => None,
+        };
+        let reply = exchange.take_reply();
+        if let Some((coro, phase)) = awaiting {
+            shared.to_loop.send(Job::Await(exchange, coro, phase));
+        }
+        reply
+    })
 }
 
 /// The answer to a WebSocket upgrade request (101, or the HTTP error that replaced it).
