@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers lint fmt clean chromium
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-instructions bare-hyper lint fmt clean chromium
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -34,10 +34,21 @@ pytest: build chromium
 
 test: cargo-test pytest
 
-bench: build
+BARE_HYPER := benchmarks/bare_hyper/target/release/bare_hyper
+
+# The ceiling, measured in the same run: hyper with no Python (its GET routes only).
+bare-hyper:
+	cargo build -q --release --manifest-path benchmarks/bare_hyper/Cargo.toml
+
+bench: build bare-hyper
 	bash benchmarks/ensure_tools.sh
-	$(PYTHON) benchmarks/run.py --rounds 3
+	$(PYTHON) benchmarks/run.py --rounds 3 --server-cmd 'bare-hyper=$(BARE_HYPER) {port}'
 	$(PYTHON) benchmarks/ws_echo.py
+
+# Instructions per request (callgrind): repeatable, for comparing two builds.
+bench-instructions: build
+	bash benchmarks/ensure_tools.sh
+	bash benchmarks/instructions.sh
 
 # One worker against two, wrk unpinned (on 2 cores the load generator competes with both).
 bench-workers: build
@@ -57,4 +68,4 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix -q .
 
 clean:
-	rm -rf target $(VENV)
+	rm -rf target benchmarks/bare_hyper/target $(VENV)

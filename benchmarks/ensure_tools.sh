@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the load generator (wrk) and CPU pinning tool (taskset) when missing.
+# Install the load generator (wrk), the CPU pinning tool (taskset) and the instruction
+# counter (valgrind, for benchmarks/instructions.sh) when missing.
 # Debian/Ubuntu only; uses sudo when not run as root.
 set -eu
 
@@ -11,6 +12,7 @@ fi
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
+command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
 
 if [ -n "$missing" ]; then
     echo "ensure_tools: installing$missing" >&2
