@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::cors::{Cors, CorsConfig};
-use crate::response::{ContentTypes, ResponseTypes};
+use crate::response::ResponseTypes;
 use crate::route::{FastCall, FastParam, Kind, Route, Source};
 use crate::router::Router;
 use crate::ws::WsRoute;
@@ -64,12 +64,7 @@ impl App {
         content_type: Py<PyAny>,
         error_handler: Py<PyAny>,
     ) {
-        let types = ResponseTypes {
-            response: response_class,
-            streaming: streaming_class,
-            content_types: ContentTypes::new(content_type),
-            kinds: Default::default(),
-        };
+        let types = ResponseTypes::new(response_class, streaming_class, content_type);
         self.hooks = Some((types, error_handler));
     }
 

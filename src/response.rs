@@ -8,7 +8,7 @@ use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::json;
 
@@ -70,15 +70,16 @@ impl Reply {
 
 /// Python classes the converter recognises, registered once by the app.
 pub struct ResponseTypes {
-    pub response: Py<PyAny>,
-    pub streaming: Py<PyAny>,
-    pub content_types: ContentTypes,
-    pub kinds: ResultKinds,
+    response: Py<PyAny>,
+    streaming: Py<PyAny>,
+    content_types: ContentTypes,
+    /// What returned objects are, by class.
+    kinds: IdentityCache<1, ResultKind>,
 }
 
 /// What a returned object is, by its class.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ResultKind {
+enum ResultKind {
     /// A `Response` with its body in `body`.
     Full,
     /// A `StreamingResponse` (or a subclass).
@@ -87,70 +88,85 @@ pub enum ResultKind {
     Content,
 }
 
-/// The kinds of the few classes handlers return, each found with `isinstance` once: a
-/// handler returns the same classes request after request. Holding the classes keeps
-/// their addresses from being reused by other classes.
-#[derive(Default)]
-pub struct ResultKinds(Mutex<Vec<(Py<PyType>, ResultKind)>>);
+/// A few values derived from Python objects, found again by the objects' identity: the
+/// same few classes and strings come back request after request, so each value is
+/// derived once. The cache holds the objects, so an address seen here cannot be reused by
+/// another object meanwhile; past `capacity` entries, values are derived every time.
+struct IdentityCache<const N: usize, V> {
+    capacity: usize,
+    seen: Mutex<Vec<([Py<PyAny>; N], V)>>,
+}
 
-impl ResultKinds {
-    const CAPACITY: usize = 32;
+impl<const N: usize, V: Clone> IdentityCache<N, V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            seen: Mutex::new(Vec::new()),
+        }
+    }
 
     fn get(
         &self,
-        obj: &Bound<'_, PyAny>,
-        response: &Bound<'_, PyAny>,
-        streaming: &Bound<'_, PyAny>,
-    ) -> PyResult<ResultKind> {
-        let class = obj.get_type();
-        if let Ok(seen) = self.0.lock() {
-            if let Some((_, kind)) = seen.iter().find(|(c, _)| c.is(&class)) {
-                return Ok(*kind);
-            }
-        }
-        let kind = if !obj.is_instance(response)? {
-            ResultKind::Content
-        } else if obj.is_instance(streaming)? {
-            ResultKind::Streaming
-        } else {
-            ResultKind::Full
+        keys: [&Bound<'_, PyAny>; N],
+        derive: impl FnOnce() -> PyResult<V>,
+    ) -> PyResult<V> {
+        let same = |(held, _): &&([Py<PyAny>; N], V)| {
+            held.iter().zip(keys).all(|(held, key)| held.is(key))
         };
-        if let Ok(mut seen) = self.0.lock() {
-            if seen.len() < Self::CAPACITY {
-                seen.push((class.unbind(), kind));
+        if let Ok(seen) = self.seen.lock() {
+            if let Some((_, value)) = seen.iter().find(same) {
+                return Ok(value.clone());
             }
         }
-        Ok(kind)
+        let value = derive()?;
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() < self.capacity {
+                seen.push((keys.map(|key| key.clone().unbind()), value.clone()));
+            }
+        }
+        Ok(value)
     }
 }
 
 impl ResponseTypes {
+    pub fn new(response: Py<PyAny>, streaming: Py<PyAny>, content_type: Py<PyAny>) -> Self {
+        Self {
+            response,
+            streaming,
+            content_types: ContentTypes::new(content_type),
+            kinds: IdentityCache::new(32),
+        }
+    }
+
+    /// What `obj` is, found with `isinstance` once per class.
     fn kind(&self, obj: &Bound<'_, PyAny>) -> PyResult<ResultKind> {
         let py = obj.py();
-        self.kinds
-            .get(obj, self.response.bind(py), self.streaming.bind(py))
+        self.kinds.get([obj.get_type().as_any()], || {
+            Ok(if !obj.is_instance(self.response.bind(py))? {
+                ResultKind::Content
+            } else if obj.is_instance(self.streaming.bind(py))? {
+                ResultKind::Streaming
+            } else {
+                ResultKind::Full
+            })
+        })
     }
 }
 
-/// The content-type of responses whose headers were never built. The value comes from
-/// `ignyx.responses._content_type` (the rule `init_headers` uses, so it lives in one place),
-/// asked once per `(media_type, charset)` pair: responses of one class share those strings.
-/// The cache holds the strings, so an address seen here cannot be reused by another string.
-pub struct ContentTypes {
+/// The content-type of responses whose headers were never built, by `(media_type,
+/// charset)`. The value comes from `ignyx.responses._content_type`, the rule
+/// `init_headers` uses, so it lives in one place; responses of one class share those
+/// strings.
+struct ContentTypes {
     rule: Py<PyAny>,
-    seen: Mutex<Vec<ContentTypeEntry>>,
+    seen: IdentityCache<2, HeaderValue>,
 }
 
-/// `(media_type, charset, the header value)`.
-type ContentTypeEntry = (Py<PyAny>, Py<PyAny>, HeaderValue);
-
 impl ContentTypes {
-    const CAPACITY: usize = 16;
-
-    pub fn new(rule: Py<PyAny>) -> Self {
+    fn new(rule: Py<PyAny>) -> Self {
         Self {
             rule,
-            seen: Mutex::new(Vec::new()),
+            seen: IdentityCache::new(16),
         }
     }
 
@@ -159,30 +175,14 @@ impl ContentTypes {
         media_type: &Bound<'_, PyAny>,
         charset: &Bound<'_, PyAny>,
     ) -> PyResult<HeaderValue> {
-        let same = |(m, c, _): &&ContentTypeEntry| {
-            m.as_ptr() == media_type.as_ptr() && c.as_ptr() == charset.as_ptr()
-        };
-        if let Ok(seen) = self.seen.lock() {
-            if let Some((_, _, value)) = seen.iter().find(same) {
-                return Ok(value.clone());
-            }
-        }
-        let value = self
-            .rule
-            .bind(media_type.py())
-            .call1((media_type, charset))?;
-        let value = HeaderValue::from_bytes(value.downcast::<PyBytes>()?.as_bytes())
-            .map_err(|_| PyTypeError::new_err("invalid media_type"))?;
-        if let Ok(mut seen) = self.seen.lock() {
-            if seen.len() < Self::CAPACITY {
-                seen.push((
-                    media_type.clone().unbind(),
-                    charset.clone().unbind(),
-                    value.clone(),
-                ));
-            }
-        }
-        Ok(value)
+        self.seen.get([media_type, charset], || {
+            let value = self
+                .rule
+                .bind(media_type.py())
+                .call1((media_type, charset))?;
+            HeaderValue::from_bytes(value.downcast::<PyBytes>()?.as_bytes())
+                .map_err(|_| PyTypeError::new_err("invalid media_type"))
+        })
     }
 }
 

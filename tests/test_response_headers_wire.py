@@ -3,6 +3,7 @@ derives itself (``Response._raw_headers`` stays None). What reaches the wire mus
 ``init_headers`` would have written, checked over a raw socket."""
 
 import socket
+from http import HTTPStatus
 
 import ignyx
 import pytest
@@ -117,64 +118,86 @@ def exchange(
     return status, headers, body
 
 
-def test_plain_text_gets_type_with_charset_and_length(server):
-    status, headers, body = exchange(server.port, "GET", "/plain")
-    assert status == "HTTP/1.1 200 OK"
-    assert headers["content-type"] == "text/plain; charset=utf-8"
-    assert headers["content-length"] == "13"
-    assert body == b"Hello, World!"
+PLAIN = "text/plain; charset=utf-8"
+ABSENT = None
+
+# (method, path, status, headers that must be sent as given, or ABSENT, body).
+WIRE = {
+    "plain text gets type with charset and length": (
+        "GET",
+        "/plain",
+        200,
+        {"content-type": PLAIN, "content-length": "13"},
+        b"Hello, World!",
+    ),
+    "HEAD gets the length of the GET body": ("HEAD", "/plain", 200, {"content-length": "13"}, b""),
+    "no media type means no content-type": (
+        "GET",
+        "/bytes",
+        200,
+        {"content-type": ABSENT, "content-length": "3"},
+        b"raw",
+    ),
+    "204 carries no length or type": (
+        "GET",
+        "/no-content",
+        204,
+        {"content-length": ABSENT, "content-type": ABSENT},
+        b"",
+    ),
+    "304 carries no length or type": (
+        "GET",
+        "/not-modified",
+        304,
+        {"content-length": ABSENT, "content-type": ABSENT},
+        b"",
+    ),
+    "a given charset is kept": (
+        "GET",
+        "/own-charset",
+        200,
+        {"content-type": "text/html; Charset=latin-1"},
+        b"<b>x</b>",
+    ),
+    "headers touched after construction are sent with the defaults": (
+        "GET",
+        "/touched",
+        200,
+        {"x-touched": "yes", "content-type": PLAIN, "content-length": "2"},
+        b"hi",
+    ),
+    "a subclass's init_headers runs at construction": (
+        "GET",
+        "/subclass",
+        200,
+        {"x-frame-options": "DENY", "content-type": PLAIN},
+        b"framed",
+    ),
+    "the default charset encodes utf-8": (
+        "GET",
+        "/cafe",
+        200,
+        {"content-type": PLAIN},
+        "café".encode(),
+    ),
+    "a subclass's charset encodes the body and names itself": (
+        "GET",
+        "/cafe-latin-1",
+        200,
+        {"content-type": "text/plain; charset=latin-1"},
+        b"caf\xe9",
+    ),
+}
 
 
-def test_head_gets_the_length_of_the_get_body(server):
-    _, headers, body = exchange(server.port, "HEAD", "/plain")
-    assert headers["content-length"] == "13"
-    assert body == b""
-
-
-def test_no_media_type_means_no_content_type(server):
-    _, headers, body = exchange(server.port, "GET", "/bytes")
-    assert "content-type" not in headers
-    assert headers["content-length"] == "3"
-    assert body == b"raw"
-
-
-@pytest.mark.parametrize("path", ["/no-content", "/not-modified"])
-def test_bodiless_statuses_carry_no_length_or_type(server, path):
-    _, headers, body = exchange(server.port, "GET", path)
-    assert "content-length" not in headers
-    assert "content-type" not in headers
-    assert body == b""
-
-
-def test_a_given_charset_is_kept(server):
-    _, headers, _ = exchange(server.port, "GET", "/own-charset")
-    assert headers["content-type"] == "text/html; Charset=latin-1"
-
-
-def test_headers_touched_after_construction_are_sent_with_the_defaults(server):
-    _, headers, body = exchange(server.port, "GET", "/touched")
-    assert headers["x-touched"] == "yes"
-    assert headers["content-type"] == "text/plain; charset=utf-8"
-    assert headers["content-length"] == "2"
-    assert body == b"hi"
-
-
-def test_a_subclass_init_headers_runs_at_construction(server):
-    _, headers, _ = exchange(server.port, "GET", "/subclass")
-    assert headers["x-frame-options"] == "DENY"
-    assert headers["content-type"] == "text/plain; charset=utf-8"
-
-
-def test_default_charset_encodes_utf8(server):
-    _, headers, body = exchange(server.port, "GET", "/cafe")
-    assert headers["content-type"] == "text/plain; charset=utf-8"
-    assert body == "café".encode()
-
-
-def test_a_subclass_charset_encodes_the_body_and_names_itself(server):
-    _, headers, body = exchange(server.port, "GET", "/cafe-latin-1")
-    assert headers["content-type"] == "text/plain; charset=latin-1"
-    assert body == b"caf\xe9"
+@pytest.mark.parametrize("case", list(WIRE), ids=list(WIRE))
+def test_default_headers_on_the_wire(server, case):
+    method, path, want_status, want_headers, want_body = WIRE[case]
+    status, headers, body = exchange(server.port, method, path)
+    assert status == f"HTTP/1.1 {want_status} {HTTPStatus(want_status).phrase}"
+    for name, value in want_headers.items():
+        assert headers.get(name) == value, name
+    assert body == want_body
 
 
 KINDS = {

@@ -96,7 +96,8 @@ def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:
     for name in names:
         a = eps["async"]["frameworks"].get(name, {}).get("rps")
         s = eps["sync"]["frameworks"].get(name, {}).get("rps")
-        lines.append(f"{name}: GET /async is {_ratio(a, s)} of GET /sync")
+        if a is not None and s is not None:  # a server without both routes is left out
+            lines.append(f"{name}: GET /async is {_ratio(a, s)} of GET /sync")
     return lines
 
 

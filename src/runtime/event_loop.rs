@@ -60,8 +60,6 @@ impl LoopSender {
 
 /// The Python side of the loop: what a pass calls.
 struct LoopCalls {
-    /// The `EngineLoop`.
-    event_loop: Py<PyAny>,
     /// `asyncio.events._set_running_loop`, so code in a pass sees its running loop.
     set_running: Py<PyAny>,
     /// `event_loop.step(io) -> (delay, io_again)`: one loop iteration.
@@ -116,7 +114,6 @@ impl EventLoop {
         let py = event_loop.py();
         let method = |name: &str| event_loop.getattr(name).map(Bound::unbind);
         let python = LoopCalls {
-            event_loop: event_loop.clone().unbind(),
             set_running: py
                 .import("asyncio.events")?
                 .getattr("_set_running_loop")?
@@ -250,7 +247,7 @@ impl EventLoop {
 
     /// No callback is ready and no timer is pending (asyncio's `_ready` and `_scheduled`).
     fn loop_is_idle(&self, py: Python<'_>) -> bool {
-        let event_loop = self.python.event_loop.bind(py);
+        let event_loop = self.tasks.event_loop(py);
         let empty = |name: &Bound<'_, pyo3::types::PyString>| {
             event_loop
                 .getattr(name)
@@ -263,7 +260,7 @@ impl EventLoop {
     /// Marks the loop as this thread's running loop until the guard drops.
     fn running<'py>(&'py self, py: Python<'py>) -> Running<'py> {
         let set = self.python.set_running.bind(py);
-        if let Err(err) = set.call1((self.python.event_loop.bind(py),)) {
+        if let Err(err) = set.call1((self.tasks.event_loop(py),)) {
             err.print(py);
         }
         Running { set }

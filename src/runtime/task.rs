@@ -122,6 +122,33 @@ impl Tasks {
         result
     }
 
+    /// The `EngineLoop` these tasks run on.
+    pub fn event_loop<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+        self.event_loop.bind(py)
+    }
+
+    /// Makes `task` the loop's current task for a step.
+    fn enter(&self, task: &Bound<'_, CoroutineTask>) -> PyResult<()> {
+        let py = task.py();
+        let event_loop = self.event_loop.bind(py);
+        match &self.current {
+            CurrentTask::Dict(current) => current.bind(py).set_item(event_loop, task),
+            CurrentTask::Calls { enter, .. } => enter.bind(py).call1((event_loop, task)).map(drop),
+        }
+    }
+
+    /// Ends a step: no current task again (during a pass, the entry is left for the next
+    /// step to replace, see `in_pass`).
+    fn leave(&self, task: &Bound<'_, CoroutineTask>) -> PyResult<()> {
+        let py = task.py();
+        let event_loop = self.event_loop.bind(py);
+        match &self.current {
+            CurrentTask::Dict(_) if self.in_pass.load(Ordering::Relaxed) => Ok(()),
+            CurrentTask::Dict(current) => current.bind(py).del_item(event_loop),
+            CurrentTask::Calls { leave, .. } => leave.bind(py).call1((event_loop, task)).map(drop),
+        }
+    }
+
     /// Steps the tasks that were ready when called (not those that yield again meanwhile).
     pub fn run_ready(&self, py: Python<'_>) {
         let ready = std::mem::take(&mut *self.queue());
@@ -148,29 +175,6 @@ enum CurrentTask {
     Dict(Py<PyDict>),
     /// `_enter_task` / `_leave_task`, where the current task lives elsewhere.
     Calls { enter: Py<PyAny>, leave: Py<PyAny> },
-}
-
-impl CurrentTask {
-    /// Makes `task` the loop's current task (`entering`), or no task again (left for the
-    /// end of the pass `in_pass`, see `Tasks::in_pass`).
-    fn switch(
-        &self,
-        event_loop: &Bound<'_, PyAny>,
-        task: &Bound<'_, CoroutineTask>,
-        entering: bool,
-        in_pass: bool,
-    ) -> PyResult<()> {
-        let py = task.py();
-        match (self, entering) {
-            (Self::Dict(current), true) => current.bind(py).set_item(event_loop, task),
-            (Self::Dict(_), false) if in_pass => Ok(()),
-            (Self::Dict(current), false) => current.bind(py).del_item(event_loop),
-            (Self::Calls { enter, leave }, _) => {
-                let call = if entering { enter } else { leave };
-                call.bind(py).call1((event_loop, task)).map(drop)
-            }
-        }
-    }
 }
 
 #[derive(Default)]
@@ -240,16 +244,13 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
     };
 
     let tasks = &this.tasks;
-    let event_loop = tasks.event_loop.bind(py);
     // SAFETY: the context is a live contextvars.Context; entering fails only when it is
     // already entered, which `in_context` rules out (a task's steps do not nest).
     if !in_context && unsafe { ffi::PyContext_Enter(this.context.as_ptr()) } != 0 {
         let err = PyErr::fetch(py);
         return done(task, Err(err));
     }
-    let in_pass = tasks.in_pass.load(Ordering::Relaxed);
-    let entered = tasks.current.switch(event_loop, task, true, in_pass);
-    let sent = match entered {
+    let sent = match tasks.enter(task) {
         Err(err) => Sent::Raised(err),
         Ok(_) => {
             let sent = match throw {
@@ -263,7 +264,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
                     Err(err) => Sent::Raised(err),
                 },
             };
-            if let Err(err) = tasks.current.switch(event_loop, task, false, in_pass) {
+            if let Err(err) = tasks.leave(task) {
                 err.print(py);
             }
             sent

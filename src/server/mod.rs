@@ -1,7 +1,8 @@
 //! The HTTP server of one worker: a current-thread tokio runtime owns the
 //! listener and every connection, and steps the asyncio event loop on the same
-//! thread; sync routes run inline when quick, else on the sync pool; SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let
-//! in-flight requests finish within a grace period, then `serve` returns.
+//! thread; sync routes run inline when quick, else on the sync pool.
+//! SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let in-flight
+//! requests finish within a grace period, then `serve` returns.
 
 mod body;
 mod listener;

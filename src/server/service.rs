@@ -63,12 +63,13 @@ pub async fn handle(
         None => None,
     };
     let raw_path = parts.uri.path();
-    let path = match raw_path.contains('%') {
-        true => percent_decode_str(raw_path)
+    // Without escapes there is nothing to decode (the http crate has checked it is UTF-8).
+    let path = if raw_path.contains('%') {
+        percent_decode_str(raw_path)
             .decode_utf8_lossy()
-            .into_owned(),
-        // No escapes, and the http crate has checked the path is UTF-8: nothing to decode.
-        false => raw_path.to_owned(),
+            .into_owned()
+    } else {
+        raw_path.to_owned()
     };
     let reply = match engine.router.find(&parts.method, &path) {
         Match::Found { route, params } => {
