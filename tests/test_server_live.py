@@ -401,3 +401,44 @@ def test_signal_stops_the_server_after_in_flight_requests(tmp_path, signum):
     assert "KeyboardInterrupt" not in stderr
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def timeout_app():
+    app = ignyx.Ignyx()
+
+    @app.get("/")
+    def root():
+        return {"ok": True}
+
+    @app.post("/echo")
+    async def echo(request: ignyx.Request):
+        return {"length": len(await request.body())}
+
+    return app
+
+
+def test_header_and_body_timeouts_close_slow_clients_and_the_server_keeps_serving():
+    """A client that stops mid-head is disconnected after `header_timeout`, also on a kept-
+    alive connection that already had an answer (the timer is armed again per request);
+    one that stops mid-body gets 408. Both timers are tokio's, which the engine's wake-up
+    floor (a periodic timer) must not delay."""
+    with live_server(timeout_app(), header_timeout=0.3, body_timeout=0.3) as server:
+        address = ("127.0.0.1", server.port)
+        with socket.create_connection(address, timeout=10) as conn:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = conn.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert answer.endswith(b'{"ok":true}')
+            started = time.monotonic()
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            assert conn.recv(4096) == b""
+            assert 0.25 < time.monotonic() - started < 5
+
+        with socket.create_connection(address, timeout=10) as conn:
+            conn.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+            answer = conn.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+            assert answer.endswith(b'{"detail":"Request Timeout"}')
+
+        with http_client(server.port, timeout=10) as http:
+            assert http.post("/echo", content=b"0123456789").json() == {"length": 10}

@@ -9,6 +9,7 @@ mod listener;
 pub mod sched;
 mod service;
 pub mod stream;
+mod wake_floor;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -130,6 +131,9 @@ impl Server {
                 .enable_all()
                 .build()?;
             runtime.spawn(event_loop.clone().drive());
+            // Due sooner than any connection timer (header reads, request bodies).
+            let floor = self.limits.header_timeout.min(self.limits.body_timeout) / 2;
+            runtime.spawn(wake_floor::hold(floor));
             let served =
                 runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
             drop(runtime);
