@@ -442,3 +442,30 @@ def test_header_and_body_timeouts_close_slow_clients_and_the_server_keeps_servin
 
         with http_client(server.port, timeout=10) as http:
             assert http.post("/echo", content=b"0123456789").json() == {"length": 10}
+
+
+def test_max_in_flight_bounds_the_requests_python_holds_and_every_one_is_answered():
+    """Past `max_in_flight`, requests wait in the engine, not as Python work; each release
+    lets exactly one more in, and none is forgotten."""
+    app = ignyx.Ignyx()
+    now = {"running": 0, "peak": 0}
+
+    @app.get("/hold/{n}")
+    async def hold(n: int):
+        now["running"] += 1
+        now["peak"] = max(now["peak"], now["running"])
+        await asyncio.sleep(0.05)
+        now["running"] -= 1
+        return {"n": n}
+
+    with live_server(app, max_in_flight=2) as server:
+
+        def fetch(n):
+            with http_client(server.port, timeout=10) as http:
+                return http.get(f"/hold/{n}").json()
+
+        with ThreadPoolExecutor(max_workers=7) as pool:
+            answers = list(pool.map(fetch, range(7)))
+
+    assert answers == [{"n": n} for n in range(7)]
+    assert now == {"running": 0, "peak": 2}

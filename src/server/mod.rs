@@ -5,6 +5,7 @@
 //! requests finish within a grace period, then `serve` returns.
 
 mod body;
+mod in_flight;
 mod listener;
 pub mod sched;
 mod service;
@@ -21,7 +22,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
 use crate::runtime::{EventLoop, SyncPool};
@@ -120,7 +121,7 @@ impl Server {
             engine: self.engine.clone(),
             pool: pool.clone(),
             to_loop,
-            in_flight: Semaphore::new(self.limits.max_in_flight),
+            in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
             ws_max_size: self.limits.ws_max_size,
         });

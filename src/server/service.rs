@@ -14,9 +14,9 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 use pyo3::prelude::*;
-use tokio::sync::Semaphore;
 
 use super::body::ResponseBody;
+use super::in_flight::InFlight;
 use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
@@ -29,7 +29,7 @@ pub struct Shared {
     pub pool: Arc<SyncPool>,
     pub to_loop: LoopSender,
     /// Requests in Python at once; past it, requests wait here, not as Python work.
-    pub in_flight: Semaphore,
+    pub in_flight: InFlight,
     pub body_timeout: Duration,
     /// Largest WebSocket message (and frame) accepted; past it the socket closes with 1009.
     pub ws_max_size: usize,
@@ -139,15 +139,13 @@ async fn dispatch(
     let engine = shared.engine.clone();
     if !route.is_async && route.inline.is_inline() {
         // A route proven quick: run it right here, with no thread switch. It takes no
-        // in-flight permit: the limit is on work queued for Python, and this is none.
+        // in-flight slot: the limit is on work queued for Python, and this is none.
         return match call_inline(shared, Exchange::inline(engine, route, data)) {
             Ok(reply) => reply,
             Err(pending) => pending.await.unwrap_or_else(|_| Reply::internal_error()),
         };
     }
-    let Ok(_permit) = shared.in_flight.acquire().await else {
-        return Reply::internal_error();
-    };
+    let _slot = shared.in_flight.enter().await;
     let is_async = route.is_async;
     let (exchange, reply) = Exchange::new(engine, route, data);
     if is_async {
