@@ -4,7 +4,8 @@ Each server is pinned to one core (``taskset -c 0``) and wrk to another
 (``taskset -c 1 wrk -t1 -c64``). For every endpoint the frameworks take turns
 (ignyx, fastapi, ignyx, fastapi, ...) for ``--rounds`` rounds and the median is
 kept, so drift on a shared machine hits every framework alike: read the ratios,
-not the absolute numbers.
+not the absolute numbers. Endpoints compared with each other (/sync and /async)
+share their rounds, so each round pairs them.
 
     .venv/bin/python benchmarks/run.py                     # what `make bench` runs
     .venv/bin/python benchmarks/run.py --frameworks fastapi --duration 2 --rounds 1
@@ -29,7 +30,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from harness import RESULTS_DIR
-from harness.catalog import DEFAULT_BASELINE, ENDPOINTS, FRAMEWORKS, Endpoint, Framework
+from harness.catalog import (
+    DEFAULT_BASELINE,
+    ENDPOINTS,
+    FRAMEWORKS,
+    MEASURED_TOGETHER,
+    Endpoint,
+    Framework,
+)
 from harness.proc import Resources, Sampler
 from harness.report import environment, median, summary, version
 from harness.servers import Server, check_endpoint, start_server
@@ -69,16 +77,15 @@ def _print_run(ep: Endpoint, rnd: int, rounds: int, name: str, r: dict[str, Any]
     )
 
 
-def measure_endpoint(
+def _warm(
     ep: Endpoint,
     names: list[str],
     servers: dict[str, Server],
-    peaks: dict[str, Resources],
     args: argparse.Namespace,
     wrk_cpu: Optional[int],
-) -> dict[str, Any]:
-    """Check, warm up, then load one endpoint, taking turns between frameworks each round."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any],
+) -> list[str]:
+    """Checks and warms up `ep` on each server; the names that passed (the others go to `out`)."""
     active = []
     for name in names:
         why = check_endpoint(servers[name], ep)
@@ -94,26 +101,46 @@ def measure_endpoint(
             out[name] = {"skipped": why}
         else:
             active.append(name)
+    return active
 
-    runs: dict[str, list[dict[str, Any]]] = {n: [] for n in active}
-    discarded: dict[str, list[dict[str, Any]]] = {n: [] for n in active}
+
+def measure_endpoints(
+    keys: list[str],
+    names: list[str],
+    servers: dict[str, Server],
+    peaks: dict[str, Resources],
+    args: argparse.Namespace,
+    wrk_cpu: Optional[int],
+) -> dict[str, dict[str, Any]]:
+    """Check, warm up, then load the endpoints `keys` in the same rounds: each round, every
+    endpoint in turn, and for each every framework in turn. One endpoint is the usual case;
+    several make rounds whose numbers can be paired (see MEASURED_TOGETHER)."""
+    eps = {key: ENDPOINTS[key] for key in keys}
+    out: dict[str, dict[str, Any]] = {key: {} for key in keys}
+    active = {key: _warm(ep, names, servers, args, wrk_cpu, out[key]) for key, ep in eps.items()}
+
+    Turn = tuple[str, str]  # (endpoint, framework)
+    runs: dict[Turn, list[dict[str, Any]]] = {(k, n): [] for k in keys for n in active[k]}
+    discarded: dict[Turn, list[dict[str, Any]]] = {turn: [] for turn in runs}
     retries = args.retries
-    attempts: list[dict[str, dict[str, Any]]] = []  # tries at the current round
+    attempts: list[dict[Turn, dict[str, Any]]] = []  # tries at the current round
     rnd = 0
-    while rnd < args.rounds and active:
-        this_round: dict[str, dict[str, Any]] = {}
-        for name in list(active):
-            try:
-                r = _one_run(servers[name], ep, args, wrk_cpu)
-            except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
-                print(f"  {ep.label}: {name} failed, dropping it for this endpoint: {e}")
-                out[name] = {"skipped": f"failed in round {rnd + 1}: {e}"}
-                active.remove(name)
-                del runs[name]
-                continue
-            this_round[name] = r
-            _print_run(ep, rnd, args.rounds, name, r)
-            time.sleep(0.3)
+    while rnd < args.rounds and any(active.values()):
+        this_round: dict[Turn, dict[str, Any]] = {}
+        for key, ep in eps.items():
+            for name in list(active[key]):
+                try:
+                    r = _one_run(servers[name], ep, args, wrk_cpu)
+                except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
+                    print(f"  {ep.label}: {name} failed, dropping it for this endpoint: {e}")
+                    out[key][name] = {"skipped": f"failed in round {rnd + 1}: {e}"}
+                    active[key].remove(name)
+                    del runs[(key, name)]
+                    continue
+                r["round"] = rnd
+                this_round[(key, name)] = r
+                _print_run(ep, rnd, args.rounds, name, r)
+                time.sleep(0.3)
         attempts.append(this_round)
         noisy = _noise(this_round)
         if noisy > args.max_other and retries > 0:
@@ -126,13 +153,13 @@ def measure_endpoint(
         # Out of retries, the quietest try stands for the round.
         best = min(attempts, key=_noise)
         for attempt in attempts:
-            for name, r in attempt.items():
-                if name not in active:
+            for (key, name), r in attempt.items():
+                if (key, name) not in runs:
                     continue
                 if attempt is not best:
-                    discarded[name].append(r)
+                    discarded[(key, name)].append(r)
                     continue
-                runs[name].append(r)
+                runs[(key, name)].append(r)
                 peak = peaks.setdefault(name, Resources())
                 peak.hwm_kib = max(peak.hwm_kib, r["peak_hwm_kib"])
                 peak.threads = max(peak.threads, r["peak_threads"])
@@ -140,8 +167,8 @@ def measure_endpoint(
         attempts = []
         rnd += 1
 
-    for name, rs in runs.items():
-        out[name] = {
+    for (key, name), rs in runs.items():
+        out[key][name] = {
             "rps": median([r["rps"] for r in rs]),
             "p50_ms": median([r["p50_ms"] for r in rs if "p50_ms" in r]),
             "p99_ms": median([r["p99_ms"] for r in rs if "p99_ms" in r]),
@@ -149,11 +176,26 @@ def measure_endpoint(
             "noisy": any(r["other_cpu_pct"] > args.max_other for r in rs),
             "runs": [{k: v for k, v in r.items() if k != "raw"} for r in rs],
             "discarded_noisy_runs": [
-                {k: v for k, v in r.items() if k != "raw"} for r in discarded[name]
+                {k: v for k, v in r.items() if k != "raw"} for r in discarded[(key, name)]
             ],
             "wrk_output_last": rs[-1]["raw"],
         }
     return out
+
+
+def _groups(keys: list[str]) -> list[list[str]]:
+    """The selected endpoints in order, those of a MEASURED_TOGETHER group as one block
+    where its first selected member stands."""
+    groups: list[list[str]] = []
+    placed: set[str] = set()
+    for key in keys:
+        if key in placed:
+            continue
+        together = next((g for g in MEASURED_TOGETHER if key in g), (key,))
+        group = [k for k in together if k in keys] if key in together else [key]
+        placed.update(group)
+        groups.append(group)
+    return groups
 
 
 def _csv(values: list[str]) -> list[str]:
@@ -391,14 +433,16 @@ def main(argv: Optional[list[str]] = None) -> int:
             f"{args.rounds} rounds of {args.duration:g}s (about {total / 60:.1f} min)"
         )
 
-        for key in endpoint_keys:
-            ep = ENDPOINTS[key]
-            results["endpoints"][key] = {
-                "label": ep.label,
-                "method": ep.method,
-                "path": ep.path,
-                "frameworks": measure_endpoint(ep, running, servers, peaks, args, wrk_cpu),
-            }
+        for group in _groups(endpoint_keys):
+            measured = measure_endpoints(group, running, servers, peaks, args, wrk_cpu)
+            for key in group:
+                ep = ENDPOINTS[key]
+                results["endpoints"][key] = {
+                    "label": ep.label,
+                    "method": ep.method,
+                    "path": ep.path,
+                    "frameworks": measured[key],
+                }
 
         for name, server in servers.items():
             if name not in peaks:

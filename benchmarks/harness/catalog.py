@@ -36,6 +36,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     "deps": Endpoint("GET /deps (3 nested)", "GET", "/deps", {"deps": 3}),
 }
 
+# Endpoints compared with each other, not only across frameworks: measured in the same
+# rounds (turns go through every endpoint of the group, then every framework), so each
+# round gives a pair taken seconds apart and drift cannot pass for a difference.
+MEASURED_TOGETHER: tuple[tuple[str, ...], ...] = (("sync", "async"),)
+
 
 @dataclass
 class Framework:
