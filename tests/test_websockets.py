@@ -566,6 +566,24 @@ def test_oversized_message_closes_with_1009() -> None:
         assert _eventually(lambda: app.state.events) == [("disconnect", 1009, "")]
 
 
+def test_server_shutdown_closes_open_sockets_with_1012_and_handlers_hear_it() -> None:
+    """As uvicorn does: a socket still open when the server stops gets a close frame with
+    1012 (service restart), not a dropped TCP connection (1006), and its handler sees
+    WebSocketDisconnect(1012) while the loop still runs."""
+    app = build_app()
+    with live_server(app) as server:
+        with sync_connect(f"ws://127.0.0.1:{server.port}/disconnect") as ws:
+            ws.send("hello")
+            started = time.monotonic()
+            server.shutdown()
+            stopped_in = time.monotonic() - started
+            with pytest.raises(websockets.ConnectionClosed) as info:
+                ws.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+    assert app.state.events == [("disconnect", 1012, "")]
+    assert stopped_in < 5
+
+
 def test_rejected_handshake_is_http_403_on_the_wire() -> None:
     with live_server(build_app()) as server:
         with pytest.raises(websockets.InvalidStatus) as info:

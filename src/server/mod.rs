@@ -124,6 +124,7 @@ impl Server {
             in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
             ws_max_size: self.limits.ws_max_size,
+            websockets: crate::ws::Closing::new(),
         });
         let stop = self.stop.clone();
         let result = py.allow_threads(|| {
@@ -196,8 +197,11 @@ async fn run(
         }
     }
     drop(listener);
+    // HTTP connections finish what they are doing; open WebSockets close (1012) and their
+    // handlers hear it, on the loop this runtime keeps stepping. Both within the grace.
+    let websockets = shared.websockets.close_all();
     tokio::select! {
-        _ = graceful.shutdown() => {}
+        _ = async { tokio::join!(graceful.shutdown(), websockets) } => {}
         _ = tokio::time::sleep(limits.graceful_timeout) => {}
     }
     Ok(())

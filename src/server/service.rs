@@ -33,6 +33,8 @@ pub struct Shared {
     pub body_timeout: Duration,
     /// Largest WebSocket message (and frame) accepted; past it the socket closes with 1009.
     pub ws_max_size: usize,
+    /// Closes the open WebSockets when the server stops.
+    pub websockets: crate::ws::Closing,
 }
 
 pub async fn handle(
@@ -43,8 +45,9 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let engine = &shared.engine;
     if let Some(found) = crate::ws::find(engine, &req) {
-        let (to_loop, max_size) = (&shared.to_loop, shared.ws_max_size);
-        let reply = crate::ws::upgrade(to_loop, max_size, req, found, client, local).await;
+        let (to_loop, max_size, closing) =
+            (&shared.to_loop, shared.ws_max_size, &shared.websockets);
+        let reply = crate::ws::upgrade(to_loop, max_size, closing, req, found, client, local).await;
         return Ok(handshake_response(reply));
     }
     let (mut parts, body) = req.into_parts();

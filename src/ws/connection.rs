@@ -4,7 +4,9 @@
 //! tungstenite answers pings (and echoes a client's close) while the task keeps
 //! reading; an oversized message closes with 1009, invalid UTF-8 with 1007, a
 //! protocol error with 1002. After the server's close frame the task waits a
-//! moment for the client's answer, then drops the TCP connection.
+//! moment for the client's answer, then drops the TCP connection. When the server
+//! stops, every open socket closes with 1012 (service restart, as uvicorn closes
+//! them) and its handler hears `WebSocketDisconnect(1012)`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -28,7 +30,30 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Messages written per flush, so a busy sender cannot starve reading.
 const BATCH: usize = 64;
 
+/// The close code for sockets still open when the server stops.
+const SERVICE_RESTART: u16 = 1012;
+
 type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
+
+/// The server's word to its open WebSockets that it is stopping, and its way to wait
+/// until they have closed.
+pub struct Closing(watch::Sender<bool>);
+
+impl Closing {
+    pub fn new() -> Self {
+        Self(watch::channel(false).0)
+    }
+
+    /// Tells every open WebSocket to close, and returns once all of their tasks ended.
+    pub async fn close_all(&self) {
+        self.0.send_replace(true);
+        self.0.closed().await;
+    }
+
+    fn watch(&self) -> watch::Receiver<bool> {
+        self.0.subscribe()
+    }
+}
 
 /// Serves an accepted WebSocket on its own task; `ended` goes with it, so Python hears of the
 /// end even if the runtime drops the task before it runs.
@@ -38,10 +63,12 @@ pub fn spawn(
     session: Arc<Session>,
     outbox: mpsc::UnboundedReceiver<Message>,
     max_size: usize,
+    closing: &Closing,
 ) {
+    let stopping = closing.watch();
     tokio::spawn(async move {
         let _ended = ended;
-        run(upgrade, session, outbox, max_size).await;
+        run(upgrade, session, outbox, max_size, stopping).await;
     });
 }
 
@@ -50,6 +77,7 @@ async fn run(
     session: Arc<Session>,
     mut outbox: mpsc::UnboundedReceiver<Message>,
     max_size: usize,
+    mut stopping: watch::Receiver<bool>,
 ) {
     let Ok(upgraded) = upgrade.await else {
         return;
@@ -65,6 +93,12 @@ async fn run(
     let mut closing = false;
     let deadline = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(deadline);
+    // Ready once the server stops (at once if it stopped before this task began); made
+    // once, so a message costs no lock or registration for it.
+    let stopped = async move {
+        let _ = stopping.wait_for(|&stopping| stopping).await;
+    };
+    tokio::pin!(stopped);
 
     loop {
         let full = session.inbox_full();
@@ -105,6 +139,14 @@ async fn run(
                     }
                     Err(_) => break,
                 }
+            }
+            _ = &mut stopped, if !closing => {
+                session.finish(SERVICE_RESTART);
+                if sink.send(close_frame(SERVICE_RESTART)).await.is_err() {
+                    break;
+                }
+                closing = true;
+                deadline.as_mut().reset(Instant::now() + CLOSE_TIMEOUT);
             }
             _ = &mut deadline, if closing => break,
         }

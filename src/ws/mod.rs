@@ -18,6 +18,7 @@ mod upgrade;
 use pyo3::prelude::*;
 
 pub use channel::WsJob;
+pub use connection::Closing;
 pub use upgrade::{find, upgrade};
 
 /// One WebSocket route: `call(request_data, channel)` starts its handler on the loop.

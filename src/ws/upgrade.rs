@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::channel::{Decision, Open, WebSocketChannel, WsJob};
 use super::session::{Ended, Session};
-use super::{connection, WsRoute};
+use super::{connection, Closing, WsRoute};
 use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
@@ -68,6 +68,7 @@ pub fn find<B>(engine: &Engine, req: &Request<B>) -> Option<Found> {
 pub async fn upgrade<B>(
     to_loop: &LoopSender,
     max_message_size: usize,
+    closing: &Closing,
     mut req: Request<B>,
     found: Found,
     client: SocketAddr,
@@ -128,7 +129,14 @@ pub async fn upgrade<B>(
             subprotocol,
             headers,
         }) => {
-            connection::spawn(ended, on_upgrade, session, outgoing, max_message_size);
+            connection::spawn(
+                ended,
+                on_upgrade,
+                session,
+                outgoing,
+                max_message_size,
+                closing,
+            );
             switching_protocols(&accept_key, subprotocol, headers)
         }
         Ok(Decision::Reject { status, close }) => rejection(status, close),
