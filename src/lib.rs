@@ -24,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     app::init(m)?;
     json::init(m)?;
     request::init(m)?;
+    route::init(m)?;
     server::init(m)?;
     ws::init(m)?;
     Ok(())

@@ -34,6 +34,11 @@ pub struct Route {
 /// to the pool to prove itself again: a blocking handler stalls other requests at most
 /// once (never, if it is slow from its first calls), while a quick one preempted by bad
 /// luck soon returns. After `MAX_DEMOTIONS` the route stays on the pool.
+///
+/// Python holds one per sync callable of an async plan (`ignyx._core.InlinePolicy`): a
+/// sync dependency, or a sync endpoint with async dependencies, runs on the threadpool
+/// until it proves quick, then on the event loop itself.
+#[pyclass(module = "ignyx._core", frozen)]
 #[derive(Default)]
 pub struct InlinePolicy {
     quick_calls: AtomicU32,
@@ -75,6 +80,36 @@ impl InlinePolicy {
             self.slow_calls.store(0, Ordering::Relaxed);
         }
     }
+}
+
+#[pymethods]
+impl InlinePolicy {
+    #[new]
+    fn py_new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the callable may run inline now.
+    #[getter]
+    fn inline(&self) -> bool {
+        self.is_inline()
+    }
+
+    /// `observe_pooled`, with the call's duration in seconds.
+    #[pyo3(name = "observe_pooled")]
+    fn py_observe_pooled(&self, seconds: f64) {
+        self.observe_pooled(Duration::try_from_secs_f64(seconds).unwrap_or_default());
+    }
+
+    /// `observe_inline`, with the call's duration in seconds.
+    #[pyo3(name = "observe_inline")]
+    fn py_observe_inline(&self, seconds: f64) {
+        self.observe_inline(Duration::try_from_secs_f64(seconds).unwrap_or_default());
+    }
+}
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<InlinePolicy>()
 }
 
 pub struct FastCall {

@@ -6,16 +6,25 @@
     async def report():
         return await run_in_threadpool(build_report_blocking, year=2024)
 
-The work goes to the running loop's default executor, so it shares the worker's one loop.
+The work goes to the running loop's default executor, so it shares the worker's one loop,
+and runs in a copy of the caller's context (its ContextVars), as Starlette's does.
+
+The engine itself uses ``run_sync`` for the sync callables of an async plan (a ``def``
+dependency, or a ``def`` endpoint with async dependencies): FastAPI runs those in its
+threadpool, and so does Ignyx until they prove quick.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import Any, Callable, TypeVar
+from time import perf_counter
+from typing import Any, Callable, Optional, TypeVar
+
+from ._core import InlinePolicy
 
 T = TypeVar("T")
 
@@ -23,9 +32,34 @@ __all__ = ["contextmanager_in_threadpool", "iterate_in_threadpool", "run_in_thre
 
 
 async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Calls ``func(*args, **kwargs)`` in a thread and waits for its result."""
+    """Calls ``func(*args, **kwargs)`` in a thread, in a copy of the current context, and
+    waits for its result."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(None, functools.partial(context.run, func, *args, **kwargs))
+
+
+async def run_sync(policy: InlinePolicy, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Calls a sync callable of an async plan: in the threadpool, as FastAPI does, until
+    `policy` has seen it prove quick; then on the event loop itself, sparing the thread
+    round trip, until a slow call sends it back (the policy sync routes follow, see
+    ``InlinePolicy`` in ``src/route.rs``). Either way it runs in a copy of the context, so
+    what it sets in ContextVars stays with it whichever way it ran, as in FastAPI."""
+    if policy.inline:
+        started = perf_counter()
+        try:
+            return contextvars.copy_context().run(func, *args, **kwargs)
+        finally:
+            policy.observe_inline(perf_counter() - started)
+    return await run_in_threadpool(_timed, policy, func, args, kwargs)
+
+
+def _timed(policy: InlinePolicy, func: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    started = perf_counter()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        policy.observe_pooled(perf_counter() - started)
 
 
 class _Exhausted(Exception):
@@ -50,13 +84,32 @@ async def iterate_in_threadpool(iterable: Iterable[T]) -> AsyncIterator[T]:
 
 
 @asynccontextmanager
-async def contextmanager_in_threadpool(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
-    """Enters and exits a blocking context manager in a thread (used for ``yield`` dependencies)."""
-    value = await run_in_threadpool(cm.__enter__)
+async def contextmanager_in_threadpool(
+    cm: AbstractContextManager[T], policy: Optional[InlinePolicy] = None
+) -> AsyncIterator[T]:
+    """Enters and exits a blocking context manager in a thread (``yield`` dependencies of
+    async plans); with a `policy`, on the loop itself once it proved quick (``run_sync``)."""
+    policy = policy or _ALWAYS_POOLED
+    value = await run_sync(policy, cm.__enter__)
     try:
         yield value
     except BaseException as exc:
-        if not await run_in_threadpool(cm.__exit__, type(exc), exc, exc.__traceback__):
+        if not await run_sync(policy, cm.__exit__, type(exc), exc, exc.__traceback__):
             raise
     else:
-        await run_in_threadpool(cm.__exit__, None, None, None)
+        await run_sync(policy, cm.__exit__, None, None, None)
+
+
+class _AlwaysPooled:
+    """A policy that never runs anything inline."""
+
+    inline = False
+
+    def observe_pooled(self, seconds: float) -> None:
+        pass
+
+    def observe_inline(self, seconds: float) -> None:
+        pass
+
+
+_ALWAYS_POOLED: Any = _AlwaysPooled()

@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from . import params
+from ._core import InlinePolicy
 from ._forms import (
     ABSENT,
     FormKey,
@@ -35,6 +36,7 @@ from ._forms import (
     is_upload,
 )
 from .background import BackgroundTasks
+from .concurrency import contextmanager_in_threadpool, run_sync
 from .datastructures import FormData
 from .exceptions import HTTPException, RequestValidationError
 from .requests import HTTPConnection, Request
@@ -203,6 +205,11 @@ class Dependant:
                 self.security_scopes_param,
             )
         )
+
+    @functools.cached_property
+    def policy(self) -> InlinePolicy:
+        """Where a sync `call` runs in an async plan: the threadpool, or inline once quick."""
+        return InlinePolicy()
 
     @property
     def needs_async(self) -> bool:
@@ -646,7 +653,8 @@ def solve_sync(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> di
 
 
 async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> dict[str, Any]:
-    """`solve_sync` for plans with async dependencies; runs on the event loop."""
+    """`solve_sync` for plans with async dependencies; runs on the event loop, and sends
+    their sync dependencies to the threadpool until they prove quick (``run_sync``)."""
     values: dict[str, Any] = {}
     for sub in dependant.dependencies:
         if ctx.overrides and sub.call in ctx.overrides:
@@ -663,13 +671,15 @@ async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool
                 ctx.stack = AsyncExitStack()
             if sub.is_async_gen:
                 cm = asynccontextmanager(sub.call)(**sub_values)
-                result = await ctx.stack.enter_async_context(cm)
             else:
-                result = ctx.stack.enter_context(contextmanager(sub.call)(**sub_values))
+                # Entered and exited off the loop, as FastAPI does, until proven quick.
+                blocking = contextmanager(sub.call)(**sub_values)
+                cm = contextmanager_in_threadpool(blocking, sub.policy)
+            result = await ctx.stack.enter_async_context(cm)
         elif sub.is_coroutine:
             result = await sub.call(**sub_values)
         else:
-            result = sub.call(**sub_values)
+            result = await run_sync(sub.policy, sub.call, **sub_values)
         values[sub.name] = result
         if sub.use_cache:
             ctx.cache[sub.cache_key] = result

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import params
 from .background import BackgroundTasks
+from .concurrency import run_sync
 from .datastructures import Default, DefaultPlaceholder
 from .dependencies import (
     RequestContext,
@@ -217,7 +218,8 @@ class APIRoute:
         endpoint = self.endpoint
         flat = self.flat_body
         finish = self._finish
-        call_sync = not inspect.iscoroutinefunction(endpoint)
+        call_sync = not dependant.is_coroutine  # also for callable instances
+        policy = dependant.policy
         overrides = getattr(app, "dependency_overrides", None)
 
         if not self.is_async:
@@ -245,9 +247,11 @@ class APIRoute:
                 _raise_validation(ctx)
             values.pop(None, None)
             try:
-                result = endpoint(**values)
-                if not call_sync:
-                    result = await result
+                if call_sync:
+                    # A `def` endpoint with async dependencies: off the loop until quick.
+                    result = await run_sync(policy, endpoint, **values)
+                else:
+                    result = await endpoint(**values)
             except BaseException as exc:
                 if ctx.stack is not None:
                     await ctx.stack.__aexit__(type(exc), exc, exc.__traceback__)
