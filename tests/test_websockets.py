@@ -584,6 +584,48 @@ def test_server_shutdown_closes_open_sockets_with_1012_and_handlers_hear_it() ->
     assert stopped_in < 5
 
 
+def test_keepalive_pings_keep_answering_clients_and_close_silent_ones_with_1011() -> None:
+    """As uvicorn's `ws_ping_interval`/`ws_ping_timeout`: the server pings; a client that
+    answers (the websockets client does, by itself) stays open, one that never does is
+    closed with 1011 after the timeout and its handler hears it."""
+    app = build_app()
+    with live_server(app, ws_ping_interval=0.1, ws_ping_timeout=0.3) as server:
+        with sync_connect(f"ws://127.0.0.1:{server.port}/bytes", ping_interval=None) as ws:
+            time.sleep(1.0)  # ten pings, each answered
+            ws.send(b"still here")
+            assert ws.recv(timeout=5) == b"still here"
+
+        sock, head = _handshake(server.port, "/disconnect")
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.settimeout(5)
+        started = time.monotonic()
+        frames = []
+        while not frames or frames[-1][0] != 0x88:
+            frames.append(_read_frame(sock))
+        sock.close()
+    assert frames[0] == (0x89, b"")  # a ping, never answered
+    assert frames[-1] == (0x88, (1011).to_bytes(2, "big"))
+    assert 0.3 < time.monotonic() - started < 3
+    assert app.state.events == [("disconnect", 1011, "")]
+
+
+def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """One unmasked server frame: its first byte (FIN and opcode) and its payload."""
+    head = _recv_exactly(sock, 2)
+    length = head[1] & 0x7F
+    assert length < 126
+    return head[0], _recv_exactly(sock, length)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return data
+
+
 def test_rejected_handshake_is_http_403_on_the_wire() -> None:
     with live_server(build_app()) as server:
         with pytest.raises(websockets.InvalidStatus) as info:

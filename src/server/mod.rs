@@ -34,7 +34,7 @@ struct Limits {
     graceful_timeout: Duration,
     header_timeout: Duration,
     body_timeout: Duration,
-    ws_max_size: usize,
+    websockets: crate::ws::WsLimits,
 }
 
 /// `ignyx._core.Server`: binds at construction, serves in `serve()`.
@@ -52,7 +52,8 @@ impl Server {
     #[new]
     #[pyo3(signature = (app, host, port, *, backlog = 2048, reuse_port = false,
         max_in_flight = 2048, sync_threads = 40, graceful_timeout = 30.0,
-        header_timeout = 30.0, body_timeout = 60.0, ws_max_size = 16 * 1024 * 1024))]
+        header_timeout = 30.0, body_timeout = 60.0, ws_max_size = 16 * 1024 * 1024,
+        ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut app: PyRefMut<'_, App>,
@@ -66,6 +67,8 @@ impl Server {
         header_timeout: f64,
         body_timeout: f64,
         ws_max_size: usize,
+        ws_ping_interval: Option<f64>,
+        ws_ping_timeout: f64,
     ) -> PyResult<Self> {
         let listener = listener::bind(host, port, backlog, reuse_port)
             .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
@@ -83,7 +86,13 @@ impl Server {
                 graceful_timeout: Duration::from_secs_f64(graceful_timeout.max(0.0)),
                 header_timeout: Duration::from_secs_f64(header_timeout.max(0.001)),
                 body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
-                ws_max_size: ws_max_size.max(1),
+                websockets: crate::ws::WsLimits {
+                    max_size: ws_max_size.max(1),
+                    ping_interval: ws_ping_interval
+                        .filter(|&seconds| seconds > 0.0)
+                        .map(Duration::from_secs_f64),
+                    ping_timeout: Duration::from_secs_f64(ws_ping_timeout.max(0.001)),
+                },
             },
         })
     }
@@ -123,7 +132,7 @@ impl Server {
             to_loop,
             in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
-            ws_max_size: self.limits.ws_max_size,
+            ws_limits: self.limits.websockets,
             websockets: crate::ws::Closing::new(),
         });
         let stop = self.stop.clone();

@@ -31,8 +31,7 @@ pub struct Shared {
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: InFlight,
     pub body_timeout: Duration,
-    /// Largest WebSocket message (and frame) accepted; past it the socket closes with 1009.
-    pub ws_max_size: usize,
+    pub ws_limits: crate::ws::WsLimits,
     /// Closes the open WebSockets when the server stops.
     pub websockets: crate::ws::Closing,
 }
@@ -45,9 +44,8 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let engine = &shared.engine;
     if let Some(found) = crate::ws::find(engine, &req) {
-        let (to_loop, max_size, closing) =
-            (&shared.to_loop, shared.ws_max_size, &shared.websockets);
-        let reply = crate::ws::upgrade(to_loop, max_size, closing, req, found, client, local).await;
+        let (to_loop, limits, closing) = (&shared.to_loop, shared.ws_limits, &shared.websockets);
+        let reply = crate::ws::upgrade(to_loop, limits, closing, req, found, client, local).await;
         return Ok(handshake_response(reply));
     }
     let (mut parts, body) = req.into_parts();

@@ -6,7 +6,10 @@
 //! protocol error with 1002. After the server's close frame the task waits a
 //! moment for the client's answer, then drops the TCP connection. When the server
 //! stops, every open socket closes with 1012 (service restart, as uvicorn closes
-//! them) and its handler hears `WebSocketDisconnect(1012)`.
+//! them) and its handler hears `WebSocketDisconnect(1012)`. Every `ping_interval`
+//! the server pings; a ping unanswered for `ping_timeout` closes the socket with
+//! 1011, as uvicorn's keepalive does, so clients that vanished without a FIN do not
+//! stay open for ever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,7 @@ use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::session::{Ended, Incoming, Session};
+use super::WsLimits;
 
 /// How long the client has to answer the server's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,6 +36,10 @@ const BATCH: usize = 64;
 
 /// The close code for sockets still open when the server stops.
 const SERVICE_RESTART: u16 = 1012;
+/// The close code for a ping left unanswered (RFC 6455's "unexpected condition").
+const KEEPALIVE_TIMEOUT: u16 = 1011;
+/// A timer that never comes due in practice.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
 
@@ -62,13 +70,13 @@ pub fn spawn(
     upgrade: OnUpgrade,
     session: Arc<Session>,
     outbox: mpsc::UnboundedReceiver<Message>,
-    max_size: usize,
+    limits: WsLimits,
     closing: &Closing,
 ) {
     let stopping = closing.watch();
     tokio::spawn(async move {
         let _ended = ended;
-        run(upgrade, session, outbox, max_size, stopping).await;
+        run(upgrade, session, outbox, limits, stopping).await;
     });
 }
 
@@ -76,15 +84,15 @@ async fn run(
     upgrade: OnUpgrade,
     session: Arc<Session>,
     mut outbox: mpsc::UnboundedReceiver<Message>,
-    max_size: usize,
+    limits: WsLimits,
     mut stopping: watch::Receiver<bool>,
 ) {
     let Ok(upgraded) = upgrade.await else {
         return;
     };
     let config = WebSocketConfig {
-        max_message_size: Some(max_size),
-        max_frame_size: Some(max_size),
+        max_message_size: Some(limits.max_size),
+        max_frame_size: Some(limits.max_size),
         ..WebSocketConfig::default()
     };
     let socket =
@@ -99,6 +107,10 @@ async fn run(
         let _ = stopping.wait_for(|&stopping| stopping).await;
     };
     tokio::pin!(stopped);
+    // Due for the next ping, or, while one is unanswered, for giving up on it.
+    let keepalive = tokio::time::sleep(limits.ping_interval.unwrap_or(NEVER));
+    tokio::pin!(keepalive);
+    let mut ping_sent: Option<Instant> = None;
 
     loop {
         let full = session.inbox_full();
@@ -106,6 +118,11 @@ async fn run(
             incoming = stream.next(), if !full => match incoming {
                 Some(Ok(Message::Text(text))) => session.push(Incoming::Text(text)),
                 Some(Ok(Message::Binary(data))) => session.push(Incoming::Binary(data)),
+                Some(Ok(Message::Pong(_))) => {
+                    if let (Some(sent), Some(interval)) = (ping_sent.take(), limits.ping_interval) {
+                        keepalive.as_mut().reset(sent + interval);
+                    }
+                }
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = frame
                         .map(|f| (u16::from(f.code), f.reason.into_owned()))
@@ -115,7 +132,7 @@ async fn run(
                     let _ = sink.flush().await;
                     break;
                 }
-                // Pings are answered by tungstenite on the next read; pongs need nothing.
+                // Pings are answered by tungstenite on the next read.
                 Some(Ok(_)) => {}
                 Some(Err(err)) => {
                     if let Some(code) = close_code(&err) {
@@ -147,6 +164,29 @@ async fn run(
                 }
                 closing = true;
                 deadline.as_mut().reset(Instant::now() + CLOSE_TIMEOUT);
+            }
+            _ = &mut keepalive, if !closing && limits.ping_interval.is_some() => {
+                let now = Instant::now();
+                match ping_sent {
+                    // While Python is not reading, neither is this task: a pong may be
+                    // waiting behind its messages, so no verdict yet.
+                    Some(_) if full => keepalive.as_mut().reset(now + limits.ping_timeout),
+                    Some(_) => {
+                        session.finish(KEEPALIVE_TIMEOUT);
+                        if sink.send(close_frame(KEEPALIVE_TIMEOUT)).await.is_err() {
+                            break;
+                        }
+                        closing = true;
+                        deadline.as_mut().reset(now + CLOSE_TIMEOUT);
+                    }
+                    None => {
+                        if sink.send(Message::Ping(Default::default())).await.is_err() {
+                            break;
+                        }
+                        ping_sent = Some(now);
+                        keepalive.as_mut().reset(now + limits.ping_timeout);
+                    }
+                }
             }
             _ = &mut deadline, if closing => break,
         }

@@ -15,11 +15,24 @@ mod connection;
 mod session;
 mod upgrade;
 
+use std::time::Duration;
+
 use pyo3::prelude::*;
 
 pub use channel::WsJob;
 pub use connection::Closing;
 pub use upgrade::{find, upgrade};
+
+/// What every WebSocket of a server is held to.
+#[derive(Clone, Copy, Debug)]
+pub struct WsLimits {
+    /// Largest message (and frame) accepted; past it the socket closes with 1009.
+    pub max_size: usize,
+    /// How often the server pings an open socket (uvicorn's `ws_ping_interval`); `None`: never.
+    pub ping_interval: Option<Duration>,
+    /// How long a ping may go unanswered before the socket closes with 1011.
+    pub ping_timeout: Duration,
+}
 
 /// One WebSocket route: `call(request_data, channel)` starts its handler on the loop.
 pub struct WsRoute {

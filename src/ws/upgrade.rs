@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::channel::{Decision, Open, WebSocketChannel, WsJob};
 use super::session::{Ended, Session};
-use super::{connection, Closing, WsRoute};
+use super::{connection, Closing, WsLimits, WsRoute};
 use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
@@ -67,7 +67,7 @@ pub fn find<B>(engine: &Engine, req: &Request<B>) -> Option<Found> {
 /// Runs the handshake of an upgrade request that `find` matched.
 pub async fn upgrade<B>(
     to_loop: &LoopSender,
-    max_message_size: usize,
+    limits: WsLimits,
     closing: &Closing,
     mut req: Request<B>,
     found: Found,
@@ -129,14 +129,7 @@ pub async fn upgrade<B>(
             subprotocol,
             headers,
         }) => {
-            connection::spawn(
-                ended,
-                on_upgrade,
-                session,
-                outgoing,
-                max_message_size,
-                closing,
-            );
+            connection::spawn(ended, on_upgrade, session, outgoing, limits, closing);
             switching_protocols(&accept_key, subprotocol, headers)
         }
         Ok(Decision::Reject { status, close }) => rejection(status, close),
