@@ -54,7 +54,7 @@ bench-instructions: build
 bench-workers: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py --no-pin --frameworks ignyx,ignyx-2-workers --baseline ignyx \
-		--endpoints plaintext,users_get \
+		--endpoints plaintext,users_get,cpu \
 		--server-cmd 'ignyx-2-workers=env IGNYX_WORKERS=2 {python} {apps}/ignyx_app.py {port}'
 
 lint: $(STAMP)

@@ -237,7 +237,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="A,B",
-        help=f"endpoints to run (default all: {','.join(ENDPOINTS)})",
+        help="endpoints to run (default: "
+        + ",".join(k for k, ep in ENDPOINTS.items() if ep.default)
+        + "; also available: "
+        + ",".join(k for k, ep in ENDPOINTS.items() if not ep.default)
+        + ")",
     )
     p.add_argument(
         "--frameworks",
@@ -320,7 +324,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         frameworks[name.strip()] = Framework(cmd.strip())
     extra = [s.partition("=")[0].strip() for s in args.server_cmd]
     names = _csv(args.frameworks) or list(FRAMEWORKS) + [n for n in extra if n not in FRAMEWORKS]
-    endpoint_keys = _csv(args.endpoints) or list(ENDPOINTS)
+    endpoint_keys = _csv(args.endpoints) or [k for k, ep in ENDPOINTS.items() if ep.default]
 
     if args.list:
         print("endpoints:")

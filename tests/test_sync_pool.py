@@ -2,12 +2,15 @@
 the rest of the server (ARCHITECTURE.md, the adaptive pool)."""
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import ignyx
+from conftest import free_port, wait_for_port
 from ignyx.responses import JSONResponse
 from ignyx.server import Server
 
@@ -122,3 +125,53 @@ def test_promoted_handler_whose_error_handler_awaits_still_answers():
                 assert client.get("/where").json() == {"thread": "ignyx-server"}
     finally:
         server.shutdown()
+
+
+BUSY_APP = """
+import sys, time
+import ignyx
+
+app = ignyx.Ignyx()
+
+@app.get("/busy")
+def busy():
+    deadline = time.perf_counter() + 0.003
+    while time.perf_counter() < deadline:
+        pass
+    return "done"
+
+app.run(port=int(sys.argv[1]))
+"""
+
+
+def _os_threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def test_busy_handlers_do_not_grow_the_pool(tmp_path):
+    """A handler busy on the CPU (about 3 ms of Python, holding the GIL) is slow but never
+    stuck: the queue keeps moving, so the pool keeps its one thread. More threads would only
+    queue for the GIL; a thread is added when nothing has moved for 10 ms (a handler that
+    sleeps or waits on I/O), not when one call merely outlasts a preemption. The server
+    runs in its own process, so the load's threads do not take its GIL."""
+    script = tmp_path / "busy_app.py"
+    script.write_text(BUSY_APP)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(script), str(port)])
+    try:
+        wait_for_port(port, server)
+        before = _os_threads(server.pid)
+
+        def load(_):
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                return [client.get("/busy").status_code for _ in range(15)]
+
+        with ThreadPoolExecutor(16) as pool:
+            statuses = [s for batch in pool.map(load, range(16)) for s in batch]
+        grown = _os_threads(server.pid) - before  # extra pool threads stay for 30 s
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert statuses == [200] * 240
+    assert grown <= 3  # 8-10 here when 1 ms of waiting added a thread

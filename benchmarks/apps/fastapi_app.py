@@ -65,3 +65,12 @@ async def async_route():
 @app.get("/deps")
 async def deps(c: int = Depends(dep_c)):
     return {"deps": c}
+
+
+@app.get("/cpu")
+async def cpu():
+    # About a millisecond of Python: the server, not wrk, is the bottleneck (bench-workers).
+    total = 0
+    for i in range(20_000):
+        total += i
+    return {"sum": total}

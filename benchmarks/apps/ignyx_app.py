@@ -67,6 +67,15 @@ def deps(c: int = Depends(dep_c)):
     return {"deps": c}
 
 
+@app.get("/cpu")
+def cpu():
+    # About a millisecond of Python: the server, not wrk, is the bottleneck (bench-workers).
+    total = 0
+    for i in range(20_000):
+        total += i
+    return {"sum": total}
+
+
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("PORT", "8000"))
     app.run(host="127.0.0.1", port=port, workers=int(os.environ.get("IGNYX_WORKERS", "1")))

@@ -17,6 +17,8 @@ class Endpoint:
     script: Optional[str] = None
     body: Optional[bytes] = None
     content_type: Optional[str] = None
+    # Measured when no --endpoints are given (`make bench`); otherwise only on request.
+    default: bool = True
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -34,6 +36,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     "sync": Endpoint("GET /sync (twin of /async)", "GET", "/sync", {"message": "Hello, World!"}),
     "async": Endpoint("GET /async", "GET", "/async", {"message": "Hello, World!"}),
     "deps": Endpoint("GET /deps (3 nested)", "GET", "/deps", {"deps": 3}),
+    # ~1 ms of Python per request: wrk needs almost no CPU, so on a 2-core machine two
+    # workers can each have a core (make bench-workers).
+    "cpu": Endpoint(
+        "GET /cpu (~1 ms of Python)", "GET", "/cpu", {"sum": 199_990_000}, default=False
+    ),
 }
 
 # Endpoints compared with each other, not only across frameworks: measured in the same
