@@ -192,7 +192,7 @@ def _groups(keys: list[str]) -> list[list[str]]:
         if key in placed:
             continue
         together = next((g for g in MEASURED_TOGETHER if key in g), (key,))
-        group = [k for k in together if k in keys] if key in together else [key]
+        group = [k for k in together if k in keys]
         placed.update(group)
         groups.append(group)
     return groups

@@ -218,5 +218,15 @@ def wait_for_port(port: int, process: Any = None, timeout: float = 30.0) -> None
     raise TimeoutError(f"nothing listening on port {port}")
 
 
+def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Polls `check` until it returns something truthy (the server acts after the client)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.01)
+
+
 def http_client(port: int, **kwargs: Any) -> httpx.Client:
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", **kwargs)

@@ -13,7 +13,7 @@ import fastapi
 import fastapi.testclient
 import ignyx
 import pytest
-from conftest import http_client, live_server
+from conftest import eventually, http_client, live_server
 from ignyx.testclient import TestClient
 
 LOOP_THREAD = "ignyx-server"  # the thread `live_server` and the TestClient serve from
@@ -85,7 +85,7 @@ def test_a_blocking_sync_dependency_does_not_stall_other_requests(server):
 def test_a_sync_yield_dependency_enters_and_exits_off_the_loop(server):
     server.app.state.threads.clear()
     assert _get(server.port, "/yield-dependency") == {"value": "session"}
-    threads = _eventually(
+    threads = eventually(
         lambda: server.app.state.threads if len(server.app.state.threads) == 2 else None
     )
     assert [step for step, _ in threads] == ["enter", "exit"]
@@ -140,10 +140,3 @@ def test_contextvars_across_sync_dependencies_behave_as_in_fastapi():
 def _get(port, path):
     with http_client(port, timeout=10) as http:
         return http.get(path).json()
-
-
-def _eventually(check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while (result := check()) is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return result

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import ignyx
 import pytest
 import websockets
-from conftest import live_server
+from conftest import eventually, live_server
 from ignyx import Depends, Ignyx, Query, WebSocket, WebSocketDisconnect, WebSocketException
 from ignyx.testclient import TestClient
 from websockets.sync.client import connect as sync_connect
@@ -46,16 +46,6 @@ def _settled(count: Callable[[], int]) -> int:
             return current
         previous = current
     return previous
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Polls `check` until it returns something truthy (the server acts after the client)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.01)
 
 
 # --- the app most tests share -----------------------------------------------------------------
@@ -261,7 +251,7 @@ def test_iter_text_yields_until_the_client_closes(client: TestClient) -> None:
     with client.websocket_connect("/iter") as ws:
         for text in ("a", "b", "c"):
             ws.send_text(text)
-    assert _eventually(lambda: client.get("/events").json()) == [["iter", ["a", "b", "c"]]]
+    assert eventually(lambda: client.get("/events").json()) == [["iter", ["a", "b", "c"]]]
 
 
 def test_close_code_and_reason_reach_the_client(client: TestClient) -> None:
@@ -275,7 +265,7 @@ def test_client_close_raises_websocket_disconnect_with_its_code(client: TestClie
     with client.websocket_connect("/disconnect") as ws:
         ws.send_text("hi")
         ws.close(code=4321, reason="leaving")
-    events = _eventually(lambda: client.get("/events").json())
+    events = eventually(lambda: client.get("/events").json())
     assert events == [["disconnect", 4321, "leaving"]]
 
 
@@ -383,16 +373,16 @@ def test_client_leaving_before_accept_is_a_disconnect() -> None:
     app = build_app()
     with live_server(app) as server:
         sock, _ = _handshake_request(server.port, "/slow-accept")
-        assert _eventually(lambda: app.state.events) == [("started",)]
+        assert eventually(lambda: app.state.events) == [("started",)]
         sock.close()
-        assert _eventually(lambda: len(app.state.events) > 1)
+        assert eventually(lambda: len(app.state.events) > 1)
     assert app.state.events == [("started",), ("gone", 1006)]
 
 
 def test_yield_dependency_cleanup_runs_after_the_handler(client: TestClient) -> None:
     with client.websocket_connect("/yield-dependency") as ws:
         assert ws.receive_text() == "resource"
-    assert _eventually(lambda: client.get("/events").json()) == [["cleanup"]]
+    assert eventually(lambda: client.get("/events").json()) == [["cleanup"]]
 
 
 def test_a_path_serves_both_a_page_and_a_socket(client: TestClient) -> None:
@@ -563,7 +553,7 @@ def test_oversized_message_closes_with_1009() -> None:
             with pytest.raises(websockets.ConnectionClosedError) as info:
                 ws.recv(timeout=5)
         assert info.value.rcvd is not None and info.value.rcvd.code == 1009
-        assert _eventually(lambda: app.state.events) == [("disconnect", 1009, "")]
+        assert eventually(lambda: app.state.events) == [("disconnect", 1009, "")]
 
 
 def test_server_shutdown_closes_open_sockets_with_1012_and_handlers_hear_it() -> None:

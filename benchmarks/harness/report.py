@@ -89,8 +89,7 @@ def summary(results: dict[str, Any], names: list[str], baseline: Optional[str]) 
 
 def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:
     """Issue 4's target: each framework's /async against its own sync twin, /sync. The two
-    share their rounds (MEASURED_TOGETHER), so the ratio is the median of each round's pair;
-    runs saved without a round number (older JSON) fall back to the ratio of the medians."""
+    share their rounds (MEASURED_TOGETHER), so the ratio is the median of each round's pair."""
     eps = results["endpoints"]
     if "async" not in eps or "sync" not in eps:
         return []
@@ -100,10 +99,7 @@ def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:
         s = eps["sync"]["frameworks"].get(name, {})
         if a.get("rps") is None or s.get("rps") is None:
             continue  # a server without both routes is left out
-        pairs = paired_ratios(a.get("runs", []), s.get("runs", []))
-        if not pairs:
-            lines.append(f"{name}: GET /async is {_ratio(a['rps'], s['rps'])} of GET /sync")
-            continue
+        pairs = paired_ratios(a["runs"], s["runs"])
         spread = f", {min(pairs):.2f}x-{max(pairs):.2f}x" if len(pairs) > 1 else ""
         lines.append(
             f"{name}: GET /async is {median(pairs):.2f}x of GET /sync "
@@ -114,10 +110,8 @@ def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:
 
 def paired_ratios(runs: list[dict[str, Any]], twins: list[dict[str, Any]]) -> list[float]:
     """`runs[i].rps / twins[j].rps` for each round both were measured in."""
-    by_round = {r["round"]: r["rps"] for r in twins if "round" in r and r.get("rps")}
-    return [
-        r["rps"] / by_round[r["round"]] for r in runs if r.get("round") in by_round and r.get("rps")
-    ]
+    by_round = {r["round"]: r["rps"] for r in twins if r["rps"]}
+    return [r["rps"] / by_round[r["round"]] for r in runs if r["round"] in by_round]
 
 
 def version(module: str) -> Optional[str]:

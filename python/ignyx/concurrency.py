@@ -89,27 +89,12 @@ async def contextmanager_in_threadpool(
 ) -> AsyncIterator[T]:
     """Enters and exits a blocking context manager in a thread (``yield`` dependencies of
     async plans); with a `policy`, on the loop itself once it proved quick (``run_sync``)."""
-    policy = policy or _ALWAYS_POOLED
-    value = await run_sync(policy, cm.__enter__)
+    run = run_in_threadpool if policy is None else functools.partial(run_sync, policy)
+    value = await run(cm.__enter__)
     try:
         yield value
     except BaseException as exc:
-        if not await run_sync(policy, cm.__exit__, type(exc), exc, exc.__traceback__):
+        if not await run(cm.__exit__, type(exc), exc, exc.__traceback__):
             raise
     else:
-        await run_sync(policy, cm.__exit__, None, None, None)
-
-
-class _AlwaysPooled:
-    """A policy that never runs anything inline."""
-
-    inline = False
-
-    def observe_pooled(self, seconds: float) -> None:
-        pass
-
-    def observe_inline(self, seconds: float) -> None:
-        pass
-
-
-_ALWAYS_POOLED: Any = _AlwaysPooled()
+        await run(cm.__exit__, None, None, None)

@@ -101,6 +101,16 @@ mod tests {
             .unwrap()
     }
 
+    /// Waits for every task, failing if one is never woken.
+    async fn join_all(tasks: Vec<tokio::task::JoinHandle<()>>) {
+        for task in tasks {
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("a waiter was never woken")
+                .unwrap();
+        }
+    }
+
     #[test]
     fn never_more_than_the_limit_and_every_waiter_gets_a_slot() {
         runtime().block_on(async {
@@ -116,12 +126,7 @@ mod tests {
                     })
                 })
                 .collect();
-            for task in tasks {
-                tokio::time::timeout(Duration::from_secs(5), task)
-                    .await
-                    .expect("a waiter was never woken")
-                    .unwrap();
-            }
+            join_all(tasks).await;
             assert_eq!(peak.load(Ordering::SeqCst), 2);
             assert_eq!(limit.taken(), 0);
         });
@@ -149,12 +154,7 @@ mod tests {
             tokio::task::yield_now().await;
             drop(first);
             drop(second);
-            for waiter in waiters {
-                tokio::time::timeout(Duration::from_secs(5), waiter)
-                    .await
-                    .expect("a waiter was never woken")
-                    .unwrap();
-            }
+            join_all(waiters).await;
             assert_eq!(limit.taken(), 0);
         });
     }

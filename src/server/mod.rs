@@ -132,8 +132,7 @@ impl Server {
             to_loop,
             in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
-            ws_limits: self.limits.websockets,
-            websockets: crate::ws::Closing::new(),
+            websockets: crate::ws::WebSockets::new(self.limits.websockets),
         });
         let stop = self.stop.clone();
         let result = py.allow_threads(|| {

@@ -31,9 +31,7 @@ pub struct Shared {
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: InFlight,
     pub body_timeout: Duration,
-    pub ws_limits: crate::ws::WsLimits,
-    /// Closes the open WebSockets when the server stops.
-    pub websockets: crate::ws::Closing,
+    pub websockets: crate::ws::WebSockets,
 }
 
 pub async fn handle(
@@ -44,8 +42,8 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let engine = &shared.engine;
     if let Some(found) = crate::ws::find(engine, &req) {
-        let (to_loop, limits, closing) = (&shared.to_loop, shared.ws_limits, &shared.websockets);
-        let reply = crate::ws::upgrade(to_loop, limits, closing, req, found, client, local).await;
+        let (to_loop, websockets) = (&shared.to_loop, &shared.websockets);
+        let reply = crate::ws::upgrade(to_loop, websockets, req, found, client, local).await;
         return Ok(handshake_response(reply));
     }
     let (mut parts, body) = req.into_parts();

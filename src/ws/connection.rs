@@ -43,23 +43,25 @@ const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 type Sink = SplitSink<WebSocketStream<TokioIo<Upgraded>>, Message>;
 
-/// The server's word to its open WebSockets that it is stopping, and its way to wait
-/// until they have closed.
-pub struct Closing(watch::Sender<bool>);
+/// A server's side of its WebSockets: the limits each is held to, and the word that it
+/// is stopping, which every open one watches.
+pub struct WebSockets {
+    pub limits: WsLimits,
+    stopping: watch::Sender<bool>,
+}
 
-impl Closing {
-    pub fn new() -> Self {
-        Self(watch::channel(false).0)
+impl WebSockets {
+    pub fn new(limits: WsLimits) -> Self {
+        Self {
+            limits,
+            stopping: watch::channel(false).0,
+        }
     }
 
     /// Tells every open WebSocket to close, and returns once all of their tasks ended.
     pub async fn close_all(&self) {
-        self.0.send_replace(true);
-        self.0.closed().await;
-    }
-
-    fn watch(&self) -> watch::Receiver<bool> {
-        self.0.subscribe()
+        self.stopping.send_replace(true);
+        self.stopping.closed().await;
     }
 }
 
@@ -70,10 +72,9 @@ pub fn spawn(
     upgrade: OnUpgrade,
     session: Arc<Session>,
     outbox: mpsc::UnboundedReceiver<Message>,
-    limits: WsLimits,
-    closing: &Closing,
+    websockets: &WebSockets,
 ) {
-    let stopping = closing.watch();
+    let (limits, stopping) = (websockets.limits, websockets.stopping.subscribe());
     tokio::spawn(async move {
         let _ended = ended;
         run(upgrade, session, outbox, limits, stopping).await;
@@ -98,8 +99,9 @@ async fn run(
     let socket =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let (mut sink, mut stream) = socket.split();
+    // Once a close frame went out: the client's answer is awaited until `deadline`.
     let mut closing = false;
-    let deadline = tokio::time::sleep(Duration::from_secs(3600));
+    let deadline = tokio::time::sleep(NEVER);
     tokio::pin!(deadline);
     // Ready once the server stops (at once if it stopped before this task began); made
     // once, so a message costs no lock or registration for it.
@@ -114,83 +116,91 @@ async fn run(
 
     loop {
         let full = session.inbox_full();
-        tokio::select! {
-            incoming = stream.next(), if !full => match incoming {
-                Some(Ok(Message::Text(text))) => session.push(Incoming::Text(text)),
-                Some(Ok(Message::Binary(data))) => session.push(Incoming::Binary(data)),
-                Some(Ok(Message::Pong(_))) => {
-                    if let (Some(sent), Some(interval)) = (ping_sent.take(), limits.ping_interval) {
-                        keepalive.as_mut().reset(sent + interval);
-                    }
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = frame
-                        .map(|f| (u16::from(f.code), f.reason.into_owned()))
-                        .unwrap_or((1005, String::new()));
-                    session.push(Incoming::Closed(code, reason));
-                    // Sends tungstenite's echo of the client's close frame.
-                    let _ = sink.flush().await;
-                    break;
-                }
-                // Pings are answered by tungstenite on the next read.
-                Some(Ok(_)) => {}
-                Some(Err(err)) => {
-                    if let Some(code) = close_code(&err) {
-                        if !closing {
-                            let _ = sink.send(close_frame(code)).await;
+        // Whether this turn sent a close frame.
+        let sent_close = tokio::select! {
+            incoming = stream.next(), if !full => {
+                match incoming {
+                    Some(Ok(Message::Text(text))) => session.push(Incoming::Text(text)),
+                    Some(Ok(Message::Binary(data))) => session.push(Incoming::Binary(data)),
+                    Some(Ok(Message::Pong(_))) => {
+                        if let (Some(sent), Some(interval)) = (ping_sent.take(), limits.ping_interval) {
+                            keepalive.as_mut().reset(sent + interval);
                         }
-                        session.finish(code);
                     }
-                    break;
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = frame
+                            .map(|f| (u16::from(f.code), f.reason.into_owned()))
+                            .unwrap_or((1005, String::new()));
+                        session.push(Incoming::Closed(code, reason));
+                        // Sends tungstenite's echo of the client's close frame.
+                        let _ = sink.flush().await;
+                        break;
+                    }
+                    // Pings are answered by tungstenite on the next read.
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => {
+                        if let Some(code) = close_code(&err) {
+                            if !closing {
+                                let _ = sink.send(close_frame(code)).await;
+                            }
+                            session.finish(code);
+                        }
+                        break;
+                    }
+                    None => break,
                 }
-                None => break,
-            },
-            _ = session.readable.notified(), if full => {}
+                false
+            }
+            _ = session.readable.notified(), if full => false,
             outgoing = outbox.recv(), if !closing => {
                 let message = outgoing.unwrap_or_else(|| close_frame(1011));
                 match write(&mut sink, &mut outbox, &session, message).await {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        closing = true;
-                        deadline.as_mut().reset(Instant::now() + CLOSE_TIMEOUT);
-                    }
+                    Ok(sent_close) => sent_close,
                     Err(_) => break,
                 }
             }
             _ = &mut stopped, if !closing => {
-                session.finish(SERVICE_RESTART);
-                if sink.send(close_frame(SERVICE_RESTART)).await.is_err() {
-                    break;
+                match close_with(&mut sink, &session, SERVICE_RESTART).await {
+                    Ok(()) => true,
+                    Err(_) => break,
                 }
-                closing = true;
-                deadline.as_mut().reset(Instant::now() + CLOSE_TIMEOUT);
             }
             _ = &mut keepalive, if !closing && limits.ping_interval.is_some() => {
                 let now = Instant::now();
                 match ping_sent {
                     // While Python is not reading, neither is this task: a pong may be
                     // waiting behind its messages, so no verdict yet.
-                    Some(_) if full => keepalive.as_mut().reset(now + limits.ping_timeout),
-                    Some(_) => {
-                        session.finish(KEEPALIVE_TIMEOUT);
-                        if sink.send(close_frame(KEEPALIVE_TIMEOUT)).await.is_err() {
-                            break;
-                        }
-                        closing = true;
-                        deadline.as_mut().reset(now + CLOSE_TIMEOUT);
+                    Some(_) if full => {
+                        keepalive.as_mut().reset(now + limits.ping_timeout);
+                        false
                     }
+                    Some(_) => match close_with(&mut sink, &session, KEEPALIVE_TIMEOUT).await {
+                        Ok(()) => true,
+                        Err(_) => break,
+                    },
                     None => {
                         if sink.send(Message::Ping(Default::default())).await.is_err() {
                             break;
                         }
                         ping_sent = Some(now);
                         keepalive.as_mut().reset(now + limits.ping_timeout);
+                        false
                     }
                 }
             }
             _ = &mut deadline, if closing => break,
+        };
+        if sent_close {
+            closing = true;
+            deadline.as_mut().reset(Instant::now() + CLOSE_TIMEOUT);
         }
     }
+}
+
+/// Closes from this side: the handler hears `code` at once, the client gets a close frame.
+async fn close_with(sink: &mut Sink, session: &Arc<Session>, code: u16) -> Result<(), Error> {
+    session.finish(code);
+    sink.send(close_frame(code)).await
 }
 
 /// Writes `first` and whatever else is queued, then flushes; true once a close frame went out.

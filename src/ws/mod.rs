@@ -20,7 +20,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 
 pub use channel::WsJob;
-pub use connection::Closing;
+pub use connection::WebSockets;
 pub use upgrade::{find, upgrade};
 
 /// What every WebSocket of a server is held to.

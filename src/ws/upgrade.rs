@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::channel::{Decision, Open, WebSocketChannel, WsJob};
 use super::session::{Ended, Session};
-use super::{connection, Closing, WsLimits, WsRoute};
+use super::{connection, WebSockets, WsRoute};
 use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
@@ -67,8 +67,7 @@ pub fn find<B>(engine: &Engine, req: &Request<B>) -> Option<Found> {
 /// Runs the handshake of an upgrade request that `find` matched.
 pub async fn upgrade<B>(
     to_loop: &LoopSender,
-    limits: WsLimits,
-    closing: &Closing,
+    websockets: &WebSockets,
     mut req: Request<B>,
     found: Found,
     client: SocketAddr,
@@ -129,7 +128,7 @@ pub async fn upgrade<B>(
             subprotocol,
             headers,
         }) => {
-            connection::spawn(ended, on_upgrade, session, outgoing, limits, closing);
+            connection::spawn(ended, on_upgrade, session, outgoing, websockets);
             switching_protocols(&accept_key, subprotocol, headers)
         }
         Ok(Decision::Reject { status, close }) => rejection(status, close),
