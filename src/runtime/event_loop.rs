@@ -1,27 +1,34 @@
 //! The worker's one asyncio event loop, driven from the I/O thread.
 //!
-//! The loop (`ignyx._runtime.EngineLoop`) lives on the thread that runs tokio, and
-//! a tokio task steps it: each pass runs the jobs queued since the last one (new
-//! async requests, background tasks, streaming bodies, WebSocket events), then one
-//! iteration of the loop. A pass is due when a job is queued, when a callback is
-//! ready, when the loop's selector has I/O (its epoll descriptor is watched by
-//! tokio), or when its next timer is due. Handing an async request to Python is
-//! thus a function call on the same thread: no wake-up, no thread switch.
+//! The loop (`ignyx._runtime.EngineLoop`) lives on the thread that runs tokio. An
+//! async request is stepped right in its connection's task (`call_eagerly`): a
+//! handler that waits for nothing real is answered there, a function call on the
+//! same thread. The rest is a tokio task's: each pass steps the request coroutines
+//! that are ready again, runs the jobs queued since the last one (coroutines from
+//! sync routes, background tasks, streaming bodies, WebSocket events), then one
+//! iteration of the loop. A pass is due when a job is queued, when a request leaves
+//! work behind, when the loop's selector has I/O (its epoll descriptor is watched by
+//! tokio), or when its next timer is due.
 //!
-//! A request's coroutine is stepped by a `CoroutineTask` (see `task.rs`) the moment
-//! its job runs.
+//! Request coroutines are stepped by `CoroutineTask`s (see `task.rs`).
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::prelude::*;
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
-use super::job::{call_route, Job, Step};
+use super::job::{call_route, Exchange, Job, Step};
 use super::task::Tasks;
+use crate::response::Reply;
+
+/// How many bare yields (`asyncio.sleep(0)`) in a row `call_eagerly` resumes at once; past
+/// them, the coroutine waits for a pass, so timers and I/O are not held back.
+const EAGER_TURNS: u32 = 8;
 
 /// Queues jobs for the event loop from any thread; cheap to clone.
 #[derive(Clone)]
@@ -56,6 +63,11 @@ impl LoopSender {
             self.queue.wake.notify_one();
         }
     }
+
+    /// Asks for a pass without queuing a job (the loop gained work some other way).
+    fn wake(&self) {
+        self.queue.wake.notify_one();
+    }
 }
 
 /// The Python side of the loop: what a pass calls.
@@ -68,6 +80,44 @@ struct LoopCalls {
     background: Py<PyAny>,
     /// `pump(iterator, sink)`: schedules the iteration of a streaming body.
     pump: Py<PyAny>,
+}
+
+/// asyncio's timers (`_scheduled`) as the last iteration left them. Only an iteration
+/// replaces the heap or takes from it; in between, a new timer makes it longer.
+struct Timers {
+    heap: Py<PyAny>,
+    len: usize,
+}
+
+impl Timers {
+    fn of(event_loop: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let heap = event_loop.getattr(pyo3::intern!(event_loop.py(), "_scheduled"))?;
+        Ok(Self {
+            len: heap.len()?,
+            heap: heap.unbind(),
+        })
+    }
+
+    /// Called after each iteration.
+    fn refresh(&mut self, event_loop: &Bound<'_, PyAny>) {
+        match Self::of(event_loop) {
+            Ok(timers) => *self = timers,
+            Err(err) => err.print(event_loop.py()),
+        }
+    }
+
+    fn len(&self, py: Python<'_>) -> usize {
+        self.heap.bind(py).len().unwrap_or(0)
+    }
+
+    fn is_empty(&self, py: Python<'_>) -> bool {
+        self.len(py) == 0
+    }
+
+    /// A timer was scheduled since the last iteration.
+    fn added(&self, py: Python<'_>) -> bool {
+        self.len(py) != self.len
+    }
 }
 
 /// What one pass left behind.
@@ -106,6 +156,9 @@ pub struct EventLoop {
     python: LoopCalls,
     tasks: Arc<Tasks>,
     selector: RawFd,
+    /// The loop is the I/O thread's running loop (see `mark_running`).
+    running_here: AtomicBool,
+    timers: Mutex<Timers>,
 }
 
 impl EventLoop {
@@ -133,6 +186,8 @@ impl EventLoop {
             python,
             tasks: Tasks::new(event_loop)?,
             selector,
+            running_here: AtomicBool::new(false),
+            timers: Mutex::new(Timers::of(event_loop)?),
         }))
     }
 
@@ -182,12 +237,43 @@ impl EventLoop {
         }
     }
 
+    /// Calls an async route from its connection's task and steps the coroutine right there
+    /// (`Tasks::spawn`, with up to `EAGER_TURNS` resumptions after `asyncio.sleep(0)`): a
+    /// handler that waits for nothing real is answered within this call, with no pass and
+    /// no second poll of the connection. A coroutine left awaiting a future goes on in the
+    /// passes, and its reply comes through the returned channel.
+    pub fn call_eagerly(
+        &self,
+        exchange: &Arc<Exchange>,
+    ) -> Result<Reply, oneshot::Receiver<Reply>> {
+        Python::with_gil(|py| {
+            self.mark_running(py);
+            self.tasks.in_pass(py, || {
+                if let Step::Await(coro, phase) = call_route(py, exchange) {
+                    self.tasks
+                        .spawn(py, exchange.clone(), coro, phase, EAGER_TURNS);
+                }
+            });
+            let reply = exchange.take_reply();
+            // The call may have left the loop work: a waiting task, callbacks, a new timer.
+            if reply.is_err()
+                || self.tasks.has_ready()
+                || self.tasks.has_callbacks(py)
+                || self.timers().added(py)
+            {
+                self.sender.wake();
+            }
+            reply
+        })
+    }
+
     /// Runs the jobs still queued once serving has ended, so the tasks they start are among
     /// those the loop finishes during shutdown.
     pub fn drain(&self) {
         Python::with_gil(|py| {
-            let _running = self.running(py);
+            self.mark_running(py);
             self.tasks.in_pass(py, || self.run_jobs(py));
+            self.stop_running(py);
         });
     }
 
@@ -208,7 +294,7 @@ impl EventLoop {
     /// One pass: the queued jobs, then one iteration of the loop.
     fn pass(&self, io: bool) -> Next {
         Python::with_gil(|py| {
-            let _running = self.running(py);
+            self.mark_running(py);
             self.tasks.in_pass(py, || {
                 self.tasks.run_ready(py);
                 self.run_jobs(py);
@@ -227,6 +313,7 @@ impl EventLoop {
                 .bind(py)
                 .call1((io,))
                 .and_then(|next| next.extract::<(f64, bool)>());
+            self.timers().refresh(self.tasks.event_loop(py));
             match stepped {
                 Ok((delay, io_again)) => Next {
                     ready: delay == 0.0 || self.tasks.has_ready(),
@@ -247,34 +334,48 @@ impl EventLoop {
 
     /// No callback is ready and no timer is pending (asyncio's `_ready` and `_scheduled`).
     fn loop_is_idle(&self, py: Python<'_>) -> bool {
-        let event_loop = self.tasks.event_loop(py);
-        let empty = |name: &Bound<'_, pyo3::types::PyString>| {
-            event_loop
-                .getattr(name)
-                .and_then(|queue| queue.len())
-                .is_ok_and(|len| len == 0)
-        };
-        empty(pyo3::intern!(py, "_ready")) && empty(pyo3::intern!(py, "_scheduled"))
+        !self.tasks.has_callbacks(py) && self.timers().is_empty(py)
     }
 
-    /// Marks the loop as this thread's running loop until the guard drops.
-    fn running<'py>(&'py self, py: Python<'py>) -> Running<'py> {
-        let set = self.python.set_running.bind(py);
-        if let Err(err) = set.call1((self.tasks.event_loop(py),)) {
+    fn timers(&self) -> MutexGuard<'_, Timers> {
+        self.timers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes the loop this thread's running loop, and leaves it so until `stop_running`:
+    /// between passes too, since each change costs a `getpid` syscall on Python 3.11.
+    fn mark_running(&self, py: Python<'_>) {
+        if !self.running_here.swap(true, Ordering::Relaxed) {
+            self.set_running(self.tasks.event_loop(py));
+        }
+    }
+
+    /// Leaves this thread without a running loop, so sync code run on it between passes
+    /// (a quick sync route) may run a loop of its own, as it could on a pool thread.
+    pub fn stop_running(&self, py: Python<'_>) {
+        if self.running_here.swap(false, Ordering::Relaxed) {
+            self.set_running(&py.None().into_bound(py));
+        }
+    }
+
+    fn set_running(&self, event_loop: &Bound<'_, PyAny>) {
+        let py = event_loop.py();
+        if let Err(err) = self.python.set_running.bind(py).call1((event_loop,)) {
             err.print(py);
         }
-        Running { set }
     }
 
     fn run(&self, py: Python<'_>, job: Job) {
         match job {
             Job::Call(exchange) => {
                 if let Step::Await(coro, phase) = call_route(py, &exchange) {
-                    self.tasks.spawn(py, exchange, coro, phase);
+                    self.tasks.spawn(py, exchange, coro, phase, 0);
                 }
             }
             Job::Await(exchange, coro, phase) => {
-                self.tasks.spawn(py, exchange, coro.into_bound(py), phase)
+                self.tasks
+                    .spawn(py, exchange, coro.into_bound(py), phase, 0)
             }
             Job::Background(task) => {
                 if let Err(err) = self.python.background.bind(py).call1((task,)) {
@@ -289,21 +390,6 @@ impl EventLoop {
                 }
             }
             Job::WebSocket(job) => job.run(py),
-            Job::Stop => {}
-        }
-    }
-}
-
-/// Clears the thread's running loop when a pass ends, so sync code run on this thread
-/// between passes (quick sync routes) may run its own loop, as it could on a pool thread.
-struct Running<'py> {
-    set: &'py Bound<'py, PyAny>,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if let Err(err) = self.set.call1((self.set.py().None(),)) {
-            err.print(self.set.py());
         }
     }
 }

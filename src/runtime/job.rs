@@ -110,11 +110,11 @@ pub enum Phase {
     ErrorHandler,
 }
 
-/// Work for a Python thread.
+/// Work for the event loop's next pass.
 pub enum Job {
-    /// Call the route for a new request.
+    /// Call an async route (while the sync pool is busy, see `service::dispatch`).
     Call(Arc<Exchange>),
-    /// Drive a coroutine on the event loop (only the loop's passes take these).
+    /// Drive a coroutine a sync route (or its error handler) returned.
     Await(Arc<Exchange>, Py<PyAny>, Phase),
     /// Run a response's background task on the event loop.
     Background(Py<PyAny>),
@@ -122,8 +122,6 @@ pub enum Job {
     Stream(Py<PyAny>, crate::server::stream::ChunkSink),
     /// Start a WebSocket handler, or resolve what one awaits, on the event loop.
     WebSocket(crate::ws::WsJob),
-    /// Leave the worker loop.
-    Stop,
 }
 
 /// What running a piece of Python produced.

@@ -17,14 +17,22 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
 
 use super::event_loop::LoopSender;
-use super::job::{call_route, Job, Step};
+use super::job::{call_route, Exchange, Job, Step};
 
 const GROW_AFTER: Duration = Duration::from_millis(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a pool thread is handed.
+enum Work {
+    /// Call the route for a new request.
+    Call(Arc<Exchange>),
+    /// Leave the pool.
+    Stop,
+}
+
 pub struct SyncPool {
-    tx: Sender<Job>,
-    rx: Receiver<Job>,
+    tx: Sender<Work>,
+    rx: Receiver<Work>,
     to_loop: LoopSender,
     threads: AtomicUsize,
     busy: AtomicUsize,
@@ -53,9 +61,9 @@ impl SyncPool {
         pool
     }
 
-    /// Queues a job; called from the I/O thread, inside the tokio runtime.
-    pub fn submit(self: &Arc<Self>, job: Job) {
-        let _ = self.tx.send(job);
+    /// Queues a request; called from the I/O thread, inside the tokio runtime.
+    pub fn submit(self: &Arc<Self>, exchange: Arc<Exchange>) {
+        let _ = self.tx.send(Work::Call(exchange));
         if self.busy.load(Ordering::Acquire) >= self.threads.load(Ordering::Acquire)
             && self.threads.load(Ordering::Acquire) < self.max_threads
             && !self.growth_armed.swap(true, Ordering::AcqRel)
@@ -73,11 +81,16 @@ impl SyncPool {
         }
     }
 
+    /// Whether a pool thread is running a route now (and may hold the GIL for a while).
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed) > 0
+    }
+
     /// Asks every thread to leave once the queue is drained, and waits for them
     /// (call without holding the GIL).
     pub fn stop(&self) {
         for _ in 0..self.threads.load(Ordering::Acquire) {
-            let _ = self.tx.send(Job::Stop);
+            let _ = self.tx.send(Work::Stop);
         }
         let handles = self.handles.lock().map(|mut h| std::mem::take(&mut *h));
         for handle in handles.unwrap_or_default() {
@@ -107,10 +120,10 @@ impl SyncPool {
     fn work(self: Arc<Self>) {
         crate::server::sched::batch_current_thread();
         Python::with_gil(|py| loop {
-            let job = match self.rx.try_recv() {
-                Ok(job) => job,
+            let work = match self.rx.try_recv() {
+                Ok(work) => work,
                 Err(_) => match py.allow_threads(|| self.rx.recv_timeout(IDLE_TIMEOUT)) {
-                    Ok(job) => job,
+                    Ok(work) => work,
                     Err(RecvTimeoutError::Timeout) => {
                         if self.leave_if_extra() {
                             return;
@@ -121,16 +134,11 @@ impl SyncPool {
                 },
             };
             self.taken.fetch_add(1, Ordering::AcqRel);
-            let exchange = match job {
-                Job::Call(exchange) => exchange,
-                Job::Stop => {
+            let exchange = match work {
+                Work::Call(exchange) => exchange,
+                Work::Stop => {
                     self.threads.fetch_sub(1, Ordering::AcqRel);
                     return;
-                }
-                other => {
-                    // Coroutine work belongs to the event loop.
-                    self.to_loop.send(other);
-                    continue;
                 }
             };
             self.busy.fetch_add(1, Ordering::AcqRel);

@@ -1,4 +1,5 @@
-//! Request coroutines, stepped from Rust during the event loop's passes.
+//! Request coroutines, stepped from Rust: first in the request's connection task,
+//! then during the event loop's passes.
 //!
 //! A request's coroutine is not wrapped in an `asyncio.Task`: a `CoroutineTask`
 //! sends into it directly (`PyIter_Send`) as soon as the request arrives, so a
@@ -6,11 +7,12 @@
 //! the task is the loop's current task (`asyncio.current_task()`, `asyncio.timeout`,
 //! `TaskGroup` and anyio's cancel scopes work) inside the request's own copy of
 //! the context. What the coroutine yields decides what happens next, as in
-//! asyncio's Task: a bare `yield` (`asyncio.sleep(0)`) puts it on the ready
-//! queue for the next pass; a future gets a done-callback that steps it again;
-//! `cancel()` cancels the awaited future or throws `CancelledError` at the next
-//! step. Asyncio's cost per request (a Task, two `Handle`s, two loop callbacks)
-//! is gone; the loop is involved only when the coroutine awaits a real future.
+//! asyncio's Task: a bare `yield` (`asyncio.sleep(0)`) is resumed at once when
+//! nothing else is ready to run before it, and otherwise waits its turn behind what
+//! is; a future gets a done-callback that steps it again; `cancel()` cancels the
+//! awaited future or throws `CancelledError` at the next step. Asyncio's cost per
+//! request (a Task, two `Handle`s, two loop callbacks) is gone; the loop is involved
+//! only when the coroutine awaits a real future.
 
 use std::collections::VecDeque;
 use std::os::raw::c_int;
@@ -44,8 +46,12 @@ pub struct Tasks {
     current: CurrentTask,
     /// Set while a pass steps its tasks (see `in_pass`).
     in_pass: AtomicBool,
+    /// A step during the pass left its task in `_current_tasks` (see `in_pass`).
+    left_current: AtomicBool,
     /// Tasks that yielded to the loop (`await asyncio.sleep(0)`), stepped next pass.
     ready: Mutex<VecDeque<Py<CoroutineTask>>>,
+    /// The loop's `_ready` deque (callbacks due now), which asyncio never replaces.
+    callbacks: Py<PyAny>,
 }
 
 impl Tasks {
@@ -62,18 +68,23 @@ impl Tasks {
             event_loop: event_loop.clone().unbind(),
             current,
             in_pass: AtomicBool::new(false),
+            left_current: AtomicBool::new(false),
             ready: Mutex::new(VecDeque::new()),
+            callbacks: event_loop.getattr("_ready")?.unbind(),
         }))
     }
 
     /// Starts `coro` for the request, in a copy of the current context, and runs it to its
-    /// first suspension.
+    /// first suspension. A bare `yield` (`asyncio.sleep(0)`) is resumed at once, up to
+    /// `turns` times, while nothing else is ready to run before it: asyncio would resume
+    /// it next too, ahead of any I/O or timer.
     pub fn spawn(
         self: &Arc<Self>,
         py: Python<'_>,
         exchange: Arc<Exchange>,
         coro: Bound<'_, PyAny>,
         phase: Phase,
+        turns: u32,
     ) {
         // SAFETY: returns a new reference, or NULL with an exception set.
         let copied = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) };
@@ -92,12 +103,12 @@ impl Tasks {
             }),
         };
         match Bound::new(py, task) {
-            Ok(task) => step(&task, None),
+            Ok(task) => step_in(&task, None, false, turns),
             Err(err) => err.print(py),
         }
     }
 
-    /// Runs `f`, the part of a pass that steps tasks (new requests, ready tasks), leaving
+    /// Runs `f`, which steps tasks (a request's first steps, or a pass's), leaving
     /// the loop's entry in `_current_tasks` alone between steps: each step sets it to its
     /// own task, and the entry is removed once, when `f` returns, before asyncio's own
     /// tasks (which need it absent) run. That spares the dict an insert and a delete per
@@ -109,17 +120,24 @@ impl Tasks {
         let result = f();
         self.in_pass.store(false, Ordering::Relaxed);
         if let CurrentTask::Dict(current) = &self.current {
-            let current = current.bind(py);
-            let event_loop = self.event_loop.bind(py);
-            if let Ok(Some(task)) = current.get_item(event_loop) {
-                if task.is_instance_of::<CoroutineTask>() {
-                    if let Err(err) = current.del_item(event_loop) {
-                        err.print(py);
-                    }
+            if self.left_current.swap(false, Ordering::Relaxed) {
+                if let Err(err) = current.bind(py).del_item(self.event_loop.bind(py)) {
+                    err.print(py);
                 }
             }
         }
         result
+    }
+
+    /// Nothing is ready to run before a task that just yielded to the loop: no other task
+    /// yielded, and asyncio has no callback due.
+    fn nothing_else_ready(&self, py: Python<'_>) -> bool {
+        self.queue().is_empty() && self.callbacks.bind(py).len().is_ok_and(|len| len == 0)
+    }
+
+    /// asyncio has callbacks due now.
+    pub fn has_callbacks(&self, py: Python<'_>) -> bool {
+        self.callbacks.bind(py).len().is_ok_and(|len| len > 0)
     }
 
     /// The `EngineLoop` these tasks run on.
@@ -143,7 +161,10 @@ impl Tasks {
         let py = task.py();
         let event_loop = self.event_loop.bind(py);
         match &self.current {
-            CurrentTask::Dict(_) if self.in_pass.load(Ordering::Relaxed) => Ok(()),
+            CurrentTask::Dict(_) if self.in_pass.load(Ordering::Relaxed) => {
+                self.left_current.store(true, Ordering::Relaxed);
+                Ok(())
+            }
             CurrentTask::Dict(current) => current.bind(py).del_item(event_loop),
             CurrentTask::Calls { leave, .. } => leave.bind(py).call1((event_loop, task)).map(drop),
         }
@@ -220,12 +241,17 @@ enum Sent<'py> {
 
 /// Runs the coroutine until it suspends or ends; `throw` is thrown in instead of sending.
 fn step(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>) {
-    step_in(task, throw, false)
+    step_in(task, throw, false, 0)
 }
 
 /// `step`, for a caller already running in the task's context (a done-callback the loop
-/// runs with `context=`) when `in_context`.
-fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_context: bool) {
+/// runs with `context=`) when `in_context`; `turns` as in `Tasks::spawn`.
+fn step_in(
+    task: &Bound<'_, CoroutineTask>,
+    throw: Option<Bound<'_, PyAny>>,
+    in_context: bool,
+    mut turns: u32,
+) {
     let py = task.py();
     let this = task.get();
     let (coro, throw) = {
@@ -233,14 +259,7 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
         let Some(coro) = state.coro.as_ref().map(|c| c.clone_ref(py)) else {
             return;
         };
-        let throw = if state.must_cancel {
-            state.must_cancel = false;
-            let message = state.cancel_message.take();
-            Some(cancelled_error(py, message))
-        } else {
-            throw
-        };
-        (coro.into_bound(py), throw)
+        (coro.into_bound(py), take_cancel(py, &mut state).or(throw))
     };
 
     let tasks = &this.tasks;
@@ -253,17 +272,16 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
     let sent = match tasks.enter(task) {
         Err(err) => Sent::Raised(err),
         Ok(_) => {
-            let sent = match throw {
-                None => send_none(&coro),
-                Some(exc) => match coro.call_method1("throw", (exc,)) {
-                    Ok(value) => Sent::Yielded(value),
-                    Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
-                        let value = err.value(py).getattr("value");
-                        Sent::Returned(value.unwrap_or_else(|_| py.None().into_bound(py)))
-                    }
-                    Err(err) => Sent::Raised(err),
-                },
-            };
+            let mut sent = resume(&coro, throw);
+            while turns > 0
+                && matches!(&sent, Sent::Yielded(value) if value.is_none())
+                && tasks.nothing_else_ready(py)
+            {
+                turns -= 1;
+                // Taken first: the lock must not be held while the coroutine runs.
+                let throw = take_cancel(py, &mut this.state());
+                sent = resume(&coro, throw);
+            }
             if let Err(err) = tasks.leave(task) {
                 err.print(py);
             }
@@ -275,15 +293,37 @@ fn step_in(task: &Bound<'_, CoroutineTask>, throw: Option<Bound<'_, PyAny>>, in_
     match sent {
         Sent::Returned(value) => done(task, Ok(value)),
         Sent::Raised(err) => done(task, Err(err)),
-        Sent::Yielded(value) if value.is_none() => {
-            // `asyncio.sleep(0)`: let everything else have a turn first.
-            tasks.queue().push_back(task.clone().unbind());
-        }
+        Sent::Yielded(value) if value.is_none() => yield_turn(task),
         Sent::Yielded(value) => wait_for(task, value),
     }
     // SAFETY: exits the context entered above, on the same thread.
     if !in_context && unsafe { ffi::PyContext_Exit(this.context.as_ptr()) } != 0 {
         PyErr::fetch(py).print(py);
+    }
+}
+
+/// The `CancelledError` to throw in at the next step, if `cancel()` asked for one.
+fn take_cancel<'py>(py: Python<'py>, state: &mut State) -> Option<Bound<'py, PyAny>> {
+    if !state.must_cancel {
+        return None;
+    }
+    state.must_cancel = false;
+    Some(cancelled_error(py, state.cancel_message.take()))
+}
+
+/// Sends `None` into the coroutine, or throws `throw` into it.
+fn resume<'py>(coro: &Bound<'py, PyAny>, throw: Option<Bound<'py, PyAny>>) -> Sent<'py> {
+    let py = coro.py();
+    match throw {
+        None => send_none(coro),
+        Some(exc) => match coro.call_method1("throw", (exc,)) {
+            Ok(value) => Sent::Yielded(value),
+            Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
+                let value = err.value(py).getattr("value");
+                Sent::Returned(value.unwrap_or_else(|_| py.None().into_bound(py)))
+            }
+            Err(err) => Sent::Raised(err),
+        },
     }
 }
 
@@ -298,6 +338,32 @@ fn send_none<'py>(coro: &Bound<'py, PyAny>) -> Sent<'py> {
         PYGEN_NEXT => Sent::Yielded(unsafe { Bound::from_owned_ptr(py, result) }),
         PYGEN_RETURN => Sent::Returned(unsafe { Bound::from_owned_ptr(py, result) }),
         _ => Sent::Raised(PyErr::fetch(py)),
+    }
+}
+
+/// A bare `yield` (`asyncio.sleep(0)`): the task goes behind everything ready to run now.
+/// While asyncio has callbacks due, that means asyncio's own queue; otherwise the engine's,
+/// which the next pass steps before asyncio's iteration (and without a `Handle`).
+fn yield_turn(task: &Bound<'_, CoroutineTask>) {
+    let py = task.py();
+    let this = task.get();
+    let tasks = &this.tasks;
+    if !tasks.has_callbacks(py) {
+        return tasks.queue().push_back(task.clone().unbind());
+    }
+    let scheduled = (|| {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("context", this.context.bind(py))?;
+        let wakeup = task.getattr(pyo3::intern!(py, "_wakeup"))?;
+        let args = (wakeup, py.None());
+        tasks
+            .event_loop
+            .bind(py)
+            .call_method("call_soon", args, Some(&kwargs))?;
+        PyResult::Ok(())
+    })();
+    if let Err(err) = scheduled {
+        done(task, Err(err));
     }
 }
 
@@ -331,7 +397,7 @@ fn wait_for(task: &Bound<'_, CoroutineTask>, value: Bound<'_, PyAny>) {
     })();
     if let Err(err) = registered {
         let exc = err.into_value(py).into_bound(py).into_any();
-        return step_in(task, Some(exc), true);
+        return step_in(task, Some(exc), true, 0);
     }
     let cancel_now = {
         let mut state = this.state();
@@ -409,18 +475,19 @@ fn finish_request(
 ) {
     if let Step::Await(coro, phase) = settle(py, exchange, result, phase) {
         // An async error handler: a task of its own, in a copy of the current context.
-        tasks.spawn(py, exchange.clone(), coro, phase);
+        tasks.spawn(py, exchange.clone(), coro, phase, 0);
     }
 }
 
 #[pymethods]
 impl CoroutineTask {
-    /// The done-callback of an awaited future.
+    /// The done-callback of an awaited future; also what asyncio calls to resume a task
+    /// after a bare yield (`yield_turn`), with no future.
     fn _wakeup(slf: &Bound<'_, Self>, _future: &Bound<'_, PyAny>) {
         let waiter = slf.get().state().waiter.take();
         drop(waiter);
         // Registered with `context=`, so the loop runs this inside the task's context.
-        step_in(slf, None, true);
+        step_in(slf, None, true, 0);
     }
 
     #[pyo3(signature = (msg = None))]

@@ -130,6 +130,7 @@ impl Server {
             engine: self.engine.clone(),
             pool: pool.clone(),
             to_loop,
+            event_loop: event_loop.clone(),
             in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
             websockets: crate::ws::WebSockets::new(self.limits.websockets),

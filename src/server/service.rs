@@ -21,13 +21,14 @@ use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
 use crate::router::Match;
-use crate::runtime::{call_route, Exchange, Job, LoopSender, Step, SyncPool};
+use crate::runtime::{call_route, EventLoop, Exchange, Job, LoopSender, Step, SyncPool};
 
 /// What every connection of one server shares.
 pub struct Shared {
     pub engine: Arc<Engine>,
     pub pool: Arc<SyncPool>,
     pub to_loop: LoopSender,
+    pub event_loop: Arc<EventLoop>,
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: InFlight,
     pub body_timeout: Duration,
@@ -145,12 +146,22 @@ async fn dispatch(
         };
     }
     let _slot = shared.in_flight.enter().await;
+    // An async route is stepped right here, unless a pool thread may be holding the GIL:
+    // then each request would wait for it in turn, where the loop's next pass takes it
+    // once for all the requests queued by then.
+    if route.is_async && !shared.pool.is_busy() {
+        let exchange = Exchange::inline(engine, route, data);
+        return match shared.event_loop.call_eagerly(&exchange) {
+            Ok(reply) => reply,
+            Err(pending) => pending.await.unwrap_or_else(|_| Reply::internal_error()),
+        };
+    }
     let is_async = route.is_async;
     let (exchange, reply) = Exchange::new(engine, route, data);
     if is_async {
         shared.to_loop.send(Job::Call(exchange));
     } else {
-        shared.pool.submit(Job::Call(exchange));
+        shared.pool.submit(exchange);
     }
     reply.await.unwrap_or_else(|_| Reply::internal_error())
 }
@@ -162,6 +173,7 @@ fn call_inline(
     exchange: Arc<Exchange>,
 ) -> Result<Reply, tokio::sync::oneshot::Receiver<Reply>> {
     Python::with_gil(|py| {
+        shared.event_loop.stop_running(py);
         // Timed once the GIL is ours: waiting for it says nothing about the route.
         let started = Instant::now();
         let step = call_route(py, &exchange);
