@@ -27,7 +27,9 @@ use crate::runtime::{call_route, EventLoop, Exchange, Job, LoopSender, Step, Syn
 pub struct Shared {
     pub engine: Arc<Engine>,
     pub pool: Arc<SyncPool>,
+    /// Queues work for the event loop's passes.
     pub to_loop: LoopSender,
+    /// Steps async routes in the connection's own task (`EventLoop::call_eagerly`).
     pub event_loop: Arc<EventLoop>,
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: InFlight,
