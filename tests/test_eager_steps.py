@@ -153,3 +153,37 @@ def test_async_routes_are_answered_while_a_sync_route_holds_a_pool_thread():
             finally:
                 release.set()
                 blocked.join()
+
+
+def test_a_quick_sync_route_run_inline_may_run_its_own_loop_between_async_requests():
+    """The loop stays the I/O thread's running loop between async requests; a sync route run
+    inline on that thread must still see none, as on a pool thread, so `asyncio.run` works."""
+    import threading
+
+    import ignyx
+
+    app = ignyx.FastAPI()
+
+    async def seven():
+        return 7
+
+    @app.get("/own-loop")
+    def own_loop():
+        return {"value": asyncio.run(seven()), "thread": threading.current_thread().name}
+
+    @app.get("/yield")
+    async def yielding():
+        await asyncio.sleep(0)
+        return {"running": asyncio.get_running_loop() is not None}
+
+    with live_server(app) as server:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as client:
+            threads = set()
+            for _ in range(100):
+                assert client.get("/yield").json() == {"running": True}
+                response = client.get("/own-loop")
+                assert response.status_code == 200, response.text
+                assert response.json()["value"] == 7
+                threads.add(response.json()["thread"])
+    # Quick sync routes are promoted to run inline on the server's thread.
+    assert "ignyx-server" in threads
