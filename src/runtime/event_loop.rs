@@ -15,7 +15,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
@@ -191,8 +191,9 @@ impl EventLoop {
         }))
     }
 
-    pub fn sender(&self) -> LoopSender {
-        self.sender.clone()
+    /// Queues work for the passes.
+    pub fn sender(&self) -> &LoopSender {
+        &self.sender
     }
 
     /// Steps the loop whenever it has work, forever; run it as a task of the I/O thread's
@@ -262,6 +263,25 @@ impl EventLoop {
                 || self.timers().added(py)
             {
                 self.sender.wake();
+            }
+            reply
+        })
+    }
+
+    /// Calls a sync route proven quick (see `InlinePolicy`) from its connection's task,
+    /// outside the loop: the thread has no running loop meanwhile, as on a pool thread, so
+    /// the route may run one of its own. A coroutine the call leaves (an async error
+    /// handler) goes to the next pass, and its reply comes through the returned channel.
+    pub fn call_sync(&self, exchange: Arc<Exchange>) -> Result<Reply, oneshot::Receiver<Reply>> {
+        Python::with_gil(|py| {
+            self.stop_running(py);
+            // Timed once the GIL is ours: waiting for it says nothing about the route.
+            let started = Instant::now();
+            let step = call_route(py, &exchange);
+            exchange.route.inline.observe_inline(started.elapsed());
+            let reply = exchange.take_reply();
+            if let Step::Await(coro, phase) = step {
+                self.sender.send(Job::Await(exchange, coro.unbind(), phase));
             }
             reply
         })
@@ -351,9 +371,8 @@ impl EventLoop {
         }
     }
 
-    /// Leaves this thread without a running loop, so sync code run on it between passes
-    /// (a quick sync route) may run a loop of its own, as it could on a pool thread.
-    pub fn stop_running(&self, py: Python<'_>) {
+    /// Leaves this thread without a running loop (see `call_sync`).
+    fn stop_running(&self, py: Python<'_>) {
         if self.running_here.swap(false, Ordering::Relaxed) {
             self.set_running(&py.None().into_bound(py));
         }

@@ -7,6 +7,6 @@ mod sync_pool;
 mod task;
 
 pub use event_loop::{EventLoop, LoopSender};
-pub use job::{call_route, Exchange, Job, Step};
+pub use job::{Exchange, Job};
 pub use sync_pool::SyncPool;
 pub use task::CoroutineTask;

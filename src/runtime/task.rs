@@ -132,7 +132,22 @@ impl Tasks {
     /// Nothing is ready to run before a task that just yielded to the loop: no other task
     /// yielded, and asyncio has no callback due.
     fn nothing_else_ready(&self, py: Python<'_>) -> bool {
-        self.queue().is_empty() && self.callbacks.bind(py).len().is_ok_and(|len| len == 0)
+        self.queue().is_empty() && !self.has_callbacks(py)
+    }
+
+    /// `loop.call_soon(callback, arg, context=context)`.
+    fn call_soon<'py>(
+        &self,
+        py: Python<'py>,
+        callback: impl IntoPyObject<'py>,
+        arg: impl IntoPyObject<'py>,
+        context: impl IntoPyObject<'py>,
+    ) -> PyResult<()> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("context", context)?;
+        let event_loop = self.event_loop.bind(py);
+        event_loop.call_method("call_soon", (callback, arg), Some(&kwargs))?;
+        Ok(())
     }
 
     /// asyncio has callbacks due now.
@@ -351,17 +366,9 @@ fn yield_turn(task: &Bound<'_, CoroutineTask>) {
     if !tasks.has_callbacks(py) {
         return tasks.queue().push_back(task.clone().unbind());
     }
-    let scheduled = (|| {
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("context", this.context.bind(py))?;
-        let wakeup = task.getattr(pyo3::intern!(py, "_wakeup"))?;
-        let args = (wakeup, py.None());
-        tasks
-            .event_loop
-            .bind(py)
-            .call_method("call_soon", args, Some(&kwargs))?;
-        PyResult::Ok(())
-    })();
+    let scheduled = task
+        .getattr(pyo3::intern!(py, "_wakeup"))
+        .and_then(|wakeup| tasks.call_soon(py, wakeup, py.None(), this.context.bind(py)));
     if let Err(err) = scheduled {
         done(task, Err(err));
     }
@@ -454,13 +461,8 @@ fn done(task: &Bound<'_, CoroutineTask>, result: PyResult<Bound<'_, PyAny>>) {
     if !cancelled {
         finish_request(py, &this.tasks, &this.exchange, result, this.phase);
     }
-    let event_loop = this.tasks.event_loop.bind(py);
     for (callback, context) in callbacks {
-        let kwargs = PyDict::new(py);
-        let scheduled = kwargs
-            .set_item("context", context)
-            .and_then(|_| event_loop.call_method("call_soon", (callback, task), Some(&kwargs)));
-        if let Err(err) = scheduled {
+        if let Err(err) = this.tasks.call_soon(py, callback, task, context) {
             err.print(py);
         }
     }
@@ -564,11 +566,7 @@ impl CoroutineTask {
             return Ok(());
         }
         drop(state);
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("context", context)?;
-        let event_loop = slf.get().tasks.event_loop.bind(py);
-        event_loop.call_method("call_soon", (callback, slf), Some(&kwargs))?;
-        Ok(())
+        slf.get().tasks.call_soon(py, callback, slf, context)
     }
 
     fn remove_done_callback(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> usize {

@@ -124,12 +124,10 @@ impl Server {
             .and_then(|mut l| l.take())
             .ok_or_else(|| PyRuntimeError::new_err("this server has already served"))?;
         let event_loop = EventLoop::new(event_loop)?;
-        let to_loop = event_loop.sender();
-        let pool = SyncPool::start(to_loop.clone(), self.limits.sync_threads);
+        let pool = SyncPool::start(event_loop.sender().clone(), self.limits.sync_threads);
         let shared = Arc::new(Shared {
             engine: self.engine.clone(),
             pool: pool.clone(),
-            to_loop,
             event_loop: event_loop.clone(),
             in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,

@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
@@ -13,7 +13,7 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
-use pyo3::prelude::*;
+use tokio::sync::oneshot;
 
 use super::body::ResponseBody;
 use super::in_flight::InFlight;
@@ -21,15 +21,13 @@ use crate::app::Engine;
 use crate::request::RequestData;
 use crate::response::{Reply, ReplyBody};
 use crate::router::Match;
-use crate::runtime::{call_route, EventLoop, Exchange, Job, LoopSender, Step, SyncPool};
+use crate::runtime::{EventLoop, Exchange, Job, SyncPool};
 
 /// What every connection of one server shares.
 pub struct Shared {
     pub engine: Arc<Engine>,
     pub pool: Arc<SyncPool>,
-    /// Queues work for the event loop's passes.
-    pub to_loop: LoopSender,
-    /// Steps async routes in the connection's own task (`EventLoop::call_eagerly`).
+    /// Runs routes in the connection's own task, and takes work for its passes.
     pub event_loop: Arc<EventLoop>,
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: InFlight,
@@ -45,7 +43,7 @@ pub async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let engine = &shared.engine;
     if let Some(found) = crate::ws::find(engine, &req) {
-        let (to_loop, websockets) = (&shared.to_loop, &shared.websockets);
+        let (to_loop, websockets) = (shared.event_loop.sender(), &shared.websockets);
         let reply = crate::ws::upgrade(to_loop, websockets, req, found, client, local).await;
         return Ok(handshake_response(reply));
     }
@@ -121,9 +119,11 @@ pub async fn handle(
     let mut response = Response::new(
         match reply.body {
             ReplyBody::Full(bytes) => ResponseBody::full(bytes),
-            ReplyBody::Stream(iterator) => super::stream::start(iterator, &shared.to_loop),
+            ReplyBody::Stream(iterator) => {
+                super::stream::start(iterator, shared.event_loop.sender())
+            }
         }
-        .with_background(reply.background, &shared.to_loop),
+        .with_background(reply.background, shared.event_loop.sender()),
     );
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.headers;
@@ -139,12 +139,13 @@ async fn dispatch(
     data: Arc<RequestData>,
 ) -> Reply {
     let engine = shared.engine.clone();
+    let event_loop = &shared.event_loop;
     if !route.is_async && route.inline.is_inline() {
         // A route proven quick: run it right here, with no thread switch. It takes no
         // in-flight slot: the limit is on work queued for Python, and this is none.
-        return match call_inline(shared, Exchange::inline(engine, route, data)) {
+        return match event_loop.call_sync(Exchange::inline(engine, route, data)) {
             Ok(reply) => reply,
-            Err(pending) => pending.await.unwrap_or_else(|_| Reply::internal_error()),
+            Err(pending) => later(pending).await,
         };
     }
     let _slot = shared.in_flight.enter().await;
@@ -152,44 +153,24 @@ async fn dispatch(
     // then each request would wait for it in turn, where the loop's next pass takes it
     // once for all the requests queued by then.
     if route.is_async && !shared.pool.is_busy() {
-        let exchange = Exchange::inline(engine, route, data);
-        return match shared.event_loop.call_eagerly(&exchange) {
+        return match event_loop.call_eagerly(&Exchange::inline(engine, route, data)) {
             Ok(reply) => reply,
-            Err(pending) => pending.await.unwrap_or_else(|_| Reply::internal_error()),
+            Err(pending) => later(pending).await,
         };
     }
     let is_async = route.is_async;
     let (exchange, reply) = Exchange::new(engine, route, data);
     if is_async {
-        shared.to_loop.send(Job::Call(exchange));
+        event_loop.sender().send(Job::Call(exchange));
     } else {
         shared.pool.submit(exchange);
     }
-    reply.await.unwrap_or_else(|_| Reply::internal_error())
+    later(reply).await
 }
 
-/// Calls a quick sync route on the I/O thread: its reply, or the channel it will come
-/// through when the call left a coroutine (an async error handler) to the event loop.
-fn call_inline(
-    shared: &Shared,
-    exchange: Arc<Exchange>,
-) -> Result<Reply, tokio::sync::oneshot::Receiver<Reply>> {
-    Python::with_gil(|py| {
-        shared.event_loop.stop_running(py);
-        // Timed once the GIL is ours: waiting for it says nothing about the route.
-        let started = Instant::now();
-        let step = call_route(py, &exchange);
-        exchange.route.inline.observe_inline(started.elapsed());
-        let awaiting = match step {
-            Step::Await(coro, phase) => Some((coro.unbind(), phase)),
-            Step::Done => None,
-        };
-        let reply = exchange.take_reply();
-        if let Some((coro, phase)) = awaiting {
-            shared.to_loop.send(Job::Await(exchange, coro, phase));
-        }
-        reply
-    })
+/// The reply that comes through `pending` (a bare 500 if its sender was dropped).
+async fn later(pending: oneshot::Receiver<Reply>) -> Reply {
+    pending.await.unwrap_or_else(|_| Reply::internal_error())
 }
 
 /// The answer to a WebSocket upgrade request (101, or the HTTP error that replaced it).
