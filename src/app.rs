@@ -1,6 +1,6 @@
-//! The compiled application: routes, CORS and the Python hooks the engine
-//! calls. Python fills an `App` once (`ignyx.app.Ignyx._compile`); serving
-//! freezes it into an `Engine` shared by every connection.
+//! The compiled application: HTTP and WebSocket routes, CORS and the Python hooks
+//! the engine calls. Python fills an `App` once (`ignyx.app.Ignyx._compile`);
+//! serving freezes it into an `Engine` shared by every connection.
 
 use std::sync::Arc;
 
@@ -9,36 +9,27 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::cors::{Cors, CorsConfig};
-use crate::response::ResponseTypes;
-use crate::route::{FastCall, FastParam, Kind, Route, Source};
+use crate::http::{self as h, FastPlan, Hooks, ResponseTypes, Route};
+use crate::layers::{Cors, CorsConfig};
 use crate::router::Router;
-use crate::ws::WsRoute;
+use crate::runtime::InlinePolicy;
+use crate::ws::{self, WsRoute};
 
 pub struct Engine {
-    pub router: Router<Arc<Route>>,
-    pub cors: Option<Cors>,
-    pub types: ResponseTypes,
-    /// `error_handler(request_data, exc) -> response` (or a coroutine).
-    pub error_handler: Py<PyAny>,
-    pub redirect_slashes: bool,
-    pub max_body_size: usize,
-    /// WebSocket routes, in a table of their own; `None` when the app has none.
-    pub websockets: Option<Router<Arc<WsRoute>>>,
+    pub http: Arc<h::Engine>,
+    /// WebSocket routes; `None` when the app has none.
+    pub websockets: Option<Arc<ws::Routes>>,
 }
-
-/// One fast-plan parameter as Python describes it: `(source, name, kind, required, default)`.
-type FastParamSpec = (String, String, String, bool, Py<PyAny>);
 
 /// `ignyx._core.App`: the builder Python fills before serving.
 #[pyclass(module = "ignyx._core")]
 pub struct App {
     router: Router<Arc<Route>>,
     cors: Option<Cors>,
-    hooks: Option<(ResponseTypes, Py<PyAny>)>,
+    hooks: Option<(ResponseTypes, Hooks)>,
     redirect_slashes: bool,
     max_body_size: usize,
-    websockets: Option<Router<Arc<WsRoute>>>,
+    websockets: Option<ws::Routes>,
 }
 
 #[pymethods]
@@ -56,21 +47,30 @@ impl App {
         }
     }
 
-    /// Registers the Python pieces the engine calls back into.
+    /// Registers the Python pieces the engine calls back into: the response classes it
+    /// recognises, `content_type(response_class)`, `request_class(request_data, app)`, and
+    /// `error_handler(request, exc)`.
+    #[pyo3(signature = (*, response_class, streaming_class, content_type, request_class, app, error_handler))]
     fn set_hooks(
         &mut self,
         response_class: Py<PyAny>,
         streaming_class: Py<PyAny>,
         content_type: Py<PyAny>,
+        request_class: Py<PyAny>,
+        app: Py<PyAny>,
         error_handler: Py<PyAny>,
     ) {
         let types = ResponseTypes::new(response_class, streaming_class, content_type);
-        self.hooks = Some((types, error_handler));
+        let hooks = Hooks {
+            request_class,
+            app,
+            error_handler,
+        };
+        self.hooks = Some((types, hooks));
     }
 
-    /// Adds one route. `fast_params` is a list of `(source, name, kind, required, default)`.
-    #[pyo3(signature = (path, methods, call, is_async, status_code, fast_endpoint = None, fast_params = None))]
-    #[allow(clippy::too_many_arguments)]
+    /// Adds one route: `call(request)` answers it, or `fast` when its parameters convert.
+    #[pyo3(signature = (path, methods, call, *, is_async, status_code, fast = None))]
     fn add_route(
         &mut self,
         path: &str,
@@ -78,8 +78,7 @@ impl App {
         call: Py<PyAny>,
         is_async: bool,
         status_code: u16,
-        fast_endpoint: Option<Py<PyAny>>,
-        fast_params: Option<Vec<FastParamSpec>>,
+        fast: Option<Py<FastPlan>>,
     ) -> PyResult<()> {
         let methods = methods
             .iter()
@@ -88,34 +87,12 @@ impl App {
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let status = StatusCode::from_u16(status_code)
             .map_err(|_| PyValueError::new_err(format!("invalid status code {status_code}")))?;
-        let fast = match (fast_endpoint, fast_params) {
-            (Some(endpoint), Some(params)) => {
-                let params = params
-                    .into_iter()
-                    .map(|(source, name, kind, required, default)| {
-                        let source = Source::parse(&source).ok_or_else(|| {
-                            PyValueError::new_err(format!("unknown source {source}"))
-                        })?;
-                        let kind = Kind::parse(&kind)
-                            .ok_or_else(|| PyValueError::new_err(format!("unknown kind {kind}")))?;
-                        Ok(FastParam {
-                            source,
-                            name,
-                            kind,
-                            default: (!required).then_some(default),
-                        })
-                    })
-                    .collect::<PyResult<Vec<_>>>()?;
-                Some(FastCall { endpoint, params })
-            }
-            _ => None,
-        };
         let route = Arc::new(Route {
             call,
             is_async,
             fast,
             status,
-            inline: Default::default(),
+            inline: InlinePolicy::default(),
         });
         self.router
             .insert(path, &methods, route)
@@ -162,18 +139,21 @@ impl App {
 impl App {
     /// Moves the routes out into an engine; the builder is left empty.
     pub fn build(&mut self) -> PyResult<Engine> {
-        let (types, error_handler) = self
+        let (types, hooks) = self
             .hooks
             .take()
             .ok_or_else(|| PyValueError::new_err("App.set_hooks was not called"))?;
-        Ok(Engine {
+        let http = h::Engine {
             router: std::mem::take(&mut self.router),
             cors: self.cors.take(),
             types,
-            error_handler,
+            hooks,
             redirect_slashes: self.redirect_slashes,
             max_body_size: self.max_body_size,
-            websockets: self.websockets.take(),
+        };
+        Ok(Engine {
+            http: Arc::new(http),
+            websockets: self.websockets.take().map(Arc::new),
         })
     }
 }

@@ -1,11 +1,18 @@
-//! `ignyx._core`: the Rust engine of Ignyx.
+//! `ignyx._core`: the Rust engine of Ignyx. From the bottom up:
+//!
+//! - `runtime`: where Python runs (the event loop bridge, request tasks, the sync pool);
+//!   imports nothing above it.
+//! - `json`, `router`, `layers`: building blocks (the JSON writer, the matchit table,
+//!   native middleware such as CORS).
+//! - `http`: one HTTP request, from the request in to the response out.
+//! - `ws`: WebSockets (handshake, frames, sessions); builds on `http`'s request.
+//! - `app`: the compiled application Python fills; `server`: the accept loop, limits,
+//!   shutdown.
 
 mod app;
-mod cors;
+mod http;
 mod json;
-mod request;
-mod response;
-mod route;
+mod layers;
 mod router;
 mod runtime;
 mod server;
@@ -21,11 +28,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    app::init(m)?;
+    runtime::init(m)?;
     json::init(m)?;
-    request::init(m)?;
-    route::init(m)?;
-    server::init(m)?;
+    http::init(m)?;
     ws::init(m)?;
+    app::init(m)?;
+    server::init(m)?;
     Ok(())
 }

@@ -218,16 +218,16 @@ class Ignyx:
                 return self.exception_handlers[cls]
         return None
 
-    def _handle_error(self, data: Any, exc: BaseException) -> Any:
-        """Called by the engine with any exception a route raised; returns the response."""
-        request = Request(data, self)
+    def _handle_error(self, request: Request, exc: BaseException) -> Any:
+        """Called by the engine with any exception a route raised, and the request the route
+        saw (its ``state``, the body it read); returns the response."""
         handler = self._lookup_handler(exc)
         if handler is not None:
             return handler(request, exc)
         logger.error(
             "Exception in %s %s",
-            data.method,
-            data.path,
+            request.method,
+            request.url.path,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
         if self._exception_sink is not None:
@@ -310,7 +310,14 @@ class Ignyx:
 
         _register_json_fallback()
         core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)
-        core.set_hooks(Response, StreamingResponse, _content_type, self._handle_error)
+        core.set_hooks(
+            response_class=Response,
+            streaming_class=StreamingResponse,
+            content_type=_content_type,
+            request_class=Request,
+            app=self,
+            error_handler=self._handle_error,
+        )
         for middleware in self.user_middleware:
             middleware._install(core)
         for route in self._all_routes():

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Sequence, Union, get_args, get_origi
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from . import params
+from . import _core, params
 from .background import BackgroundTasks
 from .concurrency import run_sync
 from .datastructures import Default, DefaultPlaceholder
@@ -33,7 +33,13 @@ from .exceptions import RequestValidationError, ResponseValidationError
 from .requests import Request
 from .responses import JSONResponse, Response
 
-_FAST_KINDS = {str: "str", int: "int", float: "float", bool: "bool"}
+_FAST_KINDS = {
+    str: _core.ParamKind.STR,
+    int: _core.ParamKind.INT,
+    float: _core.ParamKind.FLOAT,
+    bool: _core.ParamKind.BOOL,
+}
+_FAST_SOURCES = {"path": _core.ParamSource.PATH, "query": _core.ParamSource.QUERY}
 
 
 def _body_allowed(status_code: Optional[int]) -> bool:
@@ -159,7 +165,7 @@ class APIRoute:
         cls = self.response_class
         return cls.value if isinstance(cls, DefaultPlaceholder) else cls
 
-    def fast_plan(self) -> Optional[list[tuple[str, str, str, bool, Any]]]:
+    def fast_plan(self) -> Optional[list[_core.FastParam]]:
         """The plan Rust can run alone: plain path/query scalars straight into the endpoint."""
         d = self.dependant
         if (
@@ -197,7 +203,15 @@ class APIRoute:
                 return None
             if optional and field.default is not None:
                 return None
-            plan.append((field.source, field.alias, kind, field.required, field.default))
+            plan.append(
+                _core.FastParam(
+                    _FAST_SOURCES[field.source],
+                    field.alias,
+                    kind,
+                    required=field.required,
+                    default=field.default,
+                )
+            )
         return plan
 
     def compile(self, app: Any) -> dict[str, Any]:
@@ -209,11 +223,10 @@ class APIRoute:
             "call": self._make_call(app),
             "is_async": self.is_async,
             "status_code": self.status_code or 200,
-            "fast_endpoint": self.endpoint if fast is not None else None,
-            "fast_params": fast,
+            "fast": _core.FastPlan(self.endpoint, fast) if fast is not None else None,
         }
 
-    def _make_call(self, app: Any) -> Callable[[Any], Any]:
+    def _make_call(self, app: Any) -> Callable[[Request], Any]:
         dependant = self.dependant
         endpoint = self.endpoint
         flat = self.flat_body
@@ -224,8 +237,8 @@ class APIRoute:
 
         if not self.is_async:
 
-            def call(data: Any) -> Any:
-                ctx = RequestContext(Request(data, app), overrides)
+            def call(request: Request) -> Any:
+                ctx = RequestContext(request, overrides)
                 values = solve_sync(dependant, ctx, flat)
                 if ctx.errors:
                     _raise_validation(ctx)
@@ -240,8 +253,8 @@ class APIRoute:
 
             return call
 
-        async def call_async(data: Any) -> Any:
-            ctx = RequestContext(Request(data, app), overrides)
+        async def call_async(request: Request) -> Any:
+            ctx = RequestContext(request, overrides)
             values = await solve_async(dependant, ctx, flat)
             if ctx.errors:
                 _raise_validation(ctx)

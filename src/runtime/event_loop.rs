@@ -15,20 +15,19 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 
-use super::job::{call_route, Exchange, Job, Step};
+use super::job::Job;
 use super::task::Tasks;
-use crate::response::Reply;
 
 /// How many bare yields (`asyncio.sleep(0)`) in a row `call_eagerly` resumes at once; past
 /// them, the coroutine waits for a pass, so timers and I/O are not held back.
-const EAGER_TURNS: u32 = 8;
+pub const EAGER_TURNS: u32 = 8;
 
 /// Queues jobs for the event loop from any thread; cheap to clone.
 #[derive(Clone)]
@@ -76,10 +75,6 @@ struct LoopCalls {
     set_running: Py<PyAny>,
     /// `event_loop.step(io) -> (delay, io_again)`: one loop iteration.
     step: Py<PyAny>,
-    /// `run_background(task)`: schedules a response's background task.
-    background: Py<PyAny>,
-    /// `pump(iterator, sink)`: schedules the iteration of a streaming body.
-    pump: Py<PyAny>,
 }
 
 /// asyncio's timers (`_scheduled`) as the last iteration left them. Only an iteration
@@ -172,8 +167,6 @@ impl EventLoop {
                 .getattr("_set_running_loop")?
                 .unbind(),
             step: method("step")?,
-            background: method("run_background")?,
-            pump: method("pump")?,
         };
         let selector = event_loop.call_method0("selector_fileno")?.extract()?;
         Ok(Arc::new(Self {
@@ -238,52 +231,38 @@ impl EventLoop {
         }
     }
 
-    /// Calls an async route from its connection's task and steps the coroutine right there
-    /// (`Tasks::spawn`, with up to `EAGER_TURNS` resumptions after `asyncio.sleep(0)`): a
-    /// handler that waits for nothing real is answered within this call, with no pass and
-    /// no second poll of the connection. A coroutine left awaiting a future goes on in the
-    /// passes, and its reply comes through the returned channel.
-    pub fn call_eagerly(
+    /// Runs `call` in a connection's task as if in a pass (the loop running): an async
+    /// route is called and its coroutine stepped right there (`Tasks::spawn` with
+    /// `EAGER_TURNS`), so a handler that waits for nothing real is answered within this
+    /// call, with no pass and no second poll of the connection. `finished` tells from
+    /// `call`'s result whether it is all done; if not, or if the call left the loop work
+    /// (a waiting task, callbacks, a new timer), a pass is asked for.
+    pub fn call_eagerly<R>(
         &self,
-        exchange: &Arc<Exchange>,
-    ) -> Result<Reply, oneshot::Receiver<Reply>> {
+        call: impl FnOnce(Python<'_>, &Arc<Tasks>) -> R,
+        finished: impl FnOnce(&R) -> bool,
+    ) -> R {
         Python::with_gil(|py| {
             self.mark_running(py);
-            self.tasks.in_pass(py, || {
-                if let Step::Await(coro, phase) = call_route(py, exchange) {
-                    self.tasks
-                        .spawn(py, exchange.clone(), coro, phase, EAGER_TURNS);
-                }
-            });
-            let reply = exchange.take_reply();
-            // The call may have left the loop work: a waiting task, callbacks, a new timer.
-            if reply.is_err()
+            let result = self.tasks.in_pass(py, || call(py, &self.tasks));
+            if !finished(&result)
                 || self.tasks.has_ready()
                 || self.tasks.has_callbacks(py)
                 || self.timers().added(py)
             {
                 self.sender.wake();
             }
-            reply
+            result
         })
     }
 
-    /// Calls a sync route proven quick (see `InlinePolicy`) from its connection's task,
-    /// outside the loop: the thread has no running loop meanwhile, as on a pool thread, so
-    /// the route may run one of its own. A coroutine the call leaves (an async error
-    /// handler) goes to the next pass, and its reply comes through the returned channel.
-    pub fn call_sync(&self, exchange: Arc<Exchange>) -> Result<Reply, oneshot::Receiver<Reply>> {
+    /// Runs `call` (a sync route proven quick, see `InlinePolicy`) in a connection's task,
+    /// outside the loop: the thread has no running loop meanwhile, as on a pool thread,
+    /// so the route may run one of its own.
+    pub fn call_outside_loop<R>(&self, call: impl FnOnce(Python<'_>) -> R) -> R {
         Python::with_gil(|py| {
             self.stop_running(py);
-            // Timed once the GIL is ours: waiting for it says nothing about the route.
-            let started = Instant::now();
-            let step = call_route(py, &exchange);
-            exchange.route.inline.observe_inline(started.elapsed());
-            let reply = exchange.take_reply();
-            if let Step::Await(coro, phase) = step {
-                self.sender.send(Job::Await(exchange, coro.unbind(), phase));
-            }
-            reply
+            call(py)
         })
     }
 
@@ -387,28 +366,10 @@ impl EventLoop {
 
     fn run(&self, py: Python<'_>, job: Job) {
         match job {
-            Job::Call(exchange) => {
-                if let Step::Await(coro, phase) = call_route(py, &exchange) {
-                    self.tasks.spawn(py, exchange, coro, phase, 0);
-                }
+            Job::Spawn(coroutine, awaiter) => {
+                self.tasks.spawn(py, awaiter, coroutine.into_bound(py), 0)
             }
-            Job::Await(exchange, coro, phase) => {
-                self.tasks
-                    .spawn(py, exchange, coro.into_bound(py), phase, 0)
-            }
-            Job::Background(task) => {
-                if let Err(err) = self.python.background.bind(py).call1((task,)) {
-                    err.print(py);
-                }
-            }
-            Job::Stream(iterator, sink) => {
-                let started = Py::new(py, sink)
-                    .and_then(|sink| self.python.pump.bind(py).call1((iterator, sink)));
-                if let Err(err) = started {
-                    err.print(py);
-                }
-            }
-            Job::WebSocket(job) => job.run(py),
+            Job::Run(work) => work(py, &self.tasks),
         }
     }
 }

@@ -1,12 +1,28 @@
-//! Where Python runs: a pool of threads for sync routes, and the worker's one
-//! asyncio event loop, stepped on the I/O thread, for everything async.
+//! Where Python runs: the worker's one asyncio event loop, stepped on the I/O thread
+//! (`event_loop.rs`), with request coroutines stepped from Rust (`task.rs`); a pool of
+//! threads for sync code (`sync_pool.rs`); and the rules for what runs where
+//! (`inline.rs`, `in_flight.rs`, `sched.rs`). The work itself comes from the layers
+//! above as trait objects (`job.rs`): this module imports nothing above it.
 
 mod event_loop;
+mod in_flight;
+mod inline;
 mod job;
+mod sched;
 mod sync_pool;
 mod task;
 
-pub use event_loop::{EventLoop, LoopSender};
-pub use job::{Exchange, Job};
+use pyo3::prelude::*;
+
+pub use event_loop::{EventLoop, LoopSender, EAGER_TURNS};
+pub use in_flight::InFlight;
+pub use inline::InlinePolicy;
+pub use job::{Awaiter, Job, PoolWork};
+pub use sched::{batch_current_thread, restore_current_thread};
 pub use sync_pool::SyncPool;
 pub use task::CoroutineTask;
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CoroutineTask>()?;
+    m.add_class::<InlinePolicy>()
+}

@@ -1,4 +1,4 @@
-//! The threads that run sync `def` routes.
+//! The threads that run sync work: `def` routes, until they prove quick.
 //!
 //! One Python thread while handlers are quick: it holds the GIL as long as
 //! work is queued and releases it only when idle. When work waits behind a
@@ -11,21 +11,21 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
 
 use super::event_loop::LoopSender;
-use super::job::{call_route, Exchange, Job, Step};
+use super::job::PoolWork;
 
 const GROW_AFTER: Duration = Duration::from_millis(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a pool thread is handed.
 enum Work {
-    /// Call the route for a new request.
-    Call(Arc<Exchange>),
+    /// Run a piece of sync work (a request's route).
+    Run(Arc<dyn PoolWork>),
     /// Leave the pool.
     Stop,
 }
@@ -61,9 +61,9 @@ impl SyncPool {
         pool
     }
 
-    /// Queues a request; called from the I/O thread, inside the tokio runtime.
-    pub fn submit(self: &Arc<Self>, exchange: Arc<Exchange>) {
-        let _ = self.tx.send(Work::Call(exchange));
+    /// Queues work; called from the I/O thread, inside the tokio runtime.
+    pub fn submit(self: &Arc<Self>, work: Arc<dyn PoolWork>) {
+        let _ = self.tx.send(Work::Run(work));
         if self.busy.load(Ordering::Acquire) >= self.threads.load(Ordering::Acquire)
             && self.threads.load(Ordering::Acquire) < self.max_threads
             && !self.growth_armed.swap(true, Ordering::AcqRel)
@@ -118,7 +118,7 @@ impl SyncPool {
     }
 
     fn work(self: Arc<Self>) {
-        crate::server::sched::batch_current_thread();
+        super::sched::batch_current_thread();
         Python::with_gil(|py| loop {
             let work = match self.rx.try_recv() {
                 Ok(work) => work,
@@ -134,21 +134,15 @@ impl SyncPool {
                 },
             };
             self.taken.fetch_add(1, Ordering::AcqRel);
-            let exchange = match work {
-                Work::Call(exchange) => exchange,
+            let work = match work {
+                Work::Run(work) => work,
                 Work::Stop => {
                     self.threads.fetch_sub(1, Ordering::AcqRel);
                     return;
                 }
             };
             self.busy.fetch_add(1, Ordering::AcqRel);
-            let started = Instant::now();
-            let step = call_route(py, &exchange);
-            exchange.route.inline.observe_pooled(started.elapsed());
-            if let Step::Await(coro, phase) = step {
-                self.to_loop
-                    .send(Job::Await(exchange, coro.unbind(), phase));
-            }
+            work.run(py, &self.to_loop);
             self.busy.fetch_sub(1, Ordering::AcqRel);
         })
     }

@@ -26,7 +26,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::job::{settle, Exchange, Phase, Step};
+use super::job::Awaiter;
 
 extern "C" {
     // Declared here because pyo3-ffi 0.23 omits its return value (CPython 3.10+).
@@ -81,21 +81,19 @@ impl Tasks {
     pub fn spawn(
         self: &Arc<Self>,
         py: Python<'_>,
-        exchange: Arc<Exchange>,
+        awaiter: Arc<dyn Awaiter>,
         coro: Bound<'_, PyAny>,
-        phase: Phase,
         turns: u32,
     ) {
         // SAFETY: returns a new reference, or NULL with an exception set.
         let copied = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) };
         let context = match copied {
             Ok(context) => context.unbind(),
-            Err(err) => return finish_request(py, self, &exchange, Err(err), phase),
+            Err(err) => return settle(py, self, awaiter, Err(err)),
         };
         let task = CoroutineTask {
             tasks: self.clone(),
-            exchange,
-            phase,
+            awaiter,
             context,
             state: Mutex::new(State {
                 coro: Some(coro.unbind()),
@@ -233,8 +231,8 @@ struct State {
 #[pyclass(module = "ignyx._core", frozen, weakref)]
 pub struct CoroutineTask {
     tasks: Arc<Tasks>,
-    exchange: Arc<Exchange>,
-    phase: Phase,
+    /// Who hears how the coroutine ended (the request waiting for its reply).
+    awaiter: Arc<dyn Awaiter>,
     context: Py<PyAny>,
     state: Mutex<State>,
 }
@@ -459,7 +457,7 @@ fn done(task: &Bound<'_, CoroutineTask>, result: PyResult<Bound<'_, PyAny>>) {
     };
     // A cancelled request has nobody waiting for it.
     if !cancelled {
-        finish_request(py, &this.tasks, &this.exchange, result, this.phase);
+        settle(py, &this.tasks, this.awaiter.clone(), result);
     }
     for (callback, context) in callbacks {
         if let Err(err) = this.tasks.call_soon(py, callback, task, context) {
@@ -468,16 +466,16 @@ fn done(task: &Bound<'_, CoroutineTask>, result: PyResult<Bound<'_, PyAny>>) {
     }
 }
 
-fn finish_request(
+/// Tells `awaiter` the outcome.
+fn settle(
     py: Python<'_>,
     tasks: &Arc<Tasks>,
-    exchange: &Arc<Exchange>,
+    awaiter: Arc<dyn Awaiter>,
     result: PyResult<Bound<'_, PyAny>>,
-    phase: Phase,
 ) {
-    if let Step::Await(coro, phase) = settle(py, exchange, result, phase) {
+    if let Some(coro) = awaiter.settle(py, result) {
         // An async error handler: a task of its own, in a copy of the current context.
-        tasks.spawn(py, exchange.clone(), coro, phase, 0);
+        tasks.spawn(py, awaiter, coro, 0);
     }
 }
 

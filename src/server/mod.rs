@@ -4,12 +4,8 @@
 //! SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let in-flight
 //! requests finish within a grace period, then `serve` returns.
 
-mod body;
-mod in_flight;
 mod listener;
-pub mod sched;
 mod service;
-pub mod stream;
 mod wake_floor;
 
 use std::net::SocketAddr;
@@ -25,7 +21,9 @@ use pyo3::prelude::*;
 use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
-use crate::runtime::{EventLoop, SyncPool};
+use crate::http::{self as h, Peers};
+use crate::runtime::{self, EventLoop, InFlight, SyncPool};
+use crate::ws::{WebSockets, WsLimits};
 use service::Shared;
 
 struct Limits {
@@ -34,7 +32,7 @@ struct Limits {
     graceful_timeout: Duration,
     header_timeout: Duration,
     body_timeout: Duration,
-    websockets: crate::ws::WsLimits,
+    websockets: WsLimits,
 }
 
 /// `ignyx._core.Server`: binds at construction, serves in `serve()`.
@@ -86,7 +84,7 @@ impl Server {
                 graceful_timeout: Duration::from_secs_f64(graceful_timeout.max(0.0)),
                 header_timeout: Duration::from_secs_f64(header_timeout.max(0.001)),
                 body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
-                websockets: crate::ws::WsLimits {
+                websockets: WsLimits {
                     max_size: ws_max_size.max(1),
                     ping_interval: ws_ping_interval
                         .filter(|&seconds| seconds > 0.0)
@@ -126,16 +124,19 @@ impl Server {
         let event_loop = EventLoop::new(event_loop)?;
         let pool = SyncPool::start(event_loop.sender().clone(), self.limits.sync_threads);
         let shared = Arc::new(Shared {
-            engine: self.engine.clone(),
-            pool: pool.clone(),
-            event_loop: event_loop.clone(),
-            in_flight: in_flight::InFlight::new(self.limits.max_in_flight),
-            body_timeout: self.limits.body_timeout,
-            websockets: crate::ws::WebSockets::new(self.limits.websockets),
+            http: h::Shared {
+                engine: self.engine.http.clone(),
+                pool: pool.clone(),
+                event_loop: event_loop.clone(),
+                in_flight: InFlight::new(self.limits.max_in_flight),
+                body_timeout: self.limits.body_timeout,
+            },
+            websocket_routes: self.engine.websockets.clone(),
+            websockets: WebSockets::new(self.limits.websockets),
         });
         let stop = self.stop.clone();
         let result = py.allow_threads(|| {
-            let previous = sched::batch_current_thread();
+            let previous = runtime::batch_current_thread();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -148,7 +149,7 @@ impl Server {
             drop(runtime);
             pool.stop();
             event_loop.drain();
-            sched::restore_current_thread(previous);
+            runtime::restore_current_thread(previous);
             served
         });
         result.map_err(|e| PyOSError::new_err(e.to_string()))
@@ -192,7 +193,8 @@ async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
-                let service = service_fn(move |req| service::handle(shared.clone(), req, client, local));
+                let peers = Peers { client, local };
+                let service = service_fn(move |req| service::handle(shared.clone(), req, peers));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
@@ -246,7 +248,5 @@ impl Signals {
 }
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Server>()?;
-    m.add_class::<crate::runtime::CoroutineTask>()?;
-    stream::init(m)
+    m.add_class::<Server>()
 }

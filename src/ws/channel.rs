@@ -1,5 +1,5 @@
 //! `ignyx._core.WebSocketChannel`: what `ignyx.websockets.WebSocket` calls to
-//! answer the handshake, receive and send; and the jobs the loop runs for it.
+//! answer the handshake, receive and send.
 
 use std::sync::{Arc, Mutex};
 
@@ -13,8 +13,6 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::session::Session;
-use super::WsRoute;
-use crate::request::{PyRequestData, RequestData};
 
 /// How the handler answered the upgrade request.
 pub enum Decision {
@@ -175,53 +173,6 @@ fn truncate(reason: &str, max: usize) -> &str {
         end -= 1;
     }
     &reason[..end]
-}
-
-/// WebSocket work for the event loop.
-pub enum WsJob {
-    /// Start the route's handler for an upgrade request.
-    Open(Box<Open>),
-    /// A message arrived for a session whose handler awaits `receive()`.
-    Received(Arc<Session>),
-    /// The writer caught up with a session whose handler awaits a drain.
-    Drained(Arc<Session>),
-}
-
-pub struct Open {
-    pub route: Arc<WsRoute>,
-    pub data: Arc<RequestData>,
-    pub channel: WebSocketChannel,
-}
-
-impl WsJob {
-    pub fn run(self, py: Python<'_>) {
-        match self {
-            WsJob::Open(open) => {
-                let Open {
-                    route,
-                    data,
-                    channel,
-                } = *open;
-                let started = Py::new(py, PyRequestData { data })
-                    .and_then(|data| Ok((data, Py::new(py, channel)?)))
-                    .and_then(|args| route.call.bind(py).call1(args));
-                // On failure the channel is dropped unanswered: the client gets a 500.
-                if let Err(err) = started {
-                    err.print(py);
-                }
-            }
-            WsJob::Received(session) => {
-                if let Err(err) = session.deliver(py) {
-                    err.print(py);
-                }
-            }
-            WsJob::Drained(session) => {
-                if let Err(err) = session.release(py) {
-                    err.print(py);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-pub use channel::WsJob;
 pub use connection::WebSockets;
 pub use upgrade::{find, upgrade};
 
@@ -38,6 +37,9 @@ pub struct WsLimits {
 pub struct WsRoute {
     pub call: Py<PyAny>,
 }
+
+/// The WebSocket routes of an app, in a table of their own.
+pub type Routes = crate::router::Router<std::sync::Arc<WsRoute>>;
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::WebSocketChannel>()

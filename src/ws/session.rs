@@ -19,7 +19,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use tokio::sync::Notify;
 
-use super::channel::WsJob;
 use crate::runtime::{Job, LoopSender};
 
 /// Received messages held for Python before the reader stops reading.
@@ -99,8 +98,7 @@ impl Session {
                 return;
             }
             if self.draining.swap(false, Ordering::AcqRel) {
-                self.to_loop
-                    .send(Job::WebSocket(WsJob::Drained(self.clone())));
+                self.to_loop.send(self.job(Self::release));
             }
         } else if self.closed.get().is_some() {
             return;
@@ -109,9 +107,18 @@ impl Session {
         // Pairs with the fence in `arm`: either Python sees this message or we see its flag.
         fence(Ordering::SeqCst);
         if self.receiving.swap(false, Ordering::AcqRel) {
-            self.to_loop
-                .send(Job::WebSocket(WsJob::Received(self.clone())));
+            self.to_loop.send(self.job(Self::deliver));
         }
+    }
+
+    /// A job for the loop: `step` on this session, its error printed.
+    fn job(self: &Arc<Self>, step: fn(&Self, Python<'_>) -> PyResult<()>) -> Job {
+        let session = self.clone();
+        Job::run(move |py, _| {
+            if let Err(err) = step(&session, py) {
+                err.print(py);
+            }
+        })
     }
 
     /// Ends the session as seen from Python, if it is not over already.
@@ -133,8 +140,7 @@ impl Session {
             && before - bytes <= LOW_WATER
             && self.draining.swap(false, Ordering::AcqRel)
         {
-            self.to_loop
-                .send(Job::WebSocket(WsJob::Drained(self.clone())));
+            self.to_loop.send(self.job(Self::release));
         }
     }
 
@@ -182,7 +188,7 @@ impl Session {
     }
 
     /// The `Received` job: hands the next message to the waiting Future.
-    pub fn deliver(&self, py: Python<'_>) -> PyResult<()> {
+    fn deliver(&self, py: Python<'_>) -> PyResult<()> {
         let Some(future) = lock(&self.receiver).take() else {
             return Ok(());
         };
@@ -218,7 +224,7 @@ impl Session {
     }
 
     /// The `Drained` job: lets the waiting sender go on.
-    pub fn release(&self, py: Python<'_>) -> PyResult<()> {
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
         match lock(&self.writable).take() {
             Some(future) if !is_done(py, &future) => set_result(py, &future, py.None()),
             _ => Ok(()),

@@ -2,7 +2,6 @@
 //! request (RFC 6455 §4.2.1), start the handler on the loop, and answer with
 //! what it decided: 101, or 403 when it closed first.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,16 +10,14 @@ use http::header::{
     SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
-use percent_encoding::percent_decode_str;
+use pyo3::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::channel::{Decision, Open, WebSocketChannel, WsJob};
+use super::channel::{Decision, WebSocketChannel};
 use super::session::{Ended, Session};
-use super::{connection, WebSockets, WsRoute};
-use crate::app::Engine;
-use crate::request::RequestData;
-use crate::response::{Reply, ReplyBody};
+use super::{connection, Routes, WebSockets, WsRoute};
+use crate::http::{decoded_path, Peers, PyRequestData, Reply, ReplyBody, RequestData};
 use crate::router::Match;
 use crate::runtime::{Job, LoopSender};
 
@@ -38,15 +35,13 @@ pub struct Found {
 /// The WebSocket route for `req` when it asks for `Upgrade: websocket`; other requests,
 /// and apps without WebSocket routes, cost one check.
 #[inline]
-pub fn find<B>(engine: &Engine, req: &Request<B>) -> Option<Found> {
-    let routes = engine.websockets.as_ref()?;
+pub fn find<B>(routes: Option<&Routes>, req: &Request<B>) -> Option<Found> {
+    let routes = routes?;
     let upgrade = req.headers().get(UPGRADE)?;
     if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") || req.method() != Method::GET {
         return None;
     }
-    let path = percent_decode_str(req.uri().path())
-        .decode_utf8_lossy()
-        .into_owned();
+    let path = decoded_path(req.uri().path());
     let (route, params) = match routes.find(req.method(), &path) {
         Match::Found { route, params } => (
             route.clone(),
@@ -70,8 +65,7 @@ pub async fn upgrade<B>(
     websockets: &WebSockets,
     mut req: Request<B>,
     found: Found,
-    client: SocketAddr,
-    local: SocketAddr,
+    peers: Peers,
 ) -> Reply {
     let headers = req.headers();
     let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
@@ -91,25 +85,7 @@ pub async fn upgrade<B>(
     let on_upgrade = hyper::upgrade::on(&mut req);
 
     let (parts, _) = req.into_parts();
-    let raw_path = Bytes::copy_from_slice(parts.uri.path().as_bytes());
-    let query = parts
-        .uri
-        .query()
-        .map(|q| Bytes::copy_from_slice(q.as_bytes()))
-        .unwrap_or_default();
-    let mut data = RequestData::new(
-        parts.method,
-        found.path,
-        raw_path,
-        query,
-        parts.version,
-        parts.headers,
-        Bytes::new(),
-        Some(client),
-        Some(local),
-    );
-    data.path_params = found.params;
-    data.scheme = "ws";
+    let data = RequestData::from_parts(parts, found.path, found.params, Bytes::new(), peers, "ws");
 
     let session = Session::new(to_loop.clone());
     // If this request is dropped unanswered (client gone, server stopping), Python hears of it.
@@ -117,11 +93,17 @@ pub async fn upgrade<B>(
     let (decide, decision) = oneshot::channel();
     let (outbox, outgoing) = mpsc::unbounded_channel();
     let channel = WebSocketChannel::new(session.clone(), decide, outbox);
-    to_loop.send(Job::WebSocket(WsJob::Open(Box::new(Open {
-        route: found.route,
-        data: Arc::new(data),
-        channel,
-    }))));
+    let route = found.route;
+    to_loop.send(Job::run(move |py, _| {
+        let data = Arc::new(data);
+        let started = Py::new(py, PyRequestData { data })
+            .and_then(|data| Ok((data, Py::new(py, channel)?)))
+            .and_then(|args| route.call.bind(py).call1(args));
+        // On failure the channel is dropped unanswered: the client gets a 500.
+        if let Err(err) = started {
+            err.print(py);
+        }
+    }));
 
     match decision.await {
         Ok(Decision::Accept {

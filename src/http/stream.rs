@@ -12,12 +12,17 @@ use crate::runtime::{Job, LoopSender};
 /// Starts pumping `iterator` on the event loop and returns the body that sends its chunks.
 pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
     let (tx, rx) = mpsc::unbounded_channel();
-    to_loop.send(Job::Stream(
-        iterator,
-        ChunkSink {
-            tx: std::sync::Mutex::new(Some(tx)),
-        },
-    ));
+    let sink = ChunkSink {
+        tx: std::sync::Mutex::new(Some(tx)),
+    };
+    to_loop.send(Job::run(move |py, tasks| {
+        let pump = pyo3::intern!(py, "pump");
+        let started = Py::new(py, sink)
+            .and_then(|sink| tasks.event_loop(py).call_method1(pump, (iterator, sink)));
+        if let Err(err) = started {
+            err.print(py);
+        }
+    }));
     ResponseBody::stream(rx)
 }
 
@@ -54,8 +59,4 @@ impl ChunkSink {
             tx.take();
         }
     }
-}
-
-pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<ChunkSink>()
 }

@@ -1,13 +1,23 @@
-//! The request as Python sees it: a Rust object that keeps the parsed HTTP
-//! request and turns pieces into Python objects only when asked.
+//! The request in: its body read within limits, and the request as Python sees it,
+//! a Rust object that keeps the parsed HTTP request and turns pieces into Python
+//! objects only when asked.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Version};
+use http::header::CONTENT_LENGTH;
+use http::request::Parts;
+use http::{HeaderMap, Method, StatusCode, Version};
+use http_body::Body as _;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use super::response::Reply;
 
 /// Everything Rust knows about one request, shared with Python without copying.
 pub struct RequestData {
@@ -26,31 +36,40 @@ pub struct RequestData {
     query: OnceLock<Vec<(String, String)>>,
 }
 
+/// The two ends of the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub struct Peers {
+    pub client: SocketAddr,
+    pub local: SocketAddr,
+}
+
 impl RequestData {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        method: Method,
+    /// The request as routed: its head, the decoded `path` it was routed by, the
+    /// parameters the route captured, and the body read.
+    pub fn from_parts(
+        parts: Parts,
         path: String,
-        raw_path: Bytes,
-        query_string: Bytes,
-        version: Version,
-        headers: HeaderMap,
+        path_params: Vec<(String, String)>,
         body: Bytes,
-        client: Option<SocketAddr>,
-        server: Option<SocketAddr>,
+        peers: Peers,
+        scheme: &'static str,
     ) -> Self {
+        let uri = &parts.uri;
         Self {
-            method,
+            raw_path: Bytes::copy_from_slice(uri.path().as_bytes()),
+            query_string: uri
+                .query()
+                .map(|q| Bytes::copy_from_slice(q.as_bytes()))
+                .unwrap_or_default(),
+            method: parts.method,
             path,
-            raw_path,
-            query_string,
-            version,
-            headers,
+            version: parts.version,
+            headers: parts.headers,
             body,
-            path_params: Vec::new(),
-            client,
-            server,
-            scheme: "http",
+            path_params,
+            client: Some(peers.client),
+            server: Some(peers.local),
+            scheme,
             query: OnceLock::new(),
         }
     }
@@ -78,6 +97,55 @@ impl RequestData {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The path as routed (Starlette's `scope["path"]`): percent-escapes decoded. Without
+/// escapes there is nothing to decode (the http crate has checked it is UTF-8).
+pub fn decoded_path(raw_path: &str) -> String {
+    if raw_path.contains('%') {
+        percent_decode_str(raw_path)
+            .decode_utf8_lossy()
+            .into_owned()
+    } else {
+        raw_path.to_owned()
+    }
+}
+
+/// Reads the whole request body, refusing one over `limit` bytes (413, before reading it
+/// when `Content-Length` says so) or one that does not arrive within `timeout` (408).
+pub async fn read_body(
+    body: Incoming,
+    limit: usize,
+    timeout: Duration,
+    headers: &HeaderMap,
+) -> Result<Bytes, Reply> {
+    let too_large = || Reply::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    // Most requests have no body: no timer, no collecting.
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err))
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Ok(Err(_)) => Err(Reply::detail(StatusCode::BAD_REQUEST, "Bad Request")),
+        Err(_) => Err(Reply::detail(
+            StatusCode::REQUEST_TIMEOUT,
+            "Request Timeout",
+        )),
     }
 }
 
@@ -222,26 +290,20 @@ fn latin1(bytes: &[u8]) -> String {
     }
 }
 
-pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyRequestData>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn data(query: &'static str) -> RequestData {
-        RequestData::new(
-            Method::GET,
-            "/".into(),
-            Bytes::from_static(b"/"),
-            Bytes::from_static(query.as_bytes()),
-            Version::HTTP_11,
-            HeaderMap::new(),
-            Bytes::new(),
-            None,
-            None,
-        )
+        let (parts, ()) = http::Request::get(format!("/?{query}"))
+            .body(())
+            .expect("a valid request")
+            .into_parts();
+        let peers = Peers {
+            client: ([127, 0, 0, 1], 1234).into(),
+            local: ([127, 0, 0, 1], 8000).into(),
+        };
+        RequestData::from_parts(parts, "/".into(), Vec::new(), Bytes::new(), peers, "http")
     }
 
     #[test]

@@ -59,6 +59,16 @@ impl Reply {
         Self::json(status, body)
     }
 
+    /// A reply the engine built whole (a CORS preflight answer).
+    pub fn full(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            status,
+            headers,
+            body: ReplyBody::Full(body),
+            background: None,
+        }
+    }
+
     pub fn not_found() -> Self {
         Self::detail(StatusCode::NOT_FOUND, "Not Found")
     }

@@ -1,16 +1,31 @@
-//! The response body type the server writes: a full buffer or a stream of
-//! chunks fed from the event loop, with the response's background task handed
-//! to the loop once hyper is done with the body.
+//! The response out: a reply becomes the hyper response the server writes, whose body
+//! is a full buffer or a stream of chunks fed from the event loop, with the response's
+//! background task handed to the loop once hyper is done with the body.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pyo3::prelude::*;
 use tokio::sync::mpsc;
 
+use super::response::{Reply, ReplyBody};
+use super::stream;
 use crate::runtime::{Job, LoopSender};
+
+/// The response for `reply`; a streamed body and a background task run on the loop.
+pub fn respond(reply: Reply, to_loop: &LoopSender) -> Response<ResponseBody> {
+    let body = match reply.body {
+        ReplyBody::Full(bytes) => ResponseBody::full(bytes),
+        ReplyBody::Stream(iterator) => stream::start(iterator, to_loop),
+    };
+    let mut response = Response::new(body.with_background(reply.background, to_loop));
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    response
+}
 
 pub struct ResponseBody {
     kind: Kind,
@@ -37,7 +52,7 @@ impl ResponseBody {
         }
     }
 
-    pub fn with_background(mut self, task: Option<Py<PyAny>>, sender: &LoopSender) -> Self {
+    fn with_background(mut self, task: Option<Py<PyAny>>, sender: &LoopSender) -> Self {
         self.background = task.map(|task| (task, sender.clone()));
         self
     }
@@ -75,7 +90,14 @@ impl Drop for ResponseBody {
         // hyper drops the body once it has written the last byte (or the client left):
         // that is when background tasks run, after the response, as in Starlette.
         if let Some((task, sender)) = self.background.take() {
-            sender.send(Job::Background(task));
+            sender.send(Job::run(move |py, tasks| {
+                let event_loop = tasks.event_loop(py);
+                if let Err(err) =
+                    event_loop.call_method1(pyo3::intern!(py, "run_background"), (task,))
+                {
+                    err.print(py);
+                }
+            }));
         }
     }
 }

@@ -1,0 +1,249 @@
+//! The call: one request's trip through Python. Where the route runs (inline on the
+//! I/O thread, stepped in the connection's task, on the sync pool, or in a pass of the
+//! event loop), and its result, or its exception through the app's error handler,
+//! settled into the reply the connection waits for.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use http::StatusCode;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use tokio::sync::oneshot;
+
+use super::request::{PyRequestData, RequestData};
+use super::response::{self, Reply};
+use super::route::Route;
+use super::{Engine, Shared};
+use crate::runtime::{Awaiter, Job, LoopSender, PoolWork, EAGER_TURNS};
+
+/// Runs `route` for the request and waits for its reply.
+pub async fn dispatch(shared: &Shared, route: Arc<Route>, data: RequestData) -> Reply {
+    let engine = shared.engine.clone();
+    let event_loop = &shared.event_loop;
+    if !route.is_async && route.inline.is_inline() {
+        // A route proven quick: run it right here, with no thread switch. It takes no
+        // in-flight slot: the limit is on work queued for Python, and this is none.
+        let exchange = Exchange::new(engine, route, data, ReplySlot::Kept(None));
+        let reply = event_loop.call_outside_loop(|py| {
+            // Timed once the GIL is ours: waiting for it says nothing about the route.
+            let started = Instant::now();
+            let coroutine = exchange.call_route(py);
+            exchange.route.inline.observe_inline(started.elapsed());
+            if let Some(coroutine) = coroutine {
+                let awaiter = exchange.clone();
+                event_loop
+                    .sender()
+                    .send(Job::Spawn(coroutine.unbind(), awaiter));
+            }
+            exchange.take_reply()
+        });
+        return later(reply).await;
+    }
+    let _slot = shared.in_flight.enter().await;
+    // An async route is stepped right here, unless a pool thread may be holding the GIL:
+    // then each request would wait for it in turn, where the loop's next pass takes it
+    // once for all the requests queued by then.
+    if route.is_async && !shared.pool.is_busy() {
+        let exchange = Exchange::new(engine, route, data, ReplySlot::Kept(None));
+        let reply = event_loop.call_eagerly(
+            |py, tasks| {
+                if let Some(coroutine) = exchange.call_route(py) {
+                    tasks.spawn(py, exchange.clone(), coroutine, EAGER_TURNS);
+                }
+                exchange.take_reply()
+            },
+            Result::is_ok,
+        );
+        return later(reply).await;
+    }
+    let is_async = route.is_async;
+    let (tx, rx) = oneshot::channel();
+    let exchange = Exchange::new(engine, route, data, ReplySlot::Channel(tx));
+    if is_async {
+        event_loop.sender().send(Job::run(move |py, tasks| {
+            if let Some(coroutine) = exchange.call_route(py) {
+                tasks.spawn(py, exchange.clone(), coroutine, 0);
+            }
+        }));
+    } else {
+        shared.pool.submit(exchange);
+    }
+    later(Err(rx)).await
+}
+
+/// The reply, now or through `pending` (a bare 500 if its sender was dropped).
+async fn later(reply: Result<Reply, oneshot::Receiver<Reply>>) -> Reply {
+    match reply {
+        Ok(reply) => reply,
+        Err(pending) => pending.await.unwrap_or_else(|_| Reply::internal_error()),
+    }
+}
+
+/// One request on its way through Python, and where its reply goes.
+pub struct Exchange {
+    engine: Arc<Engine>,
+    route: Arc<Route>,
+    data: Arc<RequestData>,
+    /// The Python `Request`, built once: for the route's general entry point, or for the
+    /// error handler of a fast-plan call. Exception handlers see the request the route
+    /// saw, with its `state` and the body it read.
+    request: GILOnceCell<Py<PyAny>>,
+    /// Set once an exception went to the app's error handler.
+    failed: AtomicBool,
+    reply: Mutex<ReplySlot>,
+}
+
+/// Where the reply goes.
+enum ReplySlot {
+    /// To the connection, waiting on the other end from another task or thread.
+    Channel(oneshot::Sender<Reply>),
+    /// Kept for the connection's own task, which is running the route inline.
+    Kept(Option<Reply>),
+    /// Sent (or the connection stopped waiting).
+    Gone,
+}
+
+impl Exchange {
+    fn new(
+        engine: Arc<Engine>,
+        route: Arc<Route>,
+        data: RequestData,
+        slot: ReplySlot,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            engine,
+            route,
+            data: Arc::new(data),
+            request: GILOnceCell::new(),
+            failed: AtomicBool::new(false),
+            reply: Mutex::new(slot),
+        })
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, ReplySlot> {
+        self.reply
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn send(&self, reply: Reply) {
+        let mut slot = self.slot();
+        match std::mem::replace(&mut *slot, ReplySlot::Gone) {
+            // The client may have gone; nothing is waiting then.
+            ReplySlot::Channel(tx) => drop(tx.send(reply)),
+            ReplySlot::Kept(_) => *slot = ReplySlot::Kept(Some(reply)),
+            ReplySlot::Gone => {}
+        }
+    }
+
+    /// The reply an inline call left, or else a channel for the one still to come (an
+    /// inline call that handed a coroutine to the event loop).
+    fn take_reply(&self) -> Result<Reply, oneshot::Receiver<Reply>> {
+        let mut slot = self.slot();
+        if let ReplySlot::Kept(reply) = &mut *slot {
+            if let Some(reply) = reply.take() {
+                *slot = ReplySlot::Gone;
+                return Ok(reply);
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        *slot = ReplySlot::Channel(tx);
+        Err(rx)
+    }
+
+    /// The request's Python `Request`, built on first use.
+    fn request<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyAny>> {
+        let request = self.request.get_or_try_init(py, || {
+            let data = Py::new(
+                py,
+                PyRequestData {
+                    data: self.data.clone(),
+                },
+            )?;
+            let hooks = &self.engine.hooks;
+            let request = hooks.request_class.bind(py).call1((data, &hooks.app))?;
+            PyResult::Ok(request.unbind())
+        })?;
+        Ok(request.bind(py))
+    }
+
+    /// Calls the route, the fast plan when it applies, and settles what it gave; returns
+    /// the coroutine to await when it gave one.
+    fn call_route<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let route = &self.route;
+        let result = (|| {
+            if let Some(fast) = &route.fast {
+                let fast = fast.get();
+                if let Some(args) = fast.args(py, &self.data)? {
+                    return fast.endpoint.bind(py).call1(args);
+                }
+            }
+            route.call.bind(py).call1((self.request(py)?,))
+        })();
+        self.settle(py, result)
+    }
+
+    /// Hands an exception to the app's error handler; errors inside it become a bare 500.
+    fn fail<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
+        if self.failed.swap(true, Ordering::Relaxed) {
+            err.print(py);
+            self.send(Reply::internal_error());
+            return None;
+        }
+        // `into_value` attaches the traceback, so the handler can log where it was raised.
+        let exc = err.into_value(py);
+        let handled = self.request(py).and_then(|request| {
+            self.engine
+                .hooks
+                .error_handler
+                .bind(py)
+                .call1((request, exc))
+        });
+        self.settle(py, handled)
+    }
+}
+
+impl Awaiter for Exchange {
+    /// Turns a Python outcome into the reply, a coroutine to await, or an error reply.
+    fn settle<'py>(
+        &self,
+        py: Python<'py>,
+        outcome: PyResult<Bound<'py, PyAny>>,
+    ) -> Option<Bound<'py, PyAny>> {
+        match outcome {
+            Ok(value) if is_coroutine(&value) => Some(value),
+            Ok(value) => {
+                let status = match self.failed.load(Ordering::Relaxed) {
+                    false => self.route.status,
+                    true => StatusCode::OK,
+                };
+                match response::from_result(&value, status, &self.engine.types) {
+                    Ok(reply) => {
+                        self.send(reply);
+                        None
+                    }
+                    Err(err) => self.fail(py, err),
+                }
+            }
+            Err(err) => self.fail(py, err),
+        }
+    }
+}
+
+impl PoolWork for Exchange {
+    fn run(self: Arc<Self>, py: Python<'_>, to_loop: &LoopSender) {
+        let started = Instant::now();
+        let coroutine = self.call_route(py);
+        self.route.inline.observe_pooled(started.elapsed());
+        if let Some(coroutine) = coroutine {
+            to_loop.send(Job::Spawn(coroutine.unbind(), self));
+        }
+    }
+}
+
+fn is_coroutine(value: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: a type check on a live object while the GIL is held.
+    unsafe { pyo3::ffi::PyCoro_CheckExact(value.as_ptr()) != 0 }
+}

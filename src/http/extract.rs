@@ -1,0 +1,127 @@
+//! The fast plan's extraction: a route's path and query scalars converted in Rust,
+//! exactly as pydantic's lax mode would, or left to pydantic when in doubt.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyString, PyTuple};
+
+use super::request::RequestData;
+use super::route::{FastPlan, ParamKind, ParamSource};
+
+impl FastPlan {
+    /// The positional arguments for the endpoint, or `None` to take the general path.
+    pub fn args<'py>(
+        &self,
+        py: Python<'py>,
+        data: &RequestData,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let mut args = Vec::with_capacity(self.params.len());
+        for param in &self.params {
+            let raw = match param.source {
+                ParamSource::Path => data.path_param(&param.name),
+                ParamSource::Query => data.query_last(&param.name),
+            };
+            let value = match raw {
+                Some(raw) => match convert(py, param.kind, raw) {
+                    Some(value) => value,
+                    None => return Ok(None),
+                },
+                None => match &param.default {
+                    Some(default) => default.clone_ref(py).into_bound(py),
+                    None => return Ok(None),
+                },
+            };
+            args.push(value);
+        }
+        PyTuple::new(py, args).map(Some)
+    }
+}
+
+/// Converts `raw` the way pydantic's lax mode would, but only for inputs whose
+/// result is beyond doubt; `None` defers to pydantic.
+pub fn convert<'py>(py: Python<'py>, kind: ParamKind, raw: &str) -> Option<Bound<'py, PyAny>> {
+    match kind {
+        ParamKind::Str => Some(PyString::new(py, raw).into_any()),
+        ParamKind::Int => parse_int(raw)
+            .map(|n| n.into_pyobject(py).ok())?
+            .map(|n| n.into_any()),
+        ParamKind::Float => parse_float(raw).map(|f| PyFloat::new(py, f).into_any()),
+        ParamKind::Bool => parse_bool(raw).map(|b| PyBool::new(py, b).to_owned().into_any()),
+    }
+}
+
+/// Plain decimal integers only (`-12`, `42`); pydantic decides everything else.
+pub fn parse_int(raw: &str) -> Option<i64> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
+}
+
+/// Plain decimal numbers only (`1.5`, `-2`, `0.25`); pydantic decides everything else.
+pub fn parse_float(raw: &str) -> Option<f64> {
+    let body = raw.strip_prefix('-').unwrap_or(raw);
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || body.len() > 30 || !plain(int) || !plain(frac) || body.ends_with('.') {
+        return None;
+    }
+    raw.parse().ok()
+}
+
+/// The spellings pydantic accepts for booleans, case-insensitively.
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    if raw.len() > 5 {
+        return None;
+    }
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
+        "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_are_only_plain_decimals() {
+        assert_eq!(parse_int("42"), Some(42));
+        assert_eq!(parse_int("-7"), Some(-7));
+        for deferred in [
+            "",
+            "-",
+            "+5",
+            " 5",
+            "5 ",
+            "1_000",
+            "4.0",
+            "abc",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_int(deferred), None, "{deferred:?}");
+        }
+    }
+
+    #[test]
+    fn floats_are_only_plain_decimals() {
+        assert_eq!(parse_float("1.5"), Some(1.5));
+        assert_eq!(parse_float("-2"), Some(-2.0));
+        for deferred in ["", ".5", "5.", "1e3", "nan", "inf", "1,5", " 1"] {
+            assert_eq!(parse_float(deferred), None, "{deferred:?}");
+        }
+    }
+
+    #[test]
+    fn bools_follow_pydantic() {
+        for t in ["true", "True", "1", "yes", "on", "t", "y"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["false", "FALSE", "0", "no", "off", "f", "n"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(parse_bool(""), None);
+    }
+}

@@ -1,0 +1,117 @@
+//! One HTTP request, in the order it happens: the request in (`request.rs`), routed
+//! (`routing.rs`, plans in `route.rs`), its parameters extracted (`extract.rs`), the
+//! user's code called (`call.rs`), and the response out (`response.rs`, written as a
+//! `body.rs` buffer or a `stream.rs` stream). `handle` is the table of contents.
+
+mod body;
+mod call;
+mod extract;
+mod request;
+mod response;
+mod route;
+mod routing;
+mod stream;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use pyo3::prelude::*;
+
+use crate::layers::Cors;
+use crate::router::{Match, Router};
+use crate::runtime::{EventLoop, InFlight, SyncPool};
+
+pub use body::{respond, ResponseBody};
+pub use request::{decoded_path, Peers, PyRequestData, RequestData};
+pub use response::{Reply, ReplyBody, ResponseTypes};
+pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route};
+
+/// The HTTP half of the compiled application.
+pub struct Engine {
+    pub router: Router<Arc<Route>>,
+    pub cors: Option<Cors>,
+    pub types: ResponseTypes,
+    pub hooks: Hooks,
+    pub redirect_slashes: bool,
+    pub max_body_size: usize,
+}
+
+/// The Python pieces a request may need besides its route.
+pub struct Hooks {
+    /// `request_class(request_data, app)` builds the `Request` handlers and dependencies see.
+    pub request_class: Py<PyAny>,
+    pub app: Py<PyAny>,
+    /// `error_handler(request, exc) -> response` (or a coroutine).
+    pub error_handler: Py<PyAny>,
+}
+
+/// What every HTTP request of one server shares.
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub pool: Arc<SyncPool>,
+    /// Runs routes in the connection's own task, and takes work for its passes.
+    pub event_loop: Arc<EventLoop>,
+    /// Requests in Python at once; past it, requests wait here, not as Python work.
+    pub in_flight: InFlight,
+    pub body_timeout: Duration,
+}
+
+/// Answers one HTTP request.
+pub async fn handle(
+    shared: &Shared,
+    req: Request<Incoming>,
+    peers: Peers,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let engine = &shared.engine;
+    let to_loop = shared.event_loop.sender();
+    let (parts, body) = req.into_parts();
+    if let Some(cors) = &engine.cors {
+        if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
+            return Ok(body::respond(Reply::full(status, headers, body), to_loop));
+        }
+    }
+    // The request's headers move to Python; CORS only needs the origin afterwards.
+    let origin = engine
+        .cors
+        .as_ref()
+        .and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
+
+    let path = decoded_path(parts.uri.path());
+    let reply = match engine.router.find(&parts.method, &path) {
+        Match::Found { route, params } => {
+            let route = route.clone();
+            let params = params
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let limits = (engine.max_body_size, shared.body_timeout);
+            match request::read_body(body, limits.0, limits.1, &parts.headers).await {
+                Ok(body) => {
+                    let data = RequestData::from_parts(parts, path, params, body, peers, "http");
+                    call::dispatch(shared, route, data).await
+                }
+                Err(reply) => reply,
+            }
+        }
+        Match::MethodNotAllowed { allow } => routing::method_not_allowed(allow),
+        Match::NotFound => routing::not_found(engine, &path, &parts, peers.local),
+    };
+
+    let mut response = body::respond(reply, to_loop);
+    if let Some(cors) = &engine.cors {
+        cors.apply(origin.as_ref(), response.headers_mut());
+    }
+    Ok(response)
+}
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRequestData>()?;
+    m.add_class::<stream::ChunkSink>()?;
+    m.add_class::<FastPlan>()?;
+    m.add_class::<FastParam>()?;
+    m.add_class::<ParamSource>()?;
+    m.add_class::<ParamKind>()
+}

@@ -1,0 +1,101 @@
+//! A route's compiled plan: how to call the user's code for one request.
+//!
+//! Python compiles each route once at registration (`ignyx.routing`) into a
+//! general entry point `call(request)` and, when every parameter is a plain
+//! path or query scalar, a fast plan (`FastPlan`) that lets Rust convert the
+//! parameters and call the endpoint directly (see `extract.rs`). The fast plan
+//! only ever accepts input it can convert exactly as pydantic would; anything else
+//! falls back to `call`, whose pydantic validation produces FastAPI's 422 body.
+
+use http::StatusCode;
+use pyo3::prelude::*;
+
+use crate::runtime::InlinePolicy;
+
+pub struct Route {
+    /// `call(request) -> result` (or a coroutine when `is_async`).
+    pub call: Py<PyAny>,
+    pub is_async: bool,
+    pub fast: Option<Py<FastPlan>>,
+    pub status: StatusCode,
+    /// Whether this sync route may run on the I/O thread itself.
+    pub inline: InlinePolicy,
+}
+
+/// `ignyx._core.FastPlan`: the endpoint, called with the converted parameters in order.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct FastPlan {
+    pub endpoint: Py<PyAny>,
+    pub params: Vec<FastParam>,
+}
+
+#[pymethods]
+impl FastPlan {
+    #[new]
+    fn new(py: Python<'_>, endpoint: Py<PyAny>, params: Vec<PyRef<'_, FastParam>>) -> Self {
+        let params = params.iter().map(|p| p.clone_ref(py)).collect();
+        Self { endpoint, params }
+    }
+}
+
+/// `ignyx._core.FastParam`: one parameter of a fast plan.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct FastParam {
+    pub source: ParamSource,
+    /// The name in the path template or the query string.
+    pub name: String,
+    pub kind: ParamKind,
+    /// `None` when the parameter is required.
+    pub default: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl FastParam {
+    #[new]
+    #[pyo3(signature = (source, name, kind, *, required, default = None))]
+    fn new(
+        py: Python<'_>,
+        source: ParamSource,
+        name: String,
+        kind: ParamKind,
+        required: bool,
+        default: Option<Py<PyAny>>,
+    ) -> Self {
+        let default = (!required).then(|| default.unwrap_or_else(|| py.None()));
+        Self {
+            source,
+            name,
+            kind,
+            default,
+        }
+    }
+}
+
+impl FastParam {
+    fn clone_ref(&self, py: Python<'_>) -> Self {
+        Self {
+            source: self.source,
+            name: self.name.clone(),
+            kind: self.kind,
+            default: self.default.as_ref().map(|d| d.clone_ref(py)),
+        }
+    }
+}
+
+/// `ignyx._core.ParamSource`: where a fast parameter is read.
+#[pyclass(module = "ignyx._core", eq, eq_int, frozen, rename_all = "UPPERCASE")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ParamSource {
+    Path,
+    Query,
+}
+
+/// `ignyx._core.ParamKind`: what a fast parameter is converted to.
+#[pyclass(module = "ignyx._core", eq, eq_int, frozen, rename_all = "UPPERCASE")]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ParamKind {
+    Str,
+    Int,
+    Float,
+    Bool,
+}
