@@ -13,6 +13,8 @@ mod routing;
 mod stream;
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ use crate::layers::Cors;
 use crate::router::{Match, Router};
 use crate::runtime::{EventLoop, InFlight, SyncPool};
 
-pub use body::{respond, ResponseBody};
+pub use body::ResponseBody;
 pub use request::{decoded_path, Peers, PyRequestData, RequestData};
 pub use response::{Reply, ReplyBody, ResponseTypes};
 pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route};
@@ -48,6 +50,16 @@ pub struct Hooks {
     pub error_handler: Py<PyAny>,
 }
 
+/// A protocol an HTTP/1.1 request may switch to (`Upgrade`, RFC 9110 §7.8): WebSockets.
+pub trait Upgrade: Send + Sync {
+    /// The handshake's answer to `req`, when `req` asks for this protocol on one of its
+    /// routes; `None` leaves `req` to the HTTP routes.
+    fn upgrade(&self, req: &mut Request<Incoming>, peers: Peers) -> Option<Handshake>;
+}
+
+/// The future answer to an upgrade request (101, or the HTTP error that replaced it).
+pub type Handshake = Pin<Box<dyn Future<Output = Reply> + Send>>;
+
 /// What every HTTP request of one server shares.
 pub struct Shared {
     pub engine: Arc<Engine>,
@@ -57,16 +69,24 @@ pub struct Shared {
     /// Requests in Python at once; past it, requests wait here, not as Python work.
     pub in_flight: InFlight,
     pub body_timeout: Duration,
+    /// Where upgrade requests go; `None` when the app serves no other protocol.
+    pub upgrade: Option<Box<dyn Upgrade>>,
 }
 
 /// Answers one HTTP request.
 pub async fn handle(
-    shared: &Shared,
-    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    mut req: Request<Incoming>,
     peers: Peers,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let shared = &*shared;
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
+    if let Some(upgrade) = &shared.upgrade {
+        if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
+            return Ok(body::respond(handshake.await, to_loop));
+        }
+    }
     let (parts, body) = req.into_parts();
     if let Some(cors) = &engine.cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
@@ -91,7 +111,7 @@ pub async fn handle(
             match request::read_body(body, limits.0, limits.1, &parts.headers).await {
                 Ok(body) => {
                     let data = RequestData::from_parts(parts, path, params, body, peers, "http");
-                    call::dispatch(shared, route, data).await
+                    call::dispatch(shared, route, Arc::new(data)).await
                 }
                 Err(reply) => reply,
             }

@@ -5,7 +5,6 @@
 //! requests finish within a grace period, then `serve` returns.
 
 mod listener;
-mod service;
 mod wake_floor;
 
 use std::net::SocketAddr;
@@ -23,8 +22,7 @@ use tokio::sync::Notify;
 use crate::app::{App, Engine};
 use crate::http::{self as h, Peers};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
-use crate::ws::{WebSockets, WsLimits};
-use service::Shared;
+use crate::ws::{Upgrader, WebSockets, WsLimits};
 
 struct Limits {
     max_in_flight: usize,
@@ -123,16 +121,21 @@ impl Server {
             .ok_or_else(|| PyRuntimeError::new_err("this server has already served"))?;
         let event_loop = EventLoop::new(event_loop)?;
         let pool = SyncPool::start(event_loop.sender().clone(), self.limits.sync_threads);
-        let shared = Arc::new(Shared {
-            http: h::Shared {
-                engine: self.engine.http.clone(),
-                pool: pool.clone(),
-                event_loop: event_loop.clone(),
-                in_flight: InFlight::new(self.limits.max_in_flight),
-                body_timeout: self.limits.body_timeout,
-            },
-            websocket_routes: self.engine.websockets.clone(),
-            websockets: WebSockets::new(self.limits.websockets),
+        let websockets = Arc::new(WebSockets::new(self.limits.websockets));
+        let upgrade = self.engine.websockets.clone().map(|routes| {
+            Box::new(Upgrader {
+                routes,
+                to_loop: event_loop.sender().clone(),
+                websockets: websockets.clone(),
+            }) as Box<dyn h::Upgrade>
+        });
+        let shared = Arc::new(h::Shared {
+            engine: self.engine.http.clone(),
+            pool: pool.clone(),
+            event_loop: event_loop.clone(),
+            in_flight: InFlight::new(self.limits.max_in_flight),
+            body_timeout: self.limits.body_timeout,
+            upgrade,
         });
         let stop = self.stop.clone();
         let result = py.allow_threads(|| {
@@ -144,8 +147,14 @@ impl Server {
             // Due sooner than any connection timer (header reads, request bodies).
             let floor = self.limits.header_timeout.min(self.limits.body_timeout) / 2;
             runtime.spawn(wake_floor::hold(floor));
-            let served =
-                runtime.block_on(run(listener, shared, stop, handle_signals, &self.limits));
+            let served = runtime.block_on(run(
+                listener,
+                shared,
+                &websockets,
+                stop,
+                handle_signals,
+                &self.limits,
+            ));
             drop(runtime);
             pool.stop();
             event_loop.drain();
@@ -163,7 +172,8 @@ impl Server {
 
 async fn run(
     listener: std::net::TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<h::Shared>,
+    websockets: &WebSockets,
     stop: Arc<Notify>,
     handle_signals: bool,
     limits: &Limits,
@@ -194,7 +204,7 @@ async fn run(
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let peers = Peers { client, local };
-                let service = service_fn(move |req| service::handle(shared.clone(), req, peers));
+                let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
@@ -208,7 +218,7 @@ async fn run(
     drop(listener);
     // HTTP connections finish what they are doing; open WebSockets close (1012) and their
     // handlers hear it, on the loop this runtime keeps stepping. Both within the grace.
-    let websockets = shared.websockets.close_all();
+    let websockets = websockets.close_all();
     tokio::select! {
         _ = async { tokio::join!(graceful.shutdown(), websockets) } => {}
         _ = tokio::time::sleep(limits.graceful_timeout) => {}

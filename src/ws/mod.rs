@@ -20,7 +20,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 
 pub use connection::WebSockets;
-pub use upgrade::{find, upgrade};
+pub use upgrade::Upgrader;
 
 /// What every WebSocket of a server is held to.
 #[derive(Clone, Copy, Debug)]

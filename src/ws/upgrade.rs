@@ -9,7 +9,9 @@ use http::header::{
     HeaderName, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY,
     SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
+use hyper::body::Incoming;
 use pyo3::prelude::*;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -17,7 +19,9 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::channel::{Decision, WebSocketChannel};
 use super::session::{Ended, Session};
 use super::{connection, Routes, WebSockets, WsRoute};
-use crate::http::{decoded_path, Peers, PyRequestData, Reply, ReplyBody, RequestData};
+use crate::http::{
+    decoded_path, Handshake, Peers, PyRequestData, Reply, ReplyBody, RequestData, Upgrade,
+};
 use crate::router::Match;
 use crate::runtime::{Job, LoopSender};
 
@@ -25,98 +29,126 @@ use crate::runtime::{Job, LoopSender};
 /// to raise `WebSocketDisconnect(code)` as Starlette's does.
 static CLOSE_CODE: HeaderName = HeaderName::from_static("x-websocket-close-code");
 
-/// A WebSocket route matched by an upgrade request.
-pub struct Found {
+/// Where a server's upgrade requests go: its WebSocket routes (`http::Upgrade`).
+pub struct Upgrader {
+    pub routes: Arc<Routes>,
+    pub to_loop: LoopSender,
+    pub websockets: Arc<WebSockets>,
+}
+
+impl Upgrade for Upgrader {
+    fn upgrade(&self, req: &mut Request<Incoming>, peers: Peers) -> Option<Handshake> {
+        let Found {
+            route,
+            path,
+            params,
+        } = self.find(req)?;
+        if let Some(refusal) = refusal(req) {
+            return Some(Box::pin(std::future::ready(refusal)));
+        }
+        let accept_key = req
+            .headers()
+            .get(SEC_WEBSOCKET_KEY)
+            .map(|key| derive_accept_key(key.as_bytes()))
+            .unwrap_or_default();
+        let on_upgrade = hyper::upgrade::on(&mut *req);
+        let data = RequestData::from_parts(head(req), path, params, Bytes::new(), peers, "ws");
+        let session = Session::new(self.to_loop.clone());
+        // If this request is dropped unanswered (client gone, server stopping), Python
+        // hears of it.
+        let ended = Ended(session.clone());
+        let (decide, decision) = oneshot::channel();
+        let (outbox, outgoing) = mpsc::unbounded_channel();
+        let channel = WebSocketChannel::new(session.clone(), decide, outbox);
+        self.to_loop.send(Job::run(move |py, _| {
+            let data = Arc::new(data);
+            let started = Py::new(py, PyRequestData { data })
+                .and_then(|data| Ok((data, Py::new(py, channel)?)))
+                .and_then(|args| route.call.bind(py).call1(args));
+            // On failure the channel is dropped unanswered: the client gets a 500.
+            if let Err(err) = started {
+                err.print(py);
+            }
+        }));
+        let websockets = self.websockets.clone();
+        Some(Box::pin(async move {
+            match decision.await {
+                Ok(Decision::Accept {
+                    subprotocol,
+                    headers,
+                }) => {
+                    connection::spawn(ended, on_upgrade, session, outgoing, &websockets);
+                    switching_protocols(&accept_key, subprotocol, headers)
+                }
+                Ok(Decision::Reject { status, close }) => rejection(status, close),
+                // The handler could not start (an error was printed).
+                Err(_) => Reply::internal_error(),
+            }
+        }))
+    }
+}
+
+/// A WebSocket route matched by an upgrade request, with its path and parameters.
+struct Found {
     route: Arc<WsRoute>,
     path: String,
     params: Vec<(String, String)>,
 }
 
-/// The WebSocket route for `req` when it asks for `Upgrade: websocket`; other requests,
-/// and apps without WebSocket routes, cost one check.
-#[inline]
-pub fn find<B>(routes: Option<&Routes>, req: &Request<B>) -> Option<Found> {
-    let routes = routes?;
-    let upgrade = req.headers().get(UPGRADE)?;
-    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") || req.method() != Method::GET {
-        return None;
+impl Upgrader {
+    /// The WebSocket route for `req` when it asks for `Upgrade: websocket`, with the path
+    /// and its parameters; other requests cost one header check.
+    #[inline]
+    fn find<B>(&self, req: &Request<B>) -> Option<Found> {
+        let upgrade = req.headers().get(UPGRADE)?;
+        if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") || req.method() != Method::GET {
+            return None;
+        }
+        let path = decoded_path(req.uri().path());
+        match self.routes.find(req.method(), &path) {
+            Match::Found { route, params } => {
+                let params = params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                Some(Found {
+                    route: route.clone(),
+                    path,
+                    params,
+                })
+            }
+            _ => None,
+        }
     }
-    let path = decoded_path(req.uri().path());
-    let (route, params) = match routes.find(req.method(), &path) {
-        Match::Found { route, params } => (
-            route.clone(),
-            params
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        ),
-        _ => return None,
-    };
-    Some(Found {
-        route,
-        path,
-        params,
-    })
 }
 
-/// Runs the handshake of an upgrade request that `find` matched.
-pub async fn upgrade<B>(
-    to_loop: &LoopSender,
-    websockets: &WebSockets,
-    mut req: Request<B>,
-    found: Found,
-    peers: Peers,
-) -> Reply {
+/// The answer to a handshake that fails the checks of RFC 6455 §4.2.1.
+fn refusal<B>(req: &Request<B>) -> Option<Reply> {
     let headers = req.headers();
-    let Some(key) = headers.get(SEC_WEBSOCKET_KEY) else {
-        return Reply::detail(StatusCode::BAD_REQUEST, "Bad Request");
-    };
-    if req.version() != Version::HTTP_11 || !has_token(headers, &CONNECTION, "upgrade") {
-        return Reply::detail(StatusCode::BAD_REQUEST, "Bad Request");
+    if !headers.contains_key(SEC_WEBSOCKET_KEY)
+        || req.version() != Version::HTTP_11
+        || !has_token(headers, &CONNECTION, "upgrade")
+    {
+        return Some(Reply::detail(StatusCode::BAD_REQUEST, "Bad Request"));
     }
     if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
         let mut reply = Reply::detail(StatusCode::UPGRADE_REQUIRED, "Upgrade Required");
         reply
             .headers
             .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        return reply;
+        return Some(reply);
     }
-    let accept_key = derive_accept_key(key.as_bytes());
-    let on_upgrade = hyper::upgrade::on(&mut req);
+    None
+}
 
-    let (parts, _) = req.into_parts();
-    let data = RequestData::from_parts(parts, found.path, found.params, Bytes::new(), peers, "ws");
-
-    let session = Session::new(to_loop.clone());
-    // If this request is dropped unanswered (client gone, server stopping), Python hears of it.
-    let ended = Ended(session.clone());
-    let (decide, decision) = oneshot::channel();
-    let (outbox, outgoing) = mpsc::unbounded_channel();
-    let channel = WebSocketChannel::new(session.clone(), decide, outbox);
-    let route = found.route;
-    to_loop.send(Job::run(move |py, _| {
-        let data = Arc::new(data);
-        let started = Py::new(py, PyRequestData { data })
-            .and_then(|data| Ok((data, Py::new(py, channel)?)))
-            .and_then(|args| route.call.bind(py).call1(args));
-        // On failure the channel is dropped unanswered: the client gets a 500.
-        if let Err(err) = started {
-            err.print(py);
-        }
-    }));
-
-    match decision.await {
-        Ok(Decision::Accept {
-            subprotocol,
-            headers,
-        }) => {
-            connection::spawn(ended, on_upgrade, session, outgoing, websockets);
-            switching_protocols(&accept_key, subprotocol, headers)
-        }
-        Ok(Decision::Reject { status, close }) => rejection(status, close),
-        // The handler could not start (an error was printed).
-        Err(_) => Reply::internal_error(),
-    }
+/// A copy of the request's head (the request itself stays with hyper for the upgrade).
+fn head<B>(req: &Request<B>) -> Parts {
+    let mut head = Request::new(());
+    *head.method_mut() = req.method().clone();
+    *head.uri_mut() = req.uri().clone();
+    *head.version_mut() = req.version();
+    *head.headers_mut() = req.headers().clone();
+    head.into_parts().0
 }
 
 fn switching_protocols(
