@@ -1,31 +1,16 @@
-//! The response out: a reply becomes the hyper response the server writes, whose body
-//! is a full buffer or a stream of chunks fed from the event loop, with the response's
-//! background task handed to the loop once hyper is done with the body.
+//! The response body the server writes: a full buffer or a stream of chunks fed from
+//! the event loop, with the response's background task handed to the loop once hyper
+//! is done with the body.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pyo3::prelude::*;
 use tokio::sync::mpsc;
 
-use super::response::{Reply, ReplyBody};
-use super::stream;
 use crate::runtime::{Job, LoopSender};
-
-/// The response for `reply`; a streamed body and a background task run on the loop.
-pub fn respond(reply: Reply, to_loop: &LoopSender) -> Response<ResponseBody> {
-    let body = match reply.body {
-        ReplyBody::Full(bytes) => ResponseBody::full(bytes),
-        ReplyBody::Stream(iterator) => stream::start(iterator, to_loop),
-    };
-    let mut response = Response::new(body.with_background(reply.background, to_loop));
-    *response.status_mut() = reply.status;
-    *response.headers_mut() = reply.headers;
-    response
-}
 
 pub struct ResponseBody {
     kind: Kind,
@@ -52,7 +37,7 @@ impl ResponseBody {
         }
     }
 
-    fn with_background(mut self, task: Option<Py<PyAny>>, sender: &LoopSender) -> Self {
+    pub fn with_background(mut self, task: Option<Py<PyAny>>, sender: &LoopSender) -> Self {
         self.background = task.map(|task| (task, sender.clone()));
         self
     }

@@ -84,13 +84,16 @@ pub async fn handle(
     let to_loop = shared.event_loop.sender();
     if let Some(upgrade) = &shared.upgrade {
         if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
-            return Ok(body::respond(handshake.await, to_loop));
+            return Ok(response::respond(handshake.await, to_loop));
         }
     }
     let (parts, body) = req.into_parts();
     if let Some(cors) = &engine.cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
-            return Ok(body::respond(Reply::full(status, headers, body), to_loop));
+            return Ok(response::respond(
+                Reply::full(status, headers, body),
+                to_loop,
+            ));
         }
     }
     // The request's headers move to Python; CORS only needs the origin afterwards.
@@ -120,7 +123,7 @@ pub async fn handle(
         Match::NotFound => routing::not_found(engine, &path, &parts, peers.local),
     };
 
-    let mut response = body::respond(reply, to_loop);
+    let mut response = response::respond(reply, to_loop);
     if let Some(cors) = &engine.cors {
         cors.apply(origin.as_ref(), response.headers_mut());
     }

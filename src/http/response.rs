@@ -1,16 +1,32 @@
-//! Turning what a handler returned into an HTTP reply, and the replies the
-//! engine writes on its own (404, 405, 422, 500).
+//! The response out: what a handler returned turned into a reply, the replies the
+//! engine writes on its own (404, 405, 413, 500), and the reply made the response hyper
+//! writes.
 
 use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
+use super::body::ResponseBody;
+use super::stream;
 use crate::json;
+use crate::runtime::LoopSender;
+
+/// The response for `reply`; a streamed body and a background task run on the loop.
+pub fn respond(reply: Reply, to_loop: &LoopSender) -> Response<ResponseBody> {
+    let body = match reply.body {
+        ReplyBody::Full(bytes) => ResponseBody::full(bytes),
+        ReplyBody::Stream(iterator) => stream::start(iterator, to_loop),
+    };
+    let mut response = Response::new(body.with_background(reply.background, to_loop));
+    *response.status_mut() = reply.status;
+    *response.headers_mut() = reply.headers;
+    response
+}
 
 /// A finished reply, built under the GIL and written without it.
 pub struct Reply {

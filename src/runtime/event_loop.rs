@@ -20,54 +20,13 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::io::Interest;
-use tokio::sync::Notify;
 
-use super::job::Job;
+use super::job::{Job, LoopSender};
 use super::task::Tasks;
 
 /// How many bare yields (`asyncio.sleep(0)`) in a row `call_eagerly` resumes at once; past
 /// them, the coroutine waits for a pass, so timers and I/O are not held back.
 pub const EAGER_TURNS: u32 = 8;
-
-/// Queues jobs for the event loop from any thread; cheap to clone.
-#[derive(Clone)]
-pub struct LoopSender {
-    queue: Arc<JobQueue>,
-}
-
-/// The jobs queued since the last pass took them all. A pass swaps the whole list out
-/// under one lock, and the two lists keep their capacity: no allocation per job.
-struct JobQueue {
-    jobs: Mutex<Vec<Job>>,
-    wake: Notify,
-}
-
-impl JobQueue {
-    fn jobs(&self) -> MutexGuard<'_, Vec<Job>> {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl LoopSender {
-    pub fn send(&self, job: Job) {
-        let first = {
-            let mut jobs = self.queue.jobs();
-            jobs.push(job);
-            jobs.len() == 1
-        };
-        // Later jobs ride on the first one's wake-up: the pass it causes takes them all.
-        if first {
-            self.queue.wake.notify_one();
-        }
-    }
-
-    /// Asks for a pass without queuing a job (the loop gained work some other way).
-    fn wake(&self) {
-        self.queue.wake.notify_one();
-    }
-}
 
 /// The Python side of the loop: what a pass calls.
 struct LoopCalls {
@@ -170,12 +129,7 @@ impl EventLoop {
         };
         let selector = event_loop.call_method0("selector_fileno")?.extract()?;
         Ok(Arc::new(Self {
-            sender: LoopSender {
-                queue: Arc::new(JobQueue {
-                    jobs: Mutex::new(Vec::new()),
-                    wake: Notify::new(),
-                }),
-            },
+            sender: LoopSender::new(),
             python,
             tasks: Tasks::new(event_loop)?,
             selector,
@@ -221,7 +175,7 @@ impl EventLoop {
             };
             tokio::select! {
                 biased;
-                _ = self.sender.queue.wake.notified() => {}
+                _ = self.sender.woken() => {}
                 mut readable = readable(selector.as_ref()) => {
                     readable.clear_ready();
                     io = true;
@@ -280,7 +234,7 @@ impl EventLoop {
     fn run_jobs(&self, py: Python<'_>) {
         let mut batch = Vec::new();
         loop {
-            std::mem::swap(&mut batch, &mut *self.sender.queue.jobs());
+            self.sender.take_all(&mut batch);
             if batch.is_empty() {
                 return;
             }

@@ -14,13 +14,13 @@ mod task;
 
 use pyo3::prelude::*;
 
-pub use event_loop::{EventLoop, LoopSender, EAGER_TURNS};
+pub use event_loop::{EventLoop, EAGER_TURNS};
 pub use in_flight::InFlight;
 pub use inline::InlinePolicy;
-pub use job::{Awaiter, Job, PoolWork};
+pub use job::{Job, LoopSender, PoolWork};
 pub use sched::{batch_current_thread, restore_current_thread};
 pub use sync_pool::SyncPool;
-pub use task::CoroutineTask;
+pub use task::{Awaiter, CoroutineTask};
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoroutineTask>()?;

@@ -16,8 +16,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
 
-use super::event_loop::LoopSender;
-use super::job::PoolWork;
+use super::job::{LoopSender, PoolWork};
 
 const GROW_AFTER: Duration = Duration::from_millis(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);

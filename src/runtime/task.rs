@@ -26,8 +26,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::job::Awaiter;
-
 extern "C" {
     // Declared here because pyo3-ffi 0.23 omits its return value (CPython 3.10+).
     fn PyIter_Send(
@@ -39,6 +37,17 @@ extern "C" {
 
 const PYGEN_RETURN: c_int = 0;
 const PYGEN_NEXT: c_int = 1;
+
+/// Who is told how a coroutine task ended: an HTTP exchange waiting for its reply.
+pub trait Awaiter: Send + Sync {
+    /// Takes the coroutine's outcome. Returns another coroutine when the outcome leads to
+    /// one (an async exception handler): it goes on as a task with the same awaiter.
+    fn settle<'py>(
+        &self,
+        py: Python<'py>,
+        outcome: PyResult<Bound<'py, PyAny>>,
+    ) -> Option<Bound<'py, PyAny>>;
+}
 
 /// What every task of one event loop shares.
 pub struct Tasks {
