@@ -4,7 +4,8 @@ Lifespan hooks, async handlers, async dependencies, background tasks, streaming 
 and WebSockets all run on it. Before and after serving it is an ordinary selector loop
 (``run_until_complete`` runs startup and shutdown); while serving, tokio calls
 ``step`` whenever the loop has work (see ``src/runtime/event_loop.rs``), so handing
-it a request costs no thread switch.
+it a request costs no thread switch. What stepping it needs of asyncio's internals is
+in ``_asyncio_internals``.
 
 uvloop is not used: it cannot be stepped from outside, and tokio already does the
 I/O it would speed up; the loop here only runs Python callbacks.
@@ -14,79 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import selectors
-import sys
-import threading
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable
+
+from ._asyncio_internals import DrivenLoop
 
 logger = logging.getLogger("ignyx.error")
 
 
-class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
-    """The loop's selector; while the engine drives the loop it never blocks, and is
-    asked at all only when its descriptor is readable."""
-
-    driven = False
-    #: Set by ``step``: whether this iteration should look for I/O.
-    io = True
-    #: Whether the last look found any.
-    found = False
-
-    def select(self, timeout: Optional[float] = None) -> list:
-        if not self.driven:
-            return super().select(timeout)
-        if not self.io:
-            return []
-        events = super().select(0)
-        self.found = bool(events)
-        return events
-
-
-class EngineLoop(asyncio.SelectorEventLoop):
+class EngineLoop(DrivenLoop):
     """The event loop of one server. ``begin`` / ``end`` bracket serving on the
     serving thread; in between, the engine calls ``step`` and the entry points below."""
-
-    def __init__(self) -> None:
-        super().__init__(_Selector())
-        self._saved_asyncgen_hooks: Any = None
-
-    def selector_fileno(self) -> int:
-        return self._selector.fileno()
-
-    # -- serving (what ``run_forever`` does around its iterations) ----------------
-
-    def begin(self) -> None:
-        self._check_closed()
-        self._check_running()
-        self._thread_id = threading.get_ident()
-        self._saved_asyncgen_hooks = sys.get_asyncgen_hooks()
-        sys.set_asyncgen_hooks(
-            firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
-        )
-        self._selector.driven = True
-
-    def end(self) -> None:
-        self._selector.driven = False
-        self._stopping = False
-        self._thread_id = None
-        if self._saved_asyncgen_hooks is not None:
-            sys.set_asyncgen_hooks(*self._saved_asyncgen_hooks)
-            self._saved_asyncgen_hooks = None
-
-    def step(self, io: bool) -> tuple[float, bool]:
-        """One iteration, never blocking. Returns ``(delay, io_again)``: 0.0 when
-        callbacks are ready, the seconds to the next timer, or -1.0 for none; and
-        whether the selector should be asked again."""
-        selector = self._selector
-        selector.io = io
-        self._run_once()
-        io_again = io and selector.found
-        if self._ready:
-            return 0.0, io_again
-        if self._scheduled:
-            delay = self._scheduled[0]._when - self.time()
-            return (delay if delay > 0.0 else 0.0), io_again
-        return -1.0, io_again
 
     def finish(self, grace: float, shutdown: Callable[[], Awaitable[None]]) -> None:
         """After serving: lets pending tasks finish within `grace` seconds, runs the

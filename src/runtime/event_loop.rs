@@ -30,34 +30,27 @@ pub const EAGER_TURNS: u32 = 8;
 
 /// The Python side of the loop: what a pass calls.
 struct LoopCalls {
-    /// `asyncio.events._set_running_loop`, so code in a pass sees its running loop.
+    /// `set_running_loop(loop)` (`ignyx._asyncio_internals`), so code in a pass sees its
+    /// running loop.
     set_running: Py<PyAny>,
-    /// `event_loop.step(io) -> (delay, io_again)`: one loop iteration.
+    /// `event_loop.step(io) -> (delay, io_again, timers)`: one loop iteration.
     step: Py<PyAny>,
 }
 
-/// asyncio's timers (`_scheduled`) as the last iteration left them. Only an iteration
-/// replaces the heap or takes from it; in between, a new timer makes it longer.
+/// The loop's timer heap as the last iteration left it (`timer_heap()`, and what `step`
+/// hands over). Only an iteration replaces the heap or takes from it; in between, a new
+/// timer makes it longer.
 struct Timers {
     heap: Py<PyAny>,
     len: usize,
 }
 
 impl Timers {
-    fn of(event_loop: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let heap = event_loop.getattr(pyo3::intern!(event_loop.py(), "_scheduled"))?;
+    fn of(heap: Bound<'_, PyAny>) -> PyResult<Self> {
         Ok(Self {
             len: heap.len()?,
             heap: heap.unbind(),
         })
-    }
-
-    /// Called after each iteration.
-    fn refresh(&mut self, event_loop: &Bound<'_, PyAny>) {
-        match Self::of(event_loop) {
-            Ok(timers) => *self = timers,
-            Err(err) => err.print(event_loop.py()),
-        }
     }
 
     fn len(&self, py: Python<'_>) -> usize {
@@ -122,8 +115,8 @@ impl EventLoop {
         let method = |name: &str| event_loop.getattr(name).map(Bound::unbind);
         let python = LoopCalls {
             set_running: py
-                .import("asyncio.events")?
-                .getattr("_set_running_loop")?
+                .import("ignyx._asyncio_internals")?
+                .getattr("set_running_loop")?
                 .unbind(),
             step: method("step")?,
         };
@@ -134,7 +127,7 @@ impl EventLoop {
             tasks: Tasks::new(event_loop)?,
             selector,
             running_here: AtomicBool::new(false),
-            timers: Mutex::new(Timers::of(event_loop)?),
+            timers: Mutex::new(Timers::of(event_loop.call_method0("timer_heap")?)?),
         }))
     }
 
@@ -265,8 +258,11 @@ impl EventLoop {
                 .step
                 .bind(py)
                 .call1((io,))
-                .and_then(|next| next.extract::<(f64, bool)>());
-            self.timers().refresh(self.tasks.event_loop(py));
+                .and_then(|next| next.extract::<(f64, bool, Bound<'_, PyAny>)>())
+                .and_then(|(delay, io_again, heap)| {
+                    *self.timers() = Timers::of(heap)?;
+                    Ok((delay, io_again))
+                });
             match stepped {
                 Ok((delay, io_again)) => Next {
                     ready: delay == 0.0 || self.tasks.has_ready(),
@@ -285,7 +281,7 @@ impl EventLoop {
         })
     }
 
-    /// No callback is ready and no timer is pending (asyncio's `_ready` and `_scheduled`).
+    /// No callback is ready and no timer is pending.
     fn loop_is_idle(&self, py: Python<'_>) -> bool {
         !self.tasks.has_callbacks(py) && self.timers().is_empty(py)
     }

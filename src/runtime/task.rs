@@ -23,7 +23,7 @@ use pyo3::exceptions::asyncio::{CancelledError, InvalidStateError};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 extern "C" {
@@ -59,27 +59,34 @@ pub struct Tasks {
     left_current: AtomicBool,
     /// Tasks that yielded to the loop (`await asyncio.sleep(0)`), stepped next pass.
     ready: Mutex<VecDeque<Py<CoroutineTask>>>,
-    /// The loop's `_ready` deque (callbacks due now), which asyncio never replaces.
+    /// The loop's deque of callbacks due now (`ready_queue()`), which asyncio never
+    /// replaces.
     callbacks: Py<PyAny>,
+    /// The flag a future raises when a task awaits it (`FUTURE_BLOCKING`).
+    future_blocking: Py<PyString>,
 }
 
 impl Tasks {
+    /// The tasks of `event_loop` (an `ignyx._asyncio_internals.DrivenLoop`).
     pub fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
-        let tasks = event_loop.py().import("asyncio.tasks")?;
-        let current = match tasks.getattr("_current_tasks") {
-            Ok(dict) => CurrentTask::Dict(dict.downcast_into::<PyDict>()?.unbind()),
+        let internals = event_loop.py().import("ignyx._asyncio_internals")?;
+        let registry = internals.call_method0("current_task_registry")?;
+        let current = match registry.downcast_into::<PyDict>() {
+            Ok(dict) => CurrentTask::Dict(dict.unbind()),
             Err(_) => CurrentTask::Calls {
-                enter: tasks.getattr("_enter_task")?.unbind(),
-                leave: tasks.getattr("_leave_task")?.unbind(),
+                enter: internals.getattr("enter_task")?.unbind(),
+                leave: internals.getattr("leave_task")?.unbind(),
             },
         };
+        let future_blocking = internals.getattr("FUTURE_BLOCKING")?;
         Ok(Arc::new(Self {
             event_loop: event_loop.clone().unbind(),
             current,
             in_pass: AtomicBool::new(false),
             left_current: AtomicBool::new(false),
             ready: Mutex::new(VecDeque::new()),
-            callbacks: event_loop.getattr("_ready")?.unbind(),
+            callbacks: event_loop.call_method0("ready_queue")?.unbind(),
+            future_blocking: future_blocking.downcast_into::<PyString>()?.unbind(),
         }))
     }
 
@@ -213,8 +220,8 @@ impl Tasks {
 
 /// How a task is made the loop's current task for the length of a step.
 enum CurrentTask {
-    /// asyncio's `_current_tasks` (loop -> task), which `current_task()` reads (3.10-3.13):
-    /// set directly, as `_enter_task` / `_leave_task` do, without their call overhead.
+    /// The dict `current_task()` reads (loop -> task, `current_task_registry()`): set
+    /// directly, as `enter_task` / `leave_task` do, without their call overhead.
     Dict(Py<PyDict>),
     /// `_enter_task` / `_leave_task`, where the current task lives elsewhere.
     Calls { enter: Py<PyAny>, leave: Py<PyAny> },
@@ -385,8 +392,10 @@ fn yield_turn(task: &Bound<'_, CoroutineTask>) {
 /// task's context.
 fn wait_for(task: &Bound<'_, CoroutineTask>, value: Bound<'_, PyAny>) {
     let py = task.py();
+    let this = task.get();
+    let flag = this.tasks.future_blocking.bind(py);
     let blocking = value
-        .getattr(pyo3::intern!(py, "_asyncio_future_blocking"))
+        .getattr(flag)
         .and_then(|b| b.is_truthy())
         .unwrap_or(false);
     if !blocking {
@@ -400,9 +409,8 @@ fn wait_for(task: &Bound<'_, CoroutineTask>, value: Bound<'_, PyAny>) {
             .into_any();
         return step(task, Some(err));
     }
-    let this = task.get();
     let registered = (|| {
-        value.setattr(pyo3::intern!(py, "_asyncio_future_blocking"), false)?;
+        value.setattr(flag, false)?;
         let wakeup = task.getattr(pyo3::intern!(py, "_wakeup"))?;
         let kwargs = PyDict::new(py);
         kwargs.set_item("context", this.context.bind(py))?;

@@ -1,0 +1,167 @@
+"""Every use of asyncio's private attributes, in one place.
+
+The engine steps the worker's event loop from Rust (``src/runtime/event_loop.rs``) and
+runs request coroutines as tasks of its own (``src/runtime/task.rs``); both need a few
+of asyncio's internals. They are all named here and nowhere else, in Python or Rust: the
+Rust side calls the functions and methods of this module, or reads what they hand over.
+For a new CPython release, read this table against that release's ``asyncio`` sources and
+run the suite on it (``make pytest PY=python3.X VENV=.venv3X``).
+
+Checked against the sources and with the test suite on CPython 3.11.7, 3.12.1 and 3.13.0
+(3.10.13: sources read and ``tests/test_asyncio_internals.py`` run):
+
+==============================================  ==========================================
+private attribute                                what it is for
+==============================================  ==========================================
+``BaseEventLoop._run_once()``                    one iteration of the loop, never blocking
+                                                 (``DrivenLoop.step``); the loop's own
+                                                 ``run_forever`` is not used while serving
+``BaseEventLoop._ready``                         the deque of callbacks due now; never
+                                                 replaced, so handed over once
+                                                 (``DrivenLoop.ready_queue``)
+``BaseEventLoop._scheduled``                     the timer heap; ``_run_once`` may replace
+                                                 it, so ``step`` hands it over each time
+``TimerHandle._when``                            when the earliest timer is due
+``BaseEventLoop._thread_id``, ``_stopping``,     what ``run_forever`` sets around its
+``_check_closed()``, ``_check_running()``,       iterations, set by ``begin``/``end``
+``_asyncgen_firstiter_hook``,                    instead
+``_asyncgen_finalizer_hook``
+``BaseSelectorEventLoop._selector``              the selector, whose descriptor tokio
+                                                 watches (``selector_fileno``)
+``asyncio.events._set_running_loop``             makes the loop the I/O thread's running
+                                                 loop while the engine steps it
+``asyncio.tasks._current_tasks``                 loop -> current task, what
+                                                 ``current_task()`` reads (a dict on all of
+                                                 3.10-3.13); set directly per step
+``asyncio.tasks._enter_task``, ``_leave_task``   the same, where ``_current_tasks`` is gone
+``Future._asyncio_future_blocking``              the flag a future sets when a task awaits
+                                                 it (asyncio's own Task checks and clears
+                                                 it the same way)
+==============================================  ==========================================
+
+``CoroutineTask`` (Rust) also offers ``_fut_waiter`` and ``_must_cancel``, attributes of
+``asyncio.Task`` that anyio reads; they are its own, not asyncio's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import sys
+import threading
+from collections import deque
+from typing import Any, Optional
+
+#: The attribute a future raises when a task awaits it (read and cleared from Rust).
+FUTURE_BLOCKING = "_asyncio_future_blocking"
+
+
+def set_running_loop(loop: Optional[asyncio.AbstractEventLoop]) -> None:
+    """Makes `loop` the calling thread's running loop (``None``: no running loop)."""
+    asyncio.events._set_running_loop(loop)
+
+
+def current_task_registry() -> Optional[dict[Any, Any]]:
+    """The dict ``asyncio.current_task()`` reads (loop -> task), or ``None`` where this
+    CPython keeps the current task elsewhere (then use `enter_task`/`leave_task`)."""
+    registry = getattr(asyncio.tasks, "_current_tasks", None)
+    return registry if isinstance(registry, dict) else None
+
+
+def enter_task(loop: asyncio.AbstractEventLoop, task: Any) -> None:
+    """Makes `task` the current task of `loop` for a step."""
+    asyncio.tasks._enter_task(loop, task)
+
+
+def leave_task(loop: asyncio.AbstractEventLoop, task: Any) -> None:
+    """Ends the step of `task` on `loop`."""
+    asyncio.tasks._leave_task(loop, task)
+
+
+class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's selector; while the engine drives the loop it never blocks, and is
+    asked at all only when its descriptor is readable."""
+
+    driven = False
+    #: Set by ``step``: whether this iteration should look for I/O.
+    io = True
+    #: Whether the last look found any.
+    found = False
+
+    def select(self, timeout: Optional[float] = None) -> list:
+        if not self.driven:
+            return super().select(timeout)
+        if not self.io:
+            return []
+        events = super().select(0)
+        self.found = bool(events)
+        return events
+
+
+class DrivenLoop(asyncio.SelectorEventLoop):
+    """A selector loop that an outside driver steps one iteration at a time.
+
+    ``begin``/``end`` bracket the driving on the driver's thread and do what
+    ``run_forever`` does around its iterations; in between, the driver calls ``step``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_Selector())
+        self._saved_asyncgen_hooks: Any = None
+
+    def selector_fileno(self) -> int:
+        """The descriptor the driver watches: readable when the loop has I/O."""
+        return self._selector.fileno()  # type: ignore[attr-defined]
+
+    def ready_queue(self) -> deque[Any]:
+        """The callbacks due now (asyncio never replaces this deque)."""
+        return self._ready  # type: ignore[attr-defined]
+
+    def timer_heap(self) -> list[Any]:
+        """The pending timers as the last iteration left them."""
+        return self._scheduled  # type: ignore[attr-defined]
+
+    def begin(self) -> None:
+        self._check_closed()  # type: ignore[attr-defined]
+        self._check_running()  # type: ignore[attr-defined]
+        self._thread_id = threading.get_ident()
+        self._saved_asyncgen_hooks = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(
+            firstiter=self._asyncgen_firstiter_hook,  # type: ignore[attr-defined]
+            finalizer=self._asyncgen_finalizer_hook,  # type: ignore[attr-defined]
+        )
+        self._selector.driven = True  # type: ignore[attr-defined]
+
+    def end(self) -> None:
+        self._selector.driven = False  # type: ignore[attr-defined]
+        self._stopping = False
+        self._thread_id = None
+        if self._saved_asyncgen_hooks is not None:
+            sys.set_asyncgen_hooks(*self._saved_asyncgen_hooks)
+            self._saved_asyncgen_hooks = None
+
+    def step(self, io: bool) -> tuple[float, bool, list[Any]]:
+        """One iteration, never blocking. Returns ``(delay, io_again, timers)``: 0.0 when
+        callbacks are ready, the seconds to the next timer, or -1.0 for none; whether the
+        selector should be asked again; and the timer heap as the iteration left it."""
+        selector: _Selector = self._selector  # type: ignore[attr-defined]
+        selector.io = io
+        self._run_once()  # type: ignore[attr-defined]
+        io_again = io and selector.found
+        timers = self._scheduled  # type: ignore[attr-defined]
+        if self._ready:  # type: ignore[attr-defined]
+            return 0.0, io_again, timers
+        if timers:
+            delay = timers[0]._when - self.time()
+            return (delay if delay > 0.0 else 0.0), io_again, timers
+        return -1.0, io_again, timers
+
+
+__all__: list[str] = [
+    "FUTURE_BLOCKING",
+    "DrivenLoop",
+    "current_task_registry",
+    "enter_task",
+    "leave_task",
+    "set_running_loop",
+]
