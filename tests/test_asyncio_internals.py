@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from ignyx import _asyncio_internals as internals
 
 PACKAGE = Path(internals.__file__).resolve().parent
