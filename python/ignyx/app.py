@@ -21,7 +21,11 @@ from typing import Any, Callable, Optional, Sequence, Union
 from . import params
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
-from .exception_handlers import http_exception_handler, request_validation_exception_handler
+from .exception_handlers import (
+    http_exception_handler,
+    lookup_exception_handler,
+    request_validation_exception_handler,
+)
 from .exceptions import HTTPException, RequestValidationError
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
@@ -210,18 +214,10 @@ class Ignyx:
     def add_exception_handler(self, key: Union[int, type], handler: Callable) -> None:
         self.exception_handlers[key] = handler
 
-    def _lookup_handler(self, exc: BaseException) -> Optional[Callable[..., Any]]:
-        if isinstance(exc, HTTPException) and exc.status_code in self.exception_handlers:
-            return self.exception_handlers[exc.status_code]
-        for cls in type(exc).__mro__:
-            if cls in self.exception_handlers:
-                return self.exception_handlers[cls]
-        return None
-
     def _handle_error(self, data: Any, exc: BaseException) -> Any:
         """Called by the engine with any exception a route raised; returns the response."""
         request = Request(data, self)
-        handler = self._lookup_handler(exc)
+        handler = lookup_exception_handler(self.exception_handlers, exc)
         if handler is not None:
             return handler(request, exc)
         logger.error(

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Callable, Optional
 
 from .dependencies import RequestContext, build_dependant, solve_async
+from .exception_handlers import lookup_exception_handler
 from .exceptions import HTTPException, WebSocketException, WebSocketRequestValidationError
 from .requests import HTTPConnection
 
@@ -335,7 +336,8 @@ async def _handle_error(app: Any, websocket: WebSocket, exc: Exception) -> None:
     """What Starlette and FastAPI do with an exception escaping a WebSocket handler."""
     if isinstance(exc, WebSocketDisconnect):
         return  # the client left; nothing to answer
-    handler = _user_handler(app, exc)
+    handlers = getattr(app, "exception_handlers", None) or {}
+    handler = lookup_exception_handler(handlers, exc, websocket=True)
     try:
         if handler is not None:
             result = handler(websocket, exc)
@@ -354,23 +356,6 @@ async def _handle_error(app: Any, websocket: WebSocket, exc: Exception) -> None:
     except Exception as inner:
         _log(websocket, inner)
         await _close(websocket, 1011, "")
-
-
-def _user_handler(app: Any, exc: Exception) -> Optional[Callable[..., Any]]:
-    """An exception handler the app registered for `exc`'s class; FastAPI's HTTP defaults and
-    catch-alls (``Exception``, 500) only answer HTTP requests, as in Starlette."""
-    from .app import http_exception_handler, request_validation_exception_handler
-
-    handlers = getattr(app, "exception_handlers", None) or {}
-    for cls in type(exc).__mro__:
-        if cls in (Exception, BaseException, object):
-            break
-        handler = handlers.get(cls)
-        if handler is not None:
-            if handler in (http_exception_handler, request_validation_exception_handler):
-                return None
-            return handler
-    return None
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
