@@ -29,7 +29,7 @@ from .exception_handlers import (
 from .exceptions import HTTPException, RequestValidationError
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
-from .routing import APIRoute, APIRouter, generate_unique_id
+from .routing import APIRoute, APIRouter, APIWebSocketRoute, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
 
@@ -302,7 +302,6 @@ class Ignyx:
     def _compile(self) -> Any:
         """Builds the engine's route table; called when serving starts."""
         from . import _core
-        from .websockets import APIWebSocketRoute
 
         _register_json_fallback()
         core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)

@@ -17,7 +17,17 @@ import json
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from copy import copy, deepcopy
 from enum import Enum
-from typing import Annotated, Any, Callable, Optional, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Callable,
+    Optional,
+    Sequence,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -350,6 +360,19 @@ def build_dependant(
     ):
         for dep in dependant.walk():
             dep.form_body = True
+    return dependant
+
+
+def build_route_dependant(
+    endpoint: Callable[..., Any], *, path: str, dependencies: Sequence[params.Depends] = ()
+) -> Dependant:
+    """The plan of a route: its endpoint's, run after the route's ``dependencies=[...]``,
+    in their order (their values are not passed to the endpoint)."""
+    dependant = build_dependant(endpoint, path=path)
+    dependant.dependencies[:0] = [
+        build_dependant(depends.dependency, path=path, use_cache=depends.use_cache)
+        for depends in dependencies
+    ]
     return dependant
 
 
