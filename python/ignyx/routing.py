@@ -29,6 +29,7 @@ from .dependencies import (
     body_is_flat,
     build_route_dependant,
     flat_body_params,
+    own_values,
     solve_async,
     solve_sync,
 )
@@ -231,15 +232,21 @@ class APIRoute:
         call_sync = not dependant.is_coroutine  # also for callable instances
         policy = dependant.policy
         overrides = getattr(app, "dependency_overrides", None)
+        # Decided now rather than per request: a plan without sub-dependencies is only looked
+        # up (no solver), and only route-level dependencies leave an unnamed value to drop.
+        nested = bool(dependant.dependencies)
+        unnamed = any(sub.name is None for sub in dependant.dependencies)
 
         if not self.is_async:
+            solve = solve_sync if nested else own_values
 
             def call(data: Any) -> Any:
                 ctx = RequestContext(Request(data, app), overrides)
-                values = solve_sync(dependant, ctx, flat)
+                values = solve(dependant, ctx, flat)
                 if ctx.errors:
                     _raise_validation(ctx)
-                values.pop(None, None)
+                if unnamed:
+                    values.pop(None, None)
                 try:
                     result = endpoint(**values)
                 except BaseException as exc:
@@ -252,10 +259,14 @@ class APIRoute:
 
         async def call_async(data: Any) -> Any:
             ctx = RequestContext(Request(data, app), overrides)
-            values = await solve_async(dependant, ctx, flat)
+            if nested:
+                values = await solve_async(dependant, ctx, flat)
+            else:
+                values = own_values(dependant, ctx, flat)
             if ctx.errors:
                 _raise_validation(ctx)
-            values.pop(None, None)
+            if unnamed:
+                values.pop(None, None)
             try:
                 if call_sync:
                     # A `def` endpoint with async dependencies: off the loop until quick.
@@ -399,12 +410,16 @@ class APIWebSocketRoute:
         endpoint = self.endpoint
         overrides = getattr(app, "dependency_overrides", None)
         tasks = self._tasks
+        nested = bool(dependant.dependencies)
 
         async def serve(websocket: WebSocket) -> None:
             ctx = RequestContext(websocket, overrides)
             error: Optional[BaseException] = None
             try:
-                values = await solve_async(dependant, ctx, False)
+                if nested:
+                    values = await solve_async(dependant, ctx, False)
+                else:
+                    values = own_values(dependant, ctx, False)
                 if ctx.errors:
                     raise WebSocketRequestValidationError(ctx.errors)
                 values.pop(None, None)

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Optional, Union, get_args, get_origin
 from pydantic import AliasChoices, AliasPath, BaseModel, Json
 from pydantic.fields import FieldInfo
 
-from . import params
-from .datastructures import FormData, UploadFile
+from .. import params
+from ..datastructures import FormData, UploadFile
 
 _SEQUENCES = (list, set, frozenset, tuple, deque, Sequence)
 
