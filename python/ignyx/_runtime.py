@@ -17,12 +17,14 @@ import logging
 import selectors
 import sys
 import threading
-from typing import Any, Awaitable, Callable, Optional
+from collections import deque
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 logger = logging.getLogger("ignyx.error")
 
 
-class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _Selector(selectors.DefaultSelector):
     """The loop's selector; while the engine drives the loop it never blocks, and is
     asked at all only when its descriptor is readable."""
 
@@ -45,6 +47,20 @@ class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 class EngineLoop(asyncio.SelectorEventLoop):
     """The event loop of one server. ``begin`` / ``end`` bracket serving on the
     serving thread; in between, the engine calls ``step`` and the entry points below."""
+
+    if TYPE_CHECKING:
+        # The private parts of asyncio's loop that this one drives (typeshed has none of them).
+        _selector: _Selector
+        _ready: deque[asyncio.Handle]
+        _scheduled: list[asyncio.TimerHandle]
+        _stopping: bool
+        _thread_id: Optional[int]
+
+        def _run_once(self) -> None: ...
+        def _check_closed(self) -> None: ...
+        def _check_running(self) -> None: ...
+        def _asyncgen_firstiter_hook(self, agen: AsyncGenerator[Any, Any]) -> None: ...
+        def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None: ...
 
     def __init__(self) -> None:
         super().__init__(_Selector())
@@ -84,7 +100,8 @@ class EngineLoop(asyncio.SelectorEventLoop):
         if self._ready:
             return 0.0, io_again
         if self._scheduled:
-            delay = self._scheduled[0]._when - self.time()
+            # `_when` is what `when()` returns, without a method call on every step.
+            delay = self._scheduled[0]._when - self.time()  # type: ignore[attr-defined]
             return (delay if delay > 0.0 else 0.0), io_again
         return -1.0, io_again
 

@@ -108,7 +108,8 @@ class APIRoute:
         self.path = path
         self.path_format = path.replace(":path}", "}")
         self.endpoint = endpoint
-        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        endpoint_name: str = getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.name = name or endpoint_name
         self.methods = {m.upper() for m in (methods or ["GET"])}
         if isinstance(response_model, DefaultPlaceholder):
             annotation = inspect.signature(endpoint).return_annotation
@@ -300,7 +301,7 @@ class APIRoute:
                 result = Response(status_code=status_code)
             elif self.response_adapter is not None:
                 result = Response(
-                    content=self._serialize(result),
+                    content=self._serialize(result, self.response_adapter),
                     status_code=status_code,
                     media_type="application/json",
                 )
@@ -314,8 +315,7 @@ class APIRoute:
             result.background = _AfterResponse(ctx.stack, ctx.background, result.background)
         return result
 
-    def _serialize(self, result: Any) -> bytes:
-        adapter = self.response_adapter
+    def _serialize(self, result: Any, adapter: TypeAdapter[Any]) -> bytes:
         value = _prepare_content(
             result,
             exclude_unset=self.response_model_exclude_unset,
@@ -340,7 +340,7 @@ class APIRoute:
         )
 
 
-def _prepare_content(value: Any, **dump: bool) -> Any:
+def _prepare_content(value: Any, **dump: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, **dump)
     if isinstance(value, list):
@@ -394,7 +394,8 @@ class APIWebSocketRoute:
         self.path = path
         self.path_format = path.replace(":path}", "}")
         self.endpoint = endpoint
-        self.name = name or getattr(endpoint, "__name__", "websocket")
+        endpoint_name: str = getattr(endpoint, "__name__", "websocket")
+        self.name = name or endpoint_name
         self.dependencies = list(dependencies or [])
         self.dependant = build_route_dependant(
             endpoint, path=self.path_format, dependencies=self.dependencies

@@ -69,7 +69,8 @@ def build_dependant(
                 else:
                     constraints.append(item)  # e.g. StringConstraints, AfterValidator
             if constraints:
-                base = Annotated[(base, *constraints)]
+                args = (base, *constraints)  # `Annotated[base, *constraints]` needs 3.11
+                base = Annotated[args]
         if isinstance(default, params.Depends):
             depends, default = default, inspect.Parameter.empty
         elif isinstance(default, FieldInfo):
@@ -126,10 +127,12 @@ def build_route_dependant(
     """The plan of a route: its endpoint's, run after the route's ``dependencies=[...]``,
     in their order (their values are not passed to the endpoint)."""
     dependant = build_dependant(endpoint, path=path)
-    dependant.dependencies[:0] = [
-        build_dependant(depends.dependency, path=path, use_cache=depends.use_cache)
-        for depends in dependencies
-    ]
+    subs = []
+    for depends in dependencies:
+        # No parameter to take a class from: the dependency must be given.
+        assert depends.dependency is not None, "Depends() in dependencies=[...] needs a callable"
+        subs.append(build_dependant(depends.dependency, path=path, use_cache=depends.use_cache))
+    dependant.dependencies[:0] = subs
     return dependant
 
 

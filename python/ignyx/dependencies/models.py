@@ -56,13 +56,14 @@ class ModelField:
         if self.annotation is str and not metadata and self.source != "body":
             self.adapter = None  # a str is already a str: no validator call per request
         else:
-            annotated = Annotated[(self.annotation, *metadata)] if metadata else self.annotation
+            args = (self.annotation, *metadata)  # `Annotated[x, *metadata]` needs 3.11
+            annotated: Any = Annotated[args] if metadata else self.annotation
             self.adapter = TypeAdapter(annotated)
         self._mutable_default = not isinstance(self.default, (*_SCALARS, Enum, type(None)))
 
     def get_default(self) -> Any:
         if self.field_info.default_factory is not None:
-            return self.field_info.default_factory()
+            return self.field_info.default_factory()  # type: ignore[call-arg]  # takes no data
         return deepcopy(self.default) if self._mutable_default else self.default
 
     def validate(self, value: Any, loc: tuple[Any, ...], errors: list[dict[str, Any]]) -> Any:

@@ -202,7 +202,8 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
         if _is_json(data):
             try:
                 # The fast path: pydantic parses and validates the raw bytes in one pass.
-                values[field.name] = field.adapter.validate_json(body_bytes)
+                # Body fields always have an adapter (ModelField.__post_init__).
+                values[field.name] = field.adapter.validate_json(body_bytes)  # type: ignore[union-attr]
                 return
             except ValidationError:
                 # Invalid input only: redo it as FastAPI does (json.loads, then validation in
