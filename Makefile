@@ -61,6 +61,7 @@ lint: $(STAMP)
 	cargo fmt --all -- --check
 	cargo clippy -q -- -D warnings
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
 	cargo fmt --all

@@ -706,7 +706,7 @@ def differences(ours: Any, theirs: Any, where: str = "") -> list[str]:
     if isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
         return [
             d
-            for i, (a, b) in enumerate(zip(ours, theirs))
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True))
             for d in differences(a, b, f"{where}/{i}")
         ]
     if ours != theirs or type(ours) is not type(theirs):

@@ -345,6 +345,54 @@ def test_unhandled_error_before_accept_is_a_500(client: TestClient) -> None:
     assert info.value.status_code == 500
 
 
+class Teapot(Exception):
+    pass
+
+
+def test_exception_handlers_for_websockets_are_by_class_only() -> None:
+    """A handler registered for the error's class answers it; status-code handlers, the
+    catch-alls and FastAPI's default HTTP handlers answer HTTP requests only, as in
+    Starlette."""
+    app = Ignyx()
+
+    @app.exception_handler(Teapot)
+    async def teapot(websocket: WebSocket, exc: Teapot) -> None:
+        await websocket.close(code=4018, reason="teapot")
+
+    @app.exception_handler(Exception)
+    def everything(request: Any, exc: Exception) -> Any:
+        return ignyx.responses.JSONResponse({"caught": True}, status_code=500)
+
+    @app.exception_handler(404)
+    def not_found(request: Any, exc: Exception) -> Any:
+        return ignyx.responses.JSONResponse({"caught": True}, status_code=404)
+
+    @app.websocket("/teapot")
+    async def raises_teapot(ws: WebSocket):
+        await ws.accept()
+        raise Teapot()
+
+    @app.websocket("/boom")
+    async def raises_boom(ws: WebSocket):
+        await ws.accept()
+        raise RuntimeError("boom")
+
+    @app.websocket("/missing")
+    async def raises_404(ws: WebSocket):
+        raise ignyx.HTTPException(404)
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        with client.websocket_connect("/teapot") as ws, pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert (info.value.code, info.value.reason) == (4018, "teapot")
+        with client.websocket_connect("/boom") as ws, pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 1011
+        with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/missing"):
+            pass
+        assert info.value.status_code == 404
+
+
 def test_handler_returning_without_close_closes_normally(client: TestClient) -> None:
     with client.websocket_connect("/returns") as ws:
         assert ws.receive_text() == "bye"

@@ -50,7 +50,8 @@ import selectors
 import sys
 import threading
 from collections import deque
-from typing import Any, Optional
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any, Optional
 
 #: The attribute a future raises when a task awaits it (read and cleared from Rust).
 FUTURE_BLOCKING = "_asyncio_future_blocking"
@@ -78,7 +79,7 @@ def leave_task(loop: asyncio.AbstractEventLoop, task: Any) -> None:
     asyncio.tasks._leave_task(loop, task)
 
 
-class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _Selector(selectors.DefaultSelector):
     """The loop's selector; while the engine drives the loop it never blocks, and is
     asked at all only when its descriptor is readable."""
 
@@ -105,54 +106,69 @@ class DrivenLoop(asyncio.SelectorEventLoop):
     ``run_forever`` does around its iterations; in between, the driver calls ``step``.
     """
 
+    if TYPE_CHECKING:
+        # The private parts of asyncio's loop that this one drives (typeshed has none).
+        _selector: _Selector
+        _ready: deque[asyncio.Handle]
+        _scheduled: list[asyncio.TimerHandle]
+        _stopping: bool
+        _thread_id: Optional[int]
+
+        def _run_once(self) -> None: ...
+        def _check_closed(self) -> None: ...
+        def _check_running(self) -> None: ...
+        def _asyncgen_firstiter_hook(self, agen: AsyncGenerator[Any, Any]) -> None: ...
+        def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None: ...
+
     def __init__(self) -> None:
         super().__init__(_Selector())
         self._saved_asyncgen_hooks: Any = None
 
     def selector_fileno(self) -> int:
         """The descriptor the driver watches: readable when the loop has I/O."""
-        return self._selector.fileno()  # type: ignore[attr-defined]
+        return self._selector.fileno()
 
-    def ready_queue(self) -> deque[Any]:
+    def ready_queue(self) -> deque[asyncio.Handle]:
         """The callbacks due now (asyncio never replaces this deque)."""
-        return self._ready  # type: ignore[attr-defined]
+        return self._ready
 
-    def timer_heap(self) -> list[Any]:
+    def timer_heap(self) -> list[asyncio.TimerHandle]:
         """The pending timers as the last iteration left them."""
-        return self._scheduled  # type: ignore[attr-defined]
+        return self._scheduled
 
     def begin(self) -> None:
-        self._check_closed()  # type: ignore[attr-defined]
-        self._check_running()  # type: ignore[attr-defined]
+        self._check_closed()
+        self._check_running()
         self._thread_id = threading.get_ident()
         self._saved_asyncgen_hooks = sys.get_asyncgen_hooks()
         sys.set_asyncgen_hooks(
-            firstiter=self._asyncgen_firstiter_hook,  # type: ignore[attr-defined]
-            finalizer=self._asyncgen_finalizer_hook,  # type: ignore[attr-defined]
+            firstiter=self._asyncgen_firstiter_hook,
+            finalizer=self._asyncgen_finalizer_hook,
         )
-        self._selector.driven = True  # type: ignore[attr-defined]
+        self._selector.driven = True
 
     def end(self) -> None:
-        self._selector.driven = False  # type: ignore[attr-defined]
+        self._selector.driven = False
         self._stopping = False
         self._thread_id = None
         if self._saved_asyncgen_hooks is not None:
             sys.set_asyncgen_hooks(*self._saved_asyncgen_hooks)
             self._saved_asyncgen_hooks = None
 
-    def step(self, io: bool) -> tuple[float, bool, list[Any]]:
+    def step(self, io: bool) -> tuple[float, bool, list[asyncio.TimerHandle]]:
         """One iteration, never blocking. Returns ``(delay, io_again, timers)``: 0.0 when
         callbacks are ready, the seconds to the next timer, or -1.0 for none; whether the
         selector should be asked again; and the timer heap as the iteration left it."""
-        selector: _Selector = self._selector  # type: ignore[attr-defined]
+        selector = self._selector
         selector.io = io
-        self._run_once()  # type: ignore[attr-defined]
+        self._run_once()
         io_again = io and selector.found
-        timers = self._scheduled  # type: ignore[attr-defined]
-        if self._ready:  # type: ignore[attr-defined]
+        timers = self._scheduled
+        if self._ready:
             return 0.0, io_again, timers
         if timers:
-            delay = timers[0]._when - self.time()
+            # `_when` is what `when()` returns, without a method call on every step.
+            delay = timers[0]._when - self.time()  # type: ignore[attr-defined]
             return (delay if delay > 0.0 else 0.0), io_again, timers
         return -1.0, io_again, timers
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Sequence
 from typing import Any, Optional
 from urllib.parse import urlencode, urlsplit
 
@@ -19,6 +20,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from .websockets import WebSocketDisconnect
 
@@ -37,7 +39,9 @@ _HANDSHAKE = {
 }
 
 
-class WebSocketDenialResponse(httpx.Response, WebSocketDisconnect):
+# Both an httpx response and the exception a refused handshake raises, as in Starlette's
+# TestClient; the two bases' __setstate__ differ, and neither is used.
+class WebSocketDenialResponse(httpx.Response, WebSocketDisconnect):  # type: ignore[misc]
     """The app answered the upgrade request with an HTTP response instead of accepting."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -143,7 +147,7 @@ def _disconnect(exc: ConnectionClosed) -> WebSocketDisconnect:
 def connect(
     client: Any,
     url: str,
-    subprotocols: Optional[list[str]] = None,
+    subprotocols: Optional[Sequence[Subprotocol]] = None,
     headers: Optional[dict[str, str]] = None,
     params: Optional[dict[str, Any]] = None,
     cookies: Optional[dict[str, str]] = None,

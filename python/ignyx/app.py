@@ -21,11 +21,15 @@ from typing import Any, Callable, Optional, Sequence, Union
 from . import params
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
-from .exception_handlers import http_exception_handler, request_validation_exception_handler
+from .exception_handlers import (
+    http_exception_handler,
+    lookup_exception_handler,
+    request_validation_exception_handler,
+)
 from .exceptions import HTTPException, RequestValidationError
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
-from .routing import APIRoute, APIRouter, generate_unique_id
+from .routing import APIRoute, APIRouter, APIWebSocketRoute, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
 
@@ -210,18 +214,10 @@ class Ignyx:
     def add_exception_handler(self, key: Union[int, type], handler: Callable) -> None:
         self.exception_handlers[key] = handler
 
-    def _lookup_handler(self, exc: BaseException) -> Optional[Callable[..., Any]]:
-        if isinstance(exc, HTTPException) and exc.status_code in self.exception_handlers:
-            return self.exception_handlers[exc.status_code]
-        for cls in type(exc).__mro__:
-            if cls in self.exception_handlers:
-                return self.exception_handlers[cls]
-        return None
-
     def _handle_error(self, request: Request, exc: BaseException) -> Any:
         """Called by the engine with any exception a route raised, and the request the route
         saw (its ``state``, the body it read); returns the response."""
-        handler = self._lookup_handler(exc)
+        handler = lookup_exception_handler(self.exception_handlers, exc)
         if handler is not None:
             return handler(request, exc)
         logger.error(
@@ -306,7 +302,6 @@ class Ignyx:
     def _compile(self) -> Any:
         """Builds the engine's route table; called when serving starts."""
         from . import _core
-        from .websockets import APIWebSocketRoute
 
         _register_json_fallback()
         core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)

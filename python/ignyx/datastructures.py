@@ -310,7 +310,7 @@ class QueryParams(ImmutableMultiDict[str, str]):
         if isinstance(value, str):
             super().__init__(parse_qsl(value, keep_blank_values=True), **kwargs)
         else:
-            super().__init__(*args, **kwargs)
+            super().__init__(value, **kwargs)
         self._list = [(str(k), str(v)) for k, v in self._list]
         self._dict = {str(k): str(v) for k, v in self._dict.items()}
 
@@ -438,7 +438,7 @@ class MutableHeaders(Headers):
         self._list.append((name, value.encode("latin-1")))
         return value
 
-    def update(self, other: Mapping[str, str]) -> None:  # type: ignore[override]
+    def update(self, other: Mapping[str, str]) -> None:
         for key, value in other.items():
             self[key] = value
 

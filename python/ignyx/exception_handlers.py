@@ -4,12 +4,15 @@
 async def logged(request, exc):
     log(exc)
     return await http_exception_handler(request, exc)
+
+and ``lookup_exception_handler``, which picks the handler an exception goes to.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Callable, Optional, Union
 
 from .encoders import jsonable_encoder
 from .exceptions import HTTPException, RequestValidationError
@@ -36,6 +39,35 @@ async def request_validation_exception_handler(
         # An input such as 1e400 is inf, which JSON cannot carry: report it as text
         # rather than failing with a 500 on bad input.
         return JSONResponse(status_code=422, content=_finite(content))
+
+
+def lookup_exception_handler(
+    handlers: Mapping[Union[int, type], Callable[..., Any]],
+    exc: BaseException,
+    *,
+    websocket: bool = False,
+) -> Optional[Callable[..., Any]]:
+    """The handler registered for `exc`: for an ``HTTPException`` the one for its status code,
+    else the one for the nearest class of its MRO; None when there is none.
+
+    With `websocket`, as in Starlette, what only answers HTTP requests does not apply: status
+    codes, the catch-alls (``Exception``, ``BaseException``) and FastAPI's default handlers.
+    """
+    if not websocket and isinstance(exc, HTTPException) and exc.status_code in handlers:
+        return handlers[exc.status_code]
+    for cls in type(exc).__mro__:
+        if websocket and cls in _CATCH_ALLS:
+            return None
+        if cls in handlers:
+            handler = handlers[cls]
+            if websocket and handler in _HTTP_DEFAULTS:
+                return None
+            return handler
+    return None
+
+
+_CATCH_ALLS = (Exception, BaseException)
+_HTTP_DEFAULTS = (http_exception_handler, request_validation_exception_handler)
 
 
 def _finite(value: Any) -> Any:

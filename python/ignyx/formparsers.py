@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 from tempfile import SpooledTemporaryFile
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 from urllib.parse import parse_qsl
 
 import python_multipart
@@ -22,6 +22,9 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import parse_options_header
 
 from .datastructures import FormData, Headers, UploadFile
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_FILES = 1000
 MAX_FIELDS = 1000
@@ -81,7 +84,7 @@ def _parse_urlencoded(
     return FormData(parse_qsl(text, keep_blank_values=True))
 
 
-def _decode(data: bytes, charset: str) -> str:
+def _decode(data: Union[bytes, bytearray], charset: str) -> str:
     try:
         return data.decode(charset)
     except (UnicodeDecodeError, LookupError):
@@ -129,7 +132,7 @@ class _MultiPartParser:
         boundary = self.options.get(b"boundary")
         if boundary is None:
             raise MultiPartException("Missing boundary in multipart.")
-        callbacks = {
+        callbacks: MultipartCallbacks = {
             "on_part_begin": self._new_part,
             "on_part_data": self.on_part_data,
             "on_part_end": self.on_part_end,

@@ -26,7 +26,9 @@ class ParamTypes(Enum):
     cookie = "cookie"
 
 
-class Param(FieldInfo):
+# pydantic marks FieldInfo final; the markers subclass it anyway, as FastAPI's do, so that
+# pydantic validates and documents their constraints (hence each class's `ignore[misc]`).
+class Param(FieldInfo):  # type: ignore[misc]
     """A request parameter with FastAPI's options."""
 
     in_: ParamTypes
@@ -105,7 +107,7 @@ class Param(FieldInfo):
         return f"{type(self).__name__}({self.default!r})"
 
 
-class Path(Param):
+class Path(Param):  # type: ignore[misc]
     in_ = ParamTypes.path
 
     def __init__(self, default: Any = ..., **kwargs: Any) -> None:
@@ -114,11 +116,11 @@ class Path(Param):
         super().__init__(default, **kwargs)
 
 
-class Query(Param):
+class Query(Param):  # type: ignore[misc]
     in_ = ParamTypes.query
 
 
-class Header(Param):
+class Header(Param):  # type: ignore[misc]
     in_ = ParamTypes.header
 
     def __init__(self, default: Any = ..., *, convert_underscores: bool = True, **kwargs: Any):
@@ -126,11 +128,11 @@ class Header(Param):
         super().__init__(default, **kwargs)
 
 
-class Cookie(Param):
+class Cookie(Param):  # type: ignore[misc]
     in_ = ParamTypes.cookie
 
 
-class Body(Param):
+class Body(Param):  # type: ignore[misc]
     """The JSON request body, or one key of it (``embed=True`` or several body parameters)."""
 
     def __init__(
@@ -146,7 +148,7 @@ class Body(Param):
         super().__init__(default, **kwargs)
 
 
-class Form(Body):
+class Form(Body):  # type: ignore[misc]
     def __init__(
         self,
         default: Any = ...,
@@ -157,7 +159,7 @@ class Form(Body):
         super().__init__(default, media_type=media_type, **kw)
 
 
-class File(Form):
+class File(Form):  # type: ignore[misc]
     def __init__(self, default: Any = ..., *, media_type: str = "multipart/form-data", **kw: Any):
         super().__init__(default, media_type=media_type, **kw)
 

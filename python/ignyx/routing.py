@@ -1,5 +1,5 @@
-"""Routes and routers: ``APIRouter`` collects path operations, ``APIRoute`` compiles
-one of them into the plan the Rust engine runs.
+"""Routes and routers: ``APIRouter`` collects path operations; ``APIRoute`` and
+``APIWebSocketRoute`` each compile one of them into what the Rust engine runs.
 
     router = APIRouter(prefix="/items", tags=["items"])
 
@@ -10,8 +10,11 @@ one of them into the plan the Rust engine runs.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
+import json
+import logging
 from enum import Enum
 from typing import Any, Callable, Optional, Sequence, Union, get_args, get_origin
 
@@ -24,14 +27,25 @@ from .datastructures import Default, DefaultPlaceholder
 from .dependencies import (
     RequestContext,
     body_is_flat,
-    build_dependant,
+    build_route_dependant,
     flat_body_params,
+    own_values,
     solve_async,
     solve_sync,
 )
-from .exceptions import RequestValidationError, ResponseValidationError
+from .exception_handlers import lookup_exception_handler
+from .exceptions import (
+    HTTPException,
+    RequestValidationError,
+    ResponseValidationError,
+    WebSocketException,
+    WebSocketRequestValidationError,
+)
 from .requests import Request
 from .responses import JSONResponse, Response
+from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+logger = logging.getLogger("ignyx.error")
 
 _FAST_KINDS = {
     str: _core.ParamKind.STR,
@@ -100,7 +114,8 @@ class APIRoute:
         self.path = path
         self.path_format = path.replace(":path}", "}")
         self.endpoint = endpoint
-        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        endpoint_name: str = getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.name = name or endpoint_name
         self.methods = {m.upper() for m in (methods or ["GET"])}
         if isinstance(response_model, DefaultPlaceholder):
             annotation = inspect.signature(endpoint).return_annotation
@@ -137,12 +152,9 @@ class APIRoute:
         self.openapi_extra = openapi_extra
         self.unique_id = operation_id or generate_unique_id_function(self)
 
-        self.dependant = build_dependant(endpoint, path=self.path_format)
-        for depends in reversed(self.dependencies):
-            sub = build_dependant(
-                depends.dependency, path=self.path_format, use_cache=depends.use_cache
-            )
-            self.dependant.dependencies.insert(0, sub)
+        self.dependant = build_route_dependant(
+            endpoint, path=self.path_format, dependencies=self.dependencies
+        )
         self.body_fields = flat_body_params(self.dependant)
         self.flat_body = body_is_flat(self.dependant)
         self.response_adapter = (
@@ -234,15 +246,21 @@ class APIRoute:
         call_sync = not dependant.is_coroutine  # also for callable instances
         policy = dependant.policy
         overrides = getattr(app, "dependency_overrides", None)
+        # Decided now rather than per request: a plan without sub-dependencies is only looked
+        # up (no solver), and only route-level dependencies leave an unnamed value to drop.
+        nested = bool(dependant.dependencies)
+        unnamed = any(sub.name is None for sub in dependant.dependencies)
 
         if not self.is_async:
+            solve = solve_sync if nested else own_values
 
             def call(request: Request) -> Any:
                 ctx = RequestContext(request, overrides)
-                values = solve_sync(dependant, ctx, flat)
+                values = solve(dependant, ctx, flat)
                 if ctx.errors:
                     _raise_validation(ctx)
-                values.pop(None, None)
+                if unnamed:
+                    values.pop(None, None)
                 try:
                     result = endpoint(**values)
                 except BaseException as exc:
@@ -255,10 +273,14 @@ class APIRoute:
 
         async def call_async(request: Request) -> Any:
             ctx = RequestContext(request, overrides)
-            values = await solve_async(dependant, ctx, flat)
+            if nested:
+                values = await solve_async(dependant, ctx, flat)
+            else:
+                values = own_values(dependant, ctx, flat)
             if ctx.errors:
                 _raise_validation(ctx)
-            values.pop(None, None)
+            if unnamed:
+                values.pop(None, None)
             try:
                 if call_sync:
                     # A `def` endpoint with async dependencies: off the loop until quick.
@@ -292,7 +314,7 @@ class APIRoute:
                 result = Response(status_code=status_code)
             elif self.response_adapter is not None:
                 result = Response(
-                    content=self._serialize(result),
+                    content=self._serialize(result, self.response_adapter),
                     status_code=status_code,
                     media_type="application/json",
                 )
@@ -306,8 +328,7 @@ class APIRoute:
             result.background = _AfterResponse(ctx.stack, ctx.background, result.background)
         return result
 
-    def _serialize(self, result: Any) -> bytes:
-        adapter = self.response_adapter
+    def _serialize(self, result: Any, adapter: TypeAdapter[Any]) -> bytes:
         value = _prepare_content(
             result,
             exclude_unset=self.response_model_exclude_unset,
@@ -332,7 +353,7 @@ class APIRoute:
         )
 
 
-def _prepare_content(value: Any, **dump: bool) -> Any:
+def _prepare_content(value: Any, **dump: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, **dump)
     if isinstance(value, list):
@@ -369,6 +390,141 @@ class _AfterResponse:
             await self.previous()
         if self.tasks is not None:
             await self.tasks()
+
+
+class APIWebSocketRoute:
+    """A WebSocket path operation and its compiled plan (path, query, header and
+    cookie parameters and ``Depends`` work as on HTTP routes)."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: Optional[str] = None,
+        dependencies: Optional[list[Any]] = None,
+    ) -> None:
+        self.path = path
+        self.path_format = path.replace(":path}", "}")
+        self.endpoint = endpoint
+        endpoint_name: str = getattr(endpoint, "__name__", "websocket")
+        self.name = name or endpoint_name
+        self.dependencies = list(dependencies or [])
+        self.dependant = build_route_dependant(
+            endpoint, path=self.path_format, dependencies=self.dependencies
+        )
+        self._tasks: set[asyncio.Task] = set()
+
+    def compile(self, app: Any) -> dict[str, Any]:
+        """What `ignyx._core.App.add_websocket_route` takes for this route."""
+        return {"path": self.path, "call": self._make_call(app)}
+
+    def _make_call(self, app: Any) -> Callable[[Any, Any], None]:
+        dependant = self.dependant
+        endpoint = self.endpoint
+        overrides = getattr(app, "dependency_overrides", None)
+        tasks = self._tasks
+        nested = bool(dependant.dependencies)
+
+        async def serve(websocket: WebSocket) -> None:
+            ctx = RequestContext(websocket, overrides)
+            error: Optional[BaseException] = None
+            try:
+                if nested:
+                    values = await solve_async(dependant, ctx, False)
+                else:
+                    values = own_values(dependant, ctx, False)
+                if ctx.errors:
+                    raise WebSocketRequestValidationError(ctx.errors)
+                values.pop(None, None)
+                result = endpoint(**values)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                error = exc
+                await _handle_websocket_error(app, websocket, exc)
+            finally:
+                if ctx.stack is not None:
+                    await _exit_dependencies(ctx.stack, error)
+                _finish_websocket(websocket)
+
+        def start(data: Any, channel: Any) -> None:
+            # Called by the engine during a loop pass for each upgrade request.
+            task = asyncio.get_running_loop().create_task(serve(WebSocket(data, app, channel)))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        return start
+
+
+async def _exit_dependencies(stack: Any, error: Optional[BaseException]) -> None:
+    """Runs the exit code of `yield` dependencies once the handler is done."""
+    exc_info = (type(error), error, error.__traceback__) if error else (None, None, None)
+    try:
+        if hasattr(stack, "__aexit__"):
+            await stack.__aexit__(*exc_info)
+        else:
+            stack.__exit__(*exc_info)
+    except Exception:
+        if error is None:
+            logger.exception("Exception in a WebSocket dependency's cleanup")
+
+
+async def _handle_websocket_error(app: Any, websocket: WebSocket, exc: Exception) -> None:
+    """What Starlette and FastAPI do with an exception escaping a WebSocket handler."""
+    if isinstance(exc, WebSocketDisconnect):
+        return  # the client left; nothing to answer
+    handlers = getattr(app, "exception_handlers", None) or {}
+    handler = lookup_exception_handler(handlers, exc, websocket=True)
+    try:
+        if handler is not None:
+            result = handler(websocket, exc)
+            if inspect.isawaitable(result):
+                await result
+        elif isinstance(exc, WebSocketException):
+            await _close_websocket(websocket, exc.code, exc.reason)
+        elif isinstance(exc, WebSocketRequestValidationError):
+            errors = json.dumps(exc.errors(), default=str)
+            await _close_websocket(websocket, 1008, errors)
+        elif (
+            isinstance(exc, HTTPException)
+            and websocket.application_state is WebSocketState.CONNECTING
+        ):
+            websocket._deny(exc.status_code)
+        else:
+            _log_websocket_error(websocket, exc)
+            await _close_websocket(websocket, 1011, "")
+    except Exception as inner:
+        _log_websocket_error(websocket, inner)
+        await _close_websocket(websocket, 1011, "")
+
+
+async def _close_websocket(websocket: WebSocket, code: int, reason: str) -> None:
+    """Closes unless closed already; an error before `accept()` answers HTTP 500, as uvicorn."""
+    state = websocket.application_state
+    if state is WebSocketState.CONNECTING and code == 1011:
+        websocket._deny(500)
+    elif state is not WebSocketState.DISCONNECTED:
+        await websocket.close(code, reason)
+
+
+def _finish_websocket(websocket: WebSocket) -> None:
+    """The handler is done: close normally (1000), or 500 if it never answered the handshake."""
+    state = websocket.application_state
+    if state is WebSocketState.CONNECTED:
+        websocket.application_state = WebSocketState.DISCONNECTED
+        websocket._channel.close(1000, "")
+    elif state is WebSocketState.CONNECTING:
+        logger.error("WebSocket handler for %s returned without accepting or closing", websocket)
+        websocket._deny(500)
+
+
+def _log_websocket_error(websocket: WebSocket, exc: BaseException) -> None:
+    logger.error(
+        "Exception in WebSocket %s",
+        websocket._data.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
 
 
 class APIRouter:
@@ -472,8 +628,6 @@ class APIRouter:
     def add_api_websocket_route(
         self, path: str, endpoint: Callable, name: Optional[str] = None, dependencies: Any = None
     ) -> None:
-        from .websockets import APIWebSocketRoute
-
         deps = self.dependencies + list(dependencies or [])
         self.routes.append(
             APIWebSocketRoute(self.prefix + path, endpoint, name=name, dependencies=deps)
@@ -496,8 +650,6 @@ class APIRouter:
         if prefix:
             assert prefix.startswith("/"), "A path prefix must start with '/'"
             assert not prefix.endswith("/"), "A path prefix must not end with '/'"
-        from .websockets import APIWebSocketRoute
-
         for route in router.routes:
             if isinstance(route, APIRoute):
                 response_class = route.response_class
@@ -540,4 +692,4 @@ class APIRouter:
                 )
 
 
-__all__ = ["APIRoute", "APIRouter", "BackgroundTasks", "generate_unique_id"]
+__all__ = ["APIRoute", "APIRouter", "APIWebSocketRoute", "BackgroundTasks", "generate_unique_id"]

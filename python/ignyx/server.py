@@ -110,7 +110,7 @@ class Server:
 def _quiet_python_signal_handlers() -> dict[int, Any]:
     """While Rust handles SIGINT/SIGTERM (a graceful stop), Python's own handlers must not
     also turn them into KeyboardInterrupt; returns the handlers to put back."""
-    previous = {}
+    previous: dict[int, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, _ignore)
     return previous

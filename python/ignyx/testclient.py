@@ -51,7 +51,7 @@ class TestClient(httpx.Client):
         self._server_errors: list[BaseException] = []
         if raise_server_exceptions:
             app._exception_sink = self._server_errors.append
-        self._server = Server(app, "127.0.0.1", 0, graceful_timeout=5.0)
+        self._server: Optional[Server] = Server(app, "127.0.0.1", 0, graceful_timeout=5.0)
         self._server.start_in_thread()
         transport = _LoopbackTransport(self._server.host, self._server.port)
         super().__init__(
@@ -74,6 +74,7 @@ class TestClient(httpx.Client):
 
     @property
     def port(self) -> int:
+        assert self._server is not None, "the client is closed"
         return self._server.port
 
     def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> Any:

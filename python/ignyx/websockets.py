@@ -16,17 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import inspect
 import json
-import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Callable, Optional
 
-from .dependencies import RequestContext, build_dependant, solve_async
-from .exceptions import HTTPException, WebSocketException, WebSocketRequestValidationError
 from .requests import HTTPConnection
-
-logger = logging.getLogger("ignyx.error")
 
 _NOT_CONNECTED = 'WebSocket is not connected. Need to call "accept" first.'
 
@@ -255,154 +249,7 @@ class WebSocket(HTTPConnection):
         return f"<WebSocket {self._data.path}>"
 
 
-class APIWebSocketRoute:
-    """A WebSocket path operation and its compiled plan (path, query, header and
-    cookie parameters and ``Depends`` work as on HTTP routes)."""
-
-    def __init__(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        name: Optional[str] = None,
-        dependencies: Optional[list[Any]] = None,
-    ) -> None:
-        self.path = path
-        self.path_format = path.replace(":path}", "}")
-        self.endpoint = endpoint
-        self.name = name or getattr(endpoint, "__name__", "websocket")
-        self.dependencies = list(dependencies or [])
-        self.dependant = build_dependant(endpoint, path=self.path_format)
-        for depends in reversed(self.dependencies):
-            sub = build_dependant(
-                depends.dependency, path=self.path_format, use_cache=depends.use_cache
-            )
-            self.dependant.dependencies.insert(0, sub)
-        self._tasks: set[asyncio.Task] = set()
-
-    def compile(self, app: Any) -> dict[str, Any]:
-        """What `ignyx._core.App.add_websocket_route` takes for this route."""
-        return {"path": self.path, "call": self._make_call(app)}
-
-    def _make_call(self, app: Any) -> Callable[[Any, Any], None]:
-        dependant = self.dependant
-        endpoint = self.endpoint
-        overrides = getattr(app, "dependency_overrides", None)
-        tasks = self._tasks
-
-        async def serve(websocket: WebSocket) -> None:
-            ctx = RequestContext(websocket, overrides)
-            error: Optional[BaseException] = None
-            try:
-                values = await solve_async(dependant, ctx, False)
-                if ctx.errors:
-                    raise WebSocketRequestValidationError(ctx.errors)
-                values.pop(None, None)
-                result = endpoint(**values)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as exc:
-                error = exc
-                await _handle_error(app, websocket, exc)
-            finally:
-                if ctx.stack is not None:
-                    await _cleanup(ctx.stack, error)
-                _finish(websocket)
-
-        def start(data: Any, channel: Any) -> None:
-            # Called by the engine during a loop pass for each upgrade request.
-            task = asyncio.get_running_loop().create_task(serve(WebSocket(data, app, channel)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-        return start
-
-
-async def _cleanup(stack: Any, error: Optional[BaseException]) -> None:
-    """Runs the exit code of `yield` dependencies once the handler is done."""
-    exc_info = (type(error), error, error.__traceback__) if error else (None, None, None)
-    try:
-        if hasattr(stack, "__aexit__"):
-            await stack.__aexit__(*exc_info)
-        else:
-            stack.__exit__(*exc_info)
-    except Exception:
-        if error is None:
-            logger.exception("Exception in a WebSocket dependency's cleanup")
-
-
-async def _handle_error(app: Any, websocket: WebSocket, exc: Exception) -> None:
-    """What Starlette and FastAPI do with an exception escaping a WebSocket handler."""
-    if isinstance(exc, WebSocketDisconnect):
-        return  # the client left; nothing to answer
-    handler = _user_handler(app, exc)
-    try:
-        if handler is not None:
-            result = handler(websocket, exc)
-            if inspect.isawaitable(result):
-                await result
-        elif isinstance(exc, WebSocketException):
-            await _close(websocket, exc.code, exc.reason)
-        elif isinstance(exc, WebSocketRequestValidationError):
-            errors = json.dumps(exc.errors(), default=str)
-            await _close(websocket, 1008, errors)
-        elif isinstance(exc, HTTPException) and websocket.application_state is CONNECTING:
-            websocket._deny(exc.status_code)
-        else:
-            _log(websocket, exc)
-            await _close(websocket, 1011, "")
-    except Exception as inner:
-        _log(websocket, inner)
-        await _close(websocket, 1011, "")
-
-
-def _user_handler(app: Any, exc: Exception) -> Optional[Callable[..., Any]]:
-    """An exception handler the app registered for `exc`'s class; FastAPI's HTTP defaults and
-    catch-alls (``Exception``, 500) only answer HTTP requests, as in Starlette."""
-    from .app import http_exception_handler, request_validation_exception_handler
-
-    handlers = getattr(app, "exception_handlers", None) or {}
-    for cls in type(exc).__mro__:
-        if cls in (Exception, BaseException, object):
-            break
-        handler = handlers.get(cls)
-        if handler is not None:
-            if handler in (http_exception_handler, request_validation_exception_handler):
-                return None
-            return handler
-    return None
-
-
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    """Closes unless closed already; an error before `accept()` answers HTTP 500, as uvicorn."""
-    state = websocket.application_state
-    if state is CONNECTING and code == 1011:
-        websocket._deny(500)
-    elif state is not DISCONNECTED:
-        await websocket.close(code, reason)
-
-
-def _finish(websocket: WebSocket) -> None:
-    """The handler is done: close normally (1000), or 500 if it never answered the handshake."""
-    state = websocket.application_state
-    if state is CONNECTED:
-        websocket.application_state = DISCONNECTED
-        websocket._channel.close(1000, "")
-    elif state is CONNECTING:
-        logger.error("WebSocket handler for %s returned without accepting or closing", websocket)
-        websocket._deny(500)
-
-
-def _log(websocket: WebSocket, exc: BaseException) -> None:
-    logger.error(
-        "Exception in WebSocket %s",
-        websocket._data.path,
-        exc_info=(type(exc), exc, exc.__traceback__),
-    )
-
-
 __all__ = [
-    "APIWebSocketRoute",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketDisconnected",

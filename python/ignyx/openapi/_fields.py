@@ -69,7 +69,7 @@ class SchemaField:
         self.name = name
         self.field_info = field_info
         self.mode = mode
-        attributes = {}
+        attributes: dict[str, Any] = {}
         for attr in _ATTRIBUTES:
             value = getattr(field_info, attr, PydanticUndefined)
             if value is not PydanticUndefined:
@@ -77,9 +77,8 @@ class SchemaField:
         with warnings.catch_warnings():
             # Field options such as ``alias`` mean nothing outside a model; Pydantic says so.
             warnings.simplefilter("ignore")
-            annotated = Annotated[
-                (field_info.annotation, *field_info.metadata, Field(**attributes))
-            ]
+            args = (field_info.annotation, *field_info.metadata, Field(**attributes))
+            annotated: Any = Annotated[args]  # `Annotated[x, *metadata, ...]` needs 3.11
             self.adapter: TypeAdapter[Any] = TypeAdapter(annotated, config=config)
 
     @property
@@ -240,7 +239,7 @@ def generate_definitions(
         if "description" in definition:
             # A form feed ends the part of a docstring meant for the documentation.
             definition["description"] = definition["description"].split("\f")[0]
-    return field_mapping, dict(definitions)
+    return field_mapping, {ref: schema for ref, schema in definitions.items()}
 
 
 def field_schema(

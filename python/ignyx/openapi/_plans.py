@@ -227,7 +227,7 @@ def _body_field(route: APIRoute, fields: FieldCache) -> tuple[Optional[SchemaFie
     if not _should_embed(body_params):
         field = fields.body(body_params[0])
         return field, body_params[0].field_info
-    definitions = {}
+    definitions: dict[str, Any] = {}
     for param in body_params:
         definitions[param.name] = (param.annotation, _aliased(param.field_info, param.alias))
     model = create_model("Body_" + route.unique_id, **definitions)

@@ -20,8 +20,8 @@ from typing import Annotated, Any, Optional, Union, get_args, get_origin
 from pydantic import AliasChoices, AliasPath, BaseModel, Json
 from pydantic.fields import FieldInfo
 
-from . import params
-from .datastructures import FormData, UploadFile
+from .. import params
+from ..datastructures import FormData, UploadFile
 
 _SEQUENCES = (list, set, frozenset, tuple, deque, Sequence)
 
@@ -80,7 +80,7 @@ def form_key(
     if isinstance(validation_alias, AliasChoices) and not any(
         isinstance(choice, AliasPath) for choice in validation_alias.choices
     ):
-        aliases = list(validation_alias.choices)
+        aliases = [choice for choice in validation_alias.choices if isinstance(choice, str)]
     if config and not isinstance(validation_alias, AliasPath):
         if config.get("validate_by_alias") is False:
             aliases = [name]
@@ -160,7 +160,8 @@ def _is_json(annotation: Any, field_info: FieldInfo) -> bool:
     metadata = list(field_info.metadata)
     if get_origin(annotation) is Annotated:
         metadata += get_args(annotation)[1:]
-    return any(item is Json or isinstance(item, Json) for item in metadata)
+    # Json[X] is Annotated[X, Json()] at runtime; type checkers see only the alias.
+    return any(item is Json or isinstance(item, Json) for item in metadata)  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,298 @@
+"""Types of ``ignyx._core``, the Rust engine (``src/``), for type checkers and editors.
+
+Written by hand from the ``#[pyclass]``, ``#[pymethods]`` and ``#[pyfunction]`` items of
+``src/**/*.rs``; ``tests/test_core_stub.py`` (``python -m mypy.stubtest ignyx._core``)
+checks that it still matches the compiled module.
+"""
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, final
+
+from ._runtime import EngineLoop
+
+@final
+class App:
+    """The builder Python fills before serving (``src/app.rs``)."""
+
+    # `...` where the engine's default is an expression: max_body_size 16 MiB.
+    def __new__(cls, *, redirect_slashes: bool = True, max_body_size: int = ...) -> App: ...
+    def set_hooks(
+        self,
+        *,
+        response_class: type,
+        streaming_class: type,
+        content_type: Callable[..., Any],
+        request_class: Callable[[RequestData, Any], Any],
+        app: Any,
+        error_handler: Callable[[Any, BaseException], Any],
+    ) -> None:
+        """Registers the Python pieces the engine calls back into: the response classes it
+        recognises, `content_type(response_class)`, `request_class(request_data, app)`, and
+        `error_handler(request, exc)`."""
+
+    def add_route(
+        self,
+        path: str,
+        methods: Sequence[str],
+        call: Callable[[Any], Any],
+        *,
+        is_async: bool,
+        status_code: int,
+        fast: FastPlan | None = None,
+    ) -> None:
+        """Adds one route: `call(request)` answers it, or `fast` when its parameters convert."""
+
+    def add_websocket_route(
+        self, path: str, call: Callable[[RequestData, WebSocketChannel], None]
+    ) -> None:
+        """Adds a WebSocket route: `call(request_data, channel)` starts its handler on the loop."""
+
+    def set_cors(
+        self,
+        *,
+        allow_origins: Sequence[str] = ...,
+        allow_methods: Sequence[str] = ...,
+        allow_headers: Sequence[str] = ...,
+        allow_credentials: bool = ...,
+        allow_origin_regex: str | None = ...,
+        expose_headers: Sequence[str] = ...,
+        max_age: int = ...,
+        allow_private_network: bool = ...,
+    ) -> None:
+        """Turns on CORS, configured like Starlette's `CORSMiddleware`."""
+
+@final
+class ParamSource:
+    """Where a fast parameter is read (``src/http/route.rs``)."""
+
+    PATH: ParamSource
+    QUERY: ParamSource
+    def __int__(self) -> int: ...
+
+@final
+class ParamKind:
+    """What a fast parameter is converted to, exactly as pydantic would."""
+
+    STR: ParamKind
+    INT: ParamKind
+    FLOAT: ParamKind
+    BOOL: ParamKind
+    def __int__(self) -> int: ...
+
+@final
+class FastParam:
+    """One parameter of a fast plan."""
+
+    def __new__(
+        cls,
+        source: ParamSource,
+        name: str,
+        kind: ParamKind,
+        *,
+        required: bool,
+        default: Any | None = None,
+    ) -> FastParam: ...
+
+@final
+class FastPlan:
+    """A route whose parameters are all plain path or query scalars: the endpoint, called
+    with them converted in Rust, in order."""
+
+    def __new__(cls, endpoint: Callable[..., Any], params: Sequence[FastParam]) -> FastPlan: ...
+
+@final
+class Server:
+    """Binds at construction, serves in `serve()` (``src/server/mod.rs``)."""
+
+    def __new__(
+        cls,
+        app: App,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 2048,
+        reuse_port: bool = False,
+        max_in_flight: int = 2048,
+        sync_threads: int = 40,
+        graceful_timeout: float = 30.0,
+        header_timeout: float = 30.0,
+        body_timeout: float = 60.0,
+        ws_max_size: int = ...,  # 16 MiB
+        ws_ping_interval: float | None = ...,  # 20.0 seconds
+        ws_ping_timeout: float = 20.0,
+    ) -> Server: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    def serve(self, event_loop: EngineLoop, handle_signals: bool = False) -> None:
+        """Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM, stepping
+        `event_loop` (an `ignyx._runtime.EngineLoop` begun on this thread) between
+        connections. The GIL is released except while Python runs."""
+
+    def shutdown(self) -> None:
+        """Asks a running (or about to run) `serve` to stop gracefully; callable from any thread."""
+
+@final
+class RequestData:
+    """One request as the engine read it; wrapped by `ignyx.requests.Request`
+    (``src/http/request.rs``)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str:
+        """Percent-decoded, as routed (Starlette's ``scope["path"]``)."""
+
+    @property
+    def raw_path(self) -> bytes: ...
+    @property
+    def query_string(self) -> bytes: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def client(self) -> tuple[str, int] | None: ...
+    @property
+    def server(self) -> tuple[str, int] | None: ...
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """Raw header pairs as ASGI gives them: lower-cased names, bytes values, in order."""
+
+    @property
+    def path_params(self) -> dict[str, str]: ...
+    @property
+    def body(self) -> bytes: ...
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (case-insensitive), decoded as latin-1."""
+
+    def header_all(self, name: str) -> list[str]:
+        """Every value of header `name`, in order."""
+
+    def query(self, name: str) -> str | None:
+        """The last value of query parameter `name`, decoded."""
+
+    def query_all(self, name: str) -> list[str]:
+        """Every value of query parameter `name`, in order."""
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """All decoded query pairs, in order."""
+
+    def path_param(self, name: str) -> str | None: ...
+
+@final
+class InlinePolicy:
+    """Whether a sync callable runs on the threadpool or inline, once it proved quick
+    (``src/runtime/inline.rs``)."""
+
+    def __new__(cls) -> InlinePolicy: ...
+    @property
+    def inline(self) -> bool:
+        """Whether the callable may run inline now."""
+
+    def observe_pooled(self, seconds: float) -> None:
+        """Records how long a call took on the pool."""
+
+    def observe_inline(self, seconds: float) -> None:
+        """Records how long an inline call took."""
+
+@final
+class ChunkSink:
+    """Where the loop puts a streaming response's chunks (``src/http/stream.rs``)."""
+
+    def send(self, chunk: bytes | bytearray | memoryview | str) -> bool:
+        """Queues one chunk (bytes or str); False once the client has gone."""
+
+    def close(self) -> None:
+        """Ends the body."""
+
+@final
+class CoroutineTask:
+    """What `asyncio.current_task()` returns inside a request: a request's coroutine,
+    stepped by the engine, with `asyncio.Task`'s API (``src/runtime/task.rs``)."""
+
+    @property
+    def _fut_waiter(self) -> asyncio.Future[Any] | None:
+        """The future being awaited (asyncio's Task attribute, which anyio reads)."""
+
+    @property
+    def _must_cancel(self) -> bool: ...
+    def _wakeup(self, _future: asyncio.Future[Any] | None) -> None:
+        """The done-callback of an awaited future; also what asyncio calls to resume a task
+        after a bare yield."""
+
+    def cancel(self, msg: Any | None = None) -> bool: ...
+    def cancelling(self) -> int: ...
+    def uncancel(self) -> int: ...
+    def done(self) -> bool: ...
+    def cancelled(self) -> bool: ...
+    def result(self) -> Any: ...
+    def exception(self) -> BaseException | None: ...
+    def add_done_callback(
+        self,
+        callback: Callable[[CoroutineTask], object],
+        *,
+        context: contextvars.Context | None = None,
+    ) -> None: ...
+    def remove_done_callback(self, callback: Callable[[CoroutineTask], object]) -> int: ...
+    def get_coro(self) -> Coroutine[Any, Any, Any] | None: ...
+    def get_context(self) -> contextvars.Context: ...
+    def get_loop(self) -> asyncio.AbstractEventLoop: ...
+    def get_name(self) -> Any: ...
+    def set_name(self, name: object) -> None: ...
+
+@final
+class WebSocketChannel:
+    """One WebSocket session as a handler sees it; wrapped by `ignyx.websockets.WebSocket`
+    (``src/ws/channel.rs``)."""
+
+    def accept(
+        self, subprotocol: str | None = None, headers: Sequence[tuple[bytes, bytes]] = ...
+    ) -> None:
+        """Completes the handshake with a 101 carrying `subprotocol` and extra `headers`."""
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Closes with `code` and `reason`; before `accept()` the client gets HTTP 403."""
+
+    def deny(self, status: int) -> None:
+        """Answers the upgrade request with a bare HTTP `status` instead (an error before accept)."""
+
+    def receive(self) -> str | bytes | tuple[int, str] | None:
+        """The next message if one is queued: `str`, `bytes`, or `(code, reason)` once closed."""
+
+    def wait(self, future: asyncio.Future[Any]) -> None:
+        """Resolves the asyncio `future` with the next message."""
+
+    def send_text(self, data: str) -> bool:
+        """Queues a text message; true when the caller should await `wait_writable`."""
+
+    def send_bytes(self, data: bytes) -> bool:
+        """Queues a binary message; true when the caller should await `wait_writable`."""
+
+    def wait_writable(self, future: asyncio.Future[Any]) -> None:
+        """Resolves the asyncio `future` once queued messages are mostly written."""
+
+def json_dumps(obj: Any) -> bytes:
+    """`obj` encoded the way FastAPI encodes a response (``src/json.rs``)."""
+
+def set_json_fallback(func: Callable[[Any], Any] | None) -> None:
+    """`func(obj)` converts objects of unknown types into JSON-ready ones; `None` removes it."""
+
+__all__ = [
+    "App",
+    "ChunkSink",
+    "CoroutineTask",
+    "FastParam",
+    "FastPlan",
+    "InlinePolicy",
+    "ParamKind",
+    "ParamSource",
+    "RequestData",
+    "Server",
+    "WebSocketChannel",
+    "json_dumps",
+    "set_json_fallback",
+]
