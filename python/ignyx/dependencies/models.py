@@ -142,6 +142,11 @@ class Dependant:
         )
 
     @functools.cached_property
+    def takes_request_values(self) -> bool:
+        """Whether any parameter comes from the request itself (not a sub-dependency)."""
+        return bool(self.request_fields or self.body_params or self.has_special)
+
+    @functools.cached_property
     def policy(self) -> InlinePolicy:
         """Where a sync `call` runs in an async plan: the threadpool, or inline once quick."""
         return InlinePolicy()

@@ -14,7 +14,6 @@ form instead of JSON, each field by its name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from typing import Any, Callable, Optional, cast
 
@@ -63,50 +62,36 @@ class RequestContext:
 
 def solve_sync(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> dict[Any, Any]:
     """Resolves every value `dependant.call` needs; errors go to `ctx.errors`. Sub-dependencies
-    are called directly, ``yield`` ones entered on an ``ExitStack`` (``ctx.stack``)."""
+    are called directly, ``yield`` ones entered on an ``ExitStack`` (``ctx.stack``).
+
+    The solver is `_solve`, a coroutine that never suspends in this world: iterating it
+    runs it to the end in one step (and, unlike ``send``, without a StopIteration)."""
     values: dict[Any, Any] = {}
-    for sub, kwargs, into in _calls(dependant, ctx, flat_body, values):
-        if sub.is_gen:
-            if ctx.stack is None:
-                ctx.stack = ExitStack()
-            into[sub.name] = ctx.stack.enter_context(contextmanager(sub.call)(**kwargs))
-        else:
-            into[sub.name] = sub.call(**kwargs)
+    for _ in _solve(dependant, ctx, flat_body, values, False).__await__():
+        raise RuntimeError("the solver of a sync plan suspended")
     return values
 
 
 async def solve_async(dependant: Dependant, ctx: RequestContext, flat_body: bool) -> dict[Any, Any]:
-    """`solve_sync` for plans with async dependencies; runs on the event loop, and sends
-    their sync dependencies to the threadpool until they prove quick (``run_sync``)."""
+    """`solve_sync` for plans with async dependencies, awaited on the event loop; their sync
+    dependencies go to the threadpool until they prove quick (``run_sync``)."""
     values: dict[Any, Any] = {}
-    for sub, kwargs, into in _calls(dependant, ctx, flat_body, values):
-        if sub.is_gen or sub.is_async_gen:
-            if ctx.stack is None:
-                ctx.stack = AsyncExitStack()
-            if sub.is_async_gen:
-                cm = asynccontextmanager(sub.call)(**kwargs)
-            else:
-                # Entered and exited off the loop, as FastAPI does, until proven quick.
-                blocking = contextmanager(sub.call)(**kwargs)
-                cm = contextmanager_in_threadpool(blocking, sub.policy)
-            into[sub.name] = await ctx.stack.enter_async_context(cm)
-        elif sub.is_coroutine:
-            into[sub.name] = await sub.call(**kwargs)
-        else:
-            into[sub.name] = await run_sync(sub.policy, sub.call, **kwargs)
+    await _solve(dependant, ctx, flat_body, values, True)
     return values
 
 
-def _calls(
-    dependant: Dependant, ctx: RequestContext, flat_body: bool, values: dict[Any, Any]
-) -> Iterator[tuple[Dependant, dict[Any, Any], dict[Any, Any]]]:
-    """Fills `values` with what `dependant.call` takes. Each sub-dependency call to make is
-    yielded as ``(plan, kwargs, into)``: the driver (`solve_sync`, `solve_async`) makes it the
-    way its world calls things and puts the result in ``into[plan.name]``.
-
-    The loop both drivers share. It ends by returning None, which a ``for`` loop takes without
-    an exception; a sub-dependency with none of its own is solved without a generator.
-    """
+async def _solve(
+    dependant: Dependant,
+    ctx: RequestContext,
+    flat_body: bool,
+    values: dict[Any, Any],
+    on_loop: bool,
+) -> None:
+    """Fills `values` with what `dependant.call` takes: its sub-dependencies' results (each
+    called the way its world calls things: directly, or `on_loop`), then what it takes from
+    the request. The one solver for both worlds: in the sync one it never awaits anything
+    that suspends. A sub-dependency with none of its own is looked up without a coroutine,
+    and a plan that takes nothing from the request does not look."""
     overrides = ctx.overrides
     cache = ctx.cache
     errors = ctx.errors
@@ -117,17 +102,39 @@ def _calls(
             values[sub.name] = cache[sub.cache_key]
             continue
         before = len(errors)
+        kwargs: dict[Any, Any] = {}
         if sub.dependencies:
-            kwargs: dict[Any, Any] = {}
-            yield from _calls(sub, ctx, flat_body, kwargs)
-        else:
-            kwargs = own_values(sub, ctx, flat_body)
+            await _solve(sub, ctx, flat_body, kwargs, on_loop)
+        elif sub.takes_request_values:
+            own_values(sub, ctx, flat_body, kwargs)
         if len(errors) > before:
             continue
-        yield sub, kwargs, values
+        if not on_loop:
+            if sub.is_gen:
+                if ctx.stack is None:
+                    ctx.stack = ExitStack()
+                result = ctx.stack.enter_context(contextmanager(sub.call)(**kwargs))
+            else:
+                result = sub.call(**kwargs)
+        elif sub.is_gen or sub.is_async_gen:
+            if ctx.stack is None:
+                ctx.stack = AsyncExitStack()
+            if sub.is_async_gen:
+                cm = asynccontextmanager(sub.call)(**kwargs)
+            else:
+                # Entered and exited off the loop, as FastAPI does, until proven quick.
+                blocking = contextmanager(sub.call)(**kwargs)
+                cm = contextmanager_in_threadpool(blocking, sub.policy)
+            result = await ctx.stack.enter_async_context(cm)
+        elif sub.is_coroutine:
+            result = await sub.call(**kwargs)
+        else:
+            result = await run_sync(sub.policy, sub.call, **kwargs)
+        values[sub.name] = result
         if sub.use_cache:
-            cache[sub.cache_key] = values[sub.name]
-    own_values(dependant, ctx, flat_body, values)
+            cache[sub.cache_key] = result
+    if dependant.takes_request_values:
+        own_values(dependant, ctx, flat_body, values)
 
 
 def own_values(
