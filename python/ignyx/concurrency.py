@@ -43,7 +43,7 @@ async def run_sync(policy: InlinePolicy, func: Callable[..., T], *args: Any, **k
     """Calls a sync callable of an async plan: in the threadpool, as FastAPI does, until
     `policy` has seen it prove quick; then on the event loop itself, sparing the thread
     round trip, until a slow call sends it back (the policy sync routes follow, see
-    ``InlinePolicy`` in ``src/route.rs``). Either way it runs in a copy of the context, so
+    ``InlinePolicy`` in ``src/runtime/inline.rs``). Either way it runs in a copy of the context, so
     what it sets in ContextVars stays with it whichever way it ran, as in FastAPI."""
     if policy.inline:
         started = perf_counter()

@@ -73,7 +73,9 @@ pub struct Shared {
     pub upgrade: Option<Box<dyn Upgrade>>,
 }
 
-/// Answers one HTTP request.
+/// Answers one HTTP request: an upgrade goes to its protocol, a CORS preflight is answered
+/// by the layer, the rest is routed, its body read, its route called, and the reply written
+/// (with CORS headers when the layer is on).
 pub async fn handle(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
@@ -110,8 +112,8 @@ pub async fn handle(
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            let limits = (engine.max_body_size, shared.body_timeout);
-            match request::read_body(body, limits.0, limits.1, &parts.headers).await {
+            let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
+            match request::read_body(body, limit, timeout, &parts.headers).await {
                 Ok(body) => {
                     let data = RequestData::from_parts(parts, path, params, body, peers, "http");
                     call::dispatch(shared, route, Arc::new(data)).await

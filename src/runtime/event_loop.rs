@@ -300,7 +300,7 @@ impl EventLoop {
         }
     }
 
-    /// Leaves this thread without a running loop (see `call_sync`).
+    /// Leaves this thread without a running loop (see `call_outside_loop`).
     fn stop_running(&self, py: Python<'_>) {
         if self.running_here.swap(false, Ordering::Relaxed) {
             self.set_running(&py.None().into_bound(py));

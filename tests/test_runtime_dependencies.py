@@ -1,0 +1,61 @@
+"""``pip install ignyx`` brings every package its modules import: each third-party import in
+``python/ignyx`` is a declared dependency in ``pyproject.toml``."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "python" / "ignyx"
+
+# The distribution that provides each importable name, where the two differ.
+DISTRIBUTIONS = {
+    "python_multipart": "python-multipart",
+    "typing_extensions": "typing-extensions",
+    "pydantic_core": "pydantic",
+}
+
+
+def imported_top_level_names() -> dict[str, str]:
+    """Each top-level module imported anywhere in the package, with one file importing it."""
+    names: dict[str, str] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                names.setdefault(module.split(".")[0], path.name)
+    return names
+
+
+def declared_distributions() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {
+        re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0].lower()
+        for requirement in project["dependencies"]
+    }
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    declared = declared_distributions()
+    missing = {
+        f"{name} (imported by {where})"
+        for name, where in imported_top_level_names().items()
+        if name not in sys.stdlib_module_names
+        and name != "ignyx"
+        and DISTRIBUTIONS.get(name, name).lower() not in declared
+    }
+    assert missing == set()
+
+
+def test_the_check_sees_an_undeclared_import():
+    assert "websockets" in imported_top_level_names()
+    assert "pytest" not in declared_distributions()
