@@ -6,8 +6,12 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import pytest
+
+# The standard library reads TOML from Python 3.11 on.
+tomllib = pytest.importorskip("tomllib")
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "python" / "ignyx"
