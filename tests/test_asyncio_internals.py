@@ -101,3 +101,23 @@ def test_nothing_else_names_a_private_attribute_of_asyncio():
         )
         offenders += [f"{path.name}: {m}" for m in private.findall(code)]
     assert offenders == []
+
+
+def test_entering_and_leaving_a_task_sets_the_current_task(loop):
+    # The fallback for a CPython without the registry dict, exercised on every CPython.
+    marker = object()
+
+    async def probe():
+        return asyncio.current_task()
+
+    internals.set_running_loop(loop)
+    internals.enter_task(loop, marker)
+    try:
+        coro = probe()
+        with pytest.raises(StopIteration) as done:
+            coro.send(None)
+        assert done.value.value is marker
+    finally:
+        internals.leave_task(loop, marker)
+        internals.set_running_loop(None)
+    assert asyncio.current_task(loop) is None

@@ -7,37 +7,44 @@ Rust side calls the functions and methods of this module, or reads what they han
 For a new CPython release, read this table against that release's ``asyncio`` sources and
 run the suite on it (``make pytest PY=python3.X VENV=.venv3X``).
 
-Checked against the sources and with the test suite on CPython 3.11.7, 3.12.1 and 3.13.0
-(3.10.13: sources read and ``tests/test_asyncio_internals.py`` run):
+"checked" is where the attribute was read in asyncio's sources and exercised by the suite
+(``tests/test_asyncio_internals.py`` names each one; the whole suite ran on 3.11.7, 3.12.1
+and 3.13.0, that test alone on 3.10.13):
 
-==============================================  ==========================================
-private attribute                                what it is for
-==============================================  ==========================================
-``BaseEventLoop._run_once()``                    one iteration of the loop, never blocking
-                                                 (``DrivenLoop.step``); the loop's own
-                                                 ``run_forever`` is not used while serving
-``BaseEventLoop._ready``                         the deque of callbacks due now; never
-                                                 replaced, so handed over once
-                                                 (``DrivenLoop.ready_queue``)
-``BaseEventLoop._scheduled``                     the timer heap; ``_run_once`` may replace
-                                                 it, so ``step`` hands it over each time
-``TimerHandle._when``                            when the earliest timer is due
-``BaseEventLoop._thread_id``, ``_stopping``,     what ``run_forever`` sets around its
-``_check_closed()``, ``_check_running()``,       iterations, set by ``begin``/``end``
-``_asyncgen_firstiter_hook``,                    instead
-``_asyncgen_finalizer_hook``
-``BaseSelectorEventLoop._selector``              the selector, whose descriptor tokio
-                                                 watches (``selector_fileno``)
-``asyncio.events._set_running_loop``             makes the loop the I/O thread's running
-                                                 loop while the engine steps it
-``asyncio.tasks._current_tasks``                 loop -> current task, what
-                                                 ``current_task()`` reads (a dict on all of
-                                                 3.10-3.13); set directly per step
-``asyncio.tasks._enter_task``, ``_leave_task``   the same, where ``_current_tasks`` is gone
-``Future._asyncio_future_blocking``              the flag a future sets when a task awaits
-                                                 it (asyncio's own Task checks and clears
-                                                 it the same way)
-==============================================  ==========================================
+===========================================  ==================================  =========
+private attribute                            what it is for                      checked
+===========================================  ==================================  =========
+``BaseEventLoop._run_once()``                one iteration, never blocking       3.10-3.13
+                                             (``DrivenLoop.step``); the loop's
+                                             ``run_forever`` is not used while
+                                             serving
+``BaseEventLoop._ready``                     the deque of callbacks due now;     3.10-3.13
+                                             never replaced, so handed over
+                                             once (``ready_queue``)
+``BaseEventLoop._scheduled``                 the timer heap; ``_run_once`` may   3.10-3.13
+                                             replace it, so ``step`` hands it
+                                             over each time
+``TimerHandle._when``                        when the earliest timer is due      3.10-3.13
+``BaseEventLoop._thread_id``, ``_stopping``  set around the iterations, as       3.10-3.13
+                                             ``run_forever`` does (``begin``,
+                                             ``end``)
+``BaseEventLoop._check_closed()``,           the checks ``run_forever`` makes    3.10-3.13
+``_check_running()``                         first (``begin``)
+``BaseEventLoop._asyncgen_firstiter_hook``,  the async-generator hooks           3.10-3.13
+``_asyncgen_finalizer_hook``                 ``run_forever`` installs (``begin``)
+``BaseSelectorEventLoop._selector``          the selector, whose descriptor      3.10-3.13
+                                             tokio watches (``selector_fileno``)
+``asyncio.events._set_running_loop``         makes the loop the I/O thread's     3.10-3.13
+                                             running loop while it is stepped
+``asyncio.tasks._current_tasks``             loop -> current task, the dict      3.10-3.13
+                                             ``current_task()`` reads; set
+                                             directly for each step
+``asyncio.tasks._enter_task``,               the same, for a CPython where       3.10-3.13
+``_leave_task``                              ``_current_tasks`` is gone
+``Future._asyncio_future_blocking``          the flag a future raises when a     3.10-3.13
+                                             task awaits it; checked and
+                                             cleared as asyncio's Task does
+===========================================  ==================================  =========
 
 ``CoroutineTask`` (Rust) also offers ``_fut_waiter`` and ``_must_cancel``, attributes of
 ``asyncio.Task`` that anyio reads; they are its own, not asyncio's.
