@@ -7,9 +7,10 @@
 //! - `http`: one HTTP request, from the request in to the response out.
 //! - `ws`: WebSockets (handshake, frames, sessions); builds on `http`'s request.
 //! - `app`: the compiled application Python fills; `server`: the accept loop, limits,
-//!   shutdown.
+//!   shutdown; `asgi`: the same application called by an ASGI server instead.
 
 mod app;
+mod asgi;
 mod http;
 mod json;
 mod layers;
@@ -34,5 +35,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ws::init(m)?;
     app::init(m)?;
     server::init(m)?;
+    asgi::init(m)?;
     Ok(())
 }

@@ -20,6 +20,7 @@ RANKS = {
     "ws": 2,
     "app": 3,
     "server": 4,
+    "asgi": 4,
 }
 
 _CRATE_PATH = re.compile(r"\bcrate::(\w+)")

@@ -136,6 +136,46 @@ class Server:
         """Asks a running (or about to run) `serve` to stop gracefully; callable from any thread."""
 
 @final
+class AsgiApp:
+    """The compiled app for an ASGI server (``src/asgi/mod.rs``); see ``ignyx._asgi``."""
+
+    def __new__(cls, app: App) -> AsgiApp: ...
+    @property
+    def max_body_size(self) -> int:
+        """The largest request body the app accepts, in bytes."""
+
+    def route(
+        self, scope: dict[str, Any]
+    ) -> AsgiCall | tuple[int, list[tuple[bytes, bytes]], bytes, None]:
+        """Routes an `http` scope: the `AsgiCall` of its route, or routing's own answer as
+        `(status, headers, body, None)` (404, 405, the trailing-slash redirect)."""
+
+    def websocket(self, scope: dict[str, Any]) -> tuple[Callable[..., Any], RequestData] | None:
+        """The WebSocket route of a `websocket` scope, as `(call, request_data)`; `call` starts
+        its handler as the native server does. `None` when no route matches."""
+
+@final
+class AsgiCall:
+    """One routed HTTP request of the ASGI app, from its body to its reply."""
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the route is `async` (else Python runs `start` off the event loop)."""
+
+    def start(self, body: bytes) -> Coroutine[Any, Any, Any] | None:
+        """Calls the route with the request's `body`; returns the coroutine to await, if any."""
+
+    def settle(self, value: Any) -> Coroutine[Any, Any, Any] | None:
+        """What the awaited coroutine returned; returns the next coroutine to await, if any."""
+
+    def fail(self, exc: BaseException) -> Coroutine[Any, Any, Any] | None:
+        """What the awaited coroutine raised; returns the next coroutine to await, if any."""
+
+    def reply(self) -> tuple[int, list[tuple[bytes, bytes]], Any, Any]:
+        """`(status, headers, body, background)`: `headers` a list of `(name, value)` bytes
+        pairs, `body` bytes or an iterator of chunks (sync or async)."""
+
+@final
 class RequestData:
     """One request as the engine read it; wrapped by `ignyx.requests.Request`
     (``src/http/request.rs``)."""
@@ -283,6 +323,8 @@ def set_json_fallback(func: Callable[[Any], Any] | None) -> None:
 
 __all__ = [
     "App",
+    "AsgiApp",
+    "AsgiCall",
     "ChunkSink",
     "CoroutineTask",
     "FastParam",

@@ -18,7 +18,7 @@ import logging
 from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Sequence, Union
 
-from . import params
+from . import _asgi, params
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
 from .exception_handlers import (
@@ -232,6 +232,14 @@ class Ignyx:
         if handler is not None:
             return handler(request, exc)
         return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+    # -- ASGI ----------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The app as an ASGI 3 application (``uvicorn main:app``), served by the same
+        compiled routes as ``app.run``."""
+        scope["app"] = self
+        await _asgi.serve(self, scope, receive, send)
 
     # -- lifespan ----------------------------------------------------------------
 

@@ -419,7 +419,7 @@ class APIWebSocketRoute:
         """What `ignyx._core.App.add_websocket_route` takes for this route."""
         return {"path": self.path, "call": self._make_call(app)}
 
-    def _make_call(self, app: Any) -> Callable[[Any, Any], None]:
+    def _make_call(self, app: Any) -> Callable[[Any, Any], asyncio.Task]:
         dependant = self.dependant
         endpoint = self.endpoint
         overrides = getattr(app, "dependency_overrides", None)
@@ -448,11 +448,13 @@ class APIWebSocketRoute:
                     await _exit_dependencies(ctx.stack, error)
                 _finish_websocket(websocket)
 
-        def start(data: Any, channel: Any) -> None:
-            # Called by the engine during a loop pass for each upgrade request.
+        def start(data: Any, channel: Any) -> asyncio.Task:
+            # Called for each upgrade request: by the engine during a loop pass, or by the
+            # ASGI app, which awaits the task.
             task = asyncio.get_running_loop().create_task(serve(WebSocket(data, app, channel)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+            return task
 
         return start
 

@@ -114,6 +114,11 @@ enum ReplySlot {
 }
 
 impl Exchange {
+    /// An exchange whose caller takes the reply itself (`take_reply`), as an ASGI server does.
+    pub fn kept(engine: Arc<Engine>, route: Arc<Route>, data: Arc<RequestData>) -> Arc<Self> {
+        Self::new(engine, route, data, ReplySlot::Kept(None))
+    }
+
     fn new(
         engine: Arc<Engine>,
         route: Arc<Route>,
@@ -154,7 +159,7 @@ impl Exchange {
 
     /// The reply an inline call left, or else a channel for the one still to come (an
     /// inline call that handed a coroutine to the event loop).
-    fn take_reply(&self) -> Result<Reply, oneshot::Receiver<Reply>> {
+    pub fn take_reply(&self) -> Result<Reply, oneshot::Receiver<Reply>> {
         let mut state = self.state();
         if let ReplySlot::Kept(reply) = &mut state.reply {
             if let Some(reply) = reply.take() {
@@ -186,7 +191,7 @@ impl Exchange {
 
     /// Calls the route, the fast plan when it applies, and settles what it gave; returns
     /// the coroutine to await when it gave one.
-    fn call_route<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+    pub fn call_route<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
         let route = &self.route;
         let result = (|| {
             if let Some(fast) = &route.fast {

@@ -23,13 +23,16 @@ use hyper::body::Incoming;
 use pyo3::prelude::*;
 
 use crate::layers::Cors;
-use crate::router::{Match, Router};
+use crate::router::Router;
 use crate::runtime::{EventLoop, InFlight, SyncPool};
 
 pub use body::ResponseBody;
+pub use call::Exchange;
 pub use request::{decoded_path, Peers, PyRequestData, RequestData};
+pub use response::respond;
 pub use response::{Reply, ReplyBody, ResponseTypes};
 pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route};
+pub use routing::{route, Routed};
 
 /// The HTTP half of the compiled application.
 pub struct Engine {
@@ -86,16 +89,13 @@ pub async fn handle(
     let to_loop = shared.event_loop.sender();
     if let Some(upgrade) = &shared.upgrade {
         if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
-            return Ok(response::respond(handshake.await, to_loop));
+            return Ok(respond(handshake.await, to_loop));
         }
     }
     let (parts, body) = req.into_parts();
     if let Some(cors) = &engine.cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
-            return Ok(response::respond(
-                Reply::full(status, headers, body),
-                to_loop,
-            ));
+            return Ok(respond(Reply::full(status, headers, body), to_loop));
         }
     }
     // The request's headers move to Python; CORS only needs the origin afterwards.
@@ -105,13 +105,8 @@ pub async fn handle(
         .and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
 
     let path = decoded_path(parts.uri.path());
-    let reply = match engine.router.find(&parts.method, &path) {
-        Match::Found { route, params } => {
-            let route = route.clone();
-            let params = params
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
+    let reply = match routing::route(engine, &parts, &path, peers.local) {
+        Routed::Route(route, params) => {
             let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
             match request::read_body(body, limit, timeout, &parts.headers).await {
                 Ok(body) => {
@@ -121,11 +116,10 @@ pub async fn handle(
                 Err(reply) => reply,
             }
         }
-        Match::MethodNotAllowed { allow } => routing::method_not_allowed(allow),
-        Match::NotFound => routing::not_found(engine, &path, &parts, peers.local),
+        Routed::Answer(reply) => reply,
     };
 
-    let mut response = response::respond(reply, to_loop);
+    let mut response = respond(reply, to_loop);
     if let Some(cors) = &engine.cors {
         cors.apply(origin.as_ref(), response.headers_mut());
     }

@@ -36,11 +36,11 @@ pub struct RequestData {
     query: OnceLock<Vec<(String, String)>>,
 }
 
-/// The two ends of the connection a request came on.
+/// The two ends of the connection a request came on (an ASGI server may not say).
 #[derive(Clone, Copy, Debug)]
 pub struct Peers {
-    pub client: SocketAddr,
-    pub local: SocketAddr,
+    pub client: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
 }
 
 impl RequestData {
@@ -67,8 +67,8 @@ impl RequestData {
             headers: parts.headers,
             body,
             path_params,
-            client: Some(peers.client),
-            server: Some(peers.local),
+            client: peers.client,
+            server: peers.local,
             scheme,
             query: OnceLock::new(),
         }
@@ -300,8 +300,8 @@ mod tests {
             .expect("a valid request")
             .into_parts();
         let peers = Peers {
-            client: ([127, 0, 0, 1], 1234).into(),
-            local: ([127, 0, 0, 1], 8000).into(),
+            client: Some(([127, 0, 0, 1], 1234).into()),
+            local: Some(([127, 0, 0, 1], 8000).into()),
         };
         RequestData::from_parts(parts, "/".into(), Vec::new(), Bytes::new(), peers, "http")
     }

@@ -1,17 +1,48 @@
-//! The answers of routing itself: 405 with `Allow`, and 404 or Starlette's trailing-slash
-//! redirect.
+//! Routing a request: its route and path parameters, or routing's own answer (405 with
+//! `Allow`, 404 or Starlette's trailing-slash redirect).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::StatusCode;
 
 use super::response::Reply;
+use super::route::Route;
 use super::Engine;
+use crate::router::Match;
+
+/// Where routing sent a request.
+pub enum Routed {
+    /// To a route, with the path parameters it captured.
+    Route(Arc<Route>, Vec<(String, String)>),
+    /// Nowhere: routing's own answer.
+    Answer(Reply),
+}
+
+/// Routes the request with head `parts`, by its decoded `path`.
+pub fn route(
+    engine: &Engine,
+    parts: &http::request::Parts,
+    path: &str,
+    local: Option<SocketAddr>,
+) -> Routed {
+    match engine.router.find(&parts.method, path) {
+        Match::Found { route, params } => {
+            let params = params
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            Routed::Route(route.clone(), params)
+        }
+        Match::MethodNotAllowed { allow } => Routed::Answer(method_not_allowed(allow)),
+        Match::NotFound => Routed::Answer(not_found(engine, path, parts, local)),
+    }
+}
 
 /// 405, with the methods the path does allow.
-pub fn method_not_allowed(allow: &HeaderValue) -> Reply {
+fn method_not_allowed(allow: &HeaderValue) -> Reply {
     let mut reply = Reply::detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     reply.headers.insert(ALLOW, allow.clone());
     reply
@@ -19,11 +50,11 @@ pub fn method_not_allowed(allow: &HeaderValue) -> Reply {
 
 /// 404, or a 307 to the same path with the trailing slash toggled when that exists (Starlette's
 /// `redirect_slashes`), as an absolute URL built from the Host header like Starlette's.
-pub fn not_found(
+fn not_found(
     engine: &Engine,
     path: &str,
     parts: &http::request::Parts,
-    local: SocketAddr,
+    local: Option<SocketAddr>,
 ) -> Reply {
     if engine.redirect_slashes && path != "/" {
         let other = match path.strip_suffix('/') {
@@ -37,7 +68,8 @@ pub fn not_found(
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)
                 .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-                .unwrap_or_else(|| local.to_string());
+                .or_else(|| local.map(|local| local.to_string()))
+                .unwrap_or_else(|| "localhost".to_owned());
             let mut target = format!(
                 "http://{host}{}",
                 percent_encoding::utf8_percent_encode(&other, PATH_SAFE)

@@ -203,7 +203,10 @@ async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
-                let peers = Peers { client, local };
+                let peers = Peers {
+                    client: Some(client),
+                    local: Some(local),
+                };
                 let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());

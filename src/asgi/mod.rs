@@ -1,0 +1,205 @@
+//! The app as an ASGI application. An ASGI server (uvicorn, hypercorn, granian,
+//! httpx's `ASGITransport`) calls `ignyx.Ignyx.__call__` (`python/ignyx/_asgi.py`), which
+//! brings each `http` scope here: it is routed, its parameters extracted, its route called
+//! and its reply rendered by the same code as the native server's (`crate::http`); only
+//! reading the body and sending the reply go through the server's `receive` and `send`.
+
+mod scope;
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use crate::app::{App, Engine};
+use crate::http::{self as h, Exchange, Reply, ReplyBody, RequestData, Route, Routed};
+use crate::runtime::Awaiter;
+use scope::Head;
+
+/// `ignyx._core.AsgiApp`: the compiled app, for an ASGI server.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct AsgiApp {
+    engine: Arc<Engine>,
+}
+
+#[pymethods]
+impl AsgiApp {
+    /// Compiles `app` (an `App` filled by Python; it is left empty).
+    #[new]
+    fn new(mut app: PyRefMut<'_, App>) -> PyResult<Self> {
+        Ok(Self {
+            engine: Arc::new(app.build()?),
+        })
+    }
+
+    /// The largest request body the app accepts, in bytes.
+    #[getter]
+    fn max_body_size(&self) -> usize {
+        self.engine.http.max_body_size
+    }
+
+    /// Routes an `http` scope: the `AsgiCall` of its route, or routing's own answer as
+    /// `(status, headers, body, None)` (404, 405, the trailing-slash redirect).
+    fn route(&self, py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<PyObject> {
+        let head = Head::of(scope, "http")?;
+        let engine = &self.engine.http;
+        match h::route(engine, &head.parts, &head.path, head.peers.local) {
+            Routed::Route(route, params) => {
+                let call = AsgiCall {
+                    engine: engine.clone(),
+                    route,
+                    pending: Mutex::new(Some((head, params))),
+                    exchange: Mutex::new(None),
+                };
+                Ok(Py::new(py, call)?.into_any())
+            }
+            Routed::Answer(reply) => Ok(reply_tuple(py, reply)?.into_any().unbind()),
+        }
+    }
+
+    /// The WebSocket route of a `websocket` scope, as `(call, request_data)`; `call` starts
+    /// its handler as the native server does. `None` when no route matches.
+    fn websocket(
+        &self,
+        py: Python<'_>,
+        scope: &Bound<'_, PyDict>,
+    ) -> PyResult<Option<(Py<PyAny>, Py<h::PyRequestData>)>> {
+        let Some(routes) = &self.engine.websockets else {
+            return Ok(None);
+        };
+        let head = Head::of(scope, "ws")?;
+        let (route, params) = match routes.find(&head.parts.method, &head.path) {
+            crate::router::Match::Found { route, params } => (
+                route.clone(),
+                params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ),
+            _ => return Ok(None),
+        };
+        let data = head.into_request(params, Bytes::new());
+        let data = Py::new(
+            py,
+            h::PyRequestData {
+                data: Arc::new(data),
+            },
+        )?;
+        Ok(Some((route.call.clone_ref(py), data)))
+    }
+}
+
+/// `ignyx._core.AsgiCall`: one routed HTTP request of the ASGI app, from its body to its
+/// reply. `start(body)` calls the route; a coroutine it returns is awaited by Python, whose
+/// outcome goes back through `settle`/`fail` (an error handler may return one too); then
+/// `reply()` gives what to send.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct AsgiCall {
+    engine: Arc<h::Engine>,
+    route: Arc<Route>,
+    /// The request until its body arrives.
+    pending: Mutex<Option<Pending>>,
+    exchange: Mutex<Option<Arc<Exchange>>>,
+}
+
+/// A routed request's head and path parameters, waiting for its body.
+type Pending = (Head, Vec<(String, String)>);
+
+impl AsgiCall {
+    fn exchange(&self) -> PyResult<Arc<Exchange>> {
+        lock(&self.exchange)
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("the call has not started"))
+    }
+}
+
+#[pymethods]
+impl AsgiCall {
+    /// Whether the route is `async` (else Python runs `start` off the event loop).
+    #[getter]
+    fn is_async(&self) -> bool {
+        self.route.is_async
+    }
+
+    /// Calls the route with the request's `body`; returns the coroutine to await, if any.
+    fn start<'py>(&self, py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let (head, params) = lock(&self.pending)
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("the call has started already"))?;
+        let data = head.into_request(params, Bytes::copy_from_slice(body));
+        let exchange = Exchange::kept(self.engine.clone(), self.route.clone(), Arc::new(data));
+        *lock(&self.exchange) = Some(exchange.clone());
+        Ok(exchange.call_route(py))
+    }
+
+    /// What the awaited coroutine returned; returns the next coroutine to await, if any.
+    fn settle<'py>(
+        &self,
+        py: Python<'py>,
+        value: Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(self.exchange()?.settle(py, Ok(value)))
+    }
+
+    /// What the awaited coroutine raised; returns the next coroutine to await, if any.
+    fn fail<'py>(
+        &self,
+        py: Python<'py>,
+        exc: Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(self.exchange()?.settle(py, Err(PyErr::from_value(exc))))
+    }
+
+    /// `(status, headers, body, background)`: `headers` a list of `(name, value)` bytes
+    /// pairs, `body` bytes or an iterator of chunks (sync or async).
+    fn reply<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        match self.exchange()?.take_reply() {
+            Ok(reply) => reply_tuple(py, reply),
+            Err(_) => Err(PyRuntimeError::new_err("the call has no reply yet")),
+        }
+    }
+}
+
+fn reply_tuple(py: Python<'_>, reply: Reply) -> PyResult<Bound<'_, PyTuple>> {
+    let headers = PyList::empty(py);
+    for (name, value) in reply.headers.iter() {
+        headers.append((
+            PyBytes::new(py, name.as_str().as_bytes()),
+            PyBytes::new(py, value.as_bytes()),
+        ))?;
+    }
+    let body = match reply.body {
+        ReplyBody::Full(bytes) => PyBytes::new(py, &bytes).into_any(),
+        ReplyBody::Stream(iterator) => iterator.into_bound(py),
+    };
+    let background = match reply.background {
+        Some(task) => task.into_bound(py),
+        None => py.None().into_bound(py),
+    };
+    PyTuple::new(
+        py,
+        [
+            reply.status.as_u16().into_pyobject(py)?.into_any(),
+            headers.into_any(),
+            body,
+            background,
+        ],
+    )
+}
+
+fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<AsgiApp>()?;
+    m.add_class::<AsgiCall>()
+}
+
+impl Head {
+    fn into_request(self, params: Vec<(String, String)>, body: Bytes) -> RequestData {
+        RequestData::from_parts(self.parts, self.path, params, body, self.peers, self.scheme)
+    }
+}

@@ -1,0 +1,158 @@
+//! An ASGI scope read into the request head the HTTP layer routes and Python reads.
+
+use std::net::{IpAddr, SocketAddr};
+
+use http::header::{HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{HeaderMap, Method, Request, Uri, Version};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::http::Peers;
+
+/// What routing and the request need from a scope; the body comes later.
+pub struct Head {
+    pub parts: Parts,
+    /// The path the app routes by: `scope["path"]` without `scope["root_path"]`, as
+    /// Starlette routes.
+    pub path: String,
+    pub peers: Peers,
+    pub scheme: &'static str,
+}
+
+/// Characters of a decoded path that must be escaped again to form a URI.
+const PATH: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+impl Head {
+    /// Reads `scope`; `default_scheme` when it names none ("http" or "ws").
+    pub fn of(scope: &Bound<'_, PyDict>, default_scheme: &'static str) -> PyResult<Self> {
+        let path: String = required(scope, "path")?;
+        let root_path: String = optional(scope, "root_path")?.unwrap_or_default();
+        let route_path = match path.strip_prefix(root_path.as_str()) {
+            Some(rest) if !root_path.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
+                if rest.is_empty() {
+                    "/".to_owned()
+                } else {
+                    rest.to_owned()
+                }
+            }
+            _ => path.clone(),
+        };
+        let raw_path: Option<Vec<u8>> = optional(scope, "raw_path")?;
+        let target_path = match raw_path {
+            Some(raw) if !raw.is_empty() => raw,
+            _ => utf8_percent_encode(&path, PATH).to_string().into_bytes(),
+        };
+        let query: Vec<u8> = optional(scope, "query_string")?.unwrap_or_default();
+        let mut target = target_path;
+        if !query.is_empty() {
+            target.push(b'?');
+            target.extend_from_slice(&query);
+        }
+        let uri = Uri::try_from(target)
+            .map_err(|e| PyValueError::new_err(format!("invalid request target: {e}")))?;
+
+        let method: String = optional(scope, "method")?.unwrap_or_else(|| "GET".to_owned());
+        let version = match optional::<String>(scope, "http_version")?.as_deref() {
+            Some("1.0") => Version::HTTP_10,
+            Some("2") | Some("2.0") => Version::HTTP_2,
+            _ => Version::HTTP_11,
+        };
+        let mut request = Request::new(());
+        *request.method_mut() = Method::from_bytes(method.as_bytes())
+            .map_err(|e| PyValueError::new_err(format!("invalid method: {e}")))?;
+        *request.uri_mut() = uri;
+        *request.version_mut() = version;
+        *request.headers_mut() = headers(scope)?;
+        let (parts, ()) = request.into_parts();
+
+        let scheme = match optional::<String>(scope, "scheme")?.as_deref() {
+            Some("https") => "https",
+            Some("ws") => "ws",
+            Some("wss") => "wss",
+            Some("http") => "http",
+            _ => default_scheme,
+        };
+        Ok(Self {
+            parts,
+            path: route_path,
+            peers: Peers {
+                client: address(scope, "client")?,
+                local: address(scope, "server")?,
+            },
+            scheme,
+        })
+    }
+}
+
+fn required<'py, T: FromPyObject<'py>>(scope: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    match scope.get_item(key)? {
+        Some(value) => value.extract(),
+        None => Err(PyValueError::new_err(format!("the scope has no {key:?}"))),
+    }
+}
+
+fn optional<'py, T: FromPyObject<'py>>(
+    scope: &Bound<'py, PyDict>,
+    key: &str,
+) -> PyResult<Option<T>> {
+    match scope.get_item(key)? {
+        Some(value) if !value.is_none() => value.extract().map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// `scope["headers"]`: an iterable of `(name, value)` byte pairs.
+fn headers(scope: &Bound<'_, PyDict>) -> PyResult<HeaderMap> {
+    let mut map = HeaderMap::new();
+    let Some(items) = scope.get_item("headers")? else {
+        return Ok(map);
+    };
+    for pair in items.try_iter()? {
+        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
+        let name = bytes_of(&name)?;
+        let value = bytes_of(&value)?;
+        let name = HeaderName::from_bytes(&name)
+            .map_err(|e| PyValueError::new_err(format!("invalid header name: {e}")))?;
+        let value = HeaderValue::from_bytes(&value)
+            .map_err(|e| PyValueError::new_err(format!("invalid header value: {e}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    match value.downcast::<PyBytes>() {
+        Ok(bytes) => Ok(bytes.as_bytes().to_vec()),
+        Err(_) => value.extract(),
+    }
+}
+
+/// `scope["client"]` or `scope["server"]`: `(host, port)`, or `None` (also for a host that is
+/// not an IP address, such as a Unix socket's path).
+fn address(scope: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<SocketAddr>> {
+    let Some(value) = scope.get_item(key)? else {
+        return Ok(None);
+    };
+    if value.is_none() {
+        return Ok(None);
+    }
+    let Ok((host, port)) = value.extract::<(String, Option<u16>)>() else {
+        return Ok(None);
+    };
+    Ok(host
+        .parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, port.unwrap_or(0))))
+}
