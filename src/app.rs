@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::http::{self as h, FastPlan, Hooks, ResponseTypes, Route};
-use crate::layers::{Cors, CorsConfig};
+use crate::layers::{cors_config, Cors};
 use crate::router::Router;
 use crate::runtime::InlinePolicy;
 use crate::ws::{self, WsRoute};
@@ -27,6 +27,7 @@ pub struct App {
     router: Router<Arc<Route>>,
     cors: Option<Cors>,
     hooks: Option<(ResponseTypes, Hooks)>,
+    stack: Option<Arc<Route>>,
     redirect_slashes: bool,
     max_body_size: usize,
     websockets: Option<ws::Routes>,
@@ -41,6 +42,7 @@ impl App {
             router: Router::default(),
             cors: None,
             hooks: None,
+            stack: None,
             redirect_slashes,
             max_body_size,
             websockets: None,
@@ -107,32 +109,25 @@ impl App {
             .map_err(PyValueError::new_err)
     }
 
-    /// Turns on CORS, configured like Starlette's `CORSMiddleware`.
+    /// Turns on CORS in the engine, outside every Python middleware, configured like
+    /// Starlette's `CORSMiddleware`.
     #[pyo3(signature = (**options))]
     fn set_cors(&mut self, options: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        let mut config = CorsConfig::default();
-        if let Some(options) = options {
-            for (key, value) in options.iter() {
-                let key: String = key.extract()?;
-                match key.as_str() {
-                    "allow_origins" => config.allow_origins = value.extract()?,
-                    "allow_methods" => config.allow_methods = value.extract()?,
-                    "allow_headers" => config.allow_headers = value.extract()?,
-                    "allow_credentials" => config.allow_credentials = value.extract()?,
-                    "allow_origin_regex" => config.allow_origin_regex = value.extract()?,
-                    "expose_headers" => config.expose_headers = value.extract()?,
-                    "max_age" => config.max_age = value.extract()?,
-                    "allow_private_network" => config.allow_private_network = value.extract()?,
-                    other => {
-                        return Err(PyValueError::new_err(format!(
-                            "unknown CORS option {other:?}"
-                        )))
-                    }
-                }
-            }
-        }
+        let config = cors_config(options)?;
         self.cors = Some(Cors::new(config).map_err(PyValueError::new_err)?);
         Ok(())
+    }
+
+    /// Hands every HTTP request to `entry(request)`, the app's Python middleware stack,
+    /// which ends in the app's routes (`ignyx._asgi_host.stack_entry`).
+    fn set_middleware_stack(&mut self, entry: Py<PyAny>) {
+        self.stack = Some(Arc::new(Route {
+            call: entry,
+            is_async: true,
+            fast: None,
+            status: StatusCode::OK,
+            inline: InlinePolicy::default(),
+        }));
     }
 }
 
@@ -146,6 +141,7 @@ impl App {
         let http = h::Engine {
             router: std::mem::take(&mut self.router),
             cors: self.cors.take(),
+            stack: self.stack.take(),
             types,
             hooks,
             redirect_slashes: self.redirect_slashes,

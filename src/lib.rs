@@ -31,6 +31,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init(m)?;
     json::init(m)?;
+    layers::init(m)?;
     http::init(m)?;
     ws::init(m)?;
     app::init(m)?;

@@ -61,7 +61,12 @@ class App:
         max_age: int = ...,
         allow_private_network: bool = ...,
     ) -> None:
-        """Turns on CORS, configured like Starlette's `CORSMiddleware`."""
+        """Turns on CORS in the engine, outside every Python middleware, configured like
+        Starlette's `CORSMiddleware`."""
+
+    def set_middleware_stack(self, entry: Callable[[Any], Any]) -> None:
+        """Hands every HTTP request to `entry(request)`, the app's Python middleware stack,
+        which ends in the app's routes (`ignyx._asgi_host.stack_entry`)."""
 
 @final
 class ParamSource:
@@ -101,6 +106,33 @@ class FastPlan:
     with them converted in Rust, in order."""
 
     def __new__(cls, endpoint: Callable[..., Any], params: Sequence[FastParam]) -> FastPlan: ...
+
+@final
+class CorsLayer:
+    """The engine's CORS for a Python ASGI stack (``src/layers/py.rs``)."""
+
+    def __new__(
+        cls,
+        *,
+        allow_origins: Sequence[str] = ...,
+        allow_methods: Sequence[str] = ...,
+        allow_headers: Sequence[str] = ...,
+        allow_credentials: bool = ...,
+        allow_origin_regex: str | None = ...,
+        expose_headers: Sequence[str] = ...,
+        max_age: int = ...,
+        allow_private_network: bool = ...,
+    ) -> CorsLayer: ...
+    def preflight(
+        self, method: str, headers: Sequence[tuple[bytes, bytes]]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """The answer to a CORS preflight request, as `(status, headers, body)`; `None` for
+        any other request."""
+
+    def apply(
+        self, origin: bytes | None, headers: Sequence[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """`headers` (a response's) with the CORS headers for a request from `origin` added."""
 
 @final
 class Server:
@@ -206,6 +238,10 @@ class RequestData:
     def path_params(self) -> dict[str, str]: ...
     @property
     def body(self) -> bytes: ...
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """The `state` dict of the ASGI scope the request came in; `None` on the native server."""
+
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), decoded as latin-1."""
 
@@ -327,6 +363,7 @@ __all__ = [
     "AsgiCall",
     "ChunkSink",
     "CoroutineTask",
+    "CorsLayer",
     "FastParam",
     "FastPlan",
     "InlinePolicy",

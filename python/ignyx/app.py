@@ -13,12 +13,14 @@ Routes are compiled into the Rust engine's plan when serving starts.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _asgi, params
+from ._asgi_host import stack_entry
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
 from .exception_handlers import (
@@ -27,6 +29,8 @@ from .exception_handlers import (
     request_validation_exception_handler,
 )
 from .exceptions import HTTPException, RequestValidationError
+from .middleware import CORSMiddleware, Middleware
+from .middleware.base import BaseHTTPMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, APIWebSocketRoute, generate_unique_id
@@ -84,6 +88,7 @@ class Ignyx:
         generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
         separate_input_output_schemas: bool = True,
         max_body_size: int = 16 * 1024 * 1024,
+        middleware: Optional[Sequence[Middleware]] = None,
         **extra: Any,
     ) -> None:
         self.debug = debug
@@ -121,7 +126,9 @@ class Ignyx:
             RequestValidationError: request_validation_exception_handler,
             **(exception_handlers or {}),
         }
-        self.user_middleware: list[Any] = []
+        # Outermost first; `add_middleware` inserts at the front, as in Starlette.
+        self.user_middleware: list[Any] = list(middleware or [])
+        self._asgi_stack: Any = None
         # Set by TestClient(raise_server_exceptions=True) to re-raise unhandled errors in tests.
         self._exception_sink: Optional[Callable[[BaseException], None]] = None
         self.on_startup_handlers = list(on_startup or [])
@@ -193,16 +200,57 @@ class Ignyx:
 
     # -- middleware and errors ---------------------------------------------------
 
-    def add_middleware(self, middleware: Any, **options: Any) -> None:
-        """Adds a middleware: ``add_middleware(CORSMiddleware, allow_origins=[...])`` or an
-        instance, ``add_middleware(CORSMiddleware(allow_origins=["*"]))``."""
-        if inspect.isclass(middleware):
-            middleware = middleware(**options)
-        elif options:
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Adds any ASGI middleware, built as ``middleware_class(app, *args, **kwargs)``; the
+        last added is the outermost. ``CORSMiddleware`` may also be given as an instance,
+        ``add_middleware(CORSMiddleware(allow_origins=["*"]))``."""
+        if inspect.isclass(middleware_class):
+            entry: Any = Middleware(middleware_class, *args, **kwargs)
+        elif args or kwargs:
             raise TypeError("options are given to the middleware class, not to an instance")
-        if not hasattr(middleware, "_install"):
-            raise TypeError(f"{type(middleware).__name__} is not an Ignyx middleware")
-        self.user_middleware.insert(0, middleware)
+        elif hasattr(middleware_class, "_install"):
+            entry = middleware_class
+        else:
+            raise TypeError(f"{middleware_class!r} is not a middleware class")
+        self.user_middleware.insert(0, entry)
+        self._asgi_stack = None
+
+    def middleware(self, middleware_type: str) -> Callable[[Callable], Callable]:
+        """``@app.middleware("http")``: a function of ``(request, call_next)`` around every
+        HTTP request (a ``BaseHTTPMiddleware``)."""
+        if middleware_type != "http":
+            raise ValueError('Currently only middleware("http") is supported.')
+
+        def decorator(func: Callable) -> Callable:
+            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            return func
+
+        return decorator
+
+    def _middleware_layers(self) -> tuple[list[Any], list[Any]]:
+        """The middleware the engine runs natively (the outermost CORS, outside every Python
+        one) and the rest, outermost first."""
+        native: list[Any] = []
+        python: list[Any] = []
+        for entry in self.user_middleware:
+            layer = _native_layer(entry)
+            if layer is not None and not python:
+                native.append(layer)
+            else:
+                python.append(entry)
+        return native, python
+
+    def _build_stack(self, entries: Sequence[Any]) -> Any:
+        """The ASGI app of `entries` (outermost first) around the app's own routes."""
+        app: Any = functools.partial(_asgi.serve, self)
+        for entry in reversed(entries):
+            if isinstance(entry, Middleware):
+                cls, args, kwargs = entry
+                app = cls(app, *args, **kwargs)
+            else:
+                entry.app = app
+                app = entry
+        return app
 
     def exception_handler(self, exc_class_or_status_code: Union[int, type]) -> Callable:
         def decorator(func: Callable) -> Callable:
@@ -237,9 +285,12 @@ class Ignyx:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The app as an ASGI 3 application (``uvicorn main:app``), served by the same
-        compiled routes as ``app.run``."""
+        compiled routes as ``app.run``, inside its middleware."""
         scope["app"] = self
-        await _asgi.serve(self, scope, receive, send)
+        stack = self._asgi_stack
+        if stack is None:
+            stack = self._asgi_stack = self._build_stack(self.user_middleware)
+        await stack(scope, receive, send)
 
     # -- lifespan ----------------------------------------------------------------
 
@@ -321,8 +372,11 @@ class Ignyx:
             app=self,
             error_handler=self._handle_error,
         )
-        for middleware in self.user_middleware:
-            middleware._install(core)
+        native, python = self._middleware_layers()
+        for layer in native:
+            layer._install(core)
+        if python:
+            core.set_middleware_stack(stack_entry(self, self._build_stack(python)))
         for route in self._all_routes():
             if isinstance(route, APIWebSocketRoute):
                 core.add_websocket_route(**route.compile(self))
@@ -336,6 +390,14 @@ class Ignyx:
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
         run(self, host, port, workers=workers, **options)
+
+
+def _native_layer(entry: Any) -> Any:
+    """The middleware the engine can run itself for `entry` (CORS), or None."""
+    if isinstance(entry, Middleware):
+        cls, args, kwargs = entry
+        return cls(None, *args, **kwargs) if cls is CORSMiddleware else None
+    return entry if isinstance(entry, CORSMiddleware) else None
 
 
 FastAPI = Ignyx

@@ -14,6 +14,7 @@ import json
 from collections.abc import Generator
 from http import cookies as http_cookies
 from typing import Any, Optional, Union
+from urllib.parse import parse_qsl
 
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State
 from .exceptions import HTTPException
@@ -34,10 +35,104 @@ def cookie_parser(cookie_string: str) -> dict[str, str]:
     return cookie_dict
 
 
+class ScopeData:
+    """A plain ASGI scope read through the interface of the engine's request data
+    (``ignyx._core.RequestData``): what ``Request(scope, receive)`` stands on, as
+    middleware builds it."""
+
+    __slots__ = ("scope", "body")
+
+    def __init__(self, scope: dict[str, Any], body: bytes = b"") -> None:
+        self.scope = scope
+        self.body = body
+
+    @property
+    def method(self) -> str:
+        return self.scope.get("method", "GET")
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    @property
+    def raw_path(self) -> bytes:
+        return self.scope.get("raw_path") or self.scope["path"].encode()
+
+    @property
+    def query_string(self) -> bytes:
+        return self.scope.get("query_string", b"")
+
+    @property
+    def http_version(self) -> str:
+        return self.scope.get("http_version", "1.1")
+
+    @property
+    def scheme(self) -> str:
+        return self.scope.get("scheme", "http")
+
+    @property
+    def client(self) -> Optional[tuple[str, int]]:
+        client = self.scope.get("client")
+        return tuple(client) if client else None
+
+    @property
+    def server(self) -> Optional[tuple[str, int]]:
+        server = self.scope.get("server")
+        return tuple(server) if server else None
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        return [(bytes(k).lower(), bytes(v)) for k, v in self.scope.get("headers", ())]
+
+    def header(self, name: str) -> Optional[str]:
+        key = name.lower().encode("latin-1")
+        for k, v in self.scope.get("headers", ()):
+            if bytes(k).lower() == key:
+                return bytes(v).decode("latin-1")
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        key = name.lower().encode("latin-1")
+        return [
+            bytes(v).decode("latin-1")
+            for k, v in self.scope.get("headers", ())
+            if bytes(k).lower() == key
+        ]
+
+    def query_items(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True)
+
+    def query(self, name: str) -> Optional[str]:
+        values = self.query_all(name)
+        return values[-1] if values else None
+
+    def query_all(self, name: str) -> list[str]:
+        return [v for k, v in self.query_items() if k == name]
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        return dict(self.scope.get("path_params") or {})
+
+    def path_param(self, name: str) -> Optional[str]:
+        return self.path_params.get(name)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.scope.setdefault("state", {})
+
+
 class HTTPConnection:
-    """What requests and WebSockets share: URL, headers, query, cookies, client, state."""
+    """What requests and WebSockets share: URL, headers, query, cookies, client, state.
+
+    Built by the engine from its request data, or by middleware from a plain ASGI scope:
+    ``HTTPConnection(scope)``, ``Request(scope, receive)``."""
+
+    _receive: Any = None
 
     def __init__(self, data: Any, app: Any = None) -> None:
+        if isinstance(data, dict):
+            self._receive = app
+            data, app = ScopeData(data), data.get("app")
         self._data = data
         self._app = app
         self._headers: Optional[Headers] = None
@@ -99,17 +194,33 @@ class HTTPConnection:
     @property
     def state(self) -> State:
         if self._state is None:
-            self._state = State()
-            app_state = getattr(self._app, "_lifespan_state", None)
-            if app_state:
-                for key, value in app_state.items():
-                    setattr(self._state, key, value)
+            # Set by the ASGI server or middleware: the state dict of the request's scope.
+            shared = getattr(self._data, "state", None)
+            if shared is not None:
+                self._state = State(shared)
+            else:
+                self._state = State()
+                app_state = getattr(self._app, "_lifespan_state", None)
+                if app_state:
+                    for key, value in app_state.items():
+                        setattr(self._state, key, value)
         return self._state
+
+    def __getitem__(self, key: str) -> Any:
+        return self.scope[key]
+
+    def __iter__(self) -> Any:
+        return iter(self.scope)
+
+    def __len__(self) -> int:
+        return len(self.scope)
 
     @property
     def scope(self) -> dict[str, Any]:
-        """An ASGI-like scope, built on demand for code that reads it."""
+        """The request's ASGI scope: the one it was built from, or one built on demand."""
         data = self._data
+        if type(data) is ScopeData:
+            return data.scope
         return {
             "type": "http",
             "http_version": data.http_version,
@@ -140,10 +251,13 @@ class Request(HTTPConnection):
         return self._data.method
 
     async def body(self) -> bytes:
-        return self._data.body
+        data = self._data
+        if type(data) is ScopeData and not data.body and self._receive is not None:
+            data.body = await _read_body(self._receive)
+        return data.body
 
     async def json(self) -> Any:
-        return json.loads(self._data.body)
+        return json.loads(await self.body())
 
     def form(
         self,
@@ -194,6 +308,18 @@ class Request(HTTPConnection):
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self._data.path}>"
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 class _FormReader:

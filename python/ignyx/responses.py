@@ -34,6 +34,7 @@ from typing import Any, Callable, Optional, Union
 from urllib.parse import quote
 
 from .background import BackgroundTask
+from .concurrency import iterate_in_threadpool
 from .datastructures import URL, MutableHeaders
 
 __all__ = [
@@ -110,6 +111,15 @@ class Response:
     @raw_headers.setter
     def raw_headers(self, value: list[tuple[bytes, bytes]]) -> None:
         self._raw_headers = value
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Sends the response as an ASGI app does (for middleware that answers by itself)."""
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
+        if self.background is not None:
+            await self.background()
 
     def render(self, content: Any) -> bytes:
         """Turns ``content`` into the body bytes; subclasses override it to serialise."""
@@ -330,6 +340,21 @@ class StreamingResponse(Response):
         self.background = background
         self.init_headers(headers)
         self.body = b""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        content = self.body_iterator
+        if not hasattr(content, "__aiter__"):
+            content = iterate_in_threadpool(content)
+        async for chunk in content:
+            if not isinstance(chunk, (bytes, memoryview)):
+                chunk = chunk.encode(self.charset)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if self.background is not None:
+            await self.background()
 
 
 class FileResponse(Response):

@@ -43,7 +43,8 @@ impl AsgiApp {
     /// Routes an `http` scope: the `AsgiCall` of its route, or routing's own answer as
     /// `(status, headers, body, None)` (404, 405, the trailing-slash redirect).
     fn route(&self, py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<PyObject> {
-        let head = Head::of(scope, "http")?;
+        let mut head = Head::of(scope, "http")?;
+        head.state = scope.get_item("state")?.map(Bound::unbind);
         let engine = &self.engine.http;
         match h::route(engine, &head.parts, &head.path, head.peers.local) {
             Routed::Route(route, params) => {
@@ -69,7 +70,8 @@ impl AsgiApp {
         let Some(routes) = &self.engine.websockets else {
             return Ok(None);
         };
-        let head = Head::of(scope, "ws")?;
+        let mut head = Head::of(scope, "ws")?;
+        head.state = scope.get_item("state")?.map(Bound::unbind);
         let (route, params) = match routes.find(&head.parts.method, &head.path) {
             crate::router::Match::Found { route, params } => (
                 route.clone(),
@@ -200,6 +202,9 @@ pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 impl Head {
     fn into_request(self, params: Vec<(String, String)>, body: Bytes) -> RequestData {
-        RequestData::from_parts(self.parts, self.path, params, body, self.peers, self.scheme)
+        let mut data =
+            RequestData::from_parts(self.parts, self.path, params, body, self.peers, self.scheme);
+        data.state = self.state;
+        data
     }
 }

@@ -20,6 +20,8 @@ pub struct Head {
     pub path: String,
     pub peers: Peers,
     pub scheme: &'static str,
+    /// `scope["state"]`, which handlers see as `request.state`.
+    pub state: Option<Py<PyAny>>,
 }
 
 /// Characters of a decoded path that must be escaped again to form a URI.
@@ -92,6 +94,7 @@ impl Head {
                 local: address(scope, "server")?,
             },
             scheme,
+            state: None,
         })
     }
 }

@@ -38,6 +38,9 @@ pub use routing::{route, Routed};
 pub struct Engine {
     pub router: Router<Arc<Route>>,
     pub cors: Option<Cors>,
+    /// The app's Python middleware stack, which then answers every request (routing
+    /// included); `None` without Python middleware.
+    pub stack: Option<Arc<Route>>,
     pub types: ResponseTypes,
     pub hooks: Hooks,
     pub redirect_slashes: bool,
@@ -105,7 +108,11 @@ pub async fn handle(
         .and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
 
     let path = decoded_path(parts.uri.path());
-    let reply = match routing::route(engine, &parts, &path, peers.local) {
+    let routed = match &engine.stack {
+        Some(stack) => Routed::Route(stack.clone(), Vec::new()),
+        None => routing::route(engine, &parts, &path, peers.local),
+    };
+    let reply = match routed {
         Routed::Route(route, params) => {
             let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
             match request::read_body(body, limit, timeout, &parts.headers).await {

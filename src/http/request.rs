@@ -33,6 +33,8 @@ pub struct RequestData {
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
     pub scheme: &'static str,
+    /// The `state` dict of the ASGI scope the request came in (`None` on the native server).
+    pub state: Option<Py<PyAny>>,
     query: OnceLock<Vec<(String, String)>>,
 }
 
@@ -70,6 +72,7 @@ impl RequestData {
             client: peers.client,
             server: peers.local,
             scheme,
+            state: None,
             query: OnceLock::new(),
         }
     }
@@ -279,6 +282,12 @@ impl PyRequestData {
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.data.body)
+    }
+
+    /// The `state` dict of the ASGI scope the request came in; `None` on the native server.
+    #[getter]
+    fn state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.data.state.as_ref().map(|state| state.clone_ref(py))
     }
 }
 

@@ -2,5 +2,13 @@
 //! like their Starlette classes.
 
 mod cors;
+mod py;
 
-pub use cors::{Cors, CorsConfig};
+use pyo3::prelude::*;
+
+pub use cors::Cors;
+pub use py::{config as cors_config, CorsLayer};
+
+pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<CorsLayer>()
+}

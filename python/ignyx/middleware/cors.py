@@ -2,12 +2,16 @@
 
     app.add_middleware(CORSMiddleware, allow_origins=["https://example.com"])
 
-The options are read once, when serving starts.
+Outside every Python middleware (added last) the engine runs it without calling Python;
+inside one, or when an ASGI server serves the app, it is an ASGI middleware whose checks
+are the engine's (``ignyx._core.CorsLayer``). The options are read once.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
+
+from .. import _core
 
 
 class CORSMiddleware:
@@ -26,7 +30,7 @@ class CORSMiddleware:
         expose_headers: Sequence[str] = (),
         max_age: int = 600,
     ) -> None:
-        self.options = {
+        self.options: dict[str, Any] = {
             "allow_origins": list(allow_origins),
             "allow_methods": list(allow_methods),
             "allow_headers": list(allow_headers),
@@ -36,6 +40,34 @@ class CORSMiddleware:
             "expose_headers": list(expose_headers),
             "max_age": max_age,
         }
+        self.app = app
+        self._layer: Optional[_core.CorsLayer] = None
 
     def _install(self, core: Any) -> None:
+        """Runs this middleware in the engine, outside every Python one."""
         core.set_cors(**self.options)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        layer = self._layer
+        if layer is None:
+            layer = self._layer = _core.CorsLayer(**self.options)
+        headers = [(bytes(name), bytes(value)) for name, value in scope.get("headers", ())]
+        answer = layer.preflight(scope.get("method", "GET"), headers)
+        if answer is not None:
+            status, reply_headers, body = answer
+            reply_headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": reply_headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        origin = next((value for name, value in headers if name.lower() == b"origin"), None)
+
+        async def send_with_cors(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                sent = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
+                message = {**message, "headers": layer.apply(origin, sent)}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

@@ -1,0 +1,285 @@
+"""Python middleware on the native server and under an ASGI server: ``@app.middleware("http")``,
+pure ASGI middleware classes, ``Middleware(...)`` lists, Starlette's own ``GZipMiddleware``,
+asgi-correlation-id, and Starlette's order (the last added is the outermost, with CORS
+keeping its place among Python middleware), each checked against FastAPI."""
+
+import asyncio
+import contextvars
+import gzip
+
+import httpx
+import pytest
+from conftest import differential, framework
+
+request_tag: contextvars.ContextVar[str] = contextvars.ContextVar("request_tag", default="unset")
+
+
+class StampMiddleware:
+    """A pure ASGI middleware: adds `x-stamp` to responses and a request header the handler
+    can read."""
+
+    def __init__(self, app, stamp: str = "stamped"):
+        self.app = app
+        self.stamp = stamp
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope["headers"] = [*scope["headers"], (b"x-seen-by", self.stamp.encode())]
+        request_tag.set(self.stamp)
+
+        async def stamped(message):
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-stamp", self.stamp.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+def build(fw):
+    app = fw.FastAPI()
+
+    @app.middleware("http")
+    async def add_timing(request, call_next):
+        request.state.user = request.headers.get("x-user", "nobody")
+        if request.url.path == "/blocked":
+            return fw.responses.JSONResponse({"blocked": True}, status_code=403)
+        response = await call_next(request)
+        response.headers["x-process-time"] = "0.001"
+        return response
+
+    app.add_middleware(StampMiddleware, stamp="outer")
+
+    @app.get("/users/{user_id}")
+    def user(user_id: int, request: fw.Request):
+        return {
+            "user_id": user_id,
+            "user": request.state.user,
+            "seen_by": request.headers.get("x-seen-by"),
+            "tag": request_tag.get(),
+        }
+
+    @app.get("/async")
+    async def in_async(request: fw.Request):
+        return {"user": request.state.user, "tag": request_tag.get()}
+
+    @app.post("/echo")
+    async def echo(request: fw.Request):
+        return {"body": (await request.body()).decode()}
+
+    @app.get("/stream")
+    def stream():
+        def chunks():
+            yield "a,"
+            yield "b,"
+            yield "c"
+
+        return fw.responses.StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/fail")
+    def fail():
+        raise fw.HTTPException(409, "conflict")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def clients(dual):
+    return dual(build)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs"),
+    [
+        ("GET", "/users/3", {"headers": {"x-user": "ada"}}),
+        ("GET", "/users/x", {}),
+        ("GET", "/async", {"headers": {"x-user": "grace"}}),
+        ("POST", "/echo", {"content": b"hello middleware"}),
+        ("GET", "/stream", {}),
+        ("GET", "/fail", {}),
+        ("GET", "/blocked", {}),
+        ("GET", "/missing", {}),
+    ],
+)
+def test_middleware_answers_match_fastapi(clients, method, url, kwargs):
+    differential(clients, method, url, **kwargs)
+    theirs, ours = clients.request(method, url, **kwargs)
+    for header in ("x-stamp", "x-process-time"):
+        assert ours.headers.get(header) == theirs.headers.get(header), header
+
+
+def test_state_headers_and_contextvars_set_in_middleware_reach_the_handler(clients):
+    response = differential(clients, "GET", "/users/3", headers={"x-user": "ada"})
+    assert response.json() == {"user_id": 3, "user": "ada", "seen_by": "outer", "tag": "outer"}
+    assert response.headers["x-stamp"] == "outer"
+    assert response.headers["x-process-time"] == "0.001"
+
+
+class Trail:
+    """A pure ASGI middleware that appends its name to `x-trail` on the way in and out."""
+
+    def __init__(self, app, name: str):
+        self.app = app
+        self.name = name
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope["headers"] = [*scope["headers"], (b"x-in", self.name.encode())]
+
+        async def out(message):
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-out", self.name.encode())],
+                }
+            await send(message)
+
+        await self.app(scope, receive, out)
+
+
+def build_ordered(fw):
+    Middleware = _middleware_class(fw)
+    app = fw.FastAPI(middleware=[Middleware(Trail, name="first-listed")])
+    app.add_middleware(Trail, name="inner")
+    app.add_middleware(
+        fw.CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["GET"]
+    )
+    app.add_middleware(Trail, name="outer")
+
+    @app.get("/trail")
+    def trail(request: fw.Request):
+        return {"in": request.headers.getlist("x-in")}
+
+    return app
+
+
+def _middleware_class(fw):
+    if fw.name == "fastapi":
+        from fastapi.middleware import Middleware
+    else:
+        from ignyx.middleware import Middleware
+    return Middleware
+
+
+@pytest.fixture(scope="module")
+def ordered(dual):
+    return dual(build_ordered)
+
+
+def test_the_last_added_middleware_is_the_outermost(ordered):
+    response = differential(ordered, "GET", "/trail")
+    assert response.json() == {"in": ["outer", "inner", "first-listed"]}
+    theirs, ours = ordered.request("GET", "/trail")
+    assert ours.headers.get_list("x-out") == theirs.headers.get_list("x-out")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://app.example"},
+        {"origin": "https://elsewhere.example"},
+        {
+            "origin": "https://app.example",
+            "access-control-request-method": "GET",
+        },
+    ],
+)
+def test_cors_between_python_middleware_keeps_its_place(ordered, headers):
+    method = "OPTIONS" if "access-control-request-method" in headers else "GET"
+    differential(ordered, method, "/trail", headers=headers)
+    theirs, ours = ordered.request(method, "/trail", headers=headers)
+    # Inside "outer", CORS answers a preflight itself; "outer" still stamps it.
+    assert ours.headers.get_list("x-out") == theirs.headers.get_list("x-out")
+
+
+def build_gzip(fw):
+    from starlette.middleware.gzip import GZipMiddleware
+
+    app = fw.FastAPI()
+    app.add_middleware(GZipMiddleware, minimum_size=10)
+
+    @app.get("/big")
+    def big():
+        return {"words": ["compress me"] * 50}
+
+    return app
+
+
+def test_starlettes_own_gzip_middleware_runs_on_ignyx(dual):
+    pair = dual(build_gzip)
+    response = differential(pair, "GET", "/big", headers={"accept-encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    raw = pair.ignyx.get("/big", headers={"accept-encoding": "gzip"})
+    assert raw.json() == {"words": ["compress me"] * 50}
+    plain = differential(pair, "GET", "/big", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert gzip.compress(plain.content) != plain.content
+
+
+def test_asgi_correlation_id_gives_each_request_an_id_the_handler_sees():
+    import ignyx
+    from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
+    from ignyx.testclient import TestClient
+
+    app = ignyx.FastAPI()
+    app.add_middleware(CorrelationIdMiddleware)
+
+    @app.get("/id")
+    def the_id():
+        return {"id": correlation_id.get()}
+
+    with TestClient(app) as client:
+        given = client.get("/id", headers={"x-request-id": "4c4e6f0c1f2a4b7e9d3c2b1a0f9e8d7c"})
+        assert given.headers["x-request-id"] == "4c4e6f0c1f2a4b7e9d3c2b1a0f9e8d7c"
+        assert given.json() == {"id": "4c4e6f0c1f2a4b7e9d3c2b1a0f9e8d7c"}
+        fresh = client.get("/id")
+        assert fresh.json()["id"] == fresh.headers["x-request-id"]
+        assert len(fresh.json()["id"]) == 32
+
+
+async def _through_asgi(app, method, url, **kwargs):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.request(method, url, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("builder", "method", "url", "kwargs"),
+    [
+        (build, "GET", "/users/3", {"headers": {"x-user": "ada"}}),
+        (build, "GET", "/blocked", {}),
+        (build, "GET", "/stream", {}),
+        (build_ordered, "GET", "/trail", {"headers": {"origin": "https://app.example"}}),
+        (
+            build_ordered,
+            "OPTIONS",
+            "/trail",
+            {
+                "headers": {
+                    "origin": "https://app.example",
+                    "access-control-request-method": "GET",
+                }
+            },
+        ),
+    ],
+)
+def test_middleware_under_an_asgi_server_matches_fastapi(builder, method, url, kwargs):
+    theirs = asyncio.run(_through_asgi(builder(framework("fastapi")), method, url, **kwargs))
+    ours = asyncio.run(_through_asgi(builder(framework("ignyx")), method, url, **kwargs))
+    assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content)
+    for header in ("x-stamp", "x-process-time", "access-control-allow-origin", "vary"):
+        assert ours.headers.get(header) == theirs.headers.get(header), header
+    assert ours.headers.get_list("x-out") == theirs.headers.get_list("x-out")
+
+
+def test_an_app_without_python_middleware_builds_no_stack():
+    import ignyx
+
+    app = ignyx.FastAPI()
+    app.add_middleware(ignyx.middleware.CORSMiddleware, allow_origins=["*"])
+    native, python = app._middleware_layers()
+    assert len(native) == 1 and python == []
