@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-instructions bare-hyper lint fmt clean chromium
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-middleware bench-instructions bare-hyper lint fmt clean chromium
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -56,6 +56,21 @@ bench-workers: build
 	$(PYTHON) benchmarks/run.py --no-pin --frameworks ignyx,ignyx-2-workers --baseline ignyx \
 		--endpoints plaintext,users_get,cpu \
 		--server-cmd 'ignyx-2-workers=env IGNYX_WORKERS=2 {python} {apps}/ignyx_app.py {port}'
+
+# Python middleware and ASGI serving, each next to FastAPI doing the same (GET /users/{id}):
+# asgi-correlation-id, an @app.middleware("http") function, and the app under uvicorn.
+bench-middleware: build
+	bash benchmarks/ensure_tools.sh
+	for mw in correlation-id http; do \
+		$(PYTHON) benchmarks/run.py --endpoints users_get --rounds 3 --baseline fastapi-$$mw \
+			--frameworks ignyx-$$mw,fastapi-$$mw \
+			--server-cmd "ignyx-$$mw=env BENCH_MIDDLEWARE=$$mw {python} {apps}/ignyx_app.py {port}" \
+			--server-cmd "fastapi-$$mw=env BENCH_MIDDLEWARE=$$mw {python} -m uvicorn fastapi_app:app --app-dir {apps} --host {host} --port {port} --loop uvloop --http httptools --log-level warning --no-access-log" \
+			|| exit 1; \
+	done
+	$(PYTHON) benchmarks/run.py --endpoints plaintext,users_get,users_post,sync,async --rounds 3 \
+		--frameworks ignyx-on-uvicorn,fastapi \
+		--server-cmd "ignyx-on-uvicorn={python} -m uvicorn ignyx_app:app --app-dir {apps} --host {host} --port {port} --loop uvloop --http httptools --log-level warning --no-access-log"
 
 lint: $(STAMP)
 	cargo fmt --all -- --check

@@ -78,6 +78,21 @@ def build(fw):
 
         return fw.responses.StreamingResponse(chunks(), media_type="text/plain")
 
+    @app.get("/slow")
+    async def slow(request: fw.Request):
+        # A real wait: the middleware's call_next goes on after the loop's timer.
+        await asyncio.sleep(0.01)
+        return {"user": request.state.user}
+
+    @app.get("/ticks")
+    async def ticks():
+        async def chunks():
+            for n in range(3):
+                await asyncio.sleep(0.005)
+                yield f"tick {n}\n"
+
+        return fw.responses.StreamingResponse(chunks(), media_type="text/event-stream")
+
     @app.get("/fail")
     def fail():
         raise fw.HTTPException(409, "conflict")
@@ -98,6 +113,8 @@ def clients(dual):
         ("GET", "/async", {"headers": {"x-user": "grace"}}),
         ("POST", "/echo", {"content": b"hello middleware"}),
         ("GET", "/stream", {}),
+        ("GET", "/slow", {"headers": {"x-user": "ada"}}),
+        ("GET", "/ticks", {}),
         ("GET", "/fail", {}),
         ("GET", "/blocked", {}),
         ("GET", "/missing", {}),

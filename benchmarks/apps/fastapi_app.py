@@ -8,6 +8,7 @@ which is FastAPI's slow path and would flatter the comparison.
 """
 
 import asyncio
+import os
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,6 +17,20 @@ from pydantic import BaseModel
 
 app = FastAPI()
 app.add_middleware(CORSMiddleware, allow_origins=["*"])
+
+# Python middleware for the middleware rows (bench-middleware): asgi-correlation-id, or an
+# @app.middleware("http") function adding a header.
+if os.environ.get("BENCH_MIDDLEWARE") == "correlation-id":
+    from asgi_correlation_id import CorrelationIdMiddleware
+
+    app.add_middleware(CorrelationIdMiddleware)
+elif os.environ.get("BENCH_MIDDLEWARE") == "http":
+
+    @app.middleware("http")
+    async def add_header(request, call_next):
+        response = await call_next(request)
+        response.headers["x-bench"] = "1"
+        return response
 
 
 class User(BaseModel):

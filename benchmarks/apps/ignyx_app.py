@@ -18,6 +18,20 @@ from pydantic import BaseModel
 app = Ignyx()
 app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
+# Python middleware for the middleware rows (bench-middleware): asgi-correlation-id, or an
+# @app.middleware("http") function adding a header.
+if os.environ.get("BENCH_MIDDLEWARE") == "correlation-id":
+    from asgi_correlation_id import CorrelationIdMiddleware
+
+    app.add_middleware(CorrelationIdMiddleware)
+elif os.environ.get("BENCH_MIDDLEWARE") == "http":
+
+    @app.middleware("http")
+    async def add_header(request, call_next):
+        response = await call_next(request)
+        response.headers["x-bench"] = "1"
+        return response
+
 
 class User(BaseModel):
     name: str

@@ -1,9 +1,10 @@
 """Hosting an ASGI app inside the engine: run it with a scope and a ``receive``, and take
 what it sends as one of our own ``Response`` objects.
 
-Two callers: the native server, when the app has Python middleware (the engine then
+Three callers: the native server, when the app has Python middleware (the engine then
 hands every request to `stack_entry`, whose ASGI stack ends in the app's own routes,
-``ignyx._asgi``); and ``BaseHTTPMiddleware.call_next``. A response sent whole becomes a
+``ignyx._asgi``); a mounted ASGI app (`mount_entry`, the route of ``app.mount``); and
+``BaseHTTPMiddleware.call_next``. A response sent whole becomes a
 ``Response``; one that streams (``more_body``) becomes a ``StreamingResponse`` that goes
 on as the app sends, so server-sent events pass through middleware.
 """
@@ -11,6 +12,7 @@ on as the app sends, so server-sent events pass through middleware.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any, Awaitable, Callable
 
@@ -29,29 +31,52 @@ _ASGI = {"version": "3.0", "spec_version": "2.4"}
 def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Response]]:
     """The route the native server calls for every request of an app with Python
     middleware: the request as Starlette's scope, answered by the ASGI `stack`."""
-    root_path = app.root_path
 
     async def entry(request: Any) -> Response:
-        data = request._data
-        scope = {
-            "type": "http",
-            "asgi": _ASGI,
-            "http_version": data.http_version,
-            "method": data.method,
-            "scheme": data.scheme,
-            "path": root_path + data.path,
-            "raw_path": data.raw_path,
-            "root_path": root_path,
-            "query_string": data.query_string,
-            "headers": data.raw_headers,
-            "client": data.client,
-            "server": data.server,
-            "state": dict(app._lifespan_state),
-            "app": app,
-        }
-        return await host(stack, scope, body_receiver(data.body))
+        return await host(stack, http_scope(app, request), body_receiver(request._data.body))
 
     return entry
+
+
+def mount_entry(
+    app: Any, mount_path: str, mounted: ASGIApp
+) -> Callable[[Any], Awaitable[Response]]:
+    """The route of ``app.mount(mount_path, mounted)``: the request as the scope Starlette
+    gives a mounted app (``root_path`` extended by the mount's path), answered by it."""
+
+    async def entry(request: Any) -> Response:
+        scope = request.scope if "asgi" in request.scope else http_scope(app, request)
+        scope = {**scope}
+        root_path = scope.get("root_path", "")
+        scope["app_root_path"] = scope.get("app_root_path", root_path)
+        scope["root_path"] = root_path + mount_path
+        scope["path_params"] = {}
+        scope["endpoint"] = mounted
+        return await host(mounted, scope, body_receiver(await request.body()))
+
+    return entry
+
+
+def http_scope(app: Any, request: Any) -> Scope:
+    """The ASGI scope of a request the engine read (Starlette's keys)."""
+    data = request._data
+    root_path = app.root_path
+    return {
+        "type": "http",
+        "asgi": _ASGI,
+        "http_version": data.http_version,
+        "method": data.method,
+        "scheme": data.scheme,
+        "path": root_path + data.path,
+        "raw_path": data.raw_path,
+        "root_path": root_path,
+        "query_string": data.query_string,
+        "headers": data.raw_headers,
+        "client": data.client,
+        "server": data.server,
+        "state": dict(app._lifespan_state),
+        "app": app,
+    }
 
 
 def body_receiver(body: bytes) -> Receive:
@@ -112,12 +137,47 @@ async def host(app: ASGIApp, scope: Scope, receive: Receive) -> Response:
         elif chunks is not None:
             await chunks.put(_END)
 
-    task = loop.create_task(run())
+    # Started right here: most apps answer without waiting for anything real, and then no
+    # task (and no pass of the event loop) is needed. One that waits goes on as a task.
+    running = run()
+    try:
+        awaited = running.send(None)
+    except StopIteration:
+        return answer.result()
+    task = loop.create_task(_go_on(running, awaited))
     try:
         return await answer
     finally:
         if not answer.done() or answer.exception() is not None:
             task.cancel()
+
+
+async def _go_on(coroutine: Any, awaited: Any) -> None:
+    """Drives a started `coroutine` that is waiting for `awaited` (a future, or None after a
+    bare yield) to its end, as asyncio's Task would have from the start: resumed once the
+    future is done, which it then reads itself."""
+    loop = asyncio.get_running_loop()
+    while True:
+        if awaited is None:
+            await asyncio.sleep(0)
+        else:
+            # Awaiting the future itself would fail: it is marked as awaited already.
+            done = loop.create_future()
+            awaited.add_done_callback(functools.partial(_settle, done))
+            try:
+                await done
+            except asyncio.CancelledError:
+                # Cancelled while waiting: the coroutine hears it from its future, as in a Task.
+                awaited.cancel()
+        try:
+            awaited = coroutine.send(None)
+        except StopIteration:
+            return
+
+
+def _settle(done: asyncio.Future[None], _future: Any) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def _headers(start: Message) -> list[tuple[bytes, bytes]]:

@@ -194,6 +194,17 @@ class AsgiCall:
     def is_async(self) -> bool:
         """Whether the route is `async` (else Python runs `start` off the event loop)."""
 
+    @property
+    def inline(self) -> bool:
+        """Whether this `def` route has proven quick enough to run on the event loop itself
+        (the native server's `InlinePolicy`); until then it runs in the threadpool."""
+
+    def observe_pooled(self, seconds: float) -> None:
+        """How long `start` took in the threadpool, in seconds."""
+
+    def observe_inline(self, seconds: float) -> None:
+        """How long `start` took on the event loop, in seconds."""
+
     def start(self, body: bytes) -> Coroutine[Any, Any, Any] | None:
         """Calls the route with the request's `body`; returns the coroutine to await, if any."""
 

@@ -33,7 +33,7 @@ from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
-from .routing import APIRoute, APIRouter, APIWebSocketRoute, generate_unique_id
+from .routing import APIRoute, APIRouter, APIWebSocketRoute, Mount, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
 
@@ -189,9 +189,18 @@ class Ignyx:
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         self.router.include_router(router, **kwargs)
 
+    def mount(self, path: str, app: Any, name: Optional[str] = None) -> None:
+        """Serves the ASGI `app` under `path` (Starlette's ``Mount``)."""
+        self.router.routes.append(Mount(path, app=app, name=name))
+
     def url_path_for(self, name: str, /, **path_params: Any) -> str:
+        """The path of the route called `name`; ``"mount:route"`` looks inside a mount."""
         for route in self.routes:
-            if getattr(route, "name", None) == name:
+            if isinstance(route, Mount):
+                path = route.url_path_for(name, **dict(path_params))
+                if path is not None:
+                    return path
+            elif getattr(route, "name", None) == name:
                 path = route.path_format
                 for key, value in path_params.items():
                     path = path.replace("{" + key + "}", str(value))

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence, Union, get_args, get_origi
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core, params
+from ._asgi_host import mount_entry
 from .background import BackgroundTasks
 from .concurrency import run_sync
 from .datastructures import Default, DefaultPlaceholder
@@ -527,6 +528,70 @@ def _log_websocket_error(websocket: WebSocket, exc: BaseException) -> None:
         websocket._data.path,
         exc_info=(type(exc), exc, exc.__traceback__),
     )
+
+
+# Every method a mounted app may answer.
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
+class Mount:
+    """An ASGI app under a path prefix (``app.mount("/admin", admin_app, name="admin")``):
+    a Starlette or Ignyx app, a WSGI app behind ``WSGIMiddleware``, static files. The app
+    sees Starlette's scope for it: ``root_path`` extended by the prefix, the full ``path``."""
+
+    def __init__(
+        self,
+        path: str,
+        app: Any = None,
+        routes: Optional[Sequence[Any]] = None,
+        name: Optional[str] = None,
+    ) -> None:
+        assert path == "" or path.startswith("/"), "Routed paths must start with '/'"
+        assert app is not None or routes is not None, (
+            "Either 'app=...', or 'routes=' must be specified"
+        )
+        self.path = path.rstrip("/")
+        if app is None:
+            router = APIRouter()
+            router.routes = list(routes or [])
+            app = router
+        self.app = app
+        self.name = name
+        self.path_format = self.path + "/{path}"
+
+    @property
+    def routes(self) -> list[Any]:
+        return list(getattr(self.app, "routes", []) or [])
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Optional[str]:
+        """The path of `name`: this mount itself (``path=`` the rest), or ``"mount:route"``
+        in the mounted app; None when neither."""
+        if self.name is not None and name == self.name and "path" in path_params:
+            rest = str(path_params.pop("path")).lstrip("/")
+            return f"{self.path}/{rest}"
+        prefix = f"{self.name}:" if self.name is not None else ""
+        if self.name is not None and not name.startswith(prefix):
+            return None
+        inner = getattr(self.app, "url_path_for", None)
+        if inner is None:
+            return None
+        try:
+            return self.path + str(inner(name[len(prefix) :], **path_params))
+        except LookupError:
+            return None
+
+    def compile(self, app: Any) -> dict[str, Any]:
+        """What `ignyx._core.App.add_route` takes for this mount: every method, under it."""
+        return {
+            "path": self.path + "/{path:path}",
+            "methods": _ALL_METHODS,
+            "call": mount_entry(app, self.path, self.app),
+            "is_async": True,
+            "status_code": 200,
+        }
+
+    def __repr__(self) -> str:
+        return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
 
 
 class APIRouter:

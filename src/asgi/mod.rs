@@ -7,6 +7,7 @@
 mod scope;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use pyo3::exceptions::PyRuntimeError;
@@ -123,6 +124,25 @@ impl AsgiCall {
     #[getter]
     fn is_async(&self) -> bool {
         self.route.is_async
+    }
+
+    /// Whether this `def` route has proven quick enough to run on the event loop itself
+    /// (the native server's `InlinePolicy`); until then it runs in the threadpool.
+    #[getter]
+    fn inline(&self) -> bool {
+        self.route.inline.is_inline()
+    }
+
+    /// How long `start` took in the threadpool, in seconds.
+    fn observe_pooled(&self, seconds: f64) {
+        let took = Duration::try_from_secs_f64(seconds).unwrap_or_default();
+        self.route.inline.observe_pooled(took);
+    }
+
+    /// How long `start` took on the event loop, in seconds.
+    fn observe_inline(&self, seconds: f64) {
+        let took = Duration::try_from_secs_f64(seconds).unwrap_or_default();
+        self.route.inline.observe_inline(took);
     }
 
     /// Calls the route with the request's `body`; returns the coroutine to await, if any.
