@@ -250,6 +250,11 @@ class RequestData:
     @property
     def body(self) -> bytes: ...
     @property
+    def root_path(self) -> str:
+        """The ASGI scope's `root_path`: where a proxy or a mount put the app ("" on the
+        native server)."""
+
+    @property
     def state(self) -> dict[str, Any] | None:
         """The `state` dict of the ASGI scope the request came in; `None` on the native server."""
 

@@ -113,6 +113,10 @@ class ScopeData:
     def path_params(self) -> dict[str, Any]:
         return dict(self.scope.get("path_params") or {})
 
+    @property
+    def root_path(self) -> str:
+        return self.scope.get("root_path", "")
+
     def path_param(self, name: str) -> Optional[str]:
         return self.path_params.get(name)
 
@@ -228,6 +232,7 @@ class HTTPConnection:
             "scheme": data.scheme,
             "path": data.path,
             "raw_path": data.raw_path,
+            "root_path": data.root_path or getattr(self._app, "root_path", ""),
             "query_string": data.query_string,
             "headers": data.raw_headers,
             "client": data.client,

@@ -222,9 +222,16 @@ pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
 
 impl Head {
     fn into_request(self, params: Vec<(String, String)>, body: Bytes) -> RequestData {
-        let mut data =
-            RequestData::from_parts(self.parts, self.path, params, body, self.peers, self.scheme);
+        let mut data = RequestData::from_parts(
+            self.parts,
+            self.full_path,
+            params,
+            body,
+            self.peers,
+            self.scheme,
+        );
         data.state = self.state;
+        data.root_path = self.root_path;
         data
     }
 }

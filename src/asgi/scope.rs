@@ -18,6 +18,9 @@ pub struct Head {
     /// The path the app routes by: `scope["path"]` without `scope["root_path"]`, as
     /// Starlette routes.
     pub path: String,
+    /// `scope["path"]`, whole (what `request.url` shows).
+    pub full_path: String,
+    pub root_path: String,
     pub peers: Peers,
     pub scheme: &'static str,
     /// `scope["state"]`, which handlers see as `request.state`.
@@ -89,6 +92,8 @@ impl Head {
         Ok(Self {
             parts,
             path: route_path,
+            full_path: path,
+            root_path,
             peers: Peers {
                 client: address(scope, "client")?,
                 local: address(scope, "server")?,

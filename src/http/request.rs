@@ -35,6 +35,8 @@ pub struct RequestData {
     pub scheme: &'static str,
     /// The `state` dict of the ASGI scope the request came in (`None` on the native server).
     pub state: Option<Py<PyAny>>,
+    /// The ASGI scope's `root_path` (empty on the native server).
+    pub root_path: String,
     query: OnceLock<Vec<(String, String)>>,
 }
 
@@ -73,6 +75,7 @@ impl RequestData {
             server: peers.local,
             scheme,
             state: None,
+            root_path: String::new(),
             query: OnceLock::new(),
         }
     }
@@ -282,6 +285,13 @@ impl PyRequestData {
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.data.body)
+    }
+
+    /// The ASGI scope's `root_path`: where a proxy or a mount put the app ("" on the native
+    /// server).
+    #[getter]
+    fn root_path(&self) -> &str {
+        &self.data.root_path
     }
 
     /// The `state` dict of the ASGI scope the request came in; `None` on the native server.

@@ -55,7 +55,8 @@ class CORSMiddleware:
         if layer is None:
             layer = self._layer = _core.CorsLayer(**self.options)
         headers = [(bytes(name), bytes(value)) for name, value in scope.get("headers", ())]
-        answer = layer.preflight(scope.get("method", "GET"), headers)
+        method = scope.get("method", "GET")
+        answer = layer.preflight(method, headers) if method == "OPTIONS" else None
         if answer is not None:
             status, reply_headers, body = answer
             reply_headers.append((b"content-length", str(len(body)).encode()))

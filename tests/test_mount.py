@@ -1,0 +1,112 @@
+"""``app.mount``: a real Starlette app and another app of the same framework under a prefix,
+with Starlette's ``root_path``/``path``, its trailing-slash redirect and ``url_path_for``
+through mounts, checked against FastAPI."""
+
+import pytest
+from conftest import differential
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+
+async def hello(request):
+    return PlainTextResponse(f"hello {request.query_params.get('name', 'world')}")
+
+
+async def where(request):
+    return JSONResponse(
+        {
+            "root_path": request.scope["root_path"],
+            "path": request.scope["path"],
+            "url": str(request.url),
+            "base_url": str(request.base_url),
+        }
+    )
+
+
+async def echo(request):
+    return JSONResponse({"method": request.method, "body": (await request.body()).decode()})
+
+
+def starlette_app():
+    return Starlette(
+        routes=[
+            Route("/hello", hello, name="hello"),
+            Route("/where", where),
+            Route("/echo", echo, methods=["POST", "PUT"]),
+        ]
+    )
+
+
+def build(fw):
+    app = fw.FastAPI()
+    sub = fw.FastAPI()
+
+    @sub.get("/items/{item_id}", name="item")
+    def item(item_id: int, request: fw.Request):
+        return {"item_id": item_id, "root_path": request.scope.get("root_path")}
+
+    @app.get("/")
+    def home():
+        return {"home": True}
+
+    @app.get("/links")
+    def links(request: fw.Request):
+        return {
+            "sub": app.url_path_for("sub:hello"),
+            "item": app.url_path_for("v2:item", item_id=5),
+            "file": app.url_path_for("sub", path="hello"),
+        }
+
+    app.mount("/sub", starlette_app(), name="sub")
+    app.mount("/v2", sub, name="v2")
+    return app
+
+
+@pytest.fixture(scope="module")
+def clients(dual):
+    return dual(build)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs"),
+    [
+        ("GET", "/sub/hello", {}),
+        ("GET", "/sub/hello?name=ada", {}),
+        ("GET", "/sub/where", {}),
+        ("POST", "/sub/echo", {"content": b"posted"}),
+        ("GET", "/sub/echo", {}),
+        ("GET", "/sub/missing", {}),
+        ("GET", "/sub", {}),
+        ("GET", "/v2/items/3", {}),
+        ("GET", "/v2/items/three", {}),
+        ("GET", "/v2/nothing", {}),
+        ("GET", "/", {}),
+        ("GET", "/links", {}),
+    ],
+)
+def test_mounted_apps_answer_as_under_fastapi(clients, method, url, kwargs):
+    differential(clients, method, url, **kwargs)
+
+
+def test_a_mounted_app_sees_starlettes_scope(clients):
+    response = differential(clients, "GET", "/sub/where")
+    assert response.json()["root_path"] == "/sub"
+    assert response.json()["path"] == "/sub/where"
+    assert response.json()["url"] == "http://testserver/sub/where"
+
+
+def test_url_path_for_resolves_through_mounts(clients):
+    response = differential(clients, "GET", "/links")
+    assert response.json() == {"sub": "/sub/hello", "item": "/v2/items/5", "file": "/sub/hello"}
+
+
+def test_app_routes_hold_the_mount_with_its_routes():
+    import ignyx
+    from ignyx.routing import Mount
+
+    app = build(__import__("conftest").framework("ignyx"))
+    mounts = [route for route in app.routes if isinstance(route, Mount)]
+    assert [mount.path for mount in mounts] == ["/sub", "/v2"]
+    assert [route.path for route in mounts[0].routes] == ["/hello", "/where", "/echo"]
+    assert isinstance(mounts[1].app, ignyx.FastAPI)
