@@ -110,3 +110,37 @@ def test_app_routes_hold_the_mount_with_its_routes():
     assert [mount.path for mount in mounts] == ["/sub", "/v2"]
     assert [route.path for route in mounts[0].routes] == ["/hello", "/where", "/echo"]
     assert isinstance(mounts[1].app, ignyx.FastAPI)
+
+
+def build_with_flask(fw):
+    from a2wsgi import WSGIMiddleware
+    from flask import Flask, request
+
+    flask_app = Flask(__name__)
+
+    @flask_app.route("/hello")
+    def flask_hello():
+        return f"Hello from Flask, {request.args.get('name', 'stranger')}!"
+
+    @flask_app.route("/form", methods=["POST"])
+    def flask_form():
+        return {"got": request.form.get("field"), "script_name": request.script_root}
+
+    app = fw.FastAPI()
+
+    @app.get("/api")
+    def api():
+        return {"api": True}
+
+    app.mount("/flask", WSGIMiddleware(flask_app))
+    return app
+
+
+def test_a_wsgi_app_mounted_with_a2wsgi(dual):
+    pair = dual(build_with_flask)
+    response = differential(pair, "GET", "/flask/hello?name=ada")
+    assert response.text == "Hello from Flask, ada!"
+    posted = differential(pair, "POST", "/flask/form", data={"field": "value"})
+    assert posted.json() == {"got": "value", "script_name": "/flask"}
+    differential(pair, "GET", "/flask/missing")
+    differential(pair, "GET", "/api")
