@@ -33,7 +33,7 @@ from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
-from .routing import APIRoute, APIRouter, APIWebSocketRoute, Mount, generate_unique_id
+from .routing import APIRoute, APIRouter, APIWebSocketRoute, Mount, Route, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
 
@@ -188,6 +188,19 @@ class Ignyx:
 
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         self.router.include_router(router, **kwargs)
+
+    def add_route(
+        self,
+        path: str,
+        route: Callable[..., Any],
+        methods: Optional[Sequence[str]] = None,
+        name: Optional[str] = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        """A Starlette route: ``route(request)`` returns the ``Response``."""
+        self.router.routes.append(
+            Route(path, route, methods=methods, name=name, include_in_schema=include_in_schema)
+        )
 
     def mount(self, path: str, app: Any, name: Optional[str] = None) -> None:
         """Serves the ASGI `app` under `path` (Starlette's ``Mount``)."""

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import json
 import logging
 from enum import Enum
-from typing import Any, Callable, Optional, Sequence, Union, get_args, get_origin
+from typing import Any, Awaitable, Callable, Optional, Sequence, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _core, params
 from ._asgi_host import mount_entry
+from ._paths import Match, compile_path, match_path, route_path
 from .background import BackgroundTasks
 from .concurrency import run_sync
 from .datastructures import Default, DefaultPlaceholder
@@ -227,8 +229,38 @@ class APIRoute:
             )
         return plan
 
+    def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+        """Starlette's route test: FULL with the child scope (``endpoint``,
+        ``path_params``) when path and method match, PARTIAL for the path alone."""
+        if scope.get("type") != "http":
+            return Match.NONE, {}
+        regex, convertors = self._matcher
+        params = match_path(regex, convertors, scope)
+        if params is None:
+            return Match.NONE, {}
+        child = {"endpoint": self.endpoint, "path_params": params}
+        method = scope.get("method", "GET")
+        if method in self.methods or (method == "HEAD" and "GET" in self.methods):
+            return Match.FULL, child
+        return Match.PARTIAL, child
+
+    @functools.cached_property
+    def _matcher(self) -> tuple[Any, dict[str, Any]]:
+        regex, _, convertors = compile_path(self.path)
+        return regex, convertors
+
     def compile(self, app: Any) -> dict[str, Any]:
         """What `ignyx._core.App.add_route` takes for this route."""
+        self._app = app
+        if type(self).get_route_handler is not APIRoute.get_route_handler:
+            # A custom route class (FastAPI's recipe): its handler answers, whole.
+            return {
+                "path": self.path,
+                "methods": sorted(self.methods),
+                "call": self.get_route_handler(),
+                "is_async": True,
+                "status_code": self.status_code or 200,
+            }
         fast = self.fast_plan()
         return {
             "path": self.path,
@@ -238,6 +270,22 @@ class APIRoute:
             "status_code": self.status_code or 200,
             "fast": _core.FastPlan(self.endpoint, fast) if fast is not None else None,
         }
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """The route as one async function of the request that returns its ``Response``:
+        what a custom route class wraps (``class TimedRoute(APIRoute)``, FastAPI's hook)."""
+        call = self._make_call(getattr(self, "_app", None))
+        status_code = self.status_code or 200
+
+        async def handler(request: Request) -> Response:
+            result = call(request)
+            if inspect.isawaitable(result):
+                result = await result
+            if isinstance(result, Response):
+                return result
+            return JSONResponse(result, status_code=status_code)
+
+        return handler
 
     def _make_call(self, app: Any) -> Callable[[Request], Any]:
         dependant = self.dependant
@@ -416,6 +464,21 @@ class APIWebSocketRoute:
         )
         self._tasks: set[asyncio.Task] = set()
 
+    def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+        """Starlette's route test for a ``websocket`` scope."""
+        if scope.get("type") != "websocket":
+            return Match.NONE, {}
+        regex, convertors = self._matcher
+        params = match_path(regex, convertors, scope)
+        if params is None:
+            return Match.NONE, {}
+        return Match.FULL, {"endpoint": self.endpoint, "path_params": params}
+
+    @functools.cached_property
+    def _matcher(self) -> tuple[Any, dict[str, Any]]:
+        regex, _, convertors = compile_path(self.path)
+        return regex, convertors
+
     def compile(self, app: Any) -> dict[str, Any]:
         """What `ignyx._core.App.add_websocket_route` takes for this route."""
         return {"path": self.path, "call": self._make_call(app)}
@@ -563,6 +626,27 @@ class Mount:
     def routes(self) -> list[Any]:
         return list(getattr(self.app, "routes", []) or [])
 
+    def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+        """Starlette's mount test: FULL with the child scope (``root_path`` extended)."""
+        if scope.get("type") not in ("http", "websocket"):
+            return Match.NONE, {}
+        regex, _, convertors = compile_path(self.path + "/{path:path}")
+        path = route_path(scope)
+        found = regex.match(path)
+        if found is None:
+            return Match.NONE, {}
+        params = found.groupdict()
+        remaining = "/" + params.pop("path")
+        matched = path[: -len(remaining)]
+        root_path = scope.get("root_path", "")
+        child = {
+            "path_params": {**(scope.get("path_params") or {}), **params},
+            "app_root_path": scope.get("app_root_path", root_path),
+            "root_path": root_path + matched,
+            "endpoint": self.app,
+        }
+        return Match.FULL, child
+
     def url_path_for(self, name: str, /, **path_params: Any) -> Optional[str]:
         """The path of `name`: this mount itself (``path=`` the rest), or ``"mount:route"``
         in the mounted app; None when neither."""
@@ -594,6 +678,50 @@ class Mount:
         return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
 
 
+class Route:
+    """A Starlette route: ``endpoint(request)`` answers with a ``Response``, with no
+    parameters read from the signature (``app.add_route("/health", health)``)."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Optional[Sequence[str]] = None,
+        name: Optional[str] = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        assert path.startswith("/"), "Routed paths must start with '/'"
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = {method.upper() for method in methods or ["GET"]}
+        if "GET" in self.methods:
+            self.methods.add("HEAD")
+        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.include_in_schema = include_in_schema
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+
+    def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
+        if scope.get("type") != "http":
+            return Match.NONE, {}
+        params = match_path(self.path_regex, self.param_convertors, scope)
+        if params is None:
+            return Match.NONE, {}
+        child = {"endpoint": self.endpoint, "path_params": params}
+        return (Match.FULL if scope.get("method") in self.methods else Match.PARTIAL), child
+
+    def compile(self, app: Any) -> dict[str, Any]:
+        """What `ignyx._core.App.add_route` takes: the endpoint itself, called with the
+        request."""
+        return {
+            "path": self.path,
+            "methods": sorted(self.methods),
+            "call": self.endpoint,
+            "is_async": inspect.iscoroutinefunction(self.endpoint),
+            "status_code": 200,
+        }
+
+
 class APIRouter:
     """A group of path operations with a shared prefix, tags, dependencies and responses."""
 
@@ -608,8 +736,10 @@ class APIRouter:
         deprecated: Optional[bool] = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
+        route_class: type[APIRoute] = APIRoute,
         **_: Any,
     ) -> None:
+        self.route_class = route_class
         if prefix:
             assert prefix.startswith("/"), "A path prefix must start with '/'"
             assert not prefix.endswith("/"), "A path prefix must not end with '/'"
@@ -632,7 +762,8 @@ class APIRouter:
             response_class = self.default_response_class
         deprecated = kwargs.pop("deprecated", None)
         include = kwargs.pop("include_in_schema", True) and self.include_in_schema
-        route = APIRoute(
+        route_class = kwargs.pop("route_class_override", None) or self.route_class
+        route = route_class(
             self.prefix + path,
             endpoint,
             tags=tags,
@@ -749,6 +880,7 @@ class APIRouter:
                     name=route.name,
                     callbacks=route.callbacks,
                     openapi_extra=route.openapi_extra,
+                    route_class_override=type(route),
                 )
             elif isinstance(route, APIWebSocketRoute):
                 self.add_api_websocket_route(
