@@ -300,3 +300,28 @@ def test_an_app_without_python_middleware_builds_no_stack():
     app.add_middleware(ignyx.middleware.CORSMiddleware, allow_origins=["*"])
     native, python = app._middleware_layers()
     assert len(native) == 1 and python == []
+
+
+def test_prometheus_instrumentator_labels_requests_with_route_templates():
+    import ignyx
+    from ignyx.testclient import TestClient
+    from prometheus_client import CollectorRegistry
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    app = ignyx.FastAPI()
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int):
+        return {"item_id": item_id}
+
+    Instrumentator(registry=CollectorRegistry()).instrument(app).expose(app)
+    with TestClient(app) as client:
+        assert client.get("/items/3").json() == {"item_id": 3}
+        assert client.get("/items/4").status_code == 200
+        assert client.get("/items/x").status_code == 422
+        metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    lines = metrics.text.splitlines()
+    assert 'http_requests_total{handler="/items/{item_id}",method="GET",status="2xx"} 2.0' in lines
+    assert 'http_requests_total{handler="/items/{item_id}",method="GET",status="4xx"} 1.0' in lines

@@ -45,7 +45,7 @@ from .exceptions import (
     WebSocketRequestValidationError,
 )
 from .requests import Request
-from .responses import JSONResponse, Response
+from .responses import JSONResponse, Response, as_response
 from .websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 logger = logging.getLogger("ignyx.error")
@@ -711,13 +711,27 @@ class Route:
         return (Match.FULL if scope.get("method") in self.methods else Match.PARTIAL), child
 
     def compile(self, app: Any) -> dict[str, Any]:
-        """What `ignyx._core.App.add_route` takes: the endpoint itself, called with the
-        request."""
+        """What `ignyx._core.App.add_route` takes: the endpoint, called with the request.
+        Add-ons' endpoints may answer with Starlette's own responses, taken as ours."""
+        endpoint = self.endpoint
+        if inspect.iscoroutinefunction(endpoint):
+
+            async def call_async(request: Request) -> Any:
+                return as_response(await endpoint(request))
+
+            return self._spec(call_async, True)
+
+        def call(request: Request) -> Any:
+            return as_response(endpoint(request))
+
+        return self._spec(call, False)
+
+    def _spec(self, call: Callable[[Request], Any], is_async: bool) -> dict[str, Any]:
         return {
             "path": self.path,
             "methods": sorted(self.methods),
-            "call": self.endpoint,
-            "is_async": inspect.iscoroutinefunction(self.endpoint),
+            "call": call,
+            "is_async": is_async,
             "status_code": 200,
         }
 
