@@ -406,10 +406,21 @@ class Ignyx:
                 core.add_route(**route.compile(self))
         return core
 
-    def run(self, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, **options: Any):
-        """Serves the app until SIGINT/SIGTERM; ``workers`` processes share the port."""
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        workers: int = 1,
+        root_path: Optional[str] = None,
+        **options: Any,
+    ):
+        """Serves the app until SIGINT/SIGTERM; ``workers`` processes share the port.
+        ``root_path`` is where a proxy serves it (``/api/v1``), as ``uvicorn --root-path``."""
         from .server import run
 
+        if root_path is not None:
+            self.root_path = root_path
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
         run(self, host, port, workers=workers, **options)
 

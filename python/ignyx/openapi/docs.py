@@ -17,9 +17,10 @@ that serve their own docs routes.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..encoders import jsonable_encoder
+from ..requests import Request
 from ..responses import HTMLResponse, JSONResponse, Response
 from ..routing import APIRoute
 
@@ -246,58 +247,78 @@ def get_swagger_ui_oauth2_redirect_html() -> HTMLResponse:
 # -- the app's routes -------------------------------------------------------------------------
 
 
-def _page(path: str, body: bytes, name: str) -> APIRoute:
-    def page() -> Response:
+def _root_path(app: Any, request: Request) -> str:
+    """Where the app is served: the ASGI server's or a mount's ``root_path``, else the app's."""
+    root_path = request._data.root_path or getattr(app, "root_path", "") or ""
+    return root_path.rstrip("/")
+
+
+def _page(path: str, render: Callable[[str], bytes], name: str) -> APIRoute:
+    pages: dict[str, bytes] = {}
+
+    def page(request: Request) -> Response:
+        root_path = _root_path(request.app, request)
+        body = pages.get(root_path)
+        if body is None:
+            body = pages[root_path] = render(root_path)
         return HTMLResponse(body)
 
     return APIRoute(path, page, name=name, include_in_schema=False)
 
 
-def _openapi_route(app: Any, path: str, root_path: str) -> APIRoute:
-    cache: list[bytes] = []
+def _openapi_route(app: Any, path: str) -> APIRoute:
+    documents: dict[str, bytes] = {}
 
-    def openapi() -> Response:
-        # Built on first request, after the user had every chance to customise `app.openapi`.
-        if not cache:
+    def openapi(request: Request) -> Response:
+        # Built on first request, after the user had every chance to customise `app.openapi`;
+        # once for each root path it is served under.
+        root_path = _root_path(app, request)
+        body = documents.get(root_path)
+        if body is None:
             document = app.openapi()
             if root_path and getattr(app, "root_path_in_servers", True):
                 servers = document.get("servers", [])
                 if root_path not in {server.get("url") for server in servers}:
                     document = {**document, "servers": [{"url": root_path}, *servers]}
-            cache.append(JSONResponse(document).body)
-        return Response(content=cache[0], media_type="application/json")
+            body = documents[root_path] = JSONResponse(document).body
+        return Response(content=body, media_type="application/json")
 
     return APIRoute(path, openapi, name="openapi", include_in_schema=False)
 
 
 def docs_routes(app: Any) -> list[APIRoute]:
-    """The routes serving `app`'s OpenAPI document and its Swagger UI and ReDoc pages."""
+    """The routes serving `app`'s OpenAPI document and its Swagger UI and ReDoc pages; the
+    pages name the document under the root path they are served under."""
     if not app.openapi_url:
         return []
-    root_path = (getattr(app, "root_path", "") or "").rstrip("/")
-    openapi_url = root_path + app.openapi_url
-    routes = [_openapi_route(app, app.openapi_url, root_path)]
+    routes = [_openapi_route(app, app.openapi_url)]
     if app.docs_url:
         redirect_url = app.swagger_ui_oauth2_redirect_url
-        swagger = get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=app.swagger_js_url or SWAGGER_JS_URL,
-            swagger_css_url=app.swagger_css_url or SWAGGER_CSS_URL,
-            swagger_favicon_url=app.swagger_favicon_url or FAVICON_URL,
-            oauth2_redirect_url=root_path + redirect_url if redirect_url else None,
-            init_oauth=app.swagger_ui_init_oauth,
-            swagger_ui_parameters=app.swagger_ui_parameters,
-        )
-        routes.append(_page(app.docs_url, swagger.body, "swagger_ui_html"))
+
+        def swagger(root_path: str) -> bytes:
+            return get_swagger_ui_html(
+                openapi_url=root_path + app.openapi_url,
+                title=f"{app.title} - Swagger UI",
+                swagger_js_url=app.swagger_js_url or SWAGGER_JS_URL,
+                swagger_css_url=app.swagger_css_url or SWAGGER_CSS_URL,
+                swagger_favicon_url=app.swagger_favicon_url or FAVICON_URL,
+                oauth2_redirect_url=root_path + redirect_url if redirect_url else None,
+                init_oauth=app.swagger_ui_init_oauth,
+                swagger_ui_parameters=app.swagger_ui_parameters,
+            ).body
+
+        routes.append(_page(app.docs_url, swagger, "swagger_ui_html"))
         if redirect_url:
-            redirect = get_swagger_ui_oauth2_redirect_html()
-            routes.append(_page(redirect_url, redirect.body, "swagger_ui_redirect"))
+            redirect = get_swagger_ui_oauth2_redirect_html().body
+            routes.append(_page(redirect_url, lambda _root: redirect, "swagger_ui_redirect"))
     if app.redoc_url:
-        redoc = get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=app.redoc_js_url or REDOC_JS_URL,
-        )
-        routes.append(_page(app.redoc_url, redoc.body, "redoc_html"))
+
+        def redoc(root_path: str) -> bytes:
+            return get_redoc_html(
+                openapi_url=root_path + app.openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=app.redoc_js_url or REDOC_JS_URL,
+            ).body
+
+        routes.append(_page(app.redoc_url, redoc, "redoc_html"))
     return routes
