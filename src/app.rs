@@ -72,7 +72,9 @@ impl App {
     }
 
     /// Adds one route: `call(request)` answers it, or `fast` when its parameters convert.
-    #[pyo3(signature = (path, methods, call, *, is_async, status_code, fast = None))]
+    /// `route` is the Python route object, which ASGI middleware finds in `scope["route"]`.
+    #[pyo3(signature = (path, methods, call, *, is_async, status_code, fast = None, route = None))]
+    #[allow(clippy::too_many_arguments)]
     fn add_route(
         &mut self,
         path: &str,
@@ -81,6 +83,7 @@ impl App {
         is_async: bool,
         status_code: u16,
         fast: Option<Py<FastPlan>>,
+        route: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let methods = methods
             .iter()
@@ -95,6 +98,7 @@ impl App {
             fast,
             status,
             inline: InlinePolicy::default(),
+            object: route,
         });
         self.router
             .insert(path, &methods, route)
@@ -127,6 +131,7 @@ impl App {
             fast: None,
             status: StatusCode::OK,
             inline: InlinePolicy::default(),
+            object: None,
         }));
     }
 }

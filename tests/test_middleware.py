@@ -325,3 +325,48 @@ def test_prometheus_instrumentator_labels_requests_with_route_templates():
     lines = metrics.text.splitlines()
     assert 'http_requests_total{handler="/items/{item_id}",method="GET",status="2xx"} 2.0' in lines
     assert 'http_requests_total{handler="/items/{item_id}",method="GET",status="4xx"} 1.0' in lines
+
+
+class RouteNamer:
+    """Reads what routing left in the scope once the app has answered."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def named(message):
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                extra = [
+                    (b"x-route", (route.path if route else "-").encode()),
+                    (b"x-params", repr(scope.get("path_params")).encode()),
+                    (b"x-endpoint", getattr(scope.get("endpoint"), "__name__", "-").encode()),
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, named)
+
+
+def build_named(fw):
+    app = fw.FastAPI()
+    app.add_middleware(RouteNamer)
+
+    @app.get("/items/{item_id}")
+    def read_item(item_id: int):
+        return {"item_id": item_id}
+
+    return app
+
+
+@pytest.mark.parametrize("url", ["/items/5", "/items/x", "/nowhere"])
+def test_middleware_finds_the_route_in_the_scope_after_routing(dual, url):
+    pair = dual(build_named)
+    differential(pair, "GET", url)
+    theirs, ours = pair.request("GET", url)
+    for header in ("x-route", "x-params", "x-endpoint"):
+        assert ours.headers[header] == theirs.headers[header], header

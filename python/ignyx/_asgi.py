@@ -76,6 +76,12 @@ async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
     if isinstance(routed, tuple):
         # Routing's own answer: 404, 405, or the trailing-slash redirect.
         return await _send_reply(routed, send)
+    # After routing, the scope names the route, as Starlette's router leaves it.
+    route = routed.route
+    if route is not None:
+        scope["route"] = route
+        scope["endpoint"] = getattr(route, "endpoint", None)
+        scope["path_params"] = routed.path_params
     try:
         body = await _read_body(scope, receive, engine.max_body_size)
     except _BodyTooLarge:

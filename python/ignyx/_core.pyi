@@ -41,8 +41,10 @@ class App:
         is_async: bool,
         status_code: int,
         fast: FastPlan | None = None,
+        route: Any | None = None,
     ) -> None:
-        """Adds one route: `call(request)` answers it, or `fast` when its parameters convert."""
+        """Adds one route: `call(request)` answers it, or `fast` when its parameters convert.
+        `route` is the Python route object, which ASGI middleware finds in `scope["route"]`."""
 
     def add_websocket_route(
         self, path: str, call: Callable[[RequestData, WebSocketChannel], None]
@@ -193,6 +195,14 @@ class AsgiCall:
     @property
     def is_async(self) -> bool:
         """Whether the route is `async` (else Python runs `start` off the event loop)."""
+
+    @property
+    def route(self) -> Any | None:
+        """The Python route object (`scope["route"]` for ASGI middleware), if any."""
+
+    @property
+    def path_params(self) -> dict[str, str]:
+        """The path parameters the route captured, as strings."""
 
     @property
     def inline(self) -> bool:

@@ -260,6 +260,7 @@ class APIRoute:
                 "call": self.get_route_handler(),
                 "is_async": True,
                 "status_code": self.status_code or 200,
+                "route": self,
             }
         fast = self.fast_plan()
         return {
@@ -269,6 +270,7 @@ class APIRoute:
             "is_async": self.is_async,
             "status_code": self.status_code or 200,
             "fast": _core.FastPlan(self.endpoint, fast) if fast is not None else None,
+            "route": self,
         }
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
@@ -672,6 +674,7 @@ class Mount:
             "call": mount_entry(app, self.path, self.app),
             "is_async": True,
             "status_code": 200,
+            "route": self,
         }
 
     def __repr__(self) -> str:
@@ -733,6 +736,7 @@ class Route:
             "call": call,
             "is_async": is_async,
             "status_code": 200,
+            "route": self,
         }
 
 

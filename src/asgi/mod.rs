@@ -126,6 +126,24 @@ impl AsgiCall {
         self.route.is_async
     }
 
+    /// The Python route object (`scope["route"]` for ASGI middleware), if any.
+    #[getter]
+    fn route(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.route.object.as_ref().map(|route| route.clone_ref(py))
+    }
+
+    /// The path parameters the route captured, as strings.
+    #[getter]
+    fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        if let Some((_, params)) = &*lock(&self.pending) {
+            for (name, value) in params {
+                dict.set_item(name, value)?;
+            }
+        }
+        Ok(dict)
+    }
+
     /// Whether this `def` route has proven quick enough to run on the event loop itself
     /// (the native server's `InlinePolicy`); until then it runs in the threadpool.
     #[getter]

@@ -20,6 +20,8 @@ pub struct Route {
     pub status: StatusCode,
     /// Whether this sync route may run on the I/O thread itself.
     pub inline: InlinePolicy,
+    /// The Python route object (`ignyx.routing.APIRoute`...), for ASGI middleware.
+    pub object: Option<Py<PyAny>>,
 }
 
 /// `ignyx._core.FastPlan`: the endpoint, called with the converted parameters in order.
