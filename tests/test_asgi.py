@@ -1,7 +1,7 @@
 """The app as an ASGI 3 application: the same app on FastAPI and on Ignyx, both called
 through ``httpx.ASGITransport``, give the same answers; lifespan through
 ``asgi_lifespan.LifespanManager``; WebSockets through Starlette's own TestClient (an ASGI
-client); and a live ``uvicorn ignyx_app:app`` over a socket."""
+client); and the app served over a socket by uvicorn, hypercorn and granian."""
 
 import asyncio
 import contextlib
@@ -229,13 +229,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def uvicorn_server(tmp_path: Path):
+SERVERS = {
+    "uvicorn": ["-m", "uvicorn", "uvicorn_app:app", "--port", "{port}"],
+    "hypercorn": ["-m", "hypercorn", "uvicorn_app:app", "--bind", "127.0.0.1:{port}"],
+    "granian": [
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "uvicorn_app:app",
+    ],
+}
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def uvicorn_server(request, tmp_path: Path):
+    """The app served by a real ASGI server (uvicorn, hypercorn, granian) over a socket."""
     (tmp_path / "uvicorn_app.py").write_text(textwrap.dedent(APP_SOURCE))
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    command = [part.format(port=port) for part in SERVERS[request.param]]
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "uvicorn_app:app", "--port", str(port)],
+        [sys.executable, *command],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -254,11 +273,15 @@ def uvicorn_server(tmp_path: Path):
         yield base
     finally:
         process.terminate()
-        output = process.communicate(timeout=10)[0].decode()
+        try:
+            output = process.communicate(timeout=10)[0].decode()
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0].decode()
         assert "Traceback" not in output, output
 
 
-def test_uvicorn_serves_the_app_over_a_socket(uvicorn_server):
+def test_asgi_servers_serve_the_app_over_a_socket(uvicorn_server):
     assert httpx.get(uvicorn_server + "/hello").json() == {"greeting": "served by uvicorn"}
     assert httpx.get(uvicorn_server + "/users/42").json() == {"user_id": 42}
     bad = httpx.get(uvicorn_server + "/users/abc")
@@ -267,7 +290,7 @@ def test_uvicorn_serves_the_app_over_a_socket(uvicorn_server):
     assert httpx.get(uvicorn_server + "/nowhere").status_code == 404
 
 
-def test_uvicorn_serves_websockets(uvicorn_server):
+def test_asgi_servers_serve_websockets(uvicorn_server):
     from websockets.sync.client import connect
 
     with connect(uvicorn_server.replace("http", "ws") + "/ws") as ws:
