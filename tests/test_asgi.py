@@ -296,3 +296,59 @@ def test_asgi_servers_serve_websockets(uvicorn_server):
     with connect(uvicorn_server.replace("http", "ws") + "/ws") as ws:
         ws.send("shout")
         assert ws.recv() == "SHOUT"
+
+
+def _lambda_event(path: str, query: str = "", method: str = "GET", body: str = "") -> dict:
+    """An API Gateway (HTTP API, payload 2.0) event, as AWS Lambda hands it to Mangum."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {"host": "api.example.com", "content-type": "application/json"},
+        "requestContext": {
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "lambda-test",
+            },
+            "domainName": "api.example.com",
+            "stage": "$default",
+            "requestId": "request-1",
+            "accountId": "123456789012",
+            "apiId": "api",
+            "domainPrefix": "api",
+            "time": "05/Dec/2026:04:00:00 +0000",
+            "timeEpoch": 0,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _lambda_event("/items/7", "q=lambda"),
+        _lambda_event("/items/seven"),
+        _lambda_event("/items", method="POST", body='{"name": "tea", "price": 2}'),
+        _lambda_event("/missing"),
+    ],
+    ids=["get", "invalid", "post", "missing"],
+)
+def test_mangum_runs_the_app_on_aws_lambda_as_it_runs_fastapi(event):
+    from mangum import Mangum
+
+    class Context:
+        pass
+
+    answers = [
+        Mangum(build(framework(name)), lifespan="off")(dict(event), Context())
+        for name in ("fastapi", "ignyx")
+    ]
+    theirs, ours = answers
+    assert ours["statusCode"] == theirs["statusCode"]
+    assert ours["body"] == theirs["body"]
+    assert ours["headers"].get("content-type") == theirs["headers"].get("content-type")

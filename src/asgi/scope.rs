@@ -128,9 +128,10 @@ fn headers(scope: &Bound<'_, PyDict>) -> PyResult<HeaderMap> {
         return Ok(map);
     };
     for pair in items.try_iter()? {
-        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
-        let name = bytes_of(&name)?;
-        let value = bytes_of(&value)?;
+        // Pairs may be tuples or lists (Mangum sends lists).
+        let pair = pair?;
+        let name = bytes_of(&pair.get_item(0)?)?;
+        let value = bytes_of(&pair.get_item(1)?)?;
         let name = HeaderName::from_bytes(&name)
             .map_err(|e| PyValueError::new_err(format!("invalid header name: {e}")))?;
         let value = HeaderValue::from_bytes(&value)
@@ -156,7 +157,11 @@ fn address(scope: &Bound<'_, PyDict>, key: &str) -> PyResult<Option<SocketAddr>>
     if value.is_none() {
         return Ok(None);
     }
-    let Ok((host, port)) = value.extract::<(String, Option<u16>)>() else {
+    // A tuple or a list of two.
+    let (Ok(host), Ok(port)) = (value.get_item(0), value.get_item(1)) else {
+        return Ok(None);
+    };
+    let (Ok(host), Ok(port)) = (host.extract::<String>(), port.extract::<Option<u16>>()) else {
         return Ok(None);
     };
     Ok(host
