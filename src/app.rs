@@ -99,6 +99,7 @@ impl App {
             status,
             inline: InlinePolicy::default(),
             object: route,
+            takes_request: true,
         });
         self.router
             .insert(path, &methods, route)
@@ -122,7 +123,7 @@ impl App {
         Ok(())
     }
 
-    /// Hands every HTTP request to `entry(request)`, the app's Python middleware stack,
+    /// Hands every HTTP request to `entry(request_data)`, the app's Python middleware stack,
     /// which ends in the app's routes (`ignyx._asgi_host.stack_entry`).
     fn set_middleware_stack(&mut self, entry: Py<PyAny>) {
         self.stack = Some(Arc::new(Route {
@@ -132,6 +133,7 @@ impl App {
             status: StatusCode::OK,
             inline: InlinePolicy::default(),
             object: None,
+            takes_request: false,
         }));
     }
 }

@@ -32,8 +32,9 @@ def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Response]
     """The route the native server calls for every request of an app with Python
     middleware: the request as Starlette's scope, answered by the ASGI `stack`."""
 
-    async def entry(request: Any) -> Response:
-        return await host(stack, http_scope(app, request), body_receiver(request._data.body))
+    async def entry(data: Any) -> Response:
+        # The engine hands this route its request data, not a Request (`takes_request`).
+        return await host(stack, _scope_of(app, data), body_receiver(data.body))
 
     return entry
 
@@ -59,8 +60,12 @@ def mount_entry(
 
 def http_scope(app: Any, request: Any) -> Scope:
     """The ASGI scope of a request the engine read (Starlette's keys)."""
-    data = request._data
+    return _scope_of(app, request._data)
+
+
+def _scope_of(app: Any, data: Any) -> Scope:
     root_path = app.root_path
+    state = app._lifespan_state
     return {
         "type": "http",
         "asgi": _ASGI,
@@ -74,7 +79,7 @@ def http_scope(app: Any, request: Any) -> Scope:
         "headers": data.raw_headers,
         "client": data.client,
         "server": data.server,
-        "state": dict(app._lifespan_state),
+        "state": dict(state) if state else {},
         "app": app,
     }
 

@@ -67,7 +67,7 @@ class App:
         Starlette's `CORSMiddleware`."""
 
     def set_middleware_stack(self, entry: Callable[[Any], Any]) -> None:
-        """Hands every HTTP request to `entry(request)`, the app's Python middleware stack,
+        """Hands every HTTP request to `entry(request_data)`, the app's Python middleware stack,
         which ends in the app's routes (`ignyx._asgi_host.stack_entry`)."""
 
 @final

@@ -200,7 +200,14 @@ impl Exchange {
                     return fast.endpoint.bind(py).call1(args);
                 }
             }
-            route.call.bind(py).call1((self.request(py)?,))
+            if route.takes_request {
+                route.call.bind(py).call1((self.request(py)?,))
+            } else {
+                let data = PyRequestData {
+                    data: self.data.clone(),
+                };
+                route.call.bind(py).call1((Py::new(py, data)?,))
+            }
         })();
         self.settle(py, result)
     }

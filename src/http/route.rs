@@ -22,6 +22,9 @@ pub struct Route {
     pub inline: InlinePolicy,
     /// The Python route object (`ignyx.routing.APIRoute`...), for ASGI middleware.
     pub object: Option<Py<PyAny>>,
+    /// Whether `call` takes the `Request` (else the engine's request data, for the
+    /// middleware stack, which builds its own scope).
+    pub takes_request: bool,
 }
 
 /// `ignyx._core.FastPlan`: the endpoint, called with the converted parameters in order.

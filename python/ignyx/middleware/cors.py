@@ -54,21 +54,32 @@ class CORSMiddleware:
         layer = self._layer
         if layer is None:
             layer = self._layer = _core.CorsLayer(**self.options)
-        headers = [(bytes(name), bytes(value)) for name, value in scope.get("headers", ())]
+        headers = scope.get("headers", ())
         method = scope.get("method", "GET")
-        answer = layer.preflight(method, headers) if method == "OPTIONS" else None
+        answer = None
+        if method == "OPTIONS":
+            answer = layer.preflight(method, [(bytes(k), bytes(v)) for k, v in headers])
         if answer is not None:
             status, reply_headers, body = answer
             reply_headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": reply_headers})
             await send({"type": "http.response.body", "body": body})
             return
-        origin = next((value for name, value in headers if name.lower() == b"origin"), None)
+        origin = None
+        for name, value in headers:
+            if name == b"origin" or name.lower() == b"origin":
+                origin = bytes(value)
+                break
 
         async def send_with_cors(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                sent = [(bytes(name), bytes(value)) for name, value in message.get("headers", ())]
-                message = {**message, "headers": layer.apply(origin, sent)}
+                sent = message.get("headers", ())
+                try:
+                    applied = layer.apply(origin, sent)
+                except TypeError:
+                    # Pairs as lists, or bytes-like values: normalised first.
+                    applied = layer.apply(origin, [(bytes(k), bytes(v)) for k, v in sent])
+                message = {**message, "headers": applied}
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
