@@ -45,6 +45,8 @@ _NAMES = (
     "HTTPException",
     "Request",
     "Response",
+    "WebSocket",
+    "WebSocketDisconnect",
     "status",
 )
 

@@ -370,3 +370,42 @@ def test_middleware_finds_the_route_in_the_scope_after_routing(dual, url):
     theirs, ours = pair.request("GET", url)
     for header in ("x-route", "x-params", "x-endpoint"):
         assert ours.headers[header] == theirs.headers[header], header
+
+
+class WebSocketGate:
+    """A pure ASGI middleware that turns away WebSockets without a token and tells the
+    handler who came in (through the scope's state)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            headers = dict(scope["headers"])
+            if headers.get(b"x-token") != b"secret":
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            scope["state"]["user"] = "ada"
+        await self.app(scope, receive, send)
+
+
+def test_websockets_pass_through_python_middleware(fw):
+    app = fw.FastAPI()
+    app.add_middleware(WebSocketGate)
+
+    @app.websocket("/ws/{room}")
+    async def chat(websocket: fw.WebSocket, room: str):
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text(f"{room}:{text}:{websocket.state.user}")
+        await websocket.close()
+
+    with fw.TestClient(app) as client:
+        with client.websocket_connect("/ws/lobby", headers={"x-token": "secret"}) as ws:
+            ws.send_text("hi")
+            assert ws.receive_text() == "lobby:hi:ada"
+        with pytest.raises(fw.WebSocketDisconnect) as refused:
+            with client.websocket_connect("/ws/lobby"):
+                pass
+        assert refused.value.code == 1008

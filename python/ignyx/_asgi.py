@@ -55,7 +55,7 @@ def _engine(app: Any) -> _core.AsgiApp:
     """The app compiled for ASGI, once."""
     engine = app.__dict__.get("_asgi_engine")
     if engine is None:
-        engine = app._asgi_engine = _core.AsgiApp(app._compile())
+        engine = app._asgi_engine = _core.AsgiApp(app._compile(middleware=False))
     return engine
 
 

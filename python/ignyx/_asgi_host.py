@@ -84,6 +84,79 @@ def _scope_of(app: Any, data: Any) -> Scope:
     }
 
 
+def websocket_stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any, Any], asyncio.Task]:
+    """What the native server starts for a WebSocket upgrade of an app with Python
+    middleware: the stack runs with a ``websocket`` scope whose ``receive`` and ``send`` are
+    the engine's channel, and its innermost app serves the WebSocket route."""
+
+    def start(data: Any, channel: Any) -> asyncio.Task:
+        scope = _scope_of(app, data)
+        scope["type"] = "websocket"
+        scope["scheme"] = data.scheme
+        offered = data.header_all("sec-websocket-protocol")
+        scope["subprotocols"] = [p.strip() for v in offered for p in v.split(",") if p.strip()]
+        del scope["method"]
+        link = _ChannelLink(channel)
+
+        async def serve() -> None:
+            await stack(scope, link.receive, link.send)
+
+        return asyncio.get_running_loop().create_task(serve())
+
+    return start
+
+
+class _ChannelLink:
+    """The engine's WebSocket channel as an ASGI ``receive`` and ``send``."""
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+        self._connected = False
+        self._accepted = False
+
+    async def receive(self) -> Message:
+        if not self._connected:
+            self._connected = True
+            return {"type": "websocket.connect"}
+        message = self._channel.receive()
+        if message is None:
+            future = asyncio.get_running_loop().create_future()
+            self._channel.wait(future)
+            message = await future
+        if type(message) is tuple:
+            return {"type": "websocket.disconnect", "code": message[0], "reason": message[1]}
+        if type(message) is str:
+            return {"type": "websocket.receive", "text": message}
+        return {"type": "websocket.receive", "bytes": message}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        channel = self._channel
+        if kind == "websocket.accept":
+            headers = [(bytes(k), bytes(v)) for k, v in message.get("headers") or ()]
+            channel.accept(message.get("subprotocol"), headers)
+            self._accepted = True
+        elif kind == "websocket.send":
+            text = message.get("text")
+            must_wait = (
+                channel.send_text(text)
+                if text is not None
+                else channel.send_bytes(message["bytes"])
+            )
+            if must_wait:
+                future = asyncio.get_running_loop().create_future()
+                channel.wait_writable(future)
+                await future
+        elif kind == "websocket.close":
+            channel.close(message.get("code", 1000), str(message.get("reason") or ""))
+        elif kind == "websocket.http.response.start" and not self._accepted:
+            channel.deny(message.get("status", 403))
+        elif kind == "websocket.http.response.body":
+            pass
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r}")
+
+
 def body_receiver(body: bytes) -> Receive:
     """A ``receive`` that gives `body` as the one ``http.request`` message, then waits (for
     a disconnect that the engine reports by dropping the request)."""

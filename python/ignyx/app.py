@@ -20,7 +20,7 @@ from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _asgi, params
-from ._asgi_host import stack_entry
+from ._asgi_host import stack_entry, websocket_stack_entry
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
 from .exception_handlers import (
@@ -380,8 +380,10 @@ class Ignyx:
             self._openapi_routes = routes
         return self.openapi_schema
 
-    def _compile(self) -> Any:
-        """Builds the engine's route table; called when serving starts."""
+    def _compile(self, *, middleware: bool = True) -> Any:
+        """Builds the engine's route table; called when serving starts. Without
+        `middleware` (the app under an ASGI server, which runs them in Python itself), the
+        engine knows nothing of the Python middleware."""
         from . import _core
 
         _register_json_fallback()
@@ -394,14 +396,21 @@ class Ignyx:
             app=self,
             error_handler=self._handle_error,
         )
-        native, python = self._middleware_layers()
+        native, python = self._middleware_layers() if middleware else ([], [])
         for layer in native:
             layer._install(core)
+        websocket_stack = None
         if python:
-            core.set_middleware_stack(stack_entry(self, self._build_stack(python)))
+            stack = self._build_stack(python)
+            core.set_middleware_stack(stack_entry(self, stack))
+            websocket_stack = websocket_stack_entry(self, stack)
         for route in self._all_routes():
             if isinstance(route, APIWebSocketRoute):
-                core.add_websocket_route(**route.compile(self))
+                spec = route.compile(self)
+                if websocket_stack is not None:
+                    # Through the middleware, whose innermost app serves the route.
+                    spec["call"] = websocket_stack
+                core.add_websocket_route(**spec)
             else:
                 core.add_route(**route.compile(self))
         return core
