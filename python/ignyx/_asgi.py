@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from . import _core
 from .concurrency import iterate_in_threadpool, run_in_threadpool
+from .requests import BodyTooLarge, ClientDisconnect, receive_body
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -62,14 +63,6 @@ def _engine(app: Any) -> _core.AsgiApp:
 # -- HTTP --------------------------------------------------------------------------------
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    pass
-
-
 async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
     engine = _engine(app)
     routed = engine.route(scope)
@@ -84,9 +77,9 @@ async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
         scope["path_params"] = routed.path_params
     try:
         body = await _read_body(scope, receive, engine.max_body_size)
-    except _BodyTooLarge:
+    except BodyTooLarge:
         return await _send_reply(_TOO_LARGE, send)
-    except _ClientGone:
+    except ClientDisconnect:
         return
     if routed.is_async:
         pending = routed.start(body)
@@ -118,22 +111,8 @@ def _pooled(routed: _core.AsgiCall, body: bytes) -> Any:
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     for name, value in scope.get("headers") or ():
         if name.lower() == b"content-length" and value.isdigit() and int(value) > limit:
-            raise _BodyTooLarge
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            raise BodyTooLarge
+    return await receive_body(receive, limit)
 
 
 async def _send_reply(reply: tuple[int, list, Any, Any], send: Send) -> None:

@@ -16,6 +16,7 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any, Awaitable, Callable
 
+from .requests import engine_scope
 from .responses import Response, StreamingResponse
 
 Scope = dict[str, Any]
@@ -25,7 +26,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _END = object()
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
 
 
 def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Response]]:
@@ -64,24 +64,10 @@ def http_scope(app: Any, request: Any) -> Scope:
 
 
 def _scope_of(app: Any, data: Any) -> Scope:
-    root_path = app.root_path
+    scope = engine_scope(data, app)
     state = app._lifespan_state
-    return {
-        "type": "http",
-        "asgi": _ASGI,
-        "http_version": data.http_version,
-        "method": data.method,
-        "scheme": data.scheme,
-        "path": root_path + data.path,
-        "raw_path": data.raw_path,
-        "root_path": root_path,
-        "query_string": data.query_string,
-        "headers": data.raw_headers,
-        "client": data.client,
-        "server": data.server,
-        "state": dict(state) if state else {},
-        "app": app,
-    }
+    scope["state"] = dict(state) if state else {}
+    return scope
 
 
 def websocket_stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any, Any], asyncio.Task]:

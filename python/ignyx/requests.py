@@ -125,6 +125,57 @@ class ScopeData:
         return self.scope.setdefault("state", {})
 
 
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+
+
+def engine_scope(data: Any, app: Any) -> dict[str, Any]:
+    """The ASGI scope of a request the engine read (``ignyx._core.RequestData``), with
+    Starlette's keys."""
+    return {
+        "type": "http",
+        "asgi": _ASGI,
+        "http_version": data.http_version,
+        "method": data.method,
+        "scheme": data.scheme,
+        "path": data.path,
+        "raw_path": data.raw_path,
+        "root_path": data.root_path or getattr(app, "root_path", ""),
+        "query_string": data.query_string,
+        "headers": data.raw_headers,
+        "client": data.client,
+        "server": data.server,
+        "app": app,
+    }
+
+
+class ClientDisconnect(Exception):
+    """The client left before its request's body arrived."""
+
+
+class BodyTooLarge(Exception):
+    """A request's body is larger than the app accepts."""
+
+
+async def receive_body(receive: Any, limit: float = float("inf")) -> bytes:
+    """The whole body of an ASGI request, read from `receive`: `BodyTooLarge` past `limit`
+    bytes, `ClientDisconnect` when the client leaves first."""
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class HTTPConnection:
     """What requests and WebSockets share: URL, headers, query, cookies, client, state.
 
@@ -225,22 +276,10 @@ class HTTPConnection:
         data = self._data
         if type(data) is ScopeData:
             return data.scope
-        return {
-            "type": "http",
-            "http_version": data.http_version,
-            "method": data.method,
-            "scheme": data.scheme,
-            "path": data.path,
-            "raw_path": data.raw_path,
-            "root_path": data.root_path or getattr(self._app, "root_path", ""),
-            "query_string": data.query_string,
-            "headers": data.raw_headers,
-            "client": data.client,
-            "server": data.server,
-            "path_params": data.path_params,
-            "app": self._app,
-            "state": self.state,
-        }
+        scope = engine_scope(data, self._app)
+        scope["path_params"] = data.path_params
+        scope["state"] = self.state._state
+        return scope
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         return self.base_url.replace(path=self._app.url_path_for(name, **path_params))
@@ -258,7 +297,7 @@ class Request(HTTPConnection):
     async def body(self) -> bytes:
         data = self._data
         if type(data) is ScopeData and not data.body and self._receive is not None:
-            data.body = await _read_body(self._receive)
+            data.body = await receive_body(self._receive)
         return data.body
 
     async def json(self) -> Any:
@@ -313,18 +352,6 @@ class Request(HTTPConnection):
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self._data.path}>"
-
-
-async def _read_body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 class _FormReader:
