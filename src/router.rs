@@ -37,6 +37,14 @@ pub enum Match<'r, 'p, T> {
     NotFound,
 }
 
+/// Captured path parameters as the owned pairs a request keeps.
+pub fn owned(params: Vec<(&str, &str)>) -> Vec<(String, String)> {
+    params
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 impl<T> Default for Router<T> {
     fn default() -> Self {
         Self {

@@ -352,3 +352,38 @@ def test_mangum_runs_the_app_on_aws_lambda_as_it_runs_fastapi(event):
     assert ours["statusCode"] == theirs["statusCode"]
     assert ours["body"] == theirs["body"]
     assert ours["headers"].get("content-type") == theirs["headers"].get("content-type")
+
+
+def test_a_body_over_max_body_size_is_refused_under_an_asgi_server_as_on_the_engine():
+    import ignyx
+    from ignyx.testclient import TestClient
+
+    app = ignyx.FastAPI(max_body_size=10)
+
+    @app.post("/echo")
+    async def echo(request: ignyx.Request):
+        return {"size": len(await request.body())}
+
+    async def chunked():
+        yield b"x" * 8
+        yield b"x" * 8
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return (
+                await client.post("/echo", content=b"x" * 20),
+                await client.post("/echo", content=chunked()),
+                await client.post("/echo", content=b"x" * 5),
+                await client.post("/elsewhere", content=b"x" * 20),
+            )
+
+    declared, streamed, small, unrouted = asyncio.run(scenario())
+    with TestClient(app) as client:
+        native = client.post("/echo", content=b"x" * 20)
+    for refused in (declared, streamed):
+        assert (refused.status_code, refused.content) == (native.status_code, native.content)
+        assert refused.json() == {"detail": "Request Entity Too Large"}
+        assert refused.headers["content-length"] == str(len(refused.content))
+    assert small.json() == {"size": 5}
+    assert unrouted.status_code == 404

@@ -13,15 +13,16 @@ channel's interface, and the lifespan runs the app's startup and shutdown hooks.
 from __future__ import annotations
 
 import asyncio
+import http
 import logging
 import traceback
 from collections import deque
-from time import perf_counter
 from typing import Any, Awaitable, Callable, Optional
 
 from . import _core
-from .concurrency import iterate_in_threadpool, run_in_threadpool
+from .concurrency import run_sync
 from .requests import BodyTooLarge, ClientDisconnect, receive_body
+from .responses import send_chunks
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -29,14 +30,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("ignyx.error")
-
-_TOO_LARGE = (
-    413,
-    [(b"content-type", b"application/json")],
-    b'{"detail":"Request Entity Too Large"}',
-    None,
-)
-_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 async def serve(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,21 +69,17 @@ async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
         scope["endpoint"] = getattr(route, "endpoint", None)
         scope["path_params"] = routed.path_params
     try:
-        body = await _read_body(scope, receive, engine.max_body_size)
+        body = await receive_body(receive, engine.max_body_size)
     except BodyTooLarge:
-        return await _send_reply(_TOO_LARGE, send)
+        return await _send_reply(routed.too_large(), send)
     except ClientDisconnect:
         return
     if routed.is_async:
         pending = routed.start(body)
-    elif routed.inline:
-        # A `def` route proven quick runs right here (the native server's rule).
-        started = perf_counter()
-        pending = routed.start(body)
-        routed.observe_inline(perf_counter() - started)
     else:
-        # Otherwise off the event loop, as in FastAPI, until it proves quick.
-        pending = await run_in_threadpool(_pooled, routed, body)
+        # A `def` route runs in the threadpool, as in FastAPI, until it proves quick; then
+        # on the loop (the route's own InlinePolicy, as on the native server).
+        pending = await run_sync(routed, routed.start, body)
     while pending is not None:
         try:
             value = await pending
@@ -101,36 +90,14 @@ async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
     await _send_reply(routed.reply(), send)
 
 
-def _pooled(routed: _core.AsgiCall, body: bytes) -> Any:
-    started = perf_counter()
-    pending = routed.start(body)
-    routed.observe_pooled(perf_counter() - started)
-    return pending
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    for name, value in scope.get("headers") or ():
-        if name.lower() == b"content-length" and value.isdigit() and int(value) > limit:
-            raise BodyTooLarge
-    return await receive_body(receive, limit)
-
-
 async def _send_reply(reply: tuple[int, list, Any, Any], send: Send) -> None:
+    """Sends a reply the engine rendered (whole bodies come with their content-length)."""
     status, headers, body, background = reply
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     if isinstance(body, bytes):
-        if status not in _NO_BODY_STATUSES and status >= 200:
-            if not any(name == b"content-length" for name, _ in headers):
-                headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
     else:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        chunks = body if hasattr(body, "__aiter__") else iterate_in_threadpool(body)
-        async for chunk in chunks:
-            if not isinstance(chunk, (bytes, memoryview)):
-                chunk = chunk.encode("utf-8")
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send_chunks(body, send)
     if background is not None:
         await background()
 
@@ -280,8 +247,6 @@ class _AsgiChannel:
 
 
 def _reason(status: int) -> str:
-    import http
-
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:

@@ -46,8 +46,7 @@ def mount_entry(
     gives a mounted app (``root_path`` extended by the mount's path), answered by it."""
 
     async def entry(request: Any) -> Response:
-        scope = request.scope if "asgi" in request.scope else http_scope(app, request)
-        scope = {**scope}
+        scope = {**request.scope}
         root_path = scope.get("root_path", "")
         scope["app_root_path"] = scope.get("app_root_path", root_path)
         scope["root_path"] = root_path + mount_path
@@ -58,12 +57,8 @@ def mount_entry(
     return entry
 
 
-def http_scope(app: Any, request: Any) -> Scope:
-    """The ASGI scope of a request the engine read (Starlette's keys)."""
-    return _scope_of(app, request._data)
-
-
 def _scope_of(app: Any, data: Any) -> Scope:
+    """The scope the middleware stack gets: Starlette's keys, the lifespan's state."""
     scope = engine_scope(data, app)
     state = app._lifespan_state
     scope["state"] = dict(state) if state else {}

@@ -181,8 +181,9 @@ class AsgiApp:
     def route(
         self, scope: dict[str, Any]
     ) -> AsgiCall | tuple[int, list[tuple[bytes, bytes]], bytes, None]:
-        """Routes an `http` scope: the `AsgiCall` of its route, or routing's own answer as
-        `(status, headers, body, None)` (404, 405, the trailing-slash redirect)."""
+        """Routes an `http` scope: the `AsgiCall` of its route, or the engine's own answer as
+        `(status, headers, body, None)` (404, 405, the trailing-slash redirect; 413 when a
+        routed request's `Content-Length` is over the limit)."""
 
     def websocket(self, scope: dict[str, Any]) -> tuple[Callable[..., Any], RequestData] | None:
         """The WebSocket route of a `websocket` scope, as `(call, request_data)`; `call` starts
@@ -224,9 +225,13 @@ class AsgiCall:
     def fail(self, exc: BaseException) -> Coroutine[Any, Any, Any] | None:
         """What the awaited coroutine raised; returns the next coroutine to await, if any."""
 
+    def too_large(self) -> tuple[int, list[tuple[bytes, bytes]], bytes, None]:
+        """413, for a body that turned out to be over the limit while it was read."""
+
     def reply(self) -> tuple[int, list[tuple[bytes, bytes]], Any, Any]:
         """`(status, headers, body, background)`: `headers` a list of `(name, value)` bytes
-        pairs, `body` bytes or an iterator of chunks (sync or async)."""
+        pairs (with `content-length` for a whole body), `body` bytes or an iterator of chunks
+        (sync or async)."""
 
 @final
 class RequestData:

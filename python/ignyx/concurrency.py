@@ -22,7 +22,7 @@ import functools
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from time import perf_counter
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from ._core import InlinePolicy
 
@@ -39,7 +39,17 @@ async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -
     return await loop.run_in_executor(None, functools.partial(context.run, func, *args, **kwargs))
 
 
-async def run_sync(policy: InlinePolicy, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+class Policy(Protocol):
+    """What decides where a sync callable runs: ``ignyx._core.InlinePolicy``, or a route
+    of the ASGI app (``ignyx._core.AsgiCall``), which follows its route's policy."""
+
+    @property
+    def inline(self) -> bool: ...
+    def observe_pooled(self, seconds: float) -> None: ...
+    def observe_inline(self, seconds: float) -> None: ...
+
+
+async def run_sync(policy: Policy, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Calls a sync callable of an async plan: in the threadpool, as FastAPI does, until
     `policy` has seen it prove quick; then on the event loop itself, sparing the thread
     round trip, until a slow call sends it back (the policy sync routes follow, see
@@ -54,7 +64,7 @@ async def run_sync(policy: InlinePolicy, func: Callable[..., T], *args: Any, **k
     return await run_in_threadpool(_timed, policy, func, args, kwargs)
 
 
-def _timed(policy: InlinePolicy, func: Callable[..., T], args: tuple, kwargs: dict) -> T:
+def _timed(policy: Policy, func: Callable[..., T], args: tuple, kwargs: dict) -> T:
     started = perf_counter()
     try:
         return func(*args, **kwargs)

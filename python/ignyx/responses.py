@@ -362,16 +362,20 @@ class StreamingResponse(Response):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
-        content = self.body_iterator
-        if not hasattr(content, "__aiter__"):
-            content = iterate_in_threadpool(content)
-        async for chunk in content:
-            if not isinstance(chunk, (bytes, memoryview)):
-                chunk = chunk.encode(self.charset)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send_chunks(self.body_iterator, send, self.charset)
         if self.background is not None:
             await self.background()
+
+
+async def send_chunks(content: ContentStream, send: Any, charset: str = "utf-8") -> None:
+    """Sends a streamed body as ASGI ``http.response.body`` messages: each chunk of `content`
+    (a sync iterable is read in the threadpool, ``str`` encoded), then the end."""
+    chunks = content if hasattr(content, "__aiter__") else iterate_in_threadpool(content)
+    async for chunk in chunks:
+        if not isinstance(chunk, (bytes, memoryview)):
+            chunk = chunk.encode(charset)
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class FileResponse(Response):

@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::app::{App, Engine};
 use crate::http::{self as h, Exchange, Reply, ReplyBody, RequestData, Route, Routed};
+use crate::router::{self, Match};
 use crate::runtime::Awaiter;
 use scope::Head;
 
@@ -41,13 +43,20 @@ impl AsgiApp {
         self.engine.http.max_body_size
     }
 
-    /// Routes an `http` scope: the `AsgiCall` of its route, or routing's own answer as
-    /// `(status, headers, body, None)` (404, 405, the trailing-slash redirect).
+    /// Routes an `http` scope: the `AsgiCall` of its route, or the engine's own answer as
+    /// `(status, headers, body, None)` (404, 405, the trailing-slash redirect; 413 when a
+    /// routed request's `Content-Length` is over the limit).
     fn route(&self, py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<PyObject> {
         let mut head = Head::of(scope, "http")?;
         head.state = scope.get_item("state")?.map(Bound::unbind);
         let engine = &self.engine.http;
         match h::route(engine, &head.parts, &head.path, head.peers.local) {
+            // Refused before it is read, as on the native server.
+            Routed::Route(..)
+                if h::declares_too_large(&head.parts.headers, engine.max_body_size) =>
+            {
+                Ok(reply_tuple(py, Reply::too_large())?.into_any().unbind())
+            }
             Routed::Route(route, params) => {
                 let call = AsgiCall {
                     engine: engine.clone(),
@@ -74,13 +83,7 @@ impl AsgiApp {
         let mut head = Head::of(scope, "ws")?;
         head.state = scope.get_item("state")?.map(Bound::unbind);
         let (route, params) = match routes.find(&head.parts.method, &head.path) {
-            crate::router::Match::Found { route, params } => (
-                route.clone(),
-                params
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-            ),
+            Match::Found { route, params } => (route.clone(), router::owned(params)),
             _ => return Ok(None),
         };
         let data = head.into_request(params, Bytes::new());
@@ -192,8 +195,14 @@ impl AsgiCall {
         Ok(self.exchange()?.settle(py, Err(PyErr::from_value(exc))))
     }
 
+    /// 413, for a body that turned out to be over the limit while it was read.
+    fn too_large<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        reply_tuple(py, Reply::too_large())
+    }
+
     /// `(status, headers, body, background)`: `headers` a list of `(name, value)` bytes
-    /// pairs, `body` bytes or an iterator of chunks (sync or async).
+    /// pairs (with `content-length` for a whole body), `body` bytes or an iterator of chunks
+    /// (sync or async).
     fn reply<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         match self.exchange()?.take_reply() {
             Ok(reply) => reply_tuple(py, reply),
@@ -202,7 +211,17 @@ impl AsgiCall {
     }
 }
 
-fn reply_tuple(py: Python<'_>, reply: Reply) -> PyResult<Bound<'_, PyTuple>> {
+fn reply_tuple(py: Python<'_>, mut reply: Reply) -> PyResult<Bound<'_, PyTuple>> {
+    // What hyper adds on the native server, an ASGI server expects from the app.
+    if let ReplyBody::Full(bytes) = &reply.body {
+        let status = reply.status.as_u16();
+        let has_body = status >= 200 && status != 204 && status != 304;
+        if has_body && !reply.headers.contains_key(CONTENT_LENGTH) {
+            reply
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        }
+    }
     let headers = PyList::empty(py);
     for (name, value) in reply.headers.iter() {
         headers.append((

@@ -177,16 +177,17 @@ impl Exchange {
         if let Some(request) = &self.state().request {
             return Ok(request.bind(py).clone());
         }
-        let data = Py::new(
-            py,
-            PyRequestData {
-                data: self.data.clone(),
-            },
-        )?;
+        let data = self.request_data(py)?;
         let hooks = &self.engine.hooks;
         let request = hooks.request_class.bind(py).call1((data, &hooks.app))?;
         self.state().request = Some(request.clone().unbind());
         Ok(request)
+    }
+
+    /// The request data as Python reads it.
+    fn request_data(&self, py: Python<'_>) -> PyResult<Py<PyRequestData>> {
+        let data = self.data.clone();
+        Py::new(py, PyRequestData { data })
     }
 
     /// Calls the route, the fast plan when it applies, and settles what it gave; returns
@@ -203,10 +204,7 @@ impl Exchange {
             if route.takes_request {
                 route.call.bind(py).call1((self.request(py)?,))
             } else {
-                let data = PyRequestData {
-                    data: self.data.clone(),
-                };
-                route.call.bind(py).call1((Py::new(py, data)?,))
+                route.call.bind(py).call1((self.request_data(py)?,))
             }
         })();
         self.settle(py, result)

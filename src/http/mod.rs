@@ -28,7 +28,7 @@ use crate::runtime::{EventLoop, InFlight, SyncPool};
 
 pub use body::ResponseBody;
 pub use call::Exchange;
-pub use request::{decoded_path, Peers, PyRequestData, RequestData};
+pub use request::{declares_too_large, decoded_path, Peers, PyRequestData, RequestData};
 pub use response::respond;
 pub use response::{Reply, ReplyBody, ResponseTypes};
 pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route};

@@ -118,6 +118,15 @@ pub fn decoded_path(raw_path: &str) -> String {
     }
 }
 
+/// Whether `Content-Length` announces a body over `limit` bytes (refused before reading it).
+pub fn declares_too_large(headers: &HeaderMap, limit: usize) -> bool {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+}
+
 /// Reads the whole request body, refusing one over `limit` bytes (413, before reading it
 /// when `Content-Length` says so) or one that does not arrive within `timeout` (408).
 pub async fn read_body(
@@ -126,13 +135,8 @@ pub async fn read_body(
     timeout: Duration,
     headers: &HeaderMap,
 ) -> Result<Bytes, Reply> {
-    let too_large = || Reply::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+    if declares_too_large(headers, limit) {
+        return Err(Reply::too_large());
     }
     // Most requests have no body: no timer, no collecting.
     if body.is_end_stream() {
@@ -145,7 +149,7 @@ pub async fn read_body(
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(too_large())
+            Err(Reply::too_large())
         }
         Ok(Err(_)) => Err(Reply::detail(StatusCode::BAD_REQUEST, "Bad Request")),
         Err(_) => Err(Reply::detail(

@@ -85,6 +85,11 @@ impl Reply {
         }
     }
 
+    /// 413: the body is over the app's `max_body_size`.
+    pub fn too_large() -> Self {
+        Self::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+    }
+
     pub fn not_found() -> Self {
         Self::detail(StatusCode::NOT_FOUND, "Not Found")
     }

@@ -11,7 +11,7 @@ use http::StatusCode;
 use super::response::Reply;
 use super::route::Route;
 use super::Engine;
-use crate::router::Match;
+use crate::router::{self, Match};
 
 /// Where routing sent a request.
 pub enum Routed {
@@ -29,13 +29,7 @@ pub fn route(
     local: Option<SocketAddr>,
 ) -> Routed {
     match engine.router.find(&parts.method, path) {
-        Match::Found { route, params } => {
-            let params = params
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            Routed::Route(route.clone(), params)
-        }
+        Match::Found { route, params } => Routed::Route(route.clone(), router::owned(params)),
         Match::MethodNotAllowed { allow } => Routed::Answer(method_not_allowed(allow)),
         Match::NotFound => Routed::Answer(not_found(engine, path, parts, local)),
     }

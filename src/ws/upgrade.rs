@@ -22,7 +22,7 @@ use super::{connection, Routes, WebSockets, WsRoute};
 use crate::http::{
     decoded_path, Handshake, Peers, PyRequestData, Reply, ReplyBody, RequestData, Upgrade,
 };
-use crate::router::Match;
+use crate::router::{self, Match};
 use crate::runtime::{Job, LoopSender};
 
 /// The close code a handler gave when it closed before accepting; the TestClient reads it
@@ -106,17 +106,11 @@ impl Upgrader {
         }
         let path = decoded_path(req.uri().path());
         match self.routes.find(req.method(), &path) {
-            Match::Found { route, params } => {
-                let params = params
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect();
-                Some(Found {
-                    route: route.clone(),
-                    path,
-                    params,
-                })
-            }
+            Match::Found { route, params } => Some(Found {
+                route: route.clone(),
+                params: router::owned(params),
+                path,
+            }),
             _ => None,
         }
     }

@@ -33,6 +33,17 @@ from .models import Dependant, ModelField, SecurityScopes
 _SEQUENCES = (list, set, frozenset, tuple)
 
 
+# Parameters the framework fills by their class, and where the plan notes them (a
+# WebSocket is an HTTPConnection too: it comes first).
+_SPECIAL = (
+    (WebSocket, "websocket_param"),
+    (HTTPConnection, "request_param"),
+    (Response, "response_param"),
+    (BackgroundTasks, "background_param"),
+    (SecurityScopes, "security_scopes_param"),
+)
+
+
 def build_dependant(
     call: Callable[..., Any],
     *,
@@ -90,20 +101,9 @@ def build_dependant(
             )
             dependant.dependencies.append(sub)
             continue
-        if _is_class(base, WebSocket):
-            dependant.websocket_param = param_name
-            continue
-        if _is_class(base, HTTPConnection):
-            dependant.request_param = param_name
-            continue
-        if _is_class(base, Response):
-            dependant.response_param = param_name
-            continue
-        if _is_class(base, BackgroundTasks):
-            dependant.background_param = param_name
-            continue
-        if _is_class(base, SecurityScopes):
-            dependant.security_scopes_param = param_name
+        special = next((slot for cls, slot in _SPECIAL if _is_class(base, cls)), None)
+        if special is not None:
+            setattr(dependant, special, param_name)
             continue
         field = _make_field(param_name, base, default, field_info, path_names)
         {
