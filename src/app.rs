@@ -27,7 +27,7 @@ pub struct App {
     router: Router<Arc<Route>>,
     cors: Option<Cors>,
     hooks: Option<(ResponseTypes, Hooks)>,
-    stack: Option<Arc<Route>>,
+    stack: Option<h::Stack>,
     redirect_slashes: bool,
     max_body_size: usize,
     websockets: Option<ws::Routes>,
@@ -114,19 +114,24 @@ impl App {
             .map_err(PyValueError::new_err)
     }
 
-    /// Turns on CORS in the engine, outside every Python middleware, configured like
-    /// Starlette's `CORSMiddleware`.
+    /// Turns on CORS in the engine right around the routes (inside every Python
+    /// middleware), configured like Starlette's `CORSMiddleware`.
     #[pyo3(signature = (**options))]
     fn set_cors(&mut self, options: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        let config = cors_config(options)?;
-        self.cors = Some(Cors::new(config).map_err(PyValueError::new_err)?);
+        self.cors = Some(cors(options)?);
         Ok(())
     }
 
     /// Hands every HTTP request to `entry(request_data)`, the app's Python middleware stack,
-    /// which ends in the app's routes (`ignyx._asgi_host.stack_entry`).
-    fn set_middleware_stack(&mut self, entry: Py<PyAny>) {
-        self.stack = Some(Arc::new(Route {
+    /// which ends in the app's routes (`ignyx._asgi_host.stack_entry`); `cors`, the options
+    /// of a CORS layer outside every Python middleware.
+    #[pyo3(signature = (entry, *, cors = None))]
+    fn set_middleware_stack(
+        &mut self,
+        entry: Py<PyAny>,
+        cors: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let entry = Arc::new(Route {
             call: entry,
             is_async: true,
             fast: None,
@@ -134,7 +139,13 @@ impl App {
             inline: InlinePolicy::default(),
             object: None,
             takes_request: false,
-        }));
+        });
+        let cors = match cors {
+            Some(options) => Some(self::cors(Some(options))?),
+            None => None,
+        };
+        self.stack = Some(h::Stack { entry, cors });
+        Ok(())
     }
 }
 
@@ -159,6 +170,10 @@ impl App {
             websockets: self.websockets.take().map(Arc::new),
         })
     }
+}
+
+fn cors(options: Option<&Bound<'_, PyDict>>) -> PyResult<Cors> {
+    Cors::new(cors_config(options)?).map_err(PyValueError::new_err)
 }
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -298,8 +298,8 @@ def test_an_app_without_python_middleware_builds_no_stack():
 
     app = ignyx.FastAPI()
     app.add_middleware(ignyx.middleware.CORSMiddleware, allow_origins=["*"])
-    native, python = app._middleware_layers()
-    assert len(native) == 1 and python == []
+    outer, python, inner = app._middleware_layers()
+    assert outer is None and python == [] and inner is not None
 
 
 def test_prometheus_instrumentator_labels_requests_with_route_templates():
@@ -409,3 +409,112 @@ def test_websockets_pass_through_python_middleware(fw):
             with client.websocket_connect("/ws/lobby"):
                 pass
         assert refused.value.code == 1008
+
+
+class Rewriter:
+    """A pure ASGI middleware that changes what the handler gets: the path (`/old/...` is
+    served as `/new/...`), the body (upper-cased), the client and scheme (as a proxy-headers
+    middleware does), a header appended to the scope's own list, and the scope's state."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/old/"):
+            scope["path"] = "/new/" + scope["path"][len("/old/") :]
+            scope["raw_path"] = scope["path"].encode()
+        if dict(scope["headers"]).get(b"x-forwarded-for"):
+            scope["client"] = ("203.0.113.7", 4242)
+            scope["scheme"] = "https"
+        scope["headers"].append((b"x-appended", b"in place"))
+        scope["state"]["who"] = "rewriter"
+
+        async def upper() -> dict:
+            message = await receive()
+            if message["type"] == "http.request":
+                message = {**message, "body": message.get("body", b"").upper()}
+            return message
+
+        await self.app(scope, upper, send)
+
+
+def build_rewritten(fw):
+    app = fw.FastAPI()
+    app.add_middleware(Rewriter)
+
+    @app.get("/old/{name}")
+    def old(name: str):
+        return {"old": name}
+
+    @app.get("/new/{name}")
+    def new(name: str, request: fw.Request):
+        return {"name": name, "path": request.url.path}
+
+    @app.post("/echo")
+    async def echo(request: fw.Request):
+        return {"body": (await request.body()).decode()}
+
+    @app.get("/who")
+    def who(request: fw.Request):
+        # (Starlette's test client calls itself "testclient": only a rewritten one is shown.)
+        client = request.client
+        return {
+            "client": f"{client.host}:{client.port}" if client.port == 4242 else "direct",
+            "scheme": request.url.scheme,
+            "appended": request.headers.get("x-appended"),
+            "who": request.state.who,
+        }
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs"),
+    [
+        ("GET", "/old/ada", {}),  # the engine matched /old/{name}; the middleware moved it
+        ("GET", "/new/grace", {}),
+        ("POST", "/echo", {"content": b"quiet please"}),
+        ("GET", "/who", {}),
+        ("GET", "/who", {"headers": {"x-forwarded-for": "203.0.113.7"}}),
+    ],
+)
+def test_what_a_middleware_rewrites_in_the_scope_is_what_the_handler_gets(
+    dual, method, url, kwargs
+):
+    # The engine routes a request before its middleware runs; what they change is read anew.
+    differential(dual(build_rewritten), method, url, **kwargs)
+
+
+def build_cors_inside(fw):
+    # CORS added first: inside the Python middleware, right around the routes.
+    app = fw.FastAPI()
+    app.add_middleware(
+        fw.CORSMiddleware, allow_origins=["https://app.example"], allow_methods=["GET"]
+    )
+    app.add_middleware(Trail, name="outer")
+
+    @app.get("/trail")
+    def trail(request: fw.Request):
+        return {"in": request.headers.getlist("x-in")}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers"),
+    [
+        ("GET", "/trail", {"origin": "https://app.example"}),
+        ("GET", "/trail", {"origin": "https://elsewhere.example"}),
+        ("GET", "/missing", {"origin": "https://app.example"}),
+        ("OPTIONS", "/trail", {"origin": "https://app.example", "access-control-request-method": "GET"}),
+        ("OPTIONS", "/trail", {"origin": "https://app.example", "access-control-request-method": "PUT"}),
+    ],
+)
+def test_cors_inside_python_middleware_answers_as_fastapi(dual, method, url, headers):
+    pair = dual(build_cors_inside)
+    differential(pair, method, url, headers=headers)
+    theirs, ours = pair.request(method, url, headers=headers)
+    assert ours.headers.get_list("x-out") == theirs.headers.get_list("x-out") == ["outer"]

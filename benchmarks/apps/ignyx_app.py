@@ -24,6 +24,17 @@ if os.environ.get("BENCH_MIDDLEWARE") == "correlation-id":
     from asgi_correlation_id import CorrelationIdMiddleware
 
     app.add_middleware(CorrelationIdMiddleware)
+elif os.environ.get("BENCH_MIDDLEWARE") == "passthrough":
+
+    class Passthrough:
+        # The least an ASGI middleware can be: what hosting one costs, with no work of its own.
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            await self.app(scope, receive, send)
+
+    app.add_middleware(Passthrough)
 elif os.environ.get("BENCH_MIDDLEWARE") == "http":
 
     @app.middleware("http")

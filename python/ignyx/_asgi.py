@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Awaitable, Callable, Optional
 
 from . import _core
-from .concurrency import run_sync
+from .concurrency import call_inline, run_sync
 from .requests import BodyTooLarge, ClientDisconnect, receive_body
 from .responses import send_chunks
 
@@ -57,8 +57,10 @@ def _engine(app: Any) -> _core.AsgiApp:
 
 
 async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
-    engine = _engine(app)
-    routed = engine.route(scope)
+    # Inside the native server's middleware, the route the engine matched; else routed here.
+    routed = _core.continued_route(scope)
+    if routed is None:
+        routed = _engine(app).route(scope)
     if isinstance(routed, tuple):
         # Routing's own answer: 404, 405, or the trailing-slash redirect.
         return await _send_reply(routed, send)
@@ -69,13 +71,15 @@ async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
         scope["endpoint"] = getattr(route, "endpoint", None)
         scope["path_params"] = routed.path_params
     try:
-        body = await receive_body(receive, engine.max_body_size)
+        body = await receive_body(receive, routed.max_body_size)
     except BodyTooLarge:
         return await _send_reply(routed.too_large(), send)
     except ClientDisconnect:
         return
     if routed.is_async:
         pending = routed.start(body)
+    elif routed.inline:
+        pending = call_inline(routed, routed.start, body)
     else:
         # A `def` route runs in the threadpool, as in FastAPI, until it proves quick; then
         # on the loop (the route's own InlinePolicy, as on the native server).

@@ -16,7 +16,7 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any, Awaitable, Callable
 
-from .requests import engine_scope
+from . import _core
 from .responses import Response, StreamingResponse
 
 Scope = dict[str, Any]
@@ -28,15 +28,58 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _END = object()
 
 
-def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Response]]:
+def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Any]]:
     """The route the native server calls for every request of an app with Python
-    middleware: the request as Starlette's scope, answered by the ASGI `stack`."""
+    middleware: the request as Starlette's scope, answered by the ASGI `stack`, whose
+    ``receive`` and ``send`` are the engine's own (``_core.SentReply``)."""
 
-    async def entry(data: Any) -> Response:
+    async def entry(data: Any) -> Any:
         # The engine hands this route its request data, not a Request (`takes_request`).
-        return await host(stack, _scope_of(app, data), body_receiver(data.body))
+        reply = _core.SentReply(data)
+        running: Any = stack(_scope_of(app, data), reply.receive, reply.send)
+        # Started right here, as in `host`: most apps answer without waiting for anything.
+        try:
+            awaited = running.send(None)
+        except StopIteration:
+            return reply
+        except Exception:
+            if not reply.answered:
+                raise
+            reply.close()
+            return reply
+        return await _answered(reply, running, awaited)
 
     return entry
+
+
+async def _answered(reply: Any, running: Any, awaited: Any) -> Any:
+    """Goes on with a started stack that waits for something, and returns `reply` as soon as
+    the stack has sent its response (whole, or the start of a stream)."""
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[None] = loop.create_future()
+    reply.answer_to(answered)
+
+    async def finish() -> None:
+        try:
+            await _go_on(running, awaited)
+        except BaseException as exc:
+            if not answered.done():
+                answered.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not answered.done():
+                answered.set_exception(RuntimeError("No response returned."))
+        finally:
+            reply.close()
+
+    task = loop.create_task(finish())
+    try:
+        await answered
+    finally:
+        if not answered.done() or answered.exception() is not None:
+            task.cancel()
+    return reply
 
 
 def mount_entry(
@@ -58,11 +101,10 @@ def mount_entry(
 
 
 def _scope_of(app: Any, data: Any) -> Scope:
-    """The scope the middleware stack gets: Starlette's keys, the lifespan's state."""
-    scope = engine_scope(data, app)
+    """The scope the middleware stack gets: Starlette's keys, the lifespan's state. The
+    stack's innermost app recognises it (``_core.continued_route``)."""
     state = app._lifespan_state
-    scope["state"] = dict(state) if state else {}
-    return scope
+    return _core.engine_scope(data, app, app.root_path, dict(state) if state else {})
 
 
 def websocket_stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any, Any], asyncio.Task]:

@@ -7,7 +7,7 @@ checks that it still matches the compiled module.
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, final
 
 from ._runtime import EngineLoop
@@ -66,9 +66,12 @@ class App:
         """Turns on CORS in the engine, outside every Python middleware, configured like
         Starlette's `CORSMiddleware`."""
 
-    def set_middleware_stack(self, entry: Callable[[Any], Any]) -> None:
+    def set_middleware_stack(
+        self, entry: Callable[[Any], Any], *, cors: dict[str, Any] | None = None
+    ) -> None:
         """Hands every HTTP request to `entry(request_data)`, the app's Python middleware stack,
-        which ends in the app's routes (`ignyx._asgi_host.stack_entry`)."""
+        which ends in the app's routes (`ignyx._asgi_host.stack_entry`); `cors`, the options
+        of a CORS layer outside every Python middleware."""
 
 @final
 class ParamSource:
@@ -182,16 +185,66 @@ class AsgiApp:
         self, scope: dict[str, Any]
     ) -> AsgiCall | tuple[int, list[tuple[bytes, bytes]], bytes, None]:
         """Routes an `http` scope: the `AsgiCall` of its route, or the engine's own answer as
-        `(status, headers, body, None)` (404, 405, the trailing-slash redirect; 413 when a
-        routed request's `Content-Length` is over the limit)."""
+        `(status, headers, body, None)` (404, 405, the trailing-slash redirect, a CORS
+        preflight; 413 when a routed request's `Content-Length` is over the limit)."""
 
     def websocket(self, scope: dict[str, Any]) -> tuple[Callable[..., Any], RequestData] | None:
         """The WebSocket route of a `websocket` scope, as `(call, request_data)`; `call` starts
         its handler as the native server does. `None` when no route matches."""
 
 @final
+class Ready:
+    """An awaitable that is already done (``src/runtime/ready.rs``)."""
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
+    def __next__(self) -> Any: ...
+
+@final
+class SentReply:
+    """What an ASGI app sends, collected into the engine's reply (``src/http/sent.rs``)."""
+
+    def __new__(cls, data: RequestData) -> SentReply: ...
+    def receive(self) -> Awaitable[dict[str, Any]]:
+        """ASGI `receive`: the request's body as one `http.request` message; after it, a
+        future that does not resolve."""
+
+    def send(self, message: dict[str, Any]) -> Ready:
+        """ASGI `send`: takes `http.response.start` and `http.response.body` messages."""
+
+    @property
+    def answered(self) -> bool:
+        """Whether the reply is known (whole, or the start of a stream)."""
+
+    def answer_to(self, future: Any) -> None:
+        """Resolves `future` once the reply is known (at once if it is)."""
+
+    def close(self) -> None:
+        """Ends a streamed body: the app has returned (or failed) without ending it."""
+
+@final
+class ScopeOrigin:
+    """The request an `engine_scope` scope was built from (``src/asgi/engine_scope.rs``)."""
+
+def engine_scope(
+    data: RequestData, app: Any, root_path: str, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Starlette's `http` scope of a request the engine read; `root_path` unless the request
+    has one of its own. The stack's innermost app recognises it (`continued_route`)."""
+
+def continued_route(
+    scope: dict[str, Any],
+) -> AsgiCall | tuple[int, list[tuple[bytes, bytes]], bytes, None] | None:
+    """The `AsgiCall` of a scope the native server built for a request it routed, or its
+    CORS preflight answer, when the middleware left unchanged what routing reads; else
+    `None` (then `AsgiApp.route` reads the scope)."""
+
+@final
 class AsgiCall:
     """One routed HTTP request of the ASGI app, from its body to its reply."""
+
+    @property
+    def max_body_size(self) -> int:
+        """The largest request body the app accepts, in bytes."""
 
     @property
     def is_async(self) -> bool:
@@ -389,6 +442,8 @@ def set_json_fallback(func: Callable[[Any], Any] | None) -> None:
     """`func(obj)` converts objects of unknown types into JSON-ready ones; `None` removes it."""
 
 __all__ = [
+    "continued_route",
+    "engine_scope",
     "App",
     "AsgiApp",
     "AsgiCall",
@@ -400,7 +455,10 @@ __all__ = [
     "InlinePolicy",
     "ParamKind",
     "ParamSource",
+    "Ready",
     "RequestData",
+    "ScopeOrigin",
+    "SentReply",
     "Server",
     "WebSocketChannel",
     "json_dumps",

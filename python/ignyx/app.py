@@ -249,18 +249,19 @@ class Ignyx:
 
         return decorator
 
-    def _middleware_layers(self) -> tuple[list[Any], list[Any]]:
-        """The middleware the engine runs natively (the outermost CORS, outside every Python
-        one) and the rest, outermost first."""
-        native: list[Any] = []
-        python: list[Any] = []
-        for entry in self.user_middleware:
-            layer = _native_layer(entry)
-            if layer is not None and not python:
-                native.append(layer)
-            else:
-                python.append(entry)
-        return native, python
+    def _middleware_layers(self) -> tuple[Any, list[Any], Any]:
+        """The app's middleware as the engine runs it: `(outer, python, inner)`, outermost
+        first. The engine runs one native layer (CORS) outside every Python middleware
+        (`outer`) and one inside them all, right around the routes (`inner`); the rest are
+        ASGI middleware in Python. Without Python middleware the native layer is `inner`."""
+        entries = list(self.user_middleware)
+        layers = [_native_layer(entry) for entry in entries]
+        outer = inner = None
+        if layers and layers[-1] is not None:
+            inner, entries, layers = layers[-1], entries[:-1], layers[:-1]
+        if any(layer is None for layer in layers) and layers[0] is not None:
+            outer, entries = layers[0], entries[1:]
+        return outer, entries, inner
 
     def _build_stack(self, entries: Sequence[Any]) -> Any:
         """The ASGI app of `entries` (outermost first) around the app's own routes."""
@@ -311,7 +312,9 @@ class Ignyx:
         scope["app"] = self
         stack = self._asgi_stack
         if stack is None:
-            stack = self._asgi_stack = self._build_stack(self.user_middleware)
+            # The innermost native layer runs in the engine (`_compile`); the rest here.
+            outer, python, _ = self._middleware_layers()
+            stack = self._asgi_stack = self._build_stack([outer, *python] if outer else python)
         await stack(scope, receive, send)
 
     # -- lifespan ----------------------------------------------------------------
@@ -383,7 +386,7 @@ class Ignyx:
     def _compile(self, *, middleware: bool = True) -> Any:
         """Builds the engine's route table; called when serving starts. Without
         `middleware` (the app under an ASGI server, which runs them in Python itself), the
-        engine knows nothing of the Python middleware."""
+        engine runs only the native layer right around the routes."""
         from . import _core
 
         _register_json_fallback()
@@ -396,13 +399,14 @@ class Ignyx:
             app=self,
             error_handler=self._handle_error,
         )
-        native, python = self._middleware_layers() if middleware else ([], [])
-        for layer in native:
-            layer._install(core)
+        outer, python, inner = self._middleware_layers()
+        if inner is not None:
+            inner._install(core)
         websocket_stack = None
-        if python:
+        if middleware and python:
             stack = self._build_stack(python)
-            core.set_middleware_stack(stack_entry(self, stack))
+            cors = outer.options if outer is not None else None
+            core.set_middleware_stack(stack_entry(self, stack), cors=cors)
             websocket_stack = websocket_stack_entry(self, stack)
         for route in self._all_routes():
             if isinstance(route, APIWebSocketRoute):

@@ -4,6 +4,7 @@
 //! and its reply rendered by the same code as the native server's (`crate::http`); only
 //! reading the body and sending the reply go through the server's `receive` and `send`.
 
+mod engine_scope;
 mod scope;
 
 use std::sync::{Arc, Mutex};
@@ -11,12 +12,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH};
+use http::HeaderMap;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 
 use crate::app::{App, Engine};
 use crate::http::{self as h, Exchange, Reply, ReplyBody, RequestData, Route, Routed};
+use crate::layers::Cors;
 use crate::router::{self, Match};
 use crate::runtime::Awaiter;
 use scope::Head;
@@ -44,30 +47,37 @@ impl AsgiApp {
     }
 
     /// Routes an `http` scope: the `AsgiCall` of its route, or the engine's own answer as
-    /// `(status, headers, body, None)` (404, 405, the trailing-slash redirect; 413 when a
-    /// routed request's `Content-Length` is over the limit).
+    /// `(status, headers, body, None)` (404, 405, the trailing-slash redirect, a CORS
+    /// preflight; 413 when a routed request's `Content-Length` is over the limit).
     fn route(&self, py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<PyObject> {
         let mut head = Head::of(scope, "http")?;
         head.state = scope.get_item("state")?.map(Bound::unbind);
         let engine = &self.engine.http;
-        match h::route(engine, &head.parts, &head.path, head.peers.local) {
+        if let Some(reply) = preflight(engine, &head.parts.method, &head.parts.headers) {
+            return Ok(reply_tuple(py, reply, None)?.into_any().unbind());
+        }
+        let origin = cors_origin(engine, &head.parts.headers);
+        let reply = match h::route(engine, &head.parts, &head.path, head.peers.local) {
             // Refused before it is read, as on the native server.
             Routed::Route(..)
                 if h::declares_too_large(&head.parts.headers, engine.max_body_size) =>
             {
-                Ok(reply_tuple(py, Reply::too_large())?.into_any().unbind())
+                Reply::too_large()
             }
             Routed::Route(route, params) => {
                 let call = AsgiCall {
                     engine: engine.clone(),
                     route,
-                    pending: Mutex::new(Some((head, params))),
+                    origin,
+                    pending: Mutex::new(Some(Pending::Scope(head, params))),
                     exchange: Mutex::new(None),
                 };
-                Ok(Py::new(py, call)?.into_any())
+                return Ok(Py::new(py, call)?.into_any());
             }
-            Routed::Answer(reply) => Ok(reply_tuple(py, reply)?.into_any().unbind()),
-        }
+            Routed::Answer(reply) => reply,
+        };
+        let cors = engine.cors.as_ref().map(|cors| (cors, origin));
+        Ok(reply_tuple(py, reply, cors)?.into_any().unbind())
     }
 
     /// The WebSocket route of a `websocket` scope, as `(call, request_data)`; `call` starts
@@ -97,6 +107,31 @@ impl AsgiApp {
     }
 }
 
+/// `ignyx._core.continued_route(scope)`: the `AsgiCall` of a scope the native server built
+/// for a request it routed (`engine_scope`), or its CORS preflight answer, when the
+/// middleware left unchanged what routing reads; else `None` (then `AsgiApp.route` reads
+/// the scope).
+#[pyfunction]
+fn continued_route(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<PyObject>> {
+    let Some(continued) = engine_scope::continued(py, scope)? else {
+        return Ok(None);
+    };
+    let (engine, route) = continued.routed;
+    let data = continued.data;
+    if let Some(reply) = preflight(&engine, &data.method, &data.headers) {
+        return Ok(Some(reply_tuple(py, reply, None)?.into_any().unbind()));
+    }
+    let origin = cors_origin(&engine, &data.headers);
+    let call = AsgiCall {
+        engine,
+        route,
+        origin,
+        pending: Mutex::new(Some(Pending::Read(data))),
+        exchange: Mutex::new(None),
+    };
+    Ok(Some(Py::new(py, call)?.into_any()))
+}
+
 /// `ignyx._core.AsgiCall`: one routed HTTP request of the ASGI app, from its body to its
 /// reply. `start(body)` calls the route; a coroutine it returns is awaited by Python, whose
 /// outcome goes back through `settle`/`fail` (an error handler may return one too); then
@@ -105,15 +140,29 @@ impl AsgiApp {
 pub struct AsgiCall {
     engine: Arc<h::Engine>,
     route: Arc<Route>,
+    /// The request's `Origin`, when the engine runs CORS around its routes.
+    origin: Option<HeaderValue>,
     /// The request until its body arrives.
     pending: Mutex<Option<Pending>>,
     exchange: Mutex<Option<Arc<Exchange>>>,
 }
 
-/// A routed request's head and path parameters, waiting for its body.
-type Pending = (Head, Vec<(String, String)>);
+/// A routed request waiting for its body. (It lives inside its `AsgiCall`, so the size
+/// of the larger variant costs nothing, where boxing it would cost an allocation.)
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    /// Read from a scope: its head and path parameters.
+    Scope(Head, Vec<(String, String)>),
+    /// Read by the native server (which has its body too).
+    Read(Arc<RequestData>),
+}
 
 impl AsgiCall {
+    fn cors(&self) -> Option<(&Cors, Option<HeaderValue>)> {
+        let cors = self.engine.cors.as_ref()?;
+        Some((cors, self.origin.clone()))
+    }
+
     fn exchange(&self) -> PyResult<Arc<Exchange>> {
         lock(&self.exchange)
             .clone()
@@ -123,6 +172,12 @@ impl AsgiCall {
 
 #[pymethods]
 impl AsgiCall {
+    /// The largest request body the app accepts, in bytes.
+    #[getter]
+    fn max_body_size(&self) -> usize {
+        self.engine.max_body_size
+    }
+
     /// Whether the route is `async` (else Python runs `start` off the event loop).
     #[getter]
     fn is_async(&self) -> bool {
@@ -139,10 +194,13 @@ impl AsgiCall {
     #[getter]
     fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        if let Some((_, params)) = &*lock(&self.pending) {
-            for (name, value) in params {
-                dict.set_item(name, value)?;
-            }
+        let params = match &*lock(&self.pending) {
+            Some(Pending::Scope(_, params)) => params.clone(),
+            Some(Pending::Read(data)) => data.path_params.clone(),
+            None => Vec::new(),
+        };
+        for (name, value) in params {
+            dict.set_item(name, value)?;
         }
         Ok(dict)
     }
@@ -168,11 +226,19 @@ impl AsgiCall {
 
     /// Calls the route with the request's `body`; returns the coroutine to await, if any.
     fn start<'py>(&self, py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let (head, params) = lock(&self.pending)
+        let pending = lock(&self.pending)
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("the call has started already"))?;
-        let data = head.into_request(params, Bytes::copy_from_slice(body));
-        let exchange = Exchange::kept(self.engine.clone(), self.route.clone(), Arc::new(data));
+        let data = match pending {
+            Pending::Scope(head, params) => {
+                Arc::new(head.into_request(params, Bytes::copy_from_slice(body)))
+            }
+            Pending::Read(data) if *data.body == *body => data,
+            Pending::Read(data) => {
+                Arc::new(data.altered(py, None, Some(Bytes::copy_from_slice(body))))
+            }
+        };
+        let exchange = Exchange::kept(self.engine.clone(), self.route.clone(), data);
         *lock(&self.exchange) = Some(exchange.clone());
         Ok(exchange.call_route(py))
     }
@@ -197,7 +263,7 @@ impl AsgiCall {
 
     /// 413, for a body that turned out to be over the limit while it was read.
     fn too_large<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        reply_tuple(py, Reply::too_large())
+        reply_tuple(py, Reply::too_large(), self.cors())
     }
 
     /// `(status, headers, body, background)`: `headers` a list of `(name, value)` bytes
@@ -205,13 +271,33 @@ impl AsgiCall {
     /// (sync or async).
     fn reply<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         match self.exchange()?.take_reply() {
-            Ok(reply) => reply_tuple(py, reply),
+            Ok(reply) => reply_tuple(py, reply, self.cors()),
             Err(_) => Err(PyRuntimeError::new_err("the call has no reply yet")),
         }
     }
 }
 
-fn reply_tuple(py: Python<'_>, mut reply: Reply) -> PyResult<Bound<'_, PyTuple>> {
+/// The answer of the engine's CORS layer to a preflight request, if it is one.
+fn preflight(engine: &h::Engine, method: &http::Method, headers: &HeaderMap) -> Option<Reply> {
+    let (status, headers, body) = engine.cors.as_ref()?.preflight(method, headers)?;
+    Some(Reply::full(status, headers, body))
+}
+
+/// The request's `Origin`, kept for the CORS layer's response headers.
+fn cors_origin(engine: &h::Engine, headers: &HeaderMap) -> Option<HeaderValue> {
+    engine.cors.as_ref()?;
+    headers.get(http::header::ORIGIN).cloned()
+}
+
+/// `reply` as `(status, headers, body, background)`, with the CORS layer's headers.
+fn reply_tuple<'py>(
+    py: Python<'py>,
+    mut reply: Reply,
+    cors: Option<(&Cors, Option<HeaderValue>)>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    if let Some((cors, origin)) = cors {
+        cors.apply(origin.as_ref(), &mut reply.headers);
+    }
     // What hyper adds on the native server, an ASGI server expects from the app.
     if let ReplyBody::Full(bytes) = &reply.body {
         let status = reply.status.as_u16();
@@ -222,16 +308,16 @@ fn reply_tuple(py: Python<'_>, mut reply: Reply) -> PyResult<Bound<'_, PyTuple>>
                 .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         }
     }
-    let headers = PyList::empty(py);
-    for (name, value) in reply.headers.iter() {
-        headers.append((
-            PyBytes::new(py, name.as_str().as_bytes()),
-            PyBytes::new(py, value.as_bytes()),
-        ))?;
-    }
+    let headers = h::header_list(py, &reply.headers)?;
     let body = match reply.body {
         ReplyBody::Full(bytes) => PyBytes::new(py, &bytes).into_any(),
         ReplyBody::Stream(iterator) => iterator.into_bound(py),
+        // Only the native server's middleware stack sends through a `SentReply`.
+        ReplyBody::Channel(_) => {
+            return Err(PyRuntimeError::new_err(
+                "a reply sent as ASGI messages cannot be sent again",
+            ))
+        }
     };
     let background = match reply.background {
         Some(task) => task.into_bound(py),
@@ -253,6 +339,8 @@ fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    engine_scope::init(m)?;
+    m.add_function(wrap_pyfunction!(continued_route, m)?)?;
     m.add_class::<AsgiApp>()?;
     m.add_class::<AsgiCall>()
 }
@@ -267,7 +355,9 @@ impl Head {
             self.peers,
             self.scheme,
         );
-        data.state = self.state;
+        if let Some(state) = self.state {
+            let _ = data.state.set(state);
+        }
         data.root_path = self.root_path;
         data
     }

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use super::request::{PyRequestData, RequestData};
 use super::response::{self, Reply};
 use super::route::Route;
+use super::sent::SentReply;
 use super::{Engine, Shared};
 use crate::runtime::{Awaiter, Job, LoopSender, PoolWork, EAGER_TURNS};
 
@@ -244,7 +245,16 @@ impl Awaiter for Exchange {
                     false => self.route.status,
                     true => StatusCode::OK,
                 };
-                match response::from_result(&value, status, &self.engine.types) {
+                let sent = match self.route.takes_request {
+                    true => None,
+                    // The middleware stack's route: what it sent as ASGI messages.
+                    false => value.downcast_exact::<SentReply>().ok(),
+                };
+                let reply = match sent {
+                    Some(sent) => sent.get().take_reply(),
+                    None => response::from_result(&value, status, &self.engine.types),
+                };
+                match reply {
                     Ok(reply) => {
                         self.send(py, reply);
                         None

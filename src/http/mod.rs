@@ -10,6 +10,7 @@ mod request;
 mod response;
 mod route;
 mod routing;
+mod sent;
 mod stream;
 
 use std::convert::Infallible;
@@ -28,23 +29,37 @@ use crate::runtime::{EventLoop, InFlight, SyncPool};
 
 pub use body::ResponseBody;
 pub use call::Exchange;
-pub use request::{declares_too_large, decoded_path, Peers, PyRequestData, RequestData};
+pub use request::{
+    declares_too_large, decoded_path, header_list, http_version, ip_text, Peers, PyRequestData,
+    RequestData, RoutedHere,
+};
 pub use response::respond;
 pub use response::{Reply, ReplyBody, ResponseTypes};
 pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route};
 pub use routing::{route, Routed};
+pub use sent::SentReply;
 
 /// The HTTP half of the compiled application.
 pub struct Engine {
     pub router: Router<Arc<Route>>,
+    /// CORS right around the routes: inside every Python middleware.
     pub cors: Option<Cors>,
-    /// The app's Python middleware stack, which then answers every request (routing
-    /// included); `None` without Python middleware.
-    pub stack: Option<Arc<Route>>,
+    /// The app's Python middleware stack, which then answers every request; `None`
+    /// without Python middleware.
+    pub stack: Option<Stack>,
     pub types: ResponseTypes,
     pub hooks: Hooks,
     pub redirect_slashes: bool,
     pub max_body_size: usize,
+}
+
+/// The app's Python middleware, run by the native server around the routes.
+pub struct Stack {
+    /// `entry(request_data)`: the stack, whose innermost app calls the route the engine
+    /// matched (`RequestData::routed`).
+    pub entry: Arc<Route>,
+    /// CORS outside every Python middleware.
+    pub cors: Option<Cors>,
 }
 
 /// The Python pieces a request may need besides its route.
@@ -96,46 +111,73 @@ pub async fn handle(
         }
     }
     let (parts, body) = req.into_parts();
-    if let Some(cors) = &engine.cors {
+    let outer_cors = match &engine.stack {
+        Some(stack) => stack.cors.as_ref(),
+        None => engine.cors.as_ref(),
+    };
+    if let Some(cors) = outer_cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
             return Ok(respond(Reply::full(status, headers, body), to_loop));
         }
     }
     // The request's headers move to Python; CORS only needs the origin afterwards.
-    let origin = engine
-        .cors
-        .as_ref()
-        .and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
+    let origin = outer_cors.and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
 
     let path = decoded_path(parts.uri.path());
-    let routed = match &engine.stack {
-        Some(stack) => Routed::Route(stack.clone(), Vec::new()),
-        None => routing::route(engine, &parts, &path, peers.local),
-    };
-    let reply = match routed {
-        Routed::Route(route, params) => {
-            let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
-            match request::read_body(body, limit, timeout, &parts.headers).await {
+    let routed = routing::route(engine, &parts, &path, peers.local);
+    let reply = match (&engine.stack, routed) {
+        // The middleware stack answers every request; its innermost app calls the route
+        // matched here, or lets the ASGI app answer the rest (404, 405, preflights).
+        (Some(stack), routed) => {
+            let (matched, params) = match routed {
+                Routed::Route(route, params) => (Some(route), params),
+                Routed::Answer(_) => (None, Vec::new()),
+            };
+            match read_request_body(shared, body, &parts).await {
                 Ok(body) => {
-                    let data = RequestData::from_parts(parts, path, params, body, peers, "http");
-                    call::dispatch(shared, route, Arc::new(data)).await
+                    let mut data =
+                        RequestData::from_parts(parts, path, params, body, peers, "http");
+                    data.routed = matched.map(|route| RoutedHere {
+                        engine: engine.clone(),
+                        route,
+                    });
+                    call::dispatch(shared, stack.entry.clone(), Arc::new(data)).await
                 }
                 Err(reply) => reply,
             }
         }
-        Routed::Answer(reply) => reply,
+        (None, Routed::Route(route, params)) => match read_request_body(shared, body, &parts).await
+        {
+            Ok(body) => {
+                let data = RequestData::from_parts(parts, path, params, body, peers, "http");
+                call::dispatch(shared, route, Arc::new(data)).await
+            }
+            Err(reply) => reply,
+        },
+        (None, Routed::Answer(reply)) => reply,
     };
 
     let mut response = respond(reply, to_loop);
-    if let Some(cors) = &engine.cors {
+    if let Some(cors) = outer_cors {
         cors.apply(origin.as_ref(), response.headers_mut());
     }
     Ok(response)
 }
 
+/// The request's body, within the app's limits.
+async fn read_request_body(
+    shared: &Shared,
+    body: Incoming,
+    parts: &http::request::Parts,
+) -> Result<bytes::Bytes, Reply> {
+    let limit = shared.engine.max_body_size;
+    request::read_body(body, limit, shared.body_timeout, &parts.headers).await
+}
+
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRequestData>()?;
     m.add_class::<stream::ChunkSink>()?;
+    m.add_class::<SentReply>()?;
     m.add_class::<FastPlan>()?;
     m.add_class::<FastParam>()?;
     m.add_class::<ParamSource>()?;

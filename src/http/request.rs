@@ -2,7 +2,7 @@
 //! a Rust object that keeps the parsed HTTP request and turns pieces into Python
 //! objects only when asked.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -33,11 +33,21 @@ pub struct RequestData {
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
     pub scheme: &'static str,
-    /// The `state` dict of the ASGI scope the request came in (`None` on the native server).
-    pub state: Option<Py<PyAny>>,
+    /// The `state` dict of the ASGI scope the request came in (unset on the native server
+    /// without Python middleware).
+    pub state: OnceLock<Py<PyAny>>,
     /// The ASGI scope's `root_path` (empty on the native server).
     pub root_path: String,
+    /// Where the engine routed the request, when the app's Python middleware runs first:
+    /// the innermost app of that stack calls the route without routing again.
+    pub routed: Option<RoutedHere>,
     query: OnceLock<Vec<(String, String)>>,
+}
+
+/// The route the engine matched for a request, and the engine it belongs to.
+pub struct RoutedHere {
+    pub engine: std::sync::Arc<super::Engine>,
+    pub route: std::sync::Arc<super::Route>,
 }
 
 /// The two ends of the connection a request came on (an ASGI server may not say).
@@ -74,8 +84,35 @@ impl RequestData {
             client: peers.client,
             server: peers.local,
             scheme,
-            state: None,
+            state: OnceLock::new(),
             root_path: String::new(),
+            routed: None,
+            query: OnceLock::new(),
+        }
+    }
+
+    /// The same request with other `headers` or `body` (what ASGI middleware changed), not
+    /// yet routed.
+    pub fn altered(&self, py: Python<'_>, headers: Option<HeaderMap>, body: Option<Bytes>) -> Self {
+        let state = OnceLock::new();
+        if let Some(shared) = self.state.get() {
+            let _ = state.set(shared.clone_ref(py));
+        }
+        Self {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            raw_path: self.raw_path.clone(),
+            query_string: self.query_string.clone(),
+            version: self.version,
+            headers: headers.unwrap_or_else(|| self.headers.clone()),
+            body: body.unwrap_or_else(|| self.body.clone()),
+            path_params: self.path_params.clone(),
+            client: self.client,
+            server: self.server,
+            scheme: self.scheme,
+            state,
+            root_path: self.root_path.clone(),
+            routed: None,
             query: OnceLock::new(),
         }
     }
@@ -209,29 +246,18 @@ impl PyRequestData {
 
     #[getter]
     fn client(&self) -> Option<(String, u16)> {
-        self.data.client.map(|a| (a.ip().to_string(), a.port()))
+        self.data.client.map(|a| (ip_text(a.ip()), a.port()))
     }
 
     #[getter]
     fn server(&self) -> Option<(String, u16)> {
-        self.data.server.map(|a| (a.ip().to_string(), a.port()))
+        self.data.server.map(|a| (ip_text(a.ip()), a.port()))
     }
 
     /// Raw header pairs as ASGI gives them: lower-cased names, bytes values, in order.
     #[getter]
     fn raw_headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = PyList::empty(py);
-        for (name, value) in self.data.headers.iter() {
-            let pair = PyTuple::new(
-                py,
-                [
-                    PyBytes::new(py, name.as_str().as_bytes()),
-                    PyBytes::new(py, value.as_bytes()),
-                ],
-            )?;
-            list.append(pair)?;
-        }
-        Ok(list)
+        header_list(py, &self.data.headers)
     }
 
     /// The first value of header `name` (case-insensitive), decoded as latin-1.
@@ -301,8 +327,46 @@ impl PyRequestData {
     /// The `state` dict of the ASGI scope the request came in; `None` on the native server.
     #[getter]
     fn state(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.data.state.as_ref().map(|state| state.clone_ref(py))
+        self.data.state.get().map(|state| state.clone_ref(py))
     }
+}
+
+/// Raw header pairs as ASGI gives them: lower-cased names, bytes values, in order.
+pub fn header_list<'py>(py: Python<'py>, headers: &HeaderMap) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (name, value) in headers.iter() {
+        let pair = PyTuple::new(
+            py,
+            [
+                PyBytes::new(py, name.as_str().as_bytes()),
+                PyBytes::new(py, value.as_bytes()),
+            ],
+        )?;
+        list.append(pair)?;
+    }
+    Ok(list)
+}
+
+/// An address as text; IPv4 without the formatting machinery, which costs more than the
+/// rest of the scope.
+pub fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (index, octet) in v4.octets().into_iter().enumerate() {
+        if index > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
 }
 
 /// Header values are bytes; Starlette decodes them as latin-1, so every byte maps to one char.
@@ -337,6 +401,14 @@ mod tests {
         assert_eq!(d.query_last("plus"), Some("a b"));
         assert_eq!(d.query_last("empty"), Some(""));
         assert_eq!(d.query_last("missing"), None);
+    }
+
+    #[test]
+    fn ipv4_text_is_the_usual_dotted_form() {
+        for ip in ["0.0.0.0", "127.0.0.1", "10.20.100.255", "192.168.1.9"] {
+            assert_eq!(ip_text(ip.parse().unwrap()), ip);
+        }
+        assert_eq!(ip_text("::1".parse().unwrap()), "::1");
     }
 
     #[test]

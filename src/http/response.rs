@@ -21,6 +21,7 @@ pub fn respond(reply: Reply, to_loop: &LoopSender) -> Response<ResponseBody> {
     let body = match reply.body {
         ReplyBody::Full(bytes) => ResponseBody::full(bytes),
         ReplyBody::Stream(iterator) => stream::start(iterator, to_loop),
+        ReplyBody::Channel(chunks) => ResponseBody::stream(chunks),
     };
     let mut response = Response::new(body.with_background(reply.background, to_loop));
     *response.status_mut() = reply.status;
@@ -41,6 +42,8 @@ pub enum ReplyBody {
     Full(Bytes),
     /// An iterator (sync or async) of chunks, read on the event loop as the client takes them.
     Stream(Py<PyAny>),
+    /// Chunks an ASGI app sends (`SentReply`), as it sends them.
+    Channel(tokio::sync::mpsc::UnboundedReceiver<Bytes>),
 }
 
 static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -332,7 +335,7 @@ fn default_headers(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<He
     Ok(headers)
 }
 
-fn header_pair(name: &[u8], value: &[u8]) -> PyResult<(HeaderName, HeaderValue)> {
+pub fn header_pair(name: &[u8], value: &[u8]) -> PyResult<(HeaderName, HeaderValue)> {
     let name = HeaderName::from_bytes(name).map_err(|_| {
         PyTypeError::new_err(format!(
             "invalid header name {:?}",

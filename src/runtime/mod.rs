@@ -8,6 +8,7 @@ mod event_loop;
 mod in_flight;
 mod inline;
 mod job;
+mod ready;
 mod sched;
 mod sync_pool;
 mod task;
@@ -18,11 +19,13 @@ pub use event_loop::{EventLoop, EAGER_TURNS};
 pub use in_flight::InFlight;
 pub use inline::InlinePolicy;
 pub use job::{Job, LoopSender, PoolWork};
+pub use ready::{ready, ready_with, Ready};
 pub use sched::{batch_current_thread, restore_current_thread};
 pub use sync_pool::SyncPool;
 pub use task::{Awaiter, CoroutineTask};
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoroutineTask>()?;
+    m.add_class::<Ready>()?;
     m.add_class::<InlinePolicy>()
 }
