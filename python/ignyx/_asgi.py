@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any, Awaitable, Callable, Optional
 
 from . import _core
-from .concurrency import call_inline, run_sync
+from .concurrency import run_sync
 from .requests import BodyTooLarge, ClientDisconnect, receive_body
 from .responses import send_chunks
 
@@ -58,28 +58,25 @@ def _engine(app: Any) -> _core.AsgiApp:
 
 async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
     # Inside the native server's middleware, the route the engine matched; else routed here.
-    routed = _core.continued_route(scope)
+    # Either way the scope then names the route, as Starlette's router leaves it.
+    routed = _core.continued_route(scope, receive)
     if routed is None:
         routed = _engine(app).route(scope)
-    if isinstance(routed, tuple):
-        # Routing's own answer: 404, 405, or the trailing-slash redirect.
+    if type(routed) is tuple:
+        # Routing's own answer: 404, 405, the trailing-slash redirect, a CORS preflight.
         return await _send_reply(routed, send)
-    # After routing, the scope names the route, as Starlette's router leaves it.
-    route = routed.route
-    if route is not None:
-        scope["route"] = route
-        scope["endpoint"] = getattr(route, "endpoint", None)
-        scope["path_params"] = routed.path_params
-    try:
-        body = await receive_body(receive, routed.max_body_size)
-    except BodyTooLarge:
-        return await _send_reply(routed.too_large(), send)
-    except ClientDisconnect:
-        return
+    body = None
+    if routed.needs_body:
+        try:
+            body = await receive_body(receive, routed.max_body_size)
+        except BodyTooLarge:
+            return await _send_reply(routed.too_large(), send)
+        except ClientDisconnect:
+            return
     if routed.is_async:
         pending = routed.start(body)
     elif routed.inline:
-        pending = call_inline(routed, routed.start, body)
+        pending = routed.start_inline(body)
     else:
         # A `def` route runs in the threadpool, as in FastAPI, until it proves quick; then
         # on the loop (the route's own InlinePolicy, as on the native server).

@@ -232,11 +232,12 @@ def engine_scope(
     has one of its own. The stack's innermost app recognises it (`continued_route`)."""
 
 def continued_route(
-    scope: dict[str, Any],
+    scope: dict[str, Any], receive: Any
 ) -> AsgiCall | tuple[int, list[tuple[bytes, bytes]], bytes, None] | None:
     """The `AsgiCall` of a scope the native server built for a request it routed, or its
     CORS preflight answer, when the middleware left unchanged what routing reads; else
-    `None` (then `AsgiApp.route` reads the scope)."""
+    `None` (then `AsgiApp.route` reads the scope). When `receive` is still the engine's
+    own, the call has the body already (`needs_body` is false)."""
 
 @final
 class AsgiCall:
@@ -251,14 +252,6 @@ class AsgiCall:
         """Whether the route is `async` (else Python runs `start` off the event loop)."""
 
     @property
-    def route(self) -> Any | None:
-        """The Python route object (`scope["route"]` for ASGI middleware), if any."""
-
-    @property
-    def path_params(self) -> dict[str, str]:
-        """The path parameters the route captured, as strings."""
-
-    @property
     def inline(self) -> bool:
         """Whether this `def` route has proven quick enough to run on the event loop itself
         (the native server's `InlinePolicy`); until then it runs in the threadpool."""
@@ -269,8 +262,17 @@ class AsgiCall:
     def observe_inline(self, seconds: float) -> None:
         """How long `start` took on the event loop, in seconds."""
 
-    def start(self, body: bytes) -> Coroutine[Any, Any, Any] | None:
-        """Calls the route with the request's `body`; returns the coroutine to await, if any."""
+    @property
+    def needs_body(self) -> bool:
+        """Whether Python must read the body from `receive` and pass it to `start`."""
+
+    def start(self, body: bytes | None = None) -> Coroutine[Any, Any, Any] | None:
+        """Calls the route with the request's `body` (`None` when the call has it); returns
+        the coroutine to await, if any."""
+
+    def start_inline(self, body: bytes | None = None) -> Coroutine[Any, Any, Any] | None:
+        """`start` for a `def` route that runs on the event loop (`inline`): in a copy of the
+        current context, as the threadpool would run it, and timed for the route's policy."""
 
     def settle(self, value: Any) -> Coroutine[Any, Any, Any] | None:
         """What the awaited coroutine returned; returns the next coroutine to await, if any."""

@@ -56,18 +56,12 @@ async def run_sync(policy: Policy, func: Callable[..., T], *args: Any, **kwargs:
     ``InlinePolicy`` in ``src/runtime/inline.rs``). Either way it runs in a copy of the context, so
     what it sets in ContextVars stays with it whichever way it ran, as in FastAPI."""
     if policy.inline:
-        return call_inline(policy, func, *args, **kwargs)
+        started = perf_counter()
+        try:
+            return contextvars.copy_context().run(func, *args, **kwargs)
+        finally:
+            policy.observe_inline(perf_counter() - started)
     return await run_in_threadpool(_timed, policy, func, args, kwargs)
-
-
-def call_inline(policy: Policy, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`run_sync`'s way for a callable `policy` has seen prove quick: on the event loop, in
-    a copy of the context, timed for the policy."""
-    started = perf_counter()
-    try:
-        return contextvars.copy_context().run(func, *args, **kwargs)
-    finally:
-        policy.observe_inline(perf_counter() - started)
 
 
 def _timed(policy: Policy, func: Callable[..., T], args: tuple, kwargs: dict) -> T:

@@ -8,12 +8,13 @@ mod engine_scope;
 mod scope;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH};
 use http::HeaderMap;
 use pyo3::exceptions::PyRuntimeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 
@@ -65,6 +66,7 @@ impl AsgiApp {
                 Reply::too_large()
             }
             Routed::Route(route, params) => {
+                name_route(py, scope, &route, &params)?;
                 let call = AsgiCall {
                     engine: engine.clone(),
                     route,
@@ -107,12 +109,17 @@ impl AsgiApp {
     }
 }
 
-/// `ignyx._core.continued_route(scope)`: the `AsgiCall` of a scope the native server built
-/// for a request it routed (`engine_scope`), or its CORS preflight answer, when the
-/// middleware left unchanged what routing reads; else `None` (then `AsgiApp.route` reads
-/// the scope).
+/// `ignyx._core.continued_route(scope, receive)`: the `AsgiCall` of a scope the native
+/// server built for a request it routed (`engine_scope`), or its CORS preflight answer, when
+/// the middleware left unchanged what routing reads; else `None` (then `AsgiApp.route`
+/// reads the scope). When `receive` is still the engine's own, the call has the body
+/// already (`needs_body` is false).
 #[pyfunction]
-fn continued_route(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<PyObject>> {
+fn continued_route(
+    py: Python<'_>,
+    scope: &Bound<'_, PyDict>,
+    receive: &Bound<'_, PyAny>,
+) -> PyResult<Option<PyObject>> {
     let Some(continued) = engine_scope::continued(py, scope)? else {
         return Ok(None);
     };
@@ -121,15 +128,46 @@ fn continued_route(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option
     if let Some(reply) = preflight(&engine, &data.method, &data.headers) {
         return Ok(Some(reply_tuple(py, reply, None)?.into_any().unbind()));
     }
+    let has_body = match receive.getattr(intern!(py, "__self__")) {
+        Ok(owner) => owner
+            .downcast::<h::SentReply>()
+            .is_ok_and(|sent| sent.get().take_body().is_some()),
+        Err(_) => false,
+    };
+    name_route(py, scope, &route, &data.path_params)?;
     let origin = cors_origin(&engine, &data.headers);
     let call = AsgiCall {
         engine,
         route,
         origin,
-        pending: Mutex::new(Some(Pending::Read(data))),
+        pending: Mutex::new(Some(Pending::Read(data, has_body))),
         exchange: Mutex::new(None),
     };
     Ok(Some(Py::new(py, call)?.into_any()))
+}
+
+/// Leaves in `scope` what Starlette's router does: the route, its endpoint, the path
+/// parameters.
+fn name_route(
+    py: Python<'_>,
+    scope: &Bound<'_, PyDict>,
+    route: &Route,
+    params: &[(String, String)],
+) -> PyResult<()> {
+    let Some(object) = &route.object else {
+        return Ok(());
+    };
+    let object = object.bind(py);
+    scope.set_item(intern!(py, "route"), object)?;
+    let endpoint = object
+        .getattr(intern!(py, "endpoint"))
+        .unwrap_or_else(|_| py.None().into_bound(py));
+    scope.set_item(intern!(py, "endpoint"), endpoint)?;
+    let path_params = PyDict::new(py);
+    for (name, value) in params {
+        path_params.set_item(name, value)?;
+    }
+    scope.set_item(intern!(py, "path_params"), path_params)
 }
 
 /// `ignyx._core.AsgiCall`: one routed HTTP request of the ASGI app, from its body to its
@@ -153,8 +191,9 @@ pub struct AsgiCall {
 enum Pending {
     /// Read from a scope: its head and path parameters.
     Scope(Head, Vec<(String, String)>),
-    /// Read by the native server (which has its body too).
-    Read(Arc<RequestData>),
+    /// Read by the native server, with its body; `true` when that body is the one to use
+    /// (no middleware has read it, so none can have changed it).
+    Read(Arc<RequestData>, bool),
 }
 
 impl AsgiCall {
@@ -184,27 +223,6 @@ impl AsgiCall {
         self.route.is_async
     }
 
-    /// The Python route object (`scope["route"]` for ASGI middleware), if any.
-    #[getter]
-    fn route(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.route.object.as_ref().map(|route| route.clone_ref(py))
-    }
-
-    /// The path parameters the route captured, as strings.
-    #[getter]
-    fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        let params = match &*lock(&self.pending) {
-            Some(Pending::Scope(_, params)) => params.clone(),
-            Some(Pending::Read(data)) => data.path_params.clone(),
-            None => Vec::new(),
-        };
-        for (name, value) in params {
-            dict.set_item(name, value)?;
-        }
-        Ok(dict)
-    }
-
     /// Whether this `def` route has proven quick enough to run on the event loop itself
     /// (the native server's `InlinePolicy`); until then it runs in the threadpool.
     #[getter]
@@ -224,23 +242,50 @@ impl AsgiCall {
         self.route.inline.observe_inline(took);
     }
 
-    /// Calls the route with the request's `body`; returns the coroutine to await, if any.
-    fn start<'py>(&self, py: Python<'py>, body: &[u8]) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// Whether Python must read the body from `receive` and pass it to `start`.
+    #[getter]
+    fn needs_body(&self) -> bool {
+        !matches!(&*lock(&self.pending), Some(Pending::Read(_, true)))
+    }
+
+    /// Calls the route with the request's `body` (`None` when the call has it); returns
+    /// the coroutine to await, if any.
+    #[pyo3(signature = (body = None))]
+    fn start<'py>(
+        &self,
+        py: Python<'py>,
+        body: Option<&[u8]>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let pending = lock(&self.pending)
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("the call has started already"))?;
-        let data = match pending {
-            Pending::Scope(head, params) => {
-                Arc::new(head.into_request(params, Bytes::copy_from_slice(body)))
+        let data = match (pending, body) {
+            (Pending::Scope(head, params), body) => {
+                let body = Bytes::copy_from_slice(body.unwrap_or_default());
+                Arc::new(head.into_request(params, body))
             }
-            Pending::Read(data) if *data.body == *body => data,
-            Pending::Read(data) => {
+            (Pending::Read(data, _), Some(body)) if *data.body != *body => {
                 Arc::new(data.altered(py, None, Some(Bytes::copy_from_slice(body))))
             }
+            (Pending::Read(data, _), _) => data,
         };
         let exchange = Exchange::kept(self.engine.clone(), self.route.clone(), data);
         *lock(&self.exchange) = Some(exchange.clone());
         Ok(exchange.call_route(py))
+    }
+
+    /// `start` for a `def` route that runs on the event loop (`inline`): in a copy of the
+    /// current context, as the threadpool would run it, and timed for the route's policy.
+    #[pyo3(signature = (body = None))]
+    fn start_inline<'py>(
+        &self,
+        py: Python<'py>,
+        body: Option<&[u8]>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let started = Instant::now();
+        let result = in_context_copy(py, || self.start(py, body));
+        self.route.inline.observe_inline(started.elapsed());
+        result
     }
 
     /// What the awaited coroutine returned; returns the next coroutine to await, if any.
@@ -332,6 +377,21 @@ fn reply_tuple<'py>(
             background,
         ],
     )
+}
+
+/// Runs `f` in a copy of the current `contextvars` context: what it sets stays there.
+fn in_context_copy<T>(py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    // SAFETY: the GIL is held; the copy is a new reference, entered and left on this
+    // thread, then released.
+    let context = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyContext_CopyCurrent())? };
+    if unsafe { pyo3::ffi::PyContext_Enter(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let result = f();
+    if unsafe { pyo3::ffi::PyContext_Exit(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    result
 }
 
 fn lock<T>(slot: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -208,6 +208,11 @@ impl SentReply {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The request's body, unless `receive` has given it.
+    pub fn take_body(&self) -> Option<Bytes> {
+        self.state().body.take()
+    }
+
     /// The reply the app sent; an error when it sent none.
     pub fn take_reply(&self) -> PyResult<Reply> {
         self.state()
