@@ -62,7 +62,7 @@ async def _http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
     routed = _core.continued_route(scope, receive)
     if routed is None:
         routed = _engine(app).route(scope)
-    if type(routed) is tuple:
+    if isinstance(routed, tuple):
         # Routing's own answer: 404, 405, the trailing-slash redirect, a CORS preflight.
         return await _send_reply(routed, send)
     body = None
