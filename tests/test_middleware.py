@@ -518,3 +518,42 @@ def test_cors_inside_python_middleware_answers_as_fastapi(dual, method, url, hea
     differential(pair, method, url, headers=headers)
     theirs, ours = pair.request(method, url, headers=headers)
     assert ours.headers.get_list("x-out") == theirs.headers.get_list("x-out") == ["outer"]
+
+
+def build_rate_limited(fw):
+    # slowapi as its documentation sets it up: a default limit through its middleware, and
+    # a tighter one on a route by decorator (which insists on Starlette's own Request).
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.middleware import SlowAPIMiddleware
+    from slowapi.util import get_remote_address
+    from starlette.requests import Request as StarletteRequest
+
+    limiter = Limiter(key_func=get_remote_address, default_limits=["2/minute"])
+    app = fw.FastAPI()
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+    app.add_middleware(SlowAPIMiddleware)
+
+    @app.get("/hello")
+    def hello():
+        return {"hello": "world"}
+
+    @app.get("/once")
+    @limiter.limit("1/minute")
+    def once(request: StarletteRequest):
+        return {"once": request.url.path}
+
+    return app
+
+
+def test_slowapi_limits_answer_429_as_on_fastapi(fw):
+    app = build_rate_limited(fw)
+    with fw.TestClient(app) as client:
+        hello = [client.get("/hello") for _ in range(3)]
+        once = [client.get("/once") for _ in range(2)]
+    assert [r.status_code for r in hello] == [200, 200, 429]
+    assert hello[2].json() == {"error": "Rate limit exceeded: 2 per 1 minute"}
+    assert [r.status_code for r in once] == [200, 429]
+    assert once[0].json() == {"once": "/once"}
+    assert once[1].json() == {"error": "Rate limit exceeded: 1 per 1 minute"}

@@ -175,3 +175,104 @@ def test_requests_from_plain_scopes_and_responses_as_asgi_apps():
     assert sent[0]["status"] == 201
     assert (b"content-type", b"application/json") in sent[0]["headers"]
     assert json.loads(sent[1]["body"]) == {"ok": True}
+
+
+@pytest.mark.parametrize("module", ["starlette.datastructures", "ignyx.datastructures"])
+def test_mutable_headers_of_a_scope_change_the_scopes_headers(module):
+    import importlib
+
+    MutableHeaders = importlib.import_module(module).MutableHeaders
+    scope = {"type": "http", "headers": [(b"host", b"example.com"), (b"x-id", b"1")]}
+    headers = MutableHeaders(scope=scope)
+    assert headers["x-id"] == "1"
+    headers["X-Request-ID"] = "abc"
+    headers.append("vary", "origin")
+    del headers["x-id"]
+    assert scope["headers"] == [(b"host", b"example.com"), (b"x-request-id", b"abc"), (b"vary", b"origin")]
+    message = {"type": "http.response.start", "status": 200, "headers": []}
+    MutableHeaders(scope=message).append("x-out", "yes")
+    assert message["headers"] == [(b"x-out", b"yes")]
+
+
+def build_starlette_responses(fw):
+    # Starlette's own response classes, as add-ons and older apps return them.
+    from starlette.background import BackgroundTask
+    from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+    app = fw.FastAPI()
+    done: list[str] = []
+
+    class Refused(Exception):
+        pass
+
+    @app.exception_handler(Refused)
+    async def refused(request, exc):
+        return JSONResponse({"error": "refused"}, status_code=429, headers={"retry-after": "7"})
+
+    @app.get("/json")
+    def json_response():
+        return JSONResponse({"from": "starlette"}, headers={"x-extra": "1"})
+
+    @app.get("/text")
+    async def text():
+        return PlainTextResponse("plain", status_code=201)
+
+    @app.get("/stream")
+    def stream():
+        return StreamingResponse(iter([b"a", b"b"]), media_type="text/plain")
+
+    @app.get("/later")
+    def later():
+        return JSONResponse({"later": True}, background=BackgroundTask(done.append, "ran"))
+
+    @app.get("/done")
+    def ran():
+        return {"done": done}
+
+    @app.get("/refuse")
+    def refuse():
+        raise Refused()
+
+    return app
+
+
+@pytest.mark.parametrize("url", ["/json", "/text", "/stream", "/refuse"])
+def test_starlettes_responses_returned_by_handlers_are_sent_as_fastapi_sends_them(dual, url):
+    differential(dual(build_starlette_responses), "GET", url)
+
+
+def test_a_starlette_responses_background_task_runs(dual):
+    pair = dual(build_starlette_responses)
+    differential(pair, "GET", "/later")
+    assert differential(pair, "GET", "/done").json() == {"done": ["ran"]}
+
+
+@pytest.mark.parametrize("name", ["fastapi", "ignyx"])
+def test_plain_routes_and_websocket_routes_also_come_with_included_routers(name):
+    fw = framework(name)
+    if name == "fastapi":
+        from fastapi.routing import APIRouter
+        from starlette.routing import Route, WebSocketRoute
+    else:
+        from ignyx.routing import APIRouter, Route, WebSocketRoute
+
+    async def health(request):
+        return fw.responses.PlainTextResponse(f"ok {request.url.path}")
+
+    async def echo(websocket):
+        await websocket.accept()
+        await websocket.send_text("echo " + await websocket.receive_text())
+        await websocket.close()
+
+    router = APIRouter()
+    router.routes.append(Route("/health", health, methods=["GET"]))
+    router.routes.append(WebSocketRoute("/ws", echo))
+    app = fw.FastAPI()
+    app.include_router(router, prefix="/v1")
+    app.router.add_websocket_route("/direct", echo)
+    with fw.TestClient(app) as client:
+        assert client.get("/v1/health").text == "ok /v1/health"
+        for path in ("/v1/ws", "/direct"):
+            with client.websocket_connect(path) as ws:
+                ws.send_text("hi")
+                assert ws.receive_text() == "echo hi"

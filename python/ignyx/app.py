@@ -33,7 +33,7 @@ from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
-from .routing import APIRoute, APIRouter, APIWebSocketRoute, Mount, Route, generate_unique_id
+from .routing import APIRoute, APIRouter, APIWebSocketRoute, Mount, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
 
@@ -131,9 +131,6 @@ class Ignyx:
         self._asgi_stack: Any = None
         # Set by TestClient(raise_server_exceptions=True) to re-raise unhandled errors in tests.
         self._exception_sink: Optional[Callable[[BaseException], None]] = None
-        self.on_startup_handlers = list(on_startup or [])
-        self.on_shutdown_handlers = list(on_shutdown or [])
-        self.lifespan_context = lifespan
         self._lifespan_state: dict[str, Any] = {}
         self._lifespan_stack: Optional[AsyncExitStack] = None
         self.openapi_schema: Optional[dict[str, Any]] = None
@@ -145,6 +142,9 @@ class Ignyx:
             deprecated=deprecated,
             include_in_schema=include_in_schema,
             generate_unique_id_function=generate_unique_id_function,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+            lifespan=lifespan,
         )
 
     # -- routes ----------------------------------------------------------------
@@ -198,9 +198,15 @@ class Ignyx:
         include_in_schema: bool = True,
     ) -> None:
         """A Starlette route: ``route(request)`` returns the ``Response``."""
-        self.router.routes.append(
-            Route(path, route, methods=methods, name=name, include_in_schema=include_in_schema)
+        self.router.add_route(
+            path, route, methods=methods, name=name, include_in_schema=include_in_schema
         )
+
+    def add_websocket_route(
+        self, path: str, route: Callable[..., Any], name: Optional[str] = None
+    ) -> None:
+        """A Starlette WebSocket route: ``route(websocket)``."""
+        self.router.add_websocket_route(path, route, name=name)
 
     def mount(self, path: str, app: Any, name: Optional[str] = None) -> None:
         """Serves the ASGI `app` under `path` (Starlette's ``Mount``)."""
@@ -320,36 +326,24 @@ class Ignyx:
     # -- lifespan ----------------------------------------------------------------
 
     def on_event(self, event_type: str) -> Callable:
-        def decorator(func: Callable) -> Callable:
-            if event_type == "startup":
-                self.on_startup_handlers.append(func)
-            elif event_type == "shutdown":
-                self.on_shutdown_handlers.append(func)
-            else:
-                raise ValueError(f"unknown event {event_type!r}")
-            return func
+        """``@app.on_event("startup")``: the router's (not run when the app has a lifespan)."""
+        return self.router.on_event(event_type)
 
-        return decorator
+    def add_event_handler(self, event_type: str, func: Callable) -> None:
+        self.router.add_event_handler(event_type, func)
 
     async def _startup(self) -> None:
-        for handler in self.on_startup_handlers:
-            result = handler()
-            if inspect.isawaitable(result):
-                await result
-        if self.lifespan_context is not None:
-            self._lifespan_stack = AsyncExitStack()
-            state = await self._lifespan_stack.enter_async_context(self.lifespan_context(self))
-            if state:
-                self._lifespan_state = dict(state)
+        """Enters the router's lifespan; the state it yields reaches every request."""
+        self._lifespan_stack = AsyncExitStack()
+        lifespan = self.router.lifespan_context(self)
+        state = await self._lifespan_stack.enter_async_context(lifespan)
+        if state:
+            self._lifespan_state = dict(state)
 
     async def _shutdown(self) -> None:
         if self._lifespan_stack is not None:
             stack, self._lifespan_stack = self._lifespan_stack, None
             await stack.aclose()
-        for handler in self.on_shutdown_handlers:
-            result = handler()
-            if inspect.isawaitable(result):
-                await result
 
     # -- serving -----------------------------------------------------------------
 

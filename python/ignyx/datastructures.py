@@ -14,7 +14,16 @@ these unchanged.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
+from collections.abc import (
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    MutableMapping,
+    Sequence,
+    ValuesView,
+)
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple, Optional, TypeVar, Union
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
@@ -324,24 +333,33 @@ class QueryParams(ImmutableMultiDict[str, str]):
 class Headers(Mapping[str, str]):
     """Read-only HTTP headers: names are case-insensitive and may repeat.
 
-    Built from a ``headers`` mapping or from ``raw`` ``(name, value)`` byte pairs with lower-case
-    names. ``h[name]`` gives the first value, ``h.getlist(name)`` all of them.
+    Built from a ``headers`` mapping, from ``raw`` ``(name, value)`` byte pairs with lower-case
+    names, or from an ASGI ``scope`` (or a ``http.response.start`` message) whose header
+    list it then shares, so that ``MutableHeaders(scope=scope)`` changes the scope's
+    headers, as ASGI middleware expect. ``h[name]`` gives the first value,
+    ``h.getlist(name)`` all of them.
     """
 
     def __init__(
         self,
         headers: Optional[Mapping[str, str]] = None,
         raw: Optional[list[tuple[bytes, bytes]]] = None,
+        scope: Optional[MutableMapping[str, Any]] = None,
     ) -> None:
         self._list: list[tuple[bytes, bytes]] = []
         if headers is not None:
             assert raw is None, 'Cannot set both "headers" and "raw".'
+            assert scope is None, 'Cannot set both "headers" and "scope".'
             self._list = [
                 (key.lower().encode("latin-1"), value.encode("latin-1"))
                 for key, value in headers.items()
             ]
         elif raw is not None:
+            assert scope is None, 'Cannot set both "raw" and "scope".'
             self._list = raw
+        elif scope is not None:
+            # A list of its own, put back in the scope: tuples, whatever the server gave.
+            self._list = scope["headers"] = list(map(tuple, scope.get("headers", ())))
 
     @property
     def raw(self) -> list[tuple[bytes, bytes]]:

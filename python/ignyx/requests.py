@@ -11,6 +11,7 @@ is parsed once, on the first ``await request.form()`` or form parameter.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Generator
 from http import cookies as http_cookies
 from typing import Any, Optional, Union
@@ -146,6 +147,31 @@ def engine_scope(data: Any, app: Any) -> dict[str, Any]:
         "server": data.server,
         "app": app,
     }
+
+
+def is_starlette_connection(annotation: Any) -> bool:
+    """Whether `annotation` is Starlette's own ``Request``/``HTTPConnection`` (or a subclass),
+    which an endpoint may ask for when an add-on insists on it (slowapi checks its requests
+    with ``isinstance``). Only an app that imported Starlette can name it: ignyx never
+    imports it itself."""
+    starlette = sys.modules.get("starlette.requests")
+    websockets = sys.modules.get("starlette.websockets")
+    return (
+        starlette is not None
+        and isinstance(annotation, type)
+        and issubclass(annotation, starlette.HTTPConnection)
+        and not (websockets is not None and issubclass(annotation, websockets.WebSocket))
+    )
+
+
+def as_starlette_request(request: Any, cls: Any) -> Any:
+    """`request` as an instance of Starlette's `cls`: the same scope, and a ``receive`` that
+    gives the body our request read."""
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": await request.body(), "more_body": False}
+
+    return cls(request.scope, receive)
 
 
 class ClientDisconnect(Exception):

@@ -118,6 +118,9 @@ enum ResultKind {
     Full,
     /// A `StreamingResponse` (or a subclass).
     Streaming,
+    /// Another framework's response (Starlette's): `status_code`, `raw_headers`, and a
+    /// `body`, or a `body_iterator` when `streaming`.
+    Foreign { streaming: bool },
     /// Anything else: a tuple with a status, or content for JSON.
     Content,
 }
@@ -177,7 +180,14 @@ impl ResponseTypes {
         let py = obj.py();
         self.kinds.get([obj.get_type().as_any()], || {
             Ok(if !obj.is_instance(self.response.bind(py))? {
-                ResultKind::Content
+                let foreign = obj.hasattr(pyo3::intern!(py, "raw_headers"))?
+                    && obj.hasattr(pyo3::intern!(py, "status_code"))?;
+                match foreign {
+                    true => ResultKind::Foreign {
+                        streaming: obj.hasattr(pyo3::intern!(py, "body_iterator"))?,
+                    },
+                    false => ResultKind::Content,
+                }
             } else if obj.is_instance(self.streaming.bind(py))? {
                 ResultKind::Streaming
             } else {
@@ -236,6 +246,7 @@ pub fn from_result(
     match types.kind(obj)? {
         ResultKind::Full => return from_response(obj, false, types),
         ResultKind::Streaming => return from_response(obj, true, types),
+        ResultKind::Foreign { streaming } => return from_foreign(obj, streaming),
         ResultKind::Content => {}
     }
     if let Ok(tuple) = obj.downcast_exact::<PyTuple>() {
@@ -246,6 +257,11 @@ pub fn from_result(
                 let content = tuple.get_item(0)?;
                 let mut reply = match types.kind(&content)? {
                     ResultKind::Content => Reply::json(status, json::dumps(&content)?),
+                    ResultKind::Foreign { streaming } => {
+                        let mut reply = from_foreign(&content, streaming)?;
+                        reply.status = status;
+                        reply
+                    }
                     kind => {
                         let mut reply =
                             from_response(&content, kind == ResultKind::Streaming, types)?;
@@ -308,6 +324,40 @@ fn from_response(
         ReplyBody::Full(Bytes::copy_from_slice(
             body.downcast::<PyBytes>()?.as_bytes(),
         ))
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        background,
+    })
+}
+
+/// Another framework's response, taken as it is: its status, its headers as they are,
+/// its body or its body's iterator, its background task.
+fn from_foreign(obj: &Bound<'_, PyAny>, streaming: bool) -> PyResult<Reply> {
+    let py = obj.py();
+    let code: u16 = obj.getattr(pyo3::intern!(py, "status_code"))?.extract()?;
+    let status = StatusCode::from_u16(code)
+        .map_err(|_| PyTypeError::new_err(format!("invalid status code {code}")))?;
+    let mut headers = HeaderMap::new();
+    for pair in obj.getattr(pyo3::intern!(py, "raw_headers"))?.try_iter()? {
+        let pair = pair?;
+        let name: Vec<u8> = pair.get_item(0)?.extract()?;
+        let value: Vec<u8> = pair.get_item(1)?.extract()?;
+        let (name, value) = header_pair(&name, &value)?;
+        headers.append(name, value);
+    }
+    let background = match obj.getattr(pyo3::intern!(py, "background")) {
+        Ok(task) if !task.is_none() => Some(task.unbind()),
+        _ => None,
+    };
+    let body = if streaming {
+        headers.remove(http::header::CONTENT_LENGTH);
+        ReplyBody::Stream(obj.getattr(pyo3::intern!(py, "body_iterator"))?.unbind())
+    } else {
+        let body: Vec<u8> = obj.getattr(pyo3::intern!(py, "body"))?.extract()?;
+        ReplyBody::Full(Bytes::from(body))
     };
     Ok(Reply {
         status,

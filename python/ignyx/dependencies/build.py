@@ -24,7 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from .. import params
 from ..background import BackgroundTasks
-from ..requests import HTTPConnection
+from ..requests import HTTPConnection, is_starlette_connection
 from ..responses import Response
 from ..websockets import WebSocket
 from .forms import form_key, form_model, is_upload
@@ -104,6 +104,9 @@ def build_dependant(
         special = next((slot for cls, slot in _SPECIAL if _is_class(base, cls)), None)
         if special is not None:
             setattr(dependant, special, param_name)
+            continue
+        if is_starlette_connection(base):
+            dependant.starlette_request_params[param_name] = base
             continue
         field = _make_field(param_name, base, default, field_info, path_names)
         {

@@ -105,6 +105,8 @@ class Dependant:
     response_param: Optional[str] = None
     background_param: Optional[str] = None
     security_scopes_param: Optional[str] = None
+    # Parameters asking for Starlette's own Request class, by name.
+    starlette_request_params: dict[str, Any] = dataclasses.field(default_factory=dict)
     security_scopes: list[str] = dataclasses.field(default_factory=list)
     use_cache: bool = True
     is_coroutine: bool = False
@@ -138,6 +140,7 @@ class Dependant:
                 self.response_param,
                 self.background_param,
                 self.security_scopes_param,
+                self.starlette_request_params,
             )
         )
 

@@ -24,7 +24,7 @@ from ..background import BackgroundTasks
 from ..concurrency import contextmanager_in_threadpool, run_sync
 from ..datastructures import FormData
 from ..exceptions import HTTPException, RequestValidationError
-from ..requests import HTTPConnection, Request
+from ..requests import HTTPConnection, Request, as_starlette_request
 from ..responses import Response
 from .build import override_plan
 from .forms import ABSENT, form_model_input, form_value
@@ -307,6 +307,8 @@ def _is_json(data: Any) -> bool:
 def _special_values(dependant: Dependant, ctx: RequestContext, values: dict) -> None:
     if dependant.request_param:
         values[dependant.request_param] = ctx.request
+    for name, cls in dependant.starlette_request_params.items():
+        values[name] = as_starlette_request(ctx.request, cls)
     if dependant.websocket_param:
         values[dependant.websocket_param] = ctx.request
     if dependant.response_param:
