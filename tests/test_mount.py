@@ -144,3 +144,69 @@ def test_a_wsgi_app_mounted_with_a2wsgi(dual):
     assert posted.json() == {"got": "value", "script_name": "/flask"}
     differential(pair, "GET", "/flask/missing")
     differential(pair, "GET", "/api")
+
+
+SOCKETIO_APP = """
+import socketio
+from {module} import FastAPI
+
+sio = socketio.AsyncServer(async_mode="asgi")
+
+
+@sio.on("ping")
+async def ping(sid, data):
+    return {{"pong": data}}
+
+
+app = FastAPI()
+app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path=""))
+
+
+@app.get("/")
+def root():
+    return {{"ok": True}}
+"""
+
+
+@pytest.fixture(params=["ignyx native", "ignyx on uvicorn", "fastapi on uvicorn"])
+def socketio_server(request, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import free_port, wait_for_port
+
+    framework, _, server = request.param.partition(" ")
+    (tmp_path / "sio_app.py").write_text(SOCKETIO_APP.format(module=framework))
+    port = free_port()
+    if server == "native":
+        code = f"from sio_app import app; app.run(port={port})"
+        command = [sys.executable, "-c", code]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "sio_app:app", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_mounted_socketio_server_talks_over_polling_and_websockets(socketio_server):
+    import json
+
+    import httpx
+    from websockets.sync.client import connect
+
+    base = f"127.0.0.1:{socketio_server}/socket.io/?EIO=4"
+    opened = httpx.get(f"http://{base}&transport=polling", timeout=5)
+    assert opened.status_code == 200 and opened.text.startswith("0{")
+    assert "sid" in json.loads(opened.text[1:])
+    with connect(f"ws://{base}&transport=websocket", open_timeout=5) as ws:
+        assert ws.recv(timeout=5).startswith("0{")  # engine.io open
+        ws.send("40")  # socket.io connect
+        assert ws.recv(timeout=5).startswith("40{")
+        ws.send('421["ping","hello"]')  # an event, with an acknowledgement
+        assert ws.recv(timeout=5) == '431[{"pong":"hello"}]'

@@ -317,18 +317,50 @@ def test_hundreds_of_concurrent_async_requests_share_one_loop(server):
 
 APP_SOURCE = textwrap.dedent(
     """
+    import asyncio
     import sys
     import time
+    from contextlib import asynccontextmanager
     from pathlib import Path
 
-    from ignyx import Ignyx, Request
+    from ignyx import BackgroundTasks, Ignyx, Request
 
-    app = Ignyx()
+    marks = Path(sys.argv[2]).parent
+
+
+    async def forever():
+        # The app's own task (a cache refresher, a Socket.IO server's pinger): never ends.
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        finally:
+            (marks / "forever-cancelled").touch()
+
+
+    @asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(forever())
+        yield
+        (marks / "shutdown-hook").touch()
+
+
+    app = Ignyx(lifespan=lifespan)
 
 
     @app.get("/")
     def root():
         return {"ok": True}
+
+
+    async def write_later():
+        await asyncio.sleep(0.5)
+        (marks / "background-done").touch()
+
+
+    @app.get("/later")
+    def later(tasks: BackgroundTasks):
+        tasks.add_task(write_later)
+        return {"later": True}
 
 
     @app.get("/slow")
@@ -378,16 +410,24 @@ def test_signal_stops_the_server_after_in_flight_requests(tmp_path, signum):
                 response = http.get("/slow")
                 results["slow"] = (response.status_code, response.content)
 
+        with http_client(port, timeout=10) as http:
+            assert http.get("/later").json() == {"later": True}
         thread = threading.Thread(target=slow_request)
         thread.start()
         deadline = time.monotonic() + 10
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert started.exists(), "the slow handler never started"
+        signalled = time.monotonic()
         process.send_signal(signum)
         thread.join(10)
         assert results["slow"] == (200, b'{"done":true}')
         assert process.wait(10) == 0
+        # The request in flight and the background task finished; the app's own task was
+        # cancelled after the shutdown hooks, not waited for (the grace period is 30 s).
+        assert time.monotonic() - signalled < 10
+        for mark in ("background-done", "shutdown-hook", "forever-cancelled"):
+            assert (tmp_path / mark).exists(), mark
     finally:
         if process.poll() is None:
             process.kill()

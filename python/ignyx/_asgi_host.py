@@ -113,20 +113,44 @@ def websocket_stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any, Any], asyn
     the engine's channel, and its innermost app serves the WebSocket route."""
 
     def start(data: Any, channel: Any) -> asyncio.Task:
-        scope = _scope_of(app, data)
-        scope["type"] = "websocket"
-        scope["scheme"] = data.scheme
-        offered = data.header_all("sec-websocket-protocol")
-        scope["subprotocols"] = [p.strip() for v in offered for p in v.split(",") if p.strip()]
-        del scope["method"]
-        link = _ChannelLink(channel)
-
-        async def serve() -> None:
-            await stack(scope, link.receive, link.send)
-
-        return asyncio.get_running_loop().create_task(serve())
+        return _run_websocket(stack, _websocket_scope(app, data), channel)
 
     return start
+
+
+def mount_websocket_entry(
+    app: Any, mount_path: str, mounted: ASGIApp
+) -> Callable[[Any, Any], asyncio.Task]:
+    """The WebSocket route of ``app.mount(mount_path, mounted)``: the upgrade goes to the
+    mounted app with the scope Starlette gives it."""
+
+    def start(data: Any, channel: Any) -> asyncio.Task:
+        scope = _websocket_scope(app, data)
+        scope["root_path"] = scope.get("root_path", "") + mount_path
+        scope["path_params"] = {}
+        scope["endpoint"] = mounted
+        return _run_websocket(mounted, scope, channel)
+
+    return start
+
+
+def _websocket_scope(app: Any, data: Any) -> Scope:
+    scope = _scope_of(app, data)
+    scope["type"] = "websocket"
+    scope["scheme"] = data.scheme
+    offered = data.header_all("sec-websocket-protocol")
+    scope["subprotocols"] = [p.strip() for v in offered for p in v.split(",") if p.strip()]
+    del scope["method"]
+    return scope
+
+
+def _run_websocket(asgi_app: ASGIApp, scope: Scope, channel: Any) -> asyncio.Task:
+    link = _ChannelLink(channel)
+
+    async def serve() -> None:
+        await asgi_app(scope, link.receive, link.send)
+
+    return asyncio.get_running_loop().create_task(serve())
 
 
 class _ChannelLink:

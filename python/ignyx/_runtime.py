@@ -26,30 +26,46 @@ class EngineLoop(DrivenLoop):
     """The event loop of one server. ``begin`` / ``end`` bracket serving on the
     serving thread; in between, the engine calls ``step`` and the entry points below."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The requests' own work still running, which shutdown waits for.
+        self._owed: set[asyncio.Task] = set()
+
     def finish(self, grace: float, shutdown: Callable[[], Awaitable[None]]) -> None:
-        """After serving: lets pending tasks finish within `grace` seconds, runs the
-        shutdown hooks, cancels what is left and closes the loop."""
+        """After serving: lets the requests' own work (background tasks, streamed bodies)
+        finish within `grace` seconds, runs the shutdown hooks, then cancels every task
+        left (WebSocket handlers, the app's own tasks, as uvicorn leaves them) and lets
+        them unwind before closing the loop."""
         try:
-            pending = [t for t in asyncio.all_tasks(self) if not t.done()]
-            if pending:
-                self.run_until_complete(asyncio.wait(pending, timeout=grace))
+            owed = [task for task in self._owed if not task.done()]
+            if owed:
+                self.run_until_complete(asyncio.wait(owed, timeout=grace))
             try:
                 self.run_until_complete(shutdown())
             except Exception:
                 logger.exception("Error in shutdown hook")
-            for task in asyncio.all_tasks(self):
+            left = [task for task in asyncio.all_tasks(self) if not task.done()]
+            for task in left:
                 task.cancel()
+            if left:
+                unwound = asyncio.gather(*left, return_exceptions=True)
+                self.run_until_complete(asyncio.wait([unwound], timeout=grace))
             self.run_until_complete(self.shutdown_asyncgens())
         finally:
             self.close()
 
+    def _owe(self, task: asyncio.Task) -> None:
+        """Counts `task` as a request's work, which shutdown waits for."""
+        self._owed.add(task)
+        task.add_done_callback(self._owed.discard)
+
     # -- entry points the engine calls during a step ---------------------------
 
     def run_background(self, task: Callable[[], Awaitable[None]]) -> None:
-        self.create_task(_background(task))
+        self._owe(self.create_task(_background(task)))
 
     def pump(self, iterator: Any, sink: Any) -> None:
-        self.create_task(_pump(iterator, sink))
+        self._owe(self.create_task(_pump(iterator, sink)))
 
 
 async def _background(task: Callable[[], Awaitable[None]]) -> None:

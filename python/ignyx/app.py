@@ -33,7 +33,7 @@ from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
-from .routing import APIRoute, APIRouter, APIWebSocketRoute, Mount, generate_unique_id
+from .routing import APIRoute, APIRouter, Mount, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
 
@@ -403,14 +403,15 @@ class Ignyx:
             core.set_middleware_stack(stack_entry(self, stack), cors=cors)
             websocket_stack = websocket_stack_entry(self, stack)
         for route in self._all_routes():
-            if isinstance(route, APIWebSocketRoute):
-                spec = route.compile(self)
+            # HTTP routes compile, WebSocket routes compile_websocket; a mount does both.
+            if hasattr(route, "compile"):
+                core.add_route(**route.compile(self))
+            if hasattr(route, "compile_websocket"):
+                spec = route.compile_websocket(self)
                 if websocket_stack is not None:
                     # Through the middleware, whose innermost app serves the route.
                     spec["call"] = websocket_stack
                 core.add_websocket_route(**spec)
-            else:
-                core.add_route(**route.compile(self))
         return core
 
     def run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from .._asgi_host import mount_entry
+from .._asgi_host import mount_entry, mount_websocket_entry
 from .._paths import Match, compile_path, route_path
 from .router import APIRouter
 
@@ -88,6 +88,14 @@ class Mount:
             "is_async": True,
             "status_code": 200,
             "route": self,
+        }
+
+    def compile_websocket(self, app: Any) -> dict[str, Any]:
+        """What `ignyx._core.App.add_websocket_route` takes: WebSockets under it, for the
+        mounted app too (a Socket.IO server, a Starlette app's WebSocket routes)."""
+        return {
+            "path": self.path + "/{path:path}",
+            "call": mount_websocket_entry(app, self.path, self.app),
         }
 
     def __repr__(self) -> str:

@@ -67,7 +67,7 @@ class APIWebSocketRoute:
         regex, _, convertors = compile_path(self.path)
         return regex, convertors
 
-    def compile(self, app: Any) -> dict[str, Any]:
+    def compile_websocket(self, app: Any) -> dict[str, Any]:
         """What `ignyx._core.App.add_websocket_route` takes for this route."""
         return {"path": self.path, "call": self._make_call(app)}
 
