@@ -4,6 +4,7 @@
 built from plain scopes, and responses as ASGI apps, checked against FastAPI."""
 
 import asyncio
+import gzip
 import json
 
 import pytest
@@ -51,6 +52,24 @@ def build(fw):
 
             return logged
 
+    class GzipRequest(fw.Request):
+        async def body(self) -> bytes:
+            if not hasattr(self, "_unzipped"):
+                body = await super().body()
+                if "gzip" in self.headers.getlist("content-encoding"):
+                    body = gzip.decompress(body)
+                self._unzipped = body
+            return self._unzipped
+
+    class GzipRoute(routing.APIRoute):
+        def get_route_handler(self):
+            original = super().get_route_handler()
+
+            async def unzipping(request):
+                return await original(GzipRequest(request.scope, request.receive))
+
+            return unzipping
+
     app = fw.FastAPI()
     timed = fw.APIRouter(route_class=TimedRoute)
 
@@ -68,8 +87,15 @@ def build(fw):
     def add(numbers: list[int] = fw.Body()):
         return {"sum": sum(numbers)}
 
+    zipped = fw.APIRouter(route_class=GzipRoute)
+
+    @zipped.post("/gzipped-sum")
+    def gzipped_sum(numbers: list[int] = fw.Body()):
+        return {"sum": sum(numbers)}
+
     app.include_router(timed)
     app.include_router(logged)
+    app.include_router(zipped)
 
     async def health(request):
         return fw.responses.JSONResponse({"status": "ok", "path": request.url.path})
@@ -98,6 +124,15 @@ def clients(dual):
         ("POST", "/sum", {"json": ["a"]}),
         ("GET", "/health", {}),
         ("POST", "/health", {}),
+        (
+            "POST",
+            "/gzipped-sum",
+            {
+                "content": gzip.compress(b"[1, 2, 3]"),
+                "headers": {"content-encoding": "gzip", "content-type": "application/json"},
+            },
+        ),
+        ("POST", "/gzipped-sum", {"json": [4, 5]}),
     ],
 )
 def test_custom_routes_answer_as_in_fastapi(clients, method, url, kwargs):

@@ -149,6 +149,15 @@ def engine_scope(data: Any, app: Any) -> dict[str, Any]:
     }
 
 
+async def settle_body(request: Any) -> None:
+    """Reads `request`'s body through its own ``body()`` (which a subclass may override, as
+    FastAPI's ``GzipRequest`` recipe does), so that validation sees what it gave."""
+    body = await request.body()
+    data = request._data
+    if type(data) is ScopeData:
+        data.body = body
+
+
 def is_starlette_connection(annotation: Any) -> bool:
     """Whether `annotation` is Starlette's own ``Request``/``HTTPConnection`` (or a subclass),
     which an endpoint may ask for when an add-on insists on it (slowapi checks its requests
@@ -165,13 +174,9 @@ def is_starlette_connection(annotation: Any) -> bool:
 
 
 def as_starlette_request(request: Any, cls: Any) -> Any:
-    """`request` as an instance of Starlette's `cls`: the same scope, and a ``receive`` that
-    gives the body our request read."""
+    """`request` as an instance of Starlette's `cls`: the same scope and ``receive``."""
 
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": await request.body(), "more_body": False}
-
-    return cls(request.scope, receive)
+    return cls(request.scope, request.receive)
 
 
 class ClientDisconnect(Exception):
@@ -319,6 +324,18 @@ class Request(HTTPConnection):
     @property
     def method(self) -> str:
         return self._data.method
+
+    @property
+    def receive(self) -> Any:
+        """The ASGI ``receive`` of this request (for ``Request(request.scope,
+        request.receive)``): the one it was built with, or one that gives its body."""
+        if self._receive is not None:
+            return self._receive
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": await self.body(), "more_body": False}
+
+        return receive
 
     async def body(self) -> bytes:
         data = self._data

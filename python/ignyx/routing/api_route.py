@@ -32,7 +32,7 @@ from ..exceptions import (
     RequestValidationError,
     ResponseValidationError,
 )
-from ..requests import Request
+from ..requests import Request, settle_body
 from ..responses import JSONResponse, Response
 
 logger = logging.getLogger("ignyx.error")
@@ -265,8 +265,13 @@ class APIRoute:
         what a custom route class wraps (``class TimedRoute(APIRoute)``, FastAPI's hook)."""
         call = self._make_call(getattr(self, "_app", None))
         status_code = self.status_code or 200
+        dependant = self.dependant
+        reads_body = bool(dependant.body_params)
 
         async def handler(request: Request) -> Response:
+            if reads_body:
+                # The request may be another class of ours, with a body of its own.
+                await settle_body(request)
             result = call(request)
             if inspect.isawaitable(result):
                 result = await result
