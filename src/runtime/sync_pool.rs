@@ -1,17 +1,19 @@
 //! The threads that run sync work: `def` routes, until they prove quick.
 //!
 //! One Python thread while handlers are quick: it holds the GIL as long as
-//! work is queued and releases it only when idle. When work waits behind a
-//! slow handler (one that sleeps or blocks on I/O), another thread is added,
-//! at most one per `GROW_AFTER`, up to `max_threads`; extra threads leave after
-//! `IDLE_TIMEOUT` without work. `GROW_AFTER` outlasts a scheduler timeslice: a
-//! handler busy on the CPU, or preempted on a shared core, keeps the queue moving
-//! and gets no company, which could only wait for the GIL (at 1 ms, a ~1 ms
-//! handler under two workers grew each pool to 20 threads and its p99 to 437 ms).
+//! work is queued and releases it only when idle. When work waits behind slow
+//! handlers (ones that sleep or block on I/O), threads are added, one per
+//! `GROW_AFTER` for as long as the queue makes no progress, up to `max_threads`;
+//! work that arrives when every thread has been stuck for two `GROW_AFTER`s
+//! already gets a new thread at once. Extra threads leave after `IDLE_TIMEOUT` without
+//! work. `GROW_AFTER` outlasts a scheduler timeslice: a handler busy on the CPU,
+//! or preempted on a shared core, keeps the queue moving and gets no company,
+//! which could only wait for the GIL (at 1 ms, a ~1 ms handler under two workers
+//! grew each pool to 20 threads and its p99 to 437 ms).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pyo3::prelude::*;
@@ -37,6 +39,10 @@ pub struct SyncPool {
     busy: AtomicUsize,
     /// Jobs taken so far; unchanged across a grow check means nothing moved.
     taken: AtomicU64,
+    /// When a job was last taken, in nanoseconds since `started`.
+    last_taken: AtomicU64,
+    started: Instant,
+    /// Whether a watcher is checking the queue's progress.
     growth_armed: AtomicBool,
     max_threads: usize,
     handles: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -52,6 +58,8 @@ impl SyncPool {
             threads: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             taken: AtomicU64::new(0),
+            last_taken: AtomicU64::new(0),
+            started: Instant::now(),
             growth_armed: AtomicBool::new(false),
             max_threads: max_threads.max(1),
             handles: std::sync::Mutex::new(Vec::new()),
@@ -63,21 +71,64 @@ impl SyncPool {
     /// Queues work; called from the I/O thread, inside the tokio runtime.
     pub fn submit(self: &Arc<Self>, work: Arc<dyn PoolWork>) {
         let _ = self.tx.send(Work::Run(work));
-        if self.busy.load(Ordering::Acquire) >= self.threads.load(Ordering::Acquire)
-            && self.threads.load(Ordering::Acquire) < self.max_threads
-            && !self.growth_armed.swap(true, Ordering::AcqRel)
-        {
-            let pool = self.clone();
-            let seen = self.taken.load(Ordering::Acquire);
-            tokio::spawn(async move {
-                tokio::time::sleep(GROW_AFTER).await;
-                pool.growth_armed.store(false, Ordering::Release);
-                let stuck = pool.taken.load(Ordering::Acquire) == seen && !pool.rx.is_empty();
-                if stuck && pool.threads.load(Ordering::Acquire) < pool.max_threads {
-                    pool.spawn_thread();
-                }
-            });
+        if !self.backlogged() {
+            return;
         }
+        if self.all_stuck() {
+            // Every thread is stuck already: this work must not wait for the watcher.
+            self.spawn_thread();
+        }
+        if !self.growth_armed.swap(true, Ordering::AcqRel) {
+            self.clone().watch();
+        }
+    }
+
+    /// While work waits for a thread, adds one each `GROW_AFTER` in which every thread was
+    /// running work and none was taken. (A thread that is there but not running work is
+    /// waiting for the GIL: the work is busy on the CPU, and another thread would only wait
+    /// too.)
+    fn watch(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut seen = self.taken.load(Ordering::Acquire);
+            loop {
+                tokio::time::sleep(GROW_AFTER).await;
+                let taken = self.taken.load(Ordering::Acquire);
+                if self.backlogged() {
+                    if taken == seen && self.all_running() {
+                        self.spawn_thread();
+                    }
+                    seen = taken;
+                    continue;
+                }
+                self.growth_armed.store(false, Ordering::Release);
+                // Work queued between the check and the disarming found the watcher armed:
+                // look again, and keep watching for it.
+                if !self.backlogged() || self.growth_armed.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+                seen = self.taken.load(Ordering::Acquire);
+            }
+        });
+    }
+
+    /// Whether more work is queued than there are threads free to take it, and a thread
+    /// could be added.
+    fn backlogged(&self) -> bool {
+        let threads = self.threads.load(Ordering::Acquire);
+        let idle = threads.saturating_sub(self.busy.load(Ordering::Acquire));
+        threads < self.max_threads && self.rx.len() > idle
+    }
+
+    /// Whether every thread is running work.
+    fn all_running(&self) -> bool {
+        self.busy.load(Ordering::Acquire) >= self.threads.load(Ordering::Acquire)
+    }
+
+    /// Whether every thread is running work and none has taken any for two `GROW_AFTER`s
+    /// (one could be a preemption on a shared core).
+    fn all_stuck(&self) -> bool {
+        let last = Duration::from_nanos(self.last_taken.load(Ordering::Acquire));
+        self.all_running() && self.started.elapsed().saturating_sub(last) >= 2 * GROW_AFTER
     }
 
     /// Whether a pool thread is running a route now (and may hold the GIL for a while).
@@ -133,6 +184,8 @@ impl SyncPool {
                 },
             };
             self.taken.fetch_add(1, Ordering::AcqRel);
+            let now = self.started.elapsed().as_nanos() as u64;
+            self.last_taken.store(now, Ordering::Release);
             let work = match work {
                 Work::Run(work) => work,
                 Work::Stop => {
