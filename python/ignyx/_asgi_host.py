@@ -45,7 +45,7 @@ def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Any]]:
         except Exception:
             if not reply.answered:
                 raise
-            reply.close()
+            reply.abort()  # failed mid-stream: the client sees the body cut
             return reply
         return await _answered(reply, running, awaited)
 
@@ -65,6 +65,7 @@ async def _answered(reply: Any, running: Any, awaited: Any) -> Any:
         except BaseException as exc:
             if not answered.done():
                 answered.set_exception(exc)
+            reply.abort()
             if not isinstance(exc, Exception):
                 raise
         else:
@@ -253,7 +254,8 @@ async def host(app: ASGIApp, scope: Scope, receive: Receive) -> Response:
             if not answer.done():
                 answer.set_exception(exc)
             elif chunks is not None:
-                await chunks.put(_END)
+                # Failed mid-stream: whoever reads the body hears it, and cuts the response.
+                await chunks.put(exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -324,6 +326,8 @@ def _streaming(start: Message, chunks: asyncio.Queue[Any]) -> StreamingResponse:
             chunk = await chunks.get()
             if chunk is _END:
                 return
+            if isinstance(chunk, BaseException):
+                raise chunk
             yield chunk
 
     response = StreamingResponse(body(), status_code=start.get("status", 200))

@@ -219,7 +219,10 @@ class SentReply:
         """Resolves `future` once the reply is known (at once if it is)."""
 
     def close(self) -> None:
-        """Ends a streamed body: the app has returned (or failed) without ending it."""
+        """Ends a streamed body: the app has returned without ending it."""
+
+    def abort(self) -> None:
+        """Ends a streamed body unfinished: the app failed, and the client sees the body cut."""
 
 @final
 class ScopeOrigin:
@@ -370,6 +373,9 @@ class ChunkSink:
 
     def close(self) -> None:
         """Ends the body."""
+
+    def abort(self) -> None:
+        """Ends the body unfinished (the iterator failed): the client sees it cut."""
 
 @final
 class CoroutineTask:

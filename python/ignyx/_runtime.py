@@ -21,6 +21,10 @@ from ._asyncio_internals import DrivenLoop
 
 logger = logging.getLogger("ignyx.error")
 
+# What user code may raise that the server reports and survives: every error, and the exits
+# a handler may raise itself (signals reach the engine, not Python code). Not cancellation.
+USER_FAULTS = (Exception, SystemExit, KeyboardInterrupt)
+
 
 class EngineLoop(DrivenLoop):
     """The event loop of one server. ``begin`` / ``end`` bracket serving on the
@@ -71,7 +75,7 @@ class EngineLoop(DrivenLoop):
 async def _background(task: Callable[[], Awaitable[None]]) -> None:
     try:
         await task()
-    except Exception:
+    except USER_FAULTS:
         logger.exception("Exception in background task")
 
 
@@ -91,8 +95,9 @@ async def _pump(iterator: Any, sink: Any) -> None:
                 chunk = await loop.run_in_executor(None, next, iterator, _END)
                 if chunk is _END or not sink.send(chunk):
                     break
-    except Exception:
+    except USER_FAULTS:
         logger.exception("Exception in streaming response body")
+        sink.abort()  # the client sees the body cut, not complete
     finally:
         sink.close()
         close = getattr(iterator, "aclose", None)

@@ -3,6 +3,8 @@
 //! is done with the body.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -19,8 +21,60 @@ pub struct ResponseBody {
 
 enum Kind {
     Full(Option<Bytes>),
-    Stream(mpsc::UnboundedReceiver<Bytes>),
+    Stream(Chunks),
 }
+
+/// A streamed body's chunks as they come, and whether the stream failed before its end.
+pub struct Chunks {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    aborted: Arc<AtomicBool>,
+}
+
+/// Where a streamed body's chunks are sent from (the event loop, a pool thread).
+pub struct ChunkSender {
+    tx: mpsc::UnboundedSender<Bytes>,
+    aborted: Arc<AtomicBool>,
+}
+
+/// A streamed body: its sending end, and what the response reads.
+pub fn chunk_channel() -> (ChunkSender, Chunks) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let aborted = Arc::new(AtomicBool::new(false));
+    let sender = ChunkSender {
+        tx,
+        aborted: aborted.clone(),
+    };
+    (sender, Chunks { rx, aborted })
+}
+
+impl ChunkSender {
+    /// Queues `chunk`; false once the client has gone.
+    pub fn send(&self, chunk: Bytes) -> bool {
+        self.tx.send(chunk).is_ok()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Ends the body unfinished: what was sent goes out, then the connection is closed
+    /// without the body's end, so the client sees the response cut, not complete.
+    pub fn abort(self) {
+        self.aborted.store(true, Ordering::Release);
+    }
+}
+
+/// The error that makes hyper drop the connection of a body cut short.
+#[derive(Debug)]
+pub struct StreamAborted;
+
+impl std::fmt::Display for StreamAborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the response body failed before its end")
+    }
+}
+
+impl std::error::Error for StreamAborted {}
 
 impl ResponseBody {
     pub fn full(bytes: Bytes) -> Self {
@@ -30,7 +84,7 @@ impl ResponseBody {
         }
     }
 
-    pub fn stream(chunks: mpsc::UnboundedReceiver<Bytes>) -> Self {
+    pub fn stream(chunks: Chunks) -> Self {
         Self {
             kind: Kind::Stream(chunks),
             background: None,
@@ -45,7 +99,7 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = StreamAborted;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -53,7 +107,14 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match &mut self.kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Stream(chunks) => chunks.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(chunks) => match chunks.rx.poll_recv(cx) {
+                Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+                Poll::Ready(None) if chunks.aborted.load(Ordering::Acquire) => {
+                    Poll::Ready(Some(Err(StreamAborted)))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 
@@ -80,7 +141,7 @@ impl Drop for ResponseBody {
                 if let Err(err) =
                     event_loop.call_method1(pyo3::intern!(py, "run_background"), (task,))
                 {
-                    err.print(py);
+                    crate::runtime::report(py, err);
                 }
             }));
         }

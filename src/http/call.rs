@@ -214,7 +214,7 @@ impl Exchange {
     /// Hands an exception to the app's error handler; errors inside it become a bare 500.
     fn fail<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
         if self.failed.swap(true, Ordering::Relaxed) {
-            err.print(py);
+            crate::runtime::report(py, err);
             self.send(py, Reply::internal_error());
             return None;
         }

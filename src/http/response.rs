@@ -43,7 +43,7 @@ pub enum ReplyBody {
     /// An iterator (sync or async) of chunks, read on the event loop as the client takes them.
     Stream(Py<PyAny>),
     /// Chunks an ASGI app sends (`SentReply`), as it sends them.
-    Channel(tokio::sync::mpsc::UnboundedReceiver<Bytes>),
+    Channel(super::body::Chunks),
 }
 
 static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");

@@ -11,8 +11,8 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use tokio::sync::mpsc;
 
+use super::body::{chunk_channel, ChunkSender};
 use super::request::PyRequestData;
 use super::response::{header_pair, Reply, ReplyBody};
 use crate::runtime::{ready, ready_with, Ready};
@@ -31,7 +31,7 @@ struct State {
     /// The reply, once known (whole, or streaming through `stream`), until taken.
     reply: Option<Reply>,
     /// Where a streamed body's next chunks go.
-    stream: Option<mpsc::UnboundedSender<Bytes>>,
+    stream: Option<ChunkSender>,
     /// Whether the body has ended.
     complete: bool,
     /// A future to resolve once the reply is known.
@@ -151,10 +151,19 @@ impl SentReply {
         Ok(())
     }
 
-    /// Ends a streamed body: the app has returned (or failed) without ending it.
+    /// Ends a streamed body: the app has returned without ending it.
     fn close(&self) {
         let mut state = self.state();
         state.stream = None;
+        state.complete = true;
+    }
+
+    /// Ends a streamed body unfinished: the app failed, and the client sees the body cut.
+    fn abort(&self) {
+        let mut state = self.state();
+        if let Some(stream) = state.stream.take() {
+            stream.abort();
+        }
         state.complete = true;
     }
 }
@@ -182,7 +191,7 @@ impl State {
             ));
         };
         let body = if more {
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = chunk_channel();
             if !body.is_empty() {
                 let _ = tx.send(body);
             }

@@ -4,14 +4,13 @@
 use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use tokio::sync::mpsc;
 
-use super::body::ResponseBody;
+use super::body::{chunk_channel, ChunkSender, ResponseBody};
 use crate::runtime::{Job, LoopSender};
 
 /// Starts pumping `iterator` on the event loop and returns the body that sends its chunks.
 pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = chunk_channel();
     let sink = ChunkSink {
         tx: std::sync::Mutex::new(Some(tx)),
     };
@@ -20,7 +19,7 @@ pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
         let started = Py::new(py, sink)
             .and_then(|sink| tasks.event_loop(py).call_method1(pump, (iterator, sink)));
         if let Err(err) = started {
-            err.print(py);
+            crate::runtime::report(py, err);
         }
     }));
     ResponseBody::stream(rx)
@@ -29,7 +28,7 @@ pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
 /// `ignyx._core.ChunkSink`: where the loop puts a streaming response's chunks.
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct ChunkSink {
-    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<Bytes>>>,
+    tx: std::sync::Mutex<Option<ChunkSender>>,
 }
 
 #[pymethods]
@@ -48,7 +47,7 @@ impl ChunkSink {
         };
         match tx.as_ref() {
             Some(tx) if bytes.is_empty() => Ok(!tx.is_closed()),
-            Some(tx) => Ok(tx.send(bytes).is_ok()),
+            Some(tx) => Ok(tx.send(bytes)),
             None => Ok(false),
         }
     }
@@ -57,6 +56,13 @@ impl ChunkSink {
     fn close(&self) {
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
+        }
+    }
+
+    /// Ends the body unfinished (the iterator failed): the client sees it cut.
+    fn abort(&self) {
+        if let Some(tx) = self.tx.lock().ok().and_then(|mut tx| tx.take()) {
+            tx.abort();
         }
     }
 }

@@ -270,7 +270,7 @@ impl EventLoop {
                     timer: (delay > 0.0).then(|| Duration::from_secs_f64(delay)),
                 },
                 Err(err) => {
-                    err.print(py);
+                    super::report(py, err);
                     Next {
                         ready: false,
                         io_again: false,
@@ -310,7 +310,7 @@ impl EventLoop {
     fn set_running(&self, event_loop: &Bound<'_, PyAny>) {
         let py = event_loop.py();
         if let Err(err) = self.python.set_running.bind(py).call1((event_loop,)) {
-            err.print(py);
+            super::report(py, err);
         }
     }
 

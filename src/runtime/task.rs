@@ -118,7 +118,7 @@ impl Tasks {
         };
         match Bound::new(py, task) {
             Ok(task) => step_in(&task, None, false, turns),
-            Err(err) => err.print(py),
+            Err(err) => super::report(py, err),
         }
     }
 
@@ -136,7 +136,7 @@ impl Tasks {
         if let CurrentTask::Dict(current) = &self.current {
             if self.left_current.swap(false, Ordering::Relaxed) {
                 if let Err(err) = current.bind(py).del_item(self.event_loop.bind(py)) {
-                    err.print(py);
+                    super::report(py, err);
                 }
             }
         }
@@ -312,7 +312,7 @@ fn step_in(
                 sent = resume(&coro, throw);
             }
             if let Err(err) = tasks.leave(task) {
-                err.print(py);
+                super::report(py, err);
             }
             sent
         }
@@ -327,7 +327,7 @@ fn step_in(
     }
     // SAFETY: exits the context entered above, on the same thread.
     if !in_context && unsafe { ffi::PyContext_Exit(this.context.as_ptr()) } != 0 {
-        PyErr::fetch(py).print(py);
+        super::report(py, PyErr::fetch(py));
     }
 }
 
@@ -478,7 +478,7 @@ fn done(task: &Bound<'_, CoroutineTask>, result: PyResult<Bound<'_, PyAny>>) {
     }
     for (callback, context) in callbacks {
         if let Err(err) = this.tasks.call_soon(py, callback, task, context) {
-            err.print(py);
+            super::report(py, err);
         }
     }
 }

@@ -116,7 +116,7 @@ impl Session {
         let session = self.clone();
         Job::run(move |py, _| {
             if let Err(err) = step(&session, py) {
-                err.print(py);
+                crate::runtime::report(py, err);
             }
         })
     }

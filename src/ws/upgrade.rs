@@ -67,7 +67,7 @@ impl Upgrade for Upgrader {
                 .and_then(|args| route.call.bind(py).call1(args));
             // On failure the channel is dropped unanswered: the client gets a 500.
             if let Err(err) = started {
-                err.print(py);
+                crate::runtime::report(py, err);
             }
         }));
         let websockets = self.websockets.clone();

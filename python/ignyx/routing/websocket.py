@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable, Coroutine, Optional
 
 from .._paths import Match, compile_path, match_path
+from .._runtime import USER_FAULTS
 from ..dependencies import (
     RequestContext,
     build_route_dependant,
@@ -106,7 +107,7 @@ class APIWebSocketRoute:
                 result = endpoint(**values)
                 if inspect.isawaitable(result):
                     await result
-            except Exception as exc:
+            except USER_FAULTS as exc:
                 error = exc
                 await _handle_websocket_error(app, websocket, exc)
             finally:
@@ -131,7 +132,7 @@ class WebSocketRoute(APIWebSocketRoute):
         async def serve(websocket: WebSocket) -> None:
             try:
                 await endpoint(websocket)
-            except Exception as exc:
+            except USER_FAULTS as exc:
                 await _handle_websocket_error(app, websocket, exc)
             finally:
                 _finish_websocket(websocket)
@@ -156,7 +157,7 @@ async def _exit_dependencies(stack: Any, error: Optional[BaseException]) -> None
             logger.exception("Exception in a WebSocket dependency's cleanup")
 
 
-async def _handle_websocket_error(app: Any, websocket: WebSocket, exc: Exception) -> None:
+async def _handle_websocket_error(app: Any, websocket: WebSocket, exc: BaseException) -> None:
     """What Starlette and FastAPI do with an exception escaping a WebSocket handler."""
     if isinstance(exc, WebSocketDisconnect):
         return  # the client left; nothing to answer
