@@ -19,6 +19,49 @@ pub struct Router<T> {
 struct Target {
     entry: usize,
     empty_rest: Option<String>,
+    /// Parameters with a Starlette convertor (`{id:int}`), which a path must satisfy to
+    /// match at all (else it is not found, as in Starlette, rather than invalid).
+    typed: Vec<(String, Convertor)>,
+}
+
+/// Starlette's path convertors other than `str` and `path`, by what they accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Convertor {
+    /// `[0-9]+`
+    Int,
+    /// `[0-9]+(\.[0-9]+)?`
+    Float,
+    /// `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+    Uuid,
+}
+
+impl Convertor {
+    fn named(name: &str) -> Option<Self> {
+        match name {
+            "int" => Some(Self::Int),
+            "float" => Some(Self::Float),
+            "uuid" => Some(Self::Uuid),
+            _ => None,
+        }
+    }
+
+    fn accepts(self, value: &str) -> bool {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        match self {
+            Self::Int => digits(value),
+            Self::Float => match value.split_once('.') {
+                Some((whole, fraction)) => digits(whole) && digits(fraction),
+                None => digits(value),
+            },
+            Self::Uuid => {
+                value.len() == 36
+                    && value.bytes().enumerate().all(|(i, b)| match i {
+                        8 | 13 | 18 | 23 => b == b'-',
+                        _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+                    })
+            }
+        }
+    }
 }
 
 struct PathEntry<T> {
@@ -90,6 +133,25 @@ pub fn to_matchit(template: &str) -> String {
     out
 }
 
+/// The parameters of a FastAPI path template that carry a convertor (`{id:int}`).
+fn typed_params(template: &str) -> Vec<(String, Convertor)> {
+    let mut typed = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let inner = &rest[start + 1..start + len];
+        if let Some((name, convertor)) = inner.split_once(':') {
+            if let Some(convertor) = Convertor::named(convertor) {
+                typed.push((name.to_owned(), convertor));
+            }
+        }
+        rest = &rest[start + len + 1..];
+    }
+    typed
+}
+
 /// The prefix and parameter name of a matchit catch-all path (`/files/{*p}`).
 fn catch_all(path: &str) -> Option<(&str, &str)> {
     let start = path.rfind("{*")?;
@@ -108,11 +170,12 @@ impl<T> Router<T> {
             Some(i) => i,
             None => {
                 let entry = self.entries.len();
-                self.add_target(&path, entry, None)
+                let typed = typed_params(template);
+                self.add_target(&path, entry, None, typed.clone())
                     .map_err(|e| format!("cannot add route {template:?}: {e}"))?;
                 // `{p:path}` also matches an empty rest, as Starlette's `.*` does.
                 if let Some((prefix, name)) = catch_all(&path) {
-                    let _ = self.add_target(prefix, entry, Some(name.to_owned()));
+                    let _ = self.add_target(prefix, entry, Some(name.to_owned()), typed);
                 }
                 self.templates.push(path);
                 self.entries.push(PathEntry {
@@ -142,9 +205,14 @@ impl<T> Router<T> {
         path: &str,
         entry: usize,
         empty_rest: Option<String>,
+        typed: Vec<(String, Convertor)>,
     ) -> Result<(), matchit::InsertError> {
         self.paths.insert(path, self.targets.len())?;
-        self.targets.push(Target { entry, empty_rest });
+        self.targets.push(Target {
+            entry,
+            empty_rest,
+            typed,
+        });
         Ok(())
     }
 
@@ -153,6 +221,12 @@ impl<T> Router<T> {
             return Match::NotFound;
         };
         let target = &self.targets[*found.value];
+        let converts = |(name, convertor): &(String, Convertor)| {
+            found.params.get(name).is_some_and(|v| convertor.accepts(v))
+        };
+        if !target.typed.iter().all(converts) {
+            return Match::NotFound;
+        }
         let entry = &self.entries[target.entry];
         let route = entry.methods.iter().find(|(m, _)| m == method).or_else(|| {
             if method == Method::HEAD {
@@ -200,6 +274,22 @@ mod tests {
         assert_eq!(to_matchit("/a/{id}"), "/a/{id}");
         assert_eq!(to_matchit("/a/{id:int}/b"), "/a/{id}/b");
         assert_eq!(to_matchit("/f/{p:path}"), "/f/{*p}");
+    }
+
+    #[test]
+    fn convertors_decide_whether_a_path_matches() {
+        let mut router = Router::default();
+        router.insert("/u/{id:int}", &[Method::GET], 1).unwrap();
+        router
+            .insert("/f/{x:float}/{k:uuid}", &[Method::GET], 2)
+            .unwrap();
+        let found = |path: &str| matches!(router.find(&Method::GET, path), Match::Found { .. });
+        assert!(found("/u/42"));
+        assert!(!found("/u/x") && !found("/u/-1") && !found("/u/4.2"));
+        let uuid = "0b0c6a3e-4a7d-4c1b-9f3e-1a2b3c4d5e6f";
+        assert!(found(&format!("/f/1.5/{uuid}")) && found(&format!("/f/2/{uuid}")));
+        assert!(!found(&format!("/f/1./{uuid}")) && !found("/f/1.5/not-a-uuid"));
+        assert!(!found(&format!("/f/1.5/{}", uuid.to_uppercase())));
     }
 
     #[test]

@@ -105,6 +105,9 @@ pub async fn handle(
     let shared = &*shared;
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
+    if let Some(reply) = request::framing_error(req.version(), req.headers()) {
+        return Ok(respond(reply, to_loop));
+    }
     if let Some(upgrade) = &shared.upgrade {
         if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
             return Ok(respond(handshake.await, to_loop));

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, Version};
 use http_body::Body as _;
@@ -153,6 +153,42 @@ pub fn decoded_path(raw_path: &str) -> String {
     } else {
         raw_path.to_owned()
     }
+}
+
+/// What RFC 9112 asks of a request's framing that hyper leaves to the server: an HTTP/1.1
+/// request names exactly one `Host` (§3.2: else 400), and its `Transfer-Encoding` is
+/// `chunked` alone (§6.1: another coding is not implemented, 501; §7: chunked twice is
+/// invalid, 400). Either way the connection is closed after the answer.
+pub fn framing_error(version: Version, headers: &HeaderMap) -> Option<Reply> {
+    let bad = |status, detail| {
+        let mut reply = Reply::detail(status, detail);
+        reply
+            .headers
+            .insert(CONNECTION, http::HeaderValue::from_static("close"));
+        Some(reply)
+    };
+    // One pass over the few headers a request has costs less than two lookups.
+    let (mut hosts, mut chunked) = (0, 0);
+    for (name, value) in headers {
+        if *name == HOST {
+            hosts += 1;
+        } else if *name == TRANSFER_ENCODING {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            for coding in value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                if !coding.eq_ignore_ascii_case("chunked") {
+                    return bad(StatusCode::NOT_IMPLEMENTED, "Not Implemented");
+                }
+                chunked += 1;
+            }
+        }
+    }
+    if version == Version::HTTP_11 && hosts != 1 {
+        return bad(StatusCode::BAD_REQUEST, "Bad Request");
+    }
+    if chunked > 1 {
+        return bad(StatusCode::BAD_REQUEST, "Bad Request");
+    }
+    None
 }
 
 /// Whether `Content-Length` announces a body over `limit` bytes (refused before reading it).
