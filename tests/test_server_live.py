@@ -509,3 +509,139 @@ def test_max_in_flight_bounds_the_requests_python_holds_and_every_one_is_answere
 
     assert answers == [{"n": n} for n in range(7)]
     assert now == {"running": 0, "peak": 2}
+
+
+FLOOD_APP = textwrap.dedent(
+    """
+    import asyncio
+    import sys
+    import time
+
+    from ignyx import Ignyx
+
+    app = Ignyx()
+
+
+    @app.get("/async")
+    async def slow_async():
+        await asyncio.sleep(0.5)
+        return {"ok": True}
+
+
+    @app.get("/sync")
+    def slow_sync():
+        time.sleep(0.2)
+        return {"ok": True}
+
+
+    app.run(host="127.0.0.1", port=int(sys.argv[1]))
+    """
+)
+
+
+def test_sigterm_with_a_thousand_requests_in_flight_answers_every_one(tmp_path):
+    """1,000 async requests and 100 blocking ones in flight when SIGTERM arrives: every one is
+    answered 200 (counted by the client), and the process exits 0."""
+    script = tmp_path / "flood_app.py"
+    script.write_text(FLOOD_APP)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path)
+
+    async def one(path: str) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {path} HTTP/1.1\r\nhost: x\r\n\r\n".encode())
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 30)
+        writer.close()
+        return status.split(b" ")[1] if status else b"closed"
+
+    async def flood() -> list[bytes]:
+        calls = [asyncio.create_task(one("/async")) for _ in range(1000)]
+        calls += [asyncio.create_task(one("/sync")) for _ in range(100)]
+        await asyncio.sleep(0.3)  # all connected and in flight
+        process.send_signal(signal.SIGTERM)
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        wait_for_port(port, process)
+        answers = asyncio.run(flood())
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert answers == [b"200"] * 1100
+
+
+IDLE_APP = textwrap.dedent(
+    """
+    import sys
+
+    from ignyx import Ignyx
+
+    app = Ignyx()
+
+
+    @app.get("/")
+    def root():
+        return {"ok": True}
+
+
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), header_timeout=2.0)
+    """
+)
+
+
+def _process_figures(pid: int) -> tuple[int, int]:
+    """A process's resident memory (KiB) and thread count, from /proc."""
+    status = dict(
+        line.split(":", 1)
+        for line in open(f"/proc/{pid}/status").read().splitlines()
+        if ":" in line
+    )
+    return int(status["VmRSS"].split()[0]), int(status["Threads"])
+
+
+def test_idle_and_slowloris_clients_cost_memory_only_and_are_timed_out(tmp_path):
+    """2,000 idle keep-alive connections and 500 slowloris clients (a head never finished)
+    add no thread and a few KiB each; the slow ones are cut at the header timeout, and the
+    server answers throughout. (Figures: docs/reliability.md.)"""
+    script = tmp_path / "idle_app.py"
+    script.write_text(IDLE_APP)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path)
+    held: list[socket.socket] = []
+    try:
+        wait_for_port(port, process)
+        with http_client(port, timeout=10) as http:
+            assert http.get("/").json() == {"ok": True}
+        rss_before, threads_before = _process_figures(process.pid)
+        for _ in range(2000):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            held.append(conn)
+        for conn in held:
+            assert conn.recv(4096).startswith(b"HTTP/1.1 200 OK")  # then idle, kept alive
+        slow = []
+        for _ in range(500):
+            conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and nothing more
+            slow.append(conn)
+        time.sleep(0.5)
+        rss_after, threads_after = _process_figures(process.pid)
+        with http_client(port, timeout=10) as http:
+            assert http.get("/").json() == {"ok": True}
+        started = time.monotonic()
+        assert all(conn.recv(4096) == b"" for conn in slow)  # cut at the header timeout
+        assert time.monotonic() - started < 5
+        for conn in slow:
+            conn.close()
+        per_connection = (rss_after - rss_before) / 2500
+        print(f"RSS per idle or slow connection: {per_connection:.1f} KiB")
+        assert threads_after == threads_before
+        assert per_connection < 64
+    finally:
+        for conn in held:
+            conn.close()
+        process.terminate()
+        process.wait(timeout=30)
