@@ -509,8 +509,16 @@ def build_cors_inside(fw):
         ("GET", "/trail", {"origin": "https://app.example"}),
         ("GET", "/trail", {"origin": "https://elsewhere.example"}),
         ("GET", "/missing", {"origin": "https://app.example"}),
-        ("OPTIONS", "/trail", {"origin": "https://app.example", "access-control-request-method": "GET"}),
-        ("OPTIONS", "/trail", {"origin": "https://app.example", "access-control-request-method": "PUT"}),
+        (
+            "OPTIONS",
+            "/trail",
+            {"origin": "https://app.example", "access-control-request-method": "GET"},
+        ),
+        (
+            "OPTIONS",
+            "/trail",
+            {"origin": "https://app.example", "access-control-request-method": "PUT"},
+        ),
     ],
 )
 def test_cors_inside_python_middleware_answers_as_fastapi(dual, method, url, headers):

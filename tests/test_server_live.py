@@ -2,6 +2,7 @@
 bad requests, limits), HTTP/2, blocking handlers, and graceful shutdown of a process."""
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -643,5 +644,87 @@ def test_idle_and_slowloris_clients_cost_memory_only_and_are_timed_out(tmp_path)
     finally:
         for conn in held:
             conn.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+STALLED_READER_APP = textwrap.dedent(
+    """
+    import asyncio
+    import os
+    import sys
+
+    from ignyx import Ignyx
+    from ignyx.responses import StreamingResponse
+
+    app = Ignyx()
+    if os.environ.get("WITH_MIDDLEWARE"):
+
+        class Passthrough:
+            def __init__(self, app):
+                self.app = app
+
+            async def __call__(self, scope, receive, send):
+                await self.app(scope, receive, send)
+
+        app.add_middleware(Passthrough)
+
+    CHUNK = b"x" * 65536
+
+
+    @app.get("/endless")
+    async def endless():
+        async def chunks():
+            while True:
+                yield CHUNK
+                await asyncio.sleep(0)
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+    @app.get("/endless-sync")
+    def endless_sync():
+        def chunks():
+            while True:
+                yield CHUNK
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+    @app.get("/")
+    def root():
+        return {"ok": True}
+
+
+    app.run(host="127.0.0.1", port=int(sys.argv[1]))
+    """
+)
+
+
+@pytest.mark.parametrize("middleware", [False, True], ids=["native", "through-middleware"])
+@pytest.mark.parametrize("path", ["/endless", "/endless-sync"])
+def test_a_client_that_stops_reading_costs_a_bounded_buffer(tmp_path, path, middleware):
+    """An endless stream to a client that reads its head and then nothing: the producer
+    waits for the client (a few hundred KiB ahead at most) instead of buffering the stream
+    (it grew by ~700 MiB a second before), and the server answers others meanwhile."""
+    script = tmp_path / "stalled_reader_app.py"
+    script.write_text(STALLED_READER_APP)
+    port = free_port()
+    env = {**os.environ, **({"WITH_MIDDLEWARE": "1"} if middleware else {})}
+    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path, env=env)
+    try:
+        wait_for_port(port, process)
+        rss_before, _ = _process_figures(process.pid)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            stalled.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert stalled.recv(1024).startswith(b"HTTP/1.1 200 OK")
+            time.sleep(1.5)
+            rss_after, _ = _process_figures(process.pid)
+            with http_client(port, timeout=10) as http:
+                assert http.get("/").json() == {"ok": True}
+        grown = (rss_after - rss_before) / 1024
+        assert grown < 32, f"RSS grew by {grown:.0f} MiB"
+    finally:
         process.terminate()
         process.wait(timeout=30)

@@ -223,7 +223,11 @@ def test_mutable_headers_of_a_scope_change_the_scopes_headers(module):
     headers["X-Request-ID"] = "abc"
     headers.append("vary", "origin")
     del headers["x-id"]
-    assert scope["headers"] == [(b"host", b"example.com"), (b"x-request-id", b"abc"), (b"vary", b"origin")]
+    assert scope["headers"] == [
+        (b"host", b"example.com"),
+        (b"x-request-id", b"abc"),
+        (b"vary", b"origin"),
+    ]
     message = {"type": "http.response.start", "status": 200, "headers": []}
     MutableHeaders(scope=message).append("x-out", "yes")
     assert message["headers"] == [(b"x-out", b"yes")]

@@ -208,8 +208,10 @@ class SentReply:
         """ASGI `receive`: the request's body as one `http.request` message; after it, a
         future that does not resolve."""
 
-    def send(self, message: dict[str, Any]) -> Ready:
-        """ASGI `send`: takes `http.response.start` and `http.response.body` messages."""
+    def send(self, message: dict[str, Any]) -> Awaitable[None]:
+        """ASGI `send`: takes `http.response.start` and `http.response.body` messages. What
+        it gives is done at once, unless a streamed body is ahead of its client: then it
+        resolves once the client has caught up."""
 
     @property
     def answered(self) -> bool:
@@ -370,6 +372,13 @@ class ChunkSink:
 
     def send(self, chunk: bytes | bytearray | memoryview | str) -> bool:
         """Queues one chunk (bytes or str); False once the client has gone."""
+
+    @property
+    def must_wait(self) -> bool:
+        """Whether the client is behind: await `wait_writable` before sending more."""
+
+    def wait_writable(self, future: asyncio.Future[None]) -> None:
+        """Resolves `future` once the client has caught up (or left)."""
 
     def close(self) -> None:
         """Ends the body."""

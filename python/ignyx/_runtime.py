@@ -82,12 +82,21 @@ async def _background(task: Callable[[], Awaitable[None]]) -> None:
 _END = object()
 
 
+async def _writable(sink: Any) -> None:
+    """Waits until the client has taken most of what was sent (backpressure)."""
+    waiting = asyncio.get_running_loop().create_future()
+    sink.wait_writable(waiting)
+    await waiting
+
+
 async def _pump(iterator: Any, sink: Any) -> None:
     try:
         if hasattr(iterator, "__aiter__"):
             async for chunk in iterator:
                 if not sink.send(chunk):
                     break
+                if sink.must_wait:
+                    await _writable(sink)
         else:
             loop = asyncio.get_running_loop()
             iterator = iter(iterator)
@@ -95,6 +104,8 @@ async def _pump(iterator: Any, sink: Any) -> None:
                 chunk = await loop.run_in_executor(None, next, iterator, _END)
                 if chunk is _END or not sink.send(chunk):
                     break
+                if sink.must_wait:
+                    await _writable(sink)
     except USER_FAULTS:
         logger.exception("Exception in streaming response body")
         sink.abort()  # the client sees the body cut, not complete

@@ -3,15 +3,13 @@
 //! is done with the body.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pyo3::prelude::*;
-use tokio::sync::mpsc;
 
+pub use super::chunks::{chunk_channel, ChunkSender, Chunks, StreamAborted};
 use crate::runtime::{Job, LoopSender};
 
 pub struct ResponseBody {
@@ -24,58 +22,6 @@ enum Kind {
     Stream(Chunks),
 }
 
-/// A streamed body's chunks as they come, and whether the stream failed before its end.
-pub struct Chunks {
-    rx: mpsc::UnboundedReceiver<Bytes>,
-    aborted: Arc<AtomicBool>,
-}
-
-/// Where a streamed body's chunks are sent from (the event loop, a pool thread).
-pub struct ChunkSender {
-    tx: mpsc::UnboundedSender<Bytes>,
-    aborted: Arc<AtomicBool>,
-}
-
-/// A streamed body: its sending end, and what the response reads.
-pub fn chunk_channel() -> (ChunkSender, Chunks) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let aborted = Arc::new(AtomicBool::new(false));
-    let sender = ChunkSender {
-        tx,
-        aborted: aborted.clone(),
-    };
-    (sender, Chunks { rx, aborted })
-}
-
-impl ChunkSender {
-    /// Queues `chunk`; false once the client has gone.
-    pub fn send(&self, chunk: Bytes) -> bool {
-        self.tx.send(chunk).is_ok()
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-
-    /// Ends the body unfinished: what was sent goes out, then the connection is closed
-    /// without the body's end, so the client sees the response cut, not complete.
-    pub fn abort(self) {
-        self.aborted.store(true, Ordering::Release);
-    }
-}
-
-/// The error that makes hyper drop the connection of a body cut short.
-#[derive(Debug)]
-pub struct StreamAborted;
-
-impl std::fmt::Display for StreamAborted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the response body failed before its end")
-    }
-}
-
-impl std::error::Error for StreamAborted {}
-
 impl ResponseBody {
     pub fn full(bytes: Bytes) -> Self {
         Self {
@@ -84,7 +30,9 @@ impl ResponseBody {
         }
     }
 
-    pub fn stream(chunks: Chunks) -> Self {
+    /// A streamed body; a sender waiting for the client is let go on `to_loop`.
+    pub fn stream(chunks: Chunks, to_loop: &LoopSender) -> Self {
+        chunks.release_on(to_loop);
         Self {
             kind: Kind::Stream(chunks),
             background: None,
@@ -107,14 +55,9 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match &mut self.kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Stream(chunks) => match chunks.rx.poll_recv(cx) {
-                Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-                Poll::Ready(None) if chunks.aborted.load(Ordering::Acquire) => {
-                    Poll::Ready(Some(Err(StreamAborted)))
-                }
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+            Kind::Stream(chunks) => chunks
+                .poll_chunk(cx)
+                .map(|chunk| chunk.map(|chunk| chunk.map(Frame::data))),
         }
     }
 

@@ -5,6 +5,7 @@
 
 mod body;
 mod call;
+mod chunks;
 mod extract;
 mod request;
 mod response;

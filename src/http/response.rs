@@ -21,7 +21,7 @@ pub fn respond(reply: Reply, to_loop: &LoopSender) -> Response<ResponseBody> {
     let body = match reply.body {
         ReplyBody::Full(bytes) => ResponseBody::full(bytes),
         ReplyBody::Stream(iterator) => stream::start(iterator, to_loop),
-        ReplyBody::Channel(chunks) => ResponseBody::stream(chunks),
+        ReplyBody::Channel(chunks) => ResponseBody::stream(chunks, to_loop),
     };
     let mut response = Response::new(body.with_background(reply.background, to_loop));
     *response.status_mut() = reply.status;

@@ -15,7 +15,7 @@ use pyo3::types::{PyBytes, PyDict};
 use super::body::{chunk_channel, ChunkSender};
 use super::request::PyRequestData;
 use super::response::{header_pair, Reply, ReplyBody};
-use crate::runtime::{ready, ready_with, Ready};
+use crate::runtime::{ready, ready_with};
 
 /// `ignyx._core.SentReply`: what an ASGI app sends, collected into the engine's reply.
 #[pyclass(module = "ignyx._core", frozen)]
@@ -77,13 +77,16 @@ impl SentReply {
         }
     }
 
-    /// ASGI `send`: takes `http.response.start` and `http.response.body` messages.
-    fn send(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<Py<Ready>> {
+    /// ASGI `send`: takes `http.response.start` and `http.response.body` messages. What
+    /// it gives is done at once, unless a streamed body is ahead of its client: then it
+    /// resolves once the client has caught up.
+    fn send(&self, py: Python<'_>, message: &Bound<'_, PyDict>) -> PyResult<PyObject> {
         let kind = message
             .get_item(intern!(py, "type"))?
             .ok_or_else(|| PyTypeError::new_err("an ASGI message needs a 'type'"))?;
         let kind = kind.extract::<&str>()?;
         let mut state = self.state();
+        let mut answered = None;
         match kind {
             "http.response.start" => {
                 if state.head.is_some() || state.reply.is_some() || state.complete {
@@ -122,15 +125,27 @@ impl SentReply {
                     state.complete = true;
                 }
                 if state.reply.is_some() {
-                    if let Some(answered) = state.answered.take() {
-                        drop(state);
-                        resolve(py, &answered)?;
-                    }
+                    answered = state.answered.take();
                 }
             }
             _ => {}
         }
-        ready(py)
+        let mut waited = None;
+        if let Some(stream) = state.stream.as_ref().filter(|stream| stream.must_wait()) {
+            let asyncio = py.import(intern!(py, "asyncio"))?;
+            let event_loop = asyncio.call_method0(intern!(py, "get_running_loop"))?;
+            let future = event_loop.call_method0(intern!(py, "create_future"))?;
+            stream.wait_writable(py, future.clone().unbind())?;
+            waited = Some(future.unbind());
+        }
+        drop(state);
+        if let Some(answered) = answered {
+            resolve(py, &answered)?;
+        }
+        match waited {
+            Some(future) => Ok(future),
+            None => Ok(ready(py)?.into_any()),
+        }
     }
 
     /// Whether the reply is known (whole, or the start of a stream).

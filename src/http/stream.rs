@@ -22,7 +22,7 @@ pub fn start(iterator: Py<PyAny>, to_loop: &LoopSender) -> ResponseBody {
             crate::runtime::report(py, err);
         }
     }));
-    ResponseBody::stream(rx)
+    ResponseBody::stream(rx, to_loop)
 }
 
 /// `ignyx._core.ChunkSink`: where the loop puts a streaming response's chunks.
@@ -49,6 +49,26 @@ impl ChunkSink {
             Some(tx) if bytes.is_empty() => Ok(!tx.is_closed()),
             Some(tx) => Ok(tx.send(bytes)),
             None => Ok(false),
+        }
+    }
+
+    /// Whether the client is behind: await `wait_writable` before sending more.
+    #[getter]
+    fn must_wait(&self) -> bool {
+        let tx = self.tx.lock();
+        tx.ok()
+            .is_some_and(|tx| tx.as_ref().is_some_and(ChunkSender::must_wait))
+    }
+
+    /// Resolves `future` once the client has caught up (or left).
+    fn wait_writable(&self, py: Python<'_>, future: Py<PyAny>) -> PyResult<()> {
+        let tx = self.tx.lock();
+        match tx.ok().as_ref().and_then(|tx| tx.as_ref()) {
+            Some(tx) => tx.wait_writable(py, future),
+            None => future
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "set_result"), (py.None(),))
+                .map(drop),
         }
     }
 
