@@ -670,12 +670,14 @@ STALLED_READER_APP = textwrap.dedent(
         app.add_middleware(Passthrough)
 
     CHUNK = b"x" * 65536
+    produced = [0]
 
 
     @app.get("/endless")
     async def endless():
         async def chunks():
             while True:
+                produced[0] += 1
                 yield CHUNK
                 await asyncio.sleep(0)
 
@@ -696,9 +698,40 @@ STALLED_READER_APP = textwrap.dedent(
         return {"ok": True}
 
 
+    @app.get("/produced")
+    def produced_so_far():
+        return {"chunks": produced[0]}
+
+
     app.run(host="127.0.0.1", port=int(sys.argv[1]))
     """
 )
+
+
+@pytest.mark.parametrize("middleware", [False, True], ids=["native", "through-middleware"])
+def test_a_stream_stops_once_its_client_has_gone(tmp_path, middleware):
+    """An endless async stream whose client reads a little and leaves: the stream stops
+    (natively its pump sees the client gone; an ASGI app hears it as an OSError from
+    `send`), rather than producing for nobody until shutdown."""
+    script = tmp_path / "stalled_reader_app.py"
+    script.write_text(STALLED_READER_APP)
+    port = free_port()
+    env = {**os.environ, **({"WITH_MIDDLEWARE": "1"} if middleware else {})}
+    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path, env=env)
+    try:
+        wait_for_port(port, process)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as reader:
+            reader.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+            for _ in range(20):
+                assert reader.recv(65536)
+        with http_client(port, timeout=10) as http:
+            time.sleep(0.5)  # the stream hears of it
+            settled = http.get("/produced").json()["chunks"]
+            time.sleep(0.5)
+            assert http.get("/produced").json()["chunks"] == settled
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.mark.parametrize("middleware", [False, True], ids=["native", "through-middleware"])

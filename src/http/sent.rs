@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyConnectionResetError, PyRuntimeError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -186,9 +186,11 @@ impl SentReply {
 impl State {
     fn body_message(&mut self, body: Bytes, more: bool) -> PyResult<()> {
         if let Some(stream) = &self.stream {
-            if !body.is_empty() {
-                // The client may have gone; the app is not told (ASGI servers differ here).
-                let _ = stream.send(body);
+            // The client has gone: the app hears it as ASGI asks (an OSError from `send`),
+            // so a stream it would go on producing stops.
+            if stream.is_closed() || (!body.is_empty() && !stream.send(body)) {
+                self.stream = None;
+                return Err(PyConnectionResetError::new_err("the client disconnected"));
             }
             if !more {
                 self.stream = None;
