@@ -126,27 +126,12 @@ class ScopeData:
         return self.scope.setdefault("state", {})
 
 
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
-
-
 def engine_scope(data: Any, app: Any) -> dict[str, Any]:
     """The ASGI scope of a request the engine read (``ignyx._core.RequestData``), with
-    Starlette's keys."""
-    return {
-        "type": "http",
-        "asgi": _ASGI,
-        "http_version": data.http_version,
-        "method": data.method,
-        "scheme": data.scheme,
-        "path": data.path,
-        "raw_path": data.raw_path,
-        "root_path": data.root_path or getattr(app, "root_path", ""),
-        "query_string": data.query_string,
-        "headers": data.raw_headers,
-        "client": data.client,
-        "server": data.server,
-        "app": app,
-    }
+    Starlette's keys: built by the engine, as for the middleware stack."""
+    from . import _core
+
+    return _core.engine_scope(data, app, getattr(app, "root_path", ""))
 
 
 async def settle_body(request: Any) -> None:

@@ -243,23 +243,6 @@ class Response:
         )
 
 
-def as_response(result: Any) -> Any:
-    """`result`, or ours in its place when it is another framework's response (Starlette's:
-    ``status_code``, ``raw_headers`` and ``body`` or ``body_iterator``)."""
-    if isinstance(result, Response) or not hasattr(result, "raw_headers"):
-        return result
-    iterator = getattr(result, "body_iterator", None)
-    if iterator is not None:
-        ours: Response = StreamingResponse(iterator, status_code=result.status_code)
-    else:
-        ours = Response.__new__(Response)
-        ours.status_code = result.status_code
-        ours.body = bytes(result.body)
-    ours.background = getattr(result, "background", None)
-    ours.raw_headers = [(bytes(name), bytes(value)) for name, value in result.raw_headers]
-    return ours
-
-
 class HTMLResponse(Response):
     """A ``text/html; charset=utf-8`` response."""
 
