@@ -9,7 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::http::{self as h, FastPlan, Hooks, ResponseTypes, Route};
+use crate::http::{self as h, FastPlan, Hooks, ResponseTypes, Route, RouteKind, RouteObject};
 use crate::layers::{cors_config, Cors};
 use crate::router::Router;
 use crate::runtime::InlinePolicy;
@@ -77,6 +77,7 @@ impl App {
     #[allow(clippy::too_many_arguments)]
     fn add_route(
         &mut self,
+        py: Python<'_>,
         path: &str,
         methods: Vec<String>,
         call: Py<PyAny>,
@@ -92,14 +93,21 @@ impl App {
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let status = StatusCode::from_u16(status_code)
             .map_err(|_| PyValueError::new_err(format!("invalid status code {status_code}")))?;
+        let object = route.map(|route| {
+            let endpoint = match route.bind(py).getattr(pyo3::intern!(py, "endpoint")) {
+                Ok(endpoint) => endpoint.unbind(),
+                Err(_) => py.None(),
+            };
+            RouteObject { route, endpoint }
+        });
         let route = Arc::new(Route {
             call,
             is_async,
             fast,
             status,
             inline: InlinePolicy::default(),
-            object: route,
-            takes_request: true,
+            object,
+            kind: RouteKind::Endpoint,
         });
         self.router
             .insert(path, &methods, route)
@@ -138,7 +146,7 @@ impl App {
             status: StatusCode::OK,
             inline: InlinePolicy::default(),
             object: None,
-            takes_request: false,
+            kind: RouteKind::Stack,
         });
         let cors = match cors {
             Some(options) => Some(self::cors(Some(options))?),

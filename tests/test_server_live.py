@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import ignyx
@@ -763,34 +764,14 @@ def test_a_client_that_stops_reading_costs_a_bounded_buffer(tmp_path, path, midd
         process.wait(timeout=30)
 
 
-LONG_RUN_APP = textwrap.dedent(
+EXAMPLE_APP = Path(__file__).resolve().parent.parent / "examples" / "app.py"
+
+# The README's example app, with an upload route, served on 127.0.0.1 at the port given.
+UPLOAD_ROUTE = textwrap.dedent(
     """
     import sys
 
-    from ignyx import File, Ignyx, UploadFile
-    from pydantic import BaseModel
-
-    app = Ignyx()
-
-
-    class User(BaseModel):
-        name: str
-        age: int
-
-
-    @app.get("/")
-    def hello():
-        return {"message": "Ignyx is live"}
-
-
-    @app.get("/users/{id}")
-    def get_user(id: int):
-        return {"id": id}
-
-
-    @app.post("/users")
-    def create_user(body: User):
-        return {"name": body.name, "age": body.age}
+    from ignyx import File, UploadFile
 
 
     @app.post("/upload")
@@ -806,6 +787,13 @@ LONG_RUN_APP = textwrap.dedent(
 )
 
 
+def long_run_app() -> str:
+    example = EXAMPLE_APP.read_text()
+    served = 'app.run(host="0.0.0.0", port=8000)'
+    assert served in example
+    return example.replace(served, UPLOAD_ROUTE)
+
+
 def _open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
@@ -816,7 +804,7 @@ def test_a_long_run_keeps_memory_descriptors_threads_and_temp_files_flat(tmp_pat
     neither RSS (beyond a few MiB of allocator noise), nor open descriptors, nor threads, and
     no temporary file is left behind. (The million-request figures: docs/reliability.md.)"""
     script = tmp_path / "long_run_app.py"
-    script.write_text(LONG_RUN_APP)
+    script.write_text(long_run_app())
     spool = tmp_path / "tmp"
     spool.mkdir()
     port = free_port()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from . import _core
 from .responses import Response, StreamingResponse
@@ -26,6 +26,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _END = object()
+T = TypeVar("T")
 
 
 def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Any]]:
@@ -34,7 +35,7 @@ def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Any]]:
     ``receive`` and ``send`` are the engine's own (``_core.SentReply``)."""
 
     async def entry(data: Any) -> Any:
-        # The engine hands this route its request data, not a Request (`takes_request`).
+        # The engine hands this route its request data, not a Request (`RouteKind::Stack`).
         reply = _core.SentReply(data)
         running: Any = stack(_scope_of(app, data), reply.receive, reply.send)
         # Started right here, as in `host`: most apps answer without waiting for anything.
@@ -74,12 +75,7 @@ async def _answered(reply: Any, running: Any, awaited: Any) -> Any:
         finally:
             reply.close()
 
-    task = loop.create_task(finish())
-    try:
-        await answered
-    finally:
-        if not answered.done() or answered.exception() is not None:
-            task.cancel()
+    await _answer_of(answered, loop.create_task(finish()))
     return reply
 
 
@@ -271,12 +267,17 @@ async def host(app: ASGIApp, scope: Scope, receive: Receive) -> Response:
         awaited = running.send(None)
     except StopIteration:
         return answer.result()
-    task = loop.create_task(_go_on(running, awaited))
+    return await _answer_of(answer, loop.create_task(_go_on(running, awaited)))
+
+
+async def _answer_of(answer: asyncio.Future[T], running: asyncio.Task[None]) -> T:
+    """`answer`, which the app `running` gives; the app is stopped when the answer failed or
+    no one waits for it any more."""
     try:
         return await answer
     finally:
         if not answer.done() or answer.exception() is not None:
-            task.cancel()
+            running.cancel()
 
 
 async def _go_on(coroutine: Any, awaited: Any) -> None:

@@ -157,12 +157,8 @@ fn name_route(
     let Some(object) = &route.object else {
         return Ok(());
     };
-    let object = object.bind(py);
-    scope.set_item(intern!(py, "route"), object)?;
-    let endpoint = object
-        .getattr(intern!(py, "endpoint"))
-        .unwrap_or_else(|_| py.None().into_bound(py));
-    scope.set_item(intern!(py, "endpoint"), endpoint)?;
+    scope.set_item(intern!(py, "route"), &object.route)?;
+    scope.set_item(intern!(py, "endpoint"), &object.endpoint)?;
     let path_params = PyDict::new(py);
     for (name, value) in params {
         path_params.set_item(name, value)?;

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::request::{PyRequestData, RequestData};
 use super::response::{self, Reply};
-use super::route::Route;
+use super::route::{Route, RouteKind};
 use super::sent::SentReply;
 use super::{Engine, Shared};
 use crate::runtime::{Awaiter, Job, LoopSender, PoolWork, EAGER_TURNS};
@@ -202,10 +202,9 @@ impl Exchange {
                     return fast.endpoint.bind(py).call1(args);
                 }
             }
-            if route.takes_request {
-                route.call.bind(py).call1((self.request(py)?,))
-            } else {
-                route.call.bind(py).call1((self.request_data(py)?,))
+            match route.kind {
+                RouteKind::Endpoint => route.call.bind(py).call1((self.request(py)?,)),
+                RouteKind::Stack => route.call.bind(py).call1((self.request_data(py)?,)),
             }
         })();
         self.settle(py, result)
@@ -245,10 +244,10 @@ impl Awaiter for Exchange {
                     false => self.route.status,
                     true => StatusCode::OK,
                 };
-                let sent = match self.route.takes_request {
-                    true => None,
-                    // The middleware stack's route: what it sent as ASGI messages.
-                    false => value.downcast_exact::<SentReply>().ok(),
+                let sent = match self.route.kind {
+                    RouteKind::Endpoint => None,
+                    // What the middleware stack sent as ASGI messages.
+                    RouteKind::Stack => value.downcast_exact::<SentReply>().ok(),
                 };
                 let reply = match sent {
                     Some(sent) => sent.get().take_reply(),

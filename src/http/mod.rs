@@ -36,7 +36,7 @@ pub use request::{
 };
 pub use response::respond;
 pub use response::{Reply, ReplyBody, ResponseTypes};
-pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route};
+pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route, RouteKind, RouteObject};
 pub use routing::{route, Routed};
 pub use sent::SentReply;
 
@@ -128,37 +128,37 @@ pub async fn handle(
     let origin = outer_cors.and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
 
     let path = decoded_path(parts.uri.path());
-    let routed = routing::route(engine, &parts, &path, peers.local);
-    let reply = match (&engine.stack, routed) {
-        // The middleware stack answers every request; its innermost app calls the route
-        // matched here, or lets the ASGI app answer the rest (404, 405, preflights).
-        (Some(stack), routed) => {
-            let (matched, params) = match routed {
-                Routed::Route(route, params) => (Some(route), params),
-                Routed::Answer(_) => (None, Vec::new()),
-            };
-            match read_request_body(shared, body, &parts).await {
+    // What to call: the route routing found, or, when the app has Python middleware, the
+    // middleware stack (which answers every request), told the route found here for its
+    // innermost app to call; routing's own answers (404, 405, preflights) are then the
+    // stack's ASGI app's to give.
+    let plan = match (
+        &engine.stack,
+        routing::route(engine, &parts, &path, peers.local),
+    ) {
+        (None, Routed::Route(route, params)) => Ok((route, params, None)),
+        (None, Routed::Answer(reply)) => Err(reply),
+        (Some(stack), Routed::Route(route, params)) => {
+            let engine = engine.clone();
+            let routed = Some(RoutedHere { engine, route });
+            Ok((stack.entry.clone(), params, routed))
+        }
+        (Some(stack), Routed::Answer(_)) => Ok((stack.entry.clone(), Vec::new(), None)),
+    };
+    let reply = match plan {
+        Err(reply) => reply,
+        Ok((call, params, routed)) => {
+            let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
+            match request::read_body(body, limit, timeout, &parts.headers).await {
                 Ok(body) => {
                     let mut data =
                         RequestData::from_parts(parts, path, params, body, peers, "http");
-                    data.routed = matched.map(|route| RoutedHere {
-                        engine: engine.clone(),
-                        route,
-                    });
-                    call::dispatch(shared, stack.entry.clone(), Arc::new(data)).await
+                    data.routed = routed;
+                    call::dispatch(shared, call, Arc::new(data)).await
                 }
                 Err(reply) => reply,
             }
         }
-        (None, Routed::Route(route, params)) => match read_request_body(shared, body, &parts).await
-        {
-            Ok(body) => {
-                let data = RequestData::from_parts(parts, path, params, body, peers, "http");
-                call::dispatch(shared, route, Arc::new(data)).await
-            }
-            Err(reply) => reply,
-        },
-        (None, Routed::Answer(reply)) => reply,
     };
 
     let mut response = respond(reply, to_loop);
@@ -166,16 +166,6 @@ pub async fn handle(
         cors.apply(origin.as_ref(), response.headers_mut());
     }
     Ok(response)
-}
-
-/// The request's body, within the app's limits.
-async fn read_request_body(
-    shared: &Shared,
-    body: Incoming,
-    parts: &http::request::Parts,
-) -> Result<bytes::Bytes, Reply> {
-    let limit = shared.engine.max_body_size;
-    request::read_body(body, limit, shared.body_timeout, &parts.headers).await
 }
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

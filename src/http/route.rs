@@ -20,11 +20,28 @@ pub struct Route {
     pub status: StatusCode,
     /// Whether this sync route may run on the I/O thread itself.
     pub inline: InlinePolicy,
-    /// The Python route object (`ignyx.routing.APIRoute`...), for ASGI middleware.
-    pub object: Option<Py<PyAny>>,
-    /// Whether `call` takes the `Request` (else the engine's request data, for the
-    /// middleware stack, which builds its own scope).
-    pub takes_request: bool,
+    /// The Python route object and its endpoint, for ASGI middleware.
+    pub object: Option<RouteObject>,
+    /// What `call` takes and gives.
+    pub kind: RouteKind,
+}
+
+/// The two ways the engine calls a route.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RouteKind {
+    /// An endpoint: called with the `Request` (or a fast plan's arguments), it returns
+    /// content or a response.
+    Endpoint,
+    /// The app's Python middleware stack: called with the engine's request data (it builds
+    /// its own scope), it answers with what the stack sent (`SentReply`).
+    Stack,
+}
+
+/// What Starlette's router leaves in the scope (`scope["route"]`, `scope["endpoint"]`):
+/// the Python route (`ignyx.routing.APIRoute`...) and its endpoint, read at registration.
+pub struct RouteObject {
+    pub route: Py<PyAny>,
+    pub endpoint: Py<PyAny>,
 }
 
 /// `ignyx._core.FastPlan`: the endpoint, called with the converted parameters in order.
