@@ -9,13 +9,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use super::scope::header_map;
 use crate::http::{header_list, http_version, ip_text, PyRequestData, RequestData, RoutedHere};
 
 /// The scope key under which the scope's `Origin` travels.
@@ -125,7 +125,8 @@ pub fn continued(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<C
         None => return Ok(None),
     };
     if !same_headers(&headers, &data.headers)? {
-        let Some(headers) = header_map(&headers)? else {
+        // Not a valid header list: the full scope reader says what is wrong.
+        let Ok(headers) = header_map(&headers) else {
             return Ok(None);
         };
         data = Arc::new(data.altered(py, Some(headers), None));
@@ -168,37 +169,6 @@ fn same_headers(list: &Bound<'_, PyAny>, headers: &HeaderMap) -> PyResult<bool> 
         }
     }
     Ok(true)
-}
-
-/// A header list as a `HeaderMap`; `None` when it is not one (the full scope reader then
-/// reports what is wrong).
-fn header_map(list: &Bound<'_, PyAny>) -> PyResult<Option<HeaderMap>> {
-    let mut map = HeaderMap::new();
-    for pair in list.try_iter()? {
-        let pair = pair?;
-        let (Ok(name), Ok(value)) = (pair.get_item(0), pair.get_item(1)) else {
-            return Ok(None);
-        };
-        let (Some(name), Some(value)) = (bytes_of(&name), bytes_of(&value)) else {
-            return Ok(None);
-        };
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(&name),
-            HeaderValue::from_bytes(&value),
-        ) else {
-            return Ok(None);
-        };
-        map.append(name, value);
-    }
-    Ok(Some(map))
-}
-
-/// `bytes`, or anything else bytes-like (a `bytearray`), as bytes.
-fn bytes_of<'a>(value: &'a Bound<'_, PyAny>) -> Option<std::borrow::Cow<'a, [u8]>> {
-    match value.downcast::<PyBytes>() {
-        Ok(bytes) => Some(std::borrow::Cow::Borrowed(bytes.as_bytes())),
-        Err(_) => value.extract::<Vec<u8>>().ok().map(std::borrow::Cow::Owned),
-    }
 }
 
 /// `(host, port)`, or `None`.

@@ -1,5 +1,6 @@
 //! An ASGI scope read into the request head the HTTP layer routes and Python reads.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
 use http::header::{HeaderName, HeaderValue};
@@ -123,28 +124,32 @@ fn optional<'py, T: FromPyObject<'py>>(
 
 /// `scope["headers"]`: an iterable of `(name, value)` byte pairs.
 fn headers(scope: &Bound<'_, PyDict>) -> PyResult<HeaderMap> {
+    match scope.get_item("headers")? {
+        Some(items) => header_map(&items),
+        None => Ok(HeaderMap::new()),
+    }
+}
+
+/// An ASGI header list (pairs may be tuples or lists: Mangum sends lists) as a `HeaderMap`.
+pub fn header_map(items: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
     let mut map = HeaderMap::new();
-    let Some(items) = scope.get_item("headers")? else {
-        return Ok(map);
-    };
     for pair in items.try_iter()? {
-        // Pairs may be tuples or lists (Mangum sends lists).
         let pair = pair?;
-        let name = bytes_of(&pair.get_item(0)?)?;
-        let value = bytes_of(&pair.get_item(1)?)?;
-        let name = HeaderName::from_bytes(&name)
+        let (name, value) = (pair.get_item(0)?, pair.get_item(1)?);
+        let name = HeaderName::from_bytes(&bytes_of(&name)?)
             .map_err(|e| PyValueError::new_err(format!("invalid header name: {e}")))?;
-        let value = HeaderValue::from_bytes(&value)
+        let value = HeaderValue::from_bytes(&bytes_of(&value)?)
             .map_err(|e| PyValueError::new_err(format!("invalid header value: {e}")))?;
         map.append(name, value);
     }
     Ok(map)
 }
 
-fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// `bytes`, or anything else bytes-like (a `bytearray`), as bytes.
+fn bytes_of<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
     match value.downcast::<PyBytes>() {
-        Ok(bytes) => Ok(bytes.as_bytes().to_vec()),
-        Err(_) => value.extract(),
+        Ok(bytes) => Ok(Cow::Borrowed(bytes.as_bytes())),
+        Err(_) => value.extract::<Vec<u8>>().map(Cow::Owned),
     }
 }
 
