@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-middleware bench-instructions bare-hyper lint fmt clean chromium
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-middleware bench-instructions bare-hyper lint fmt clean chromium fuzz
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -71,6 +71,29 @@ bench-middleware: build
 	$(PYTHON) benchmarks/run.py --endpoints plaintext,users_get,users_post,sync,async --rounds 3 \
 		--frameworks ignyx-on-uvicorn,fastapi \
 		--server-cmd "ignyx-on-uvicorn={python} -m uvicorn ignyx_app:app --app-dir {apps} --host {host} --port {port} --loop uvloop --http httptools --log-level warning --no-access-log"
+
+# Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
+# target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in
+# fuzz/regressions/<target>/, where `make test` replays it.
+FUZZ_SECONDS ?= 60
+RUST_FUZZ_TARGETS := request_target router headers cors json_writer
+PYTHON_FUZZ_TARGETS := cookies forms
+
+fuzz: $(STAMP) build
+	@command -v cargo-fuzz >/dev/null || cargo install -q --locked cargo-fuzz
+	@$(PYTHON) -c "import atheris" 2>/dev/null || $(PYTHON) -m pip install -q atheris
+	cd fuzz && for target in $(RUST_FUZZ_TARGETS); do \
+		mkdir -p corpus/$$target && \
+		leaks=1; [ $$target = json_writer ] && leaks=0; \
+		ASAN_OPTIONS=detect_leaks=$$leaks PYO3_PYTHON=$(abspath $(PYTHON)) LD_LIBRARY_PATH=$(PYLIB) \
+			cargo +nightly fuzz run $$target corpus/$$target regressions/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+	for target in $(PYTHON_FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/python_$$target fuzz/artifacts/python_$$target && \
+		$(PYTHON) fuzz/python/fuzz_$$target.py fuzz/corpus/python_$$target fuzz/regressions/python_$$target \
+			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/artifacts/python_$$target/ || exit 1; \
+	done
 
 lint: $(STAMP)
 	cargo fmt --all -- --check

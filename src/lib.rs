@@ -8,9 +8,12 @@
 //! - `ws`: WebSockets (handshake, frames, sessions); builds on `http`'s request.
 //! - `app`: the compiled application Python fills; `server`: the accept loop, limits,
 //!   shutdown; `asgi`: the same application called by an ASGI server instead.
+//! - `fuzzing`: the fuzz targets' entry points (`fuzz/`), built for them and for tests only.
 
 mod app;
 mod asgi;
+#[cfg(any(fuzzing, test))]
+pub mod fuzzing;
 mod http;
 mod json;
 mod layers;
@@ -23,7 +26,9 @@ use pyo3::prelude::*;
 
 /// The engine's own allocations (per-request buffers, futures, header maps) come from
 /// mimalloc: glibc's malloc spent more instructions per request than hyper's parser.
-/// Python's objects keep Python's allocator.
+/// Python's objects keep Python's allocator. Fuzz builds keep the system allocator, which
+/// the address sanitizer watches.
+#[cfg(not(fuzzing))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

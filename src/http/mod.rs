@@ -31,8 +31,8 @@ use crate::runtime::{EventLoop, InFlight, SyncPool};
 pub use body::ResponseBody;
 pub use call::Exchange;
 pub use request::{
-    declares_too_large, decoded_path, header_list, http_version, ip_text, Peers, PyRequestData,
-    RequestData, RoutedHere,
+    declares_too_large, decoded_path, framing_error, header_list, http_version, ip_text, Peers,
+    PyRequestData, RequestData, RoutedHere,
 };
 pub use response::respond;
 pub use response::{Reply, ReplyBody, ResponseTypes};
@@ -106,7 +106,7 @@ pub async fn handle(
     let shared = &*shared;
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
-    if let Some(reply) = request::framing_error(req.version(), req.headers()) {
+    if let Some(reply) = framing_error(req.version(), req.headers()) {
         return Ok(respond(reply, to_loop));
     }
     if let Some(upgrade) = &shared.upgrade {

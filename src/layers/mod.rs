@@ -7,6 +7,8 @@ mod py;
 use pyo3::prelude::*;
 
 pub use cors::Cors;
+#[cfg(any(fuzzing, test))]
+pub use cors::CorsConfig;
 pub use py::{config as cors_config, CorsLayer};
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
