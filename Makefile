@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-middleware bench-instructions bare-hyper lint fmt clean chromium fuzz
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-middleware bench-instructions bare-hyper lint fmt clean debian-tools fuzz
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -25,11 +25,16 @@ run: build
 cargo-test: $(STAMP)
 	PYO3_PYTHON=$(abspath $(PYTHON)) VIRTUAL_ENV=$(abspath $(VENV)) LD_LIBRARY_PATH=$(PYLIB) cargo test --no-default-features -q
 
-# The docs pages are checked in a real headless browser (Debian's chromium).
-chromium:
-	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+# Debian tools the tests use: chromium checks the docs pages in a real headless browser,
+# h2load (nghttp2-client) loads the server over HTTP/2.
+DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/h2load:nghttp2-client
+debian-tools:
+	@missing=""; for tool in $(DEBIAN_TOOLS); do \
+		test -x $${tool%%:*} || missing="$$missing $${tool#*:}"; \
+	done; \
+	test -z "$$missing" || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }
 
-pytest: build chromium
+pytest: build debian-tools
 	$(PYTHON) -m pytest -q
 
 test: cargo-test pytest

@@ -55,12 +55,16 @@ def test_the_asgi_servers_root_path_is_honoured(url):
 
 def test_run_takes_the_root_path(monkeypatch):
     import ignyx
-    import ignyx.server
+    import ignyx.launch
+    from ignyx.server import prepare
 
     seen = {}
-    monkeypatch.setattr(
-        ignyx.server, "run", lambda app, *args, **kwargs: seen.update(root=app.root_path)
-    )
+
+    def launch(load_app, config):
+        seen.update(root=prepare(load_app(), config).root_path)
+        return 0
+
+    monkeypatch.setattr(ignyx.launch, "launch", launch)
     app = ignyx.FastAPI()
     app.run(root_path="/behind/proxy")
     assert seen == {"root": "/behind/proxy"}

@@ -21,6 +21,7 @@ DISTRIBUTIONS = {
     "python_multipart": "python-multipart",
     "typing_extensions": "typing-extensions",
     "pydantic_core": "pydantic",
+    "yaml": "pyyaml",
 }
 
 
@@ -41,10 +42,12 @@ def imported_top_level_names() -> dict[str, str]:
 
 
 def declared_distributions() -> set[str]:
+    """The dependencies, and those of the extras (imported only where the extra is used)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project.get("optional-dependencies", {}).values()
     return {
         re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0].lower()
-        for requirement in project["dependencies"]
+        for requirement in [*project["dependencies"], *(r for extra in extras for r in extra)]
     }
 
 

@@ -21,6 +21,8 @@ RANKS = {
     "app": 3,
     "server": 4,
     "asgi": 4,
+    # The fuzz targets' entry points drive the parsers of the layers below.
+    "fuzzing": 5,
 }
 
 _CRATE_PATH = re.compile(r"\bcrate::(\w+)")

@@ -7,6 +7,7 @@ checks that it still matches the compiled module.
 
 import asyncio
 import contextvars
+import os
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from typing import Any, final
 
@@ -146,9 +147,11 @@ class Server:
     def __new__(
         cls,
         app: App,
-        host: str,
-        port: int,
+        host: str = "127.0.0.1",
+        port: int = 8000,
         *,
+        uds: str | os.PathLike[str] | None = None,
+        fd: int | None = None,
         backlog: int = 2048,
         reuse_port: bool = False,
         max_in_flight: int = 2048,
@@ -156,18 +159,28 @@ class Server:
         graceful_timeout: float = 30.0,
         header_timeout: float = 30.0,
         body_timeout: float = 60.0,
+        limit_concurrency: int | None = None,
+        max_requests: int | None = None,
+        max_rss: int | None = None,
+        max_head_size: int | None = None,
         ws_max_size: int = ...,  # 16 MiB
         ws_ping_interval: float | None = ...,  # 20.0 seconds
         ws_ping_timeout: float = 20.0,
-    ) -> Server: ...
+    ) -> Server:
+        """Listens on `host:port`, or on the Unix socket `uds`, or on the inherited listening
+        socket `fd`; the first of `fd`, `uds` given wins over `host:port`."""
+
     @property
-    def host(self) -> str: ...
+    def host(self) -> str | None:
+        """The address listened on (`None` for a Unix socket)."""
+
     @property
-    def port(self) -> int: ...
-    def serve(self, event_loop: EngineLoop, handle_signals: bool = False) -> None:
+    def port(self) -> int | None: ...
+    def serve(self, event_loop: EngineLoop, handle_signals: bool = False) -> str | None:
         """Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM, stepping
         `event_loop` (an `ignyx._runtime.EngineLoop` begun on this thread) between
-        connections. The GIL is released except while Python runs."""
+        connections. The GIL is released except while Python runs. Returns why the server
+        stopped itself (`"max_requests"`, `"max_rss"`), or `None` when it was told to."""
 
     def shutdown(self) -> None:
         """Asks a running (or about to run) `serve` to stop gracefully; callable from any thread."""

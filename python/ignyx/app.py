@@ -416,21 +416,28 @@ class Ignyx:
 
     def run(
         self,
-        host: str = "127.0.0.1",
-        port: int = 8000,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
         *,
-        workers: int = 1,
+        workers: Optional[int] = None,
         root_path: Optional[str] = None,
-        **options: Any,
-    ):
-        """Serves the app until SIGINT/SIGTERM; ``workers`` processes share the port.
-        ``root_path`` is where a proxy serves it (``/api/v1``), as ``uvicorn --root-path``."""
-        from .server import run
+        **settings: Any,
+    ) -> None:
+        """Serves the app until SIGINT/SIGTERM, on 127.0.0.1:8000 unless told otherwise.
 
-        if root_path is not None:
-            self.root_path = root_path
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-        run(self, host, port, workers=workers, **options)
+        Takes the settings of ``ignyx run`` as keyword arguments (``workers=4``,
+        ``uds="/run/app.sock"``, ``timeout_keep_alive=10``...; ``ignyx.config.Config`` lists
+        them); ``IGNYX_*`` environment variables set the ones not given."""
+        from .config import settings_for
+        from .launch import launch
+        from .logs import configure_logging
+
+        given = {"host": host, "port": port, "workers": workers, "root_path": root_path}
+        config = settings_for({**given, **settings})
+        configure_logging(config.log_level, config.log_config)
+        code = launch(lambda: self, config)
+        if code:
+            raise SystemExit(code)
 
 
 def _native_layer(entry: Any) -> Any:

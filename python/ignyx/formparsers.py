@@ -73,13 +73,20 @@ def _parse_urlencoded(
     # Starlette decodes the raw bytes as latin-1, then percent-escapes as UTF-8.
     text = body.decode("latin-1")
     if len(body) > max_part_size or body.count(b"&") >= max_fields:
-        pieces = [piece for piece in text.split("&") if piece]
-        if len(pieces) > max_fields:
-            raise MultiPartException(f"Too many fields. Maximum number of fields is {max_fields}.")
-        for piece in pieces:
+        # Field by field, as Starlette reads them: a field's size is checked as it is read,
+        # the count when it ends, so the first field over either limit names the error.
+        fields = 0
+        for piece in text.split("&"):
+            if not piece:
+                continue
             if len(piece) - ("=" in piece) > max_part_size:
                 raise MultiPartException(
                     f"Field exceeded maximum size of {int(max_part_size / 1024)}KB."
+                )
+            fields += 1
+            if fields > max_fields:
+                raise MultiPartException(
+                    f"Too many fields. Maximum number of fields is {max_fields}."
                 )
     return FormData(parse_qsl(text, keep_blank_values=True))
 
@@ -87,7 +94,9 @@ def _parse_urlencoded(
 def _decode(data: Union[bytes, bytearray], charset: str) -> str:
     try:
         return data.decode(charset)
-    except (UnicodeDecodeError, LookupError):
+    # UnicodeError, not only UnicodeDecodeError: some codecs (punycode, idna) raise the
+    # base class, which Starlette lets through as a 500 for a client's charset.
+    except (UnicodeError, LookupError):
         return data.decode("latin-1")
 
 

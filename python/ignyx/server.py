@@ -2,24 +2,23 @@
 to the Rust server (which steps that loop on the same thread) with the GIL released,
 then shut down in order.
 
-``Ignyx.run`` serves in the foreground; ``TestClient`` serves on a background thread.
-Several workers are processes sharing the port through SO_REUSEPORT.
+``launch`` serves in the foreground (one worker, or several under ``supervisor``);
+``TestClient`` serves on a background thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 import threading
 from typing import Any, Callable, Optional
 
 from . import _core
 from ._runtime import EngineLoop
+from .config import Config
 
-logger = logging.getLogger("ignyx")
+logger = logging.getLogger("ignyx.error")
 
 
 class Server:
@@ -44,16 +43,18 @@ class Server:
             graceful_timeout=graceful_timeout,
             **limits,
         )
-        self.host = self._core.host
-        self.port = self._core.port
+        # None for a Unix socket.
+        self.host: Optional[str] = self._core.host
+        self.port: Optional[int] = self._core.port
         self._grace = graceful_timeout
         self._thread: Optional[threading.Thread] = None
 
     def serve(
         self, handle_signals: bool = True, started: Optional[Callable[[], None]] = None
-    ) -> None:
+    ) -> Optional[str]:
         """Serves in this thread until SIGINT/SIGTERM or `shutdown()`; raises what the
-        startup hooks raised. `started` is called once they have run."""
+        startup hooks raised. `started` is called once they have run. Returns why the
+        server stopped itself (`"max_requests"`, `"max_rss"`), else None."""
         handle_signals = handle_signals and threading.current_thread() is threading.main_thread()
         loop = EngineLoop()
         asyncio.set_event_loop(loop)
@@ -68,7 +69,7 @@ class Server:
         previous = _quiet_python_signal_handlers() if handle_signals else {}
         loop.begin()
         try:
-            self._core.serve(loop, handle_signals=handle_signals)
+            return self._core.serve(loop, handle_signals=handle_signals)
         finally:
             loop.end()
             loop.finish(self._grace, self.app._shutdown)
@@ -120,53 +121,15 @@ def _ignore(signum: int, frame: Any) -> None:
     pass
 
 
-def run(app: Any, host: str, port: int, workers: int = 1, **options: Any) -> None:
-    """Serves `app` in the foreground with `workers` processes; returns after shutdown."""
-    if workers <= 1:
-        server = Server(app, host, port, **options)
-        _announce(server.host, server.port, 1)
-        server.serve(handle_signals=True)
-        return
-    _run_workers(app, host, port, workers, **options)
+def prepare(app: Any, config: Config) -> Any:
+    """`app` with the settings that belong to it applied (`root_path`, `max_body_size`)."""
+    if config.root_path:
+        app.root_path = config.root_path
+    if config.max_body_size is not None:
+        app.max_body_size = config.max_body_size
+    return app
 
 
-def _announce(host: str, port: int, workers: int) -> None:
-    suffix = f" with {workers} workers" if workers > 1 else ""
-    print(f"Ignyx serving on http://{host}:{port}{suffix} (Ctrl+C to stop)", file=sys.stderr)
-
-
-def _run_workers(app: Any, host: str, port: int, workers: int, **options: Any) -> None:
-    children: list[int] = []
-    _announce(host, port, workers)
-    for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                Server(app, host, port, reuse_port=True, **options).serve(handle_signals=True)
-            except BaseException:  # noqa: BLE001 - a worker reports and exits
-                logger.exception("Worker failed")
-                code = 1
-            finally:
-                os._exit(code)
-        children.append(pid)
-
-    def forward(signum: int, _frame: Any) -> None:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for pid in children:
-            while True:
-                try:
-                    os.waitpid(pid, 0)
-                    break
-                except InterruptedError:
-                    continue
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def worker_options(config: Config) -> dict[str, Any]:
+    """The engine `Server`'s arguments for one worker with `config`, besides host and port."""
+    return {"uds": config.uds, "fd": config.fd, **config.server_options()}

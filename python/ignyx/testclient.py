@@ -53,7 +53,9 @@ class TestClient(httpx.Client):
             app._exception_sink = self._server_errors.append
         self._server: Optional[Server] = Server(app, "127.0.0.1", 0, graceful_timeout=5.0)
         self._server.start_in_thread()
-        transport = _LoopbackTransport(self._server.host, self._server.port)
+        host, port = self._server.host, self._server.port
+        assert host is not None and port is not None  # a TCP socket
+        transport = _LoopbackTransport(host, port)
         super().__init__(
             base_url=base_url,
             transport=transport,
@@ -75,6 +77,7 @@ class TestClient(httpx.Client):
     @property
     def port(self) -> int:
         assert self._server is not None, "the client is closed"
+        assert self._server.port is not None
         return self._server.port
 
     def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> Any:

@@ -1,11 +1,80 @@
-//! The listening socket: SO_REUSEADDR always, SO_REUSEPORT so that several
-//! worker processes can share one port.
+//! The listening socket: a TCP port (SO_REUSEADDR always, SO_REUSEPORT so that several
+//! processes may bind one port), a Unix domain socket, or a socket inherited as a
+//! descriptor (from a supervisor that bound it for all its workers, or from systemd);
+//! and the descriptors to accept on it.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-pub fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::Result<TcpListener> {
+/// Where a server listens, before the runtime that accepts on it exists.
+pub enum Listening {
+    Tcp(TcpListener),
+    /// `path` is removed when the server stops, if the server created it.
+    Unix {
+        listener: UnixListener,
+        path: Option<PathBuf>,
+    },
+}
+
+/// The listener, registered with the serving runtime.
+pub enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// A connection accepted, with the client's address when it has one.
+pub enum Accepted {
+    Tcp(tokio::net::TcpStream, SocketAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listening {
+    /// The TCP address listened on (`None` for a Unix socket).
+    pub fn local_addr(&self) -> std::io::Result<Option<SocketAddr>> {
+        match self {
+            Self::Tcp(listener) => listener.local_addr().map(Some),
+            Self::Unix { .. } => Ok(None),
+        }
+    }
+
+    /// Registers the socket with the current tokio runtime.
+    pub fn into_listener(self) -> std::io::Result<Listener> {
+        Ok(match self {
+            Self::Tcp(listener) => Listener::Tcp(tokio::net::TcpListener::from_std(listener)?),
+            Self::Unix { listener, .. } => {
+                Listener::Unix(tokio::net::UnixListener::from_std(listener)?)
+            }
+        })
+    }
+
+    /// The socket file this server created, to remove when it stops.
+    pub fn created_path(&self) -> Option<PathBuf> {
+        match self {
+            Self::Unix { path, .. } => path.clone(),
+            Self::Tcp(_) => None,
+        }
+    }
+}
+
+impl Listener {
+    pub async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Self::Tcp(listener) => {
+                let (stream, client) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok(Accepted::Tcp(stream, client))
+            }
+            Self::Unix(listener) => Ok(Accepted::Unix(listener.accept().await?.0)),
+        }
+    }
+}
+
+pub fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::Result<Listening> {
     let addr: SocketAddr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -21,5 +90,68 @@ pub fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::R
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
     socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    Ok(Listening::Tcp(socket.into()))
+}
+
+/// Listens on a Unix domain socket at `path`, as uvicorn's `--uds` does: a socket file
+/// left there by an earlier server is replaced, and the new one is open to every local
+/// user (0o666), as a proxy such as nginx needs.
+pub fn bind_unix(path: &Path, backlog: i32) -> std::io::Result<Listening> {
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(path)?;
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(Listening::Unix {
+        listener: socket.into(),
+        path: Some(path.to_owned()),
+    })
+}
+
+/// Listens on a socket already bound and listening, inherited as descriptor `fd` (which
+/// stays open for its owner: the server works on a duplicate).
+pub fn from_fd(fd: RawFd) -> std::io::Result<Listening> {
+    // SAFETY: `dup` returns a new descriptor this server owns, or -1 (checked).
+    let own = unsafe { libc::dup(fd) };
+    if own < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `own` is a valid descriptor that nothing else owns.
+    let socket = unsafe { Socket::from_raw_fd(own) };
+    if socket.r#type()? != Type::STREAM {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} is not a stream socket"),
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    Ok(if socket.local_addr()?.is_unix() {
+        Listening::Unix {
+            listener: socket.into(),
+            path: None,
+        }
+    } else {
+        Listening::Tcp(socket.into())
+    })
+}
+
+/// Raises this process's soft limit on open descriptors to its hard limit, as nginx's
+/// `worker_rlimit_nofile` and Go's runtime do: each connection holds one, and the usual
+/// soft limit (1,024) would refuse connections long before memory runs short.
+pub fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for getrlimit to fill and setrlimit to read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }

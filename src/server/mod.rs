@@ -1,31 +1,43 @@
 //! The HTTP server of one worker: a current-thread tokio runtime owns the
 //! listener and every connection, and steps the asyncio event loop on the same
 //! thread; sync routes run inline when quick, else on the sync pool.
-//! SIGINT/SIGTERM (or `Server.shutdown()`) stop accepting, let in-flight
-//! requests finish within a grace period, then `serve` returns.
+//! SIGINT/SIGTERM (or `Server.shutdown()`, or the worker's end of life in `gate`) stop
+//! accepting, let in-flight requests finish within a grace period, then `serve` returns.
 
+mod gate;
 mod listener;
 mod wake_floor;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
 use crate::http::{self as h, Peers};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
 use crate::ws::{Upgrader, WebSockets, WsLimits};
+use gate::Gate;
+use listener::{Accepted, Listening};
 
 struct Limits {
     max_in_flight: usize,
+    limit_concurrency: Option<usize>,
+    max_requests: Option<u64>,
+    max_rss: Option<u64>,
+    max_head_size: Option<usize>,
     sync_threads: usize,
     graceful_timeout: Duration,
     header_timeout: Duration,
@@ -36,8 +48,10 @@ struct Limits {
 /// `ignyx._core.Server`: binds at construction, serves in `serve()`.
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct Server {
-    listener: Mutex<Option<std::net::TcpListener>>,
-    local: SocketAddr,
+    listener: Mutex<Option<Listening>>,
+    local: Option<SocketAddr>,
+    /// The Unix socket file this server created (removed when it stops).
+    socket_file: Option<std::path::PathBuf>,
     engine: Arc<Engine>,
     stop: Arc<Notify>,
     limits: Limits,
@@ -45,16 +59,21 @@ pub struct Server {
 
 #[pymethods]
 impl Server {
+    /// Listens on `host:port`, or on the Unix socket `uds`, or on the inherited listening
+    /// socket `fd`; the first of `fd`, `uds` given wins over `host:port`.
     #[new]
-    #[pyo3(signature = (app, host, port, *, backlog = 2048, reuse_port = false,
-        max_in_flight = 2048, sync_threads = 40, graceful_timeout = 30.0,
-        header_timeout = 30.0, body_timeout = 60.0, ws_max_size = 16 * 1024 * 1024,
-        ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0))]
+    #[pyo3(signature = (app, host = "127.0.0.1", port = 8000, *, uds = None, fd = None,
+        backlog = 2048, reuse_port = false, max_in_flight = 2048, sync_threads = 40,
+        graceful_timeout = 30.0, header_timeout = 30.0, body_timeout = 60.0,
+        limit_concurrency = None, max_requests = None, max_rss = None, max_head_size = None,
+        ws_max_size = 16 * 1024 * 1024, ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut app: PyRefMut<'_, App>,
         host: &str,
         port: u16,
+        uds: Option<std::path::PathBuf>,
+        fd: Option<i32>,
         backlog: i32,
         reuse_port: bool,
         max_in_flight: usize,
@@ -62,22 +81,40 @@ impl Server {
         graceful_timeout: f64,
         header_timeout: f64,
         body_timeout: f64,
+        limit_concurrency: Option<usize>,
+        max_requests: Option<u64>,
+        max_rss: Option<u64>,
+        max_head_size: Option<usize>,
         ws_max_size: usize,
         ws_ping_interval: Option<f64>,
         ws_ping_timeout: f64,
     ) -> PyResult<Self> {
-        let listener = listener::bind(host, port, backlog, reuse_port)
-            .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
-        let local = listener
+        listener::raise_descriptor_limit();
+        let bound = match (fd, &uds) {
+            (Some(fd), _) => listener::from_fd(fd)
+                .map_err(|e| PyOSError::new_err(format!("cannot listen on descriptor {fd}: {e}"))),
+            (None, Some(path)) => listener::bind_unix(path, backlog).map_err(|e| {
+                PyOSError::new_err(format!("cannot listen on {}: {e}", path.display()))
+            }),
+            (None, None) => listener::bind(host, port, backlog, reuse_port)
+                .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}"))),
+        }?;
+        let local = bound
             .local_addr()
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self {
-            listener: Mutex::new(Some(listener)),
+            socket_file: bound.created_path(),
+            listener: Mutex::new(Some(bound)),
             local,
             engine: Arc::new(app.build()?),
             stop: Arc::new(Notify::new()),
             limits: Limits {
                 max_in_flight: max_in_flight.max(1),
+                limit_concurrency,
+                max_requests,
+                max_rss,
+                // hyper's own floor for its read buffer.
+                max_head_size: max_head_size.map(|n| n.max(8192)),
                 sync_threads: sync_threads.max(1),
                 graceful_timeout: Duration::from_secs_f64(graceful_timeout.max(0.0)),
                 header_timeout: Duration::from_secs_f64(header_timeout.max(0.001)),
@@ -93,26 +130,28 @@ impl Server {
         })
     }
 
+    /// The address listened on (`None` for a Unix socket).
     #[getter]
-    fn host(&self) -> String {
-        self.local.ip().to_string()
+    fn host(&self) -> Option<String> {
+        self.local.map(|local| local.ip().to_string())
     }
 
     #[getter]
-    fn port(&self) -> u16 {
-        self.local.port()
+    fn port(&self) -> Option<u16> {
+        self.local.map(|local| local.port())
     }
 
     /// Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM, stepping
     /// `event_loop` (an `ignyx._runtime.EngineLoop` begun on this thread) between
-    /// connections. The GIL is released except while Python runs.
+    /// connections. The GIL is released except while Python runs. Returns why the server
+    /// stopped itself (`"max_requests"`, `"max_rss"`), or `None` when it was told to.
     #[pyo3(signature = (event_loop, handle_signals = false))]
     fn serve(
         &self,
         py: Python<'_>,
         event_loop: &Bound<'_, PyAny>,
         handle_signals: bool,
-    ) -> PyResult<()> {
+    ) -> PyResult<Option<&'static str>> {
         let listener = self
             .listener
             .lock()
@@ -138,6 +177,11 @@ impl Server {
             upgrade,
         });
         let stop = self.stop.clone();
+        let gate = Gate::new(
+            self.limits.limit_concurrency,
+            self.limits.max_requests,
+            stop.clone(),
+        );
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -147,12 +191,18 @@ impl Server {
             // Due sooner than any connection timer (header reads, request bodies).
             let floor = self.limits.header_timeout.min(self.limits.body_timeout) / 2;
             runtime.spawn(wake_floor::hold(floor));
+            if let Some(max_bytes) = self.limits.max_rss {
+                runtime.spawn(gate::watch_rss(gate.clone(), max_bytes));
+            }
             let served = runtime.block_on(run(
                 listener,
                 shared,
                 &websockets,
-                stop,
-                handle_signals,
+                Stopping {
+                    stop,
+                    handle_signals,
+                    gate: gate.clone(),
+                },
                 &self.limits,
             ));
             drop(runtime);
@@ -161,7 +211,11 @@ impl Server {
             runtime::restore_current_thread(previous);
             served
         });
-        result.map_err(|e| PyOSError::new_err(e.to_string()))
+        if let Some(path) = &self.socket_file {
+            let _ = std::fs::remove_file(path);
+        }
+        result.map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(gate.recycled().map(gate::Recycled::as_str))
     }
 
     /// Asks a running (or about to run) `serve` to stop gracefully; callable from any thread.
@@ -170,63 +224,183 @@ impl Server {
     }
 }
 
-async fn run(
-    listener: std::net::TcpListener,
-    shared: Arc<h::Shared>,
-    websockets: &WebSockets,
+/// What ends the accept loop: `shutdown()`, a signal, or the gate (the worker's end of life).
+struct Stopping {
     stop: Arc<Notify>,
     handle_signals: bool,
+    gate: Arc<Gate>,
+}
+
+async fn run(
+    listener: Listening,
+    shared: Arc<h::Shared>,
+    websockets: &WebSockets,
+    stopping: Stopping,
     limits: &Limits,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
     let local = listener.local_addr()?;
+    let listener = listener.into_listener()?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = builder.http1();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
+    if let Some(size) = limits.max_head_size {
+        http1.max_buf_size(size);
+    }
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
-    let mut signals = Signals::new(handle_signals)?;
+    let mut signals = Signals::new(stopping.handle_signals)?;
+    let gate = stopping.gate.checks_requests().then_some(stopping.gate);
+    let closing = Arc::new(AtomicBool::new(false));
+    let serve = Connections {
+        builder: &builder,
+        graceful: &graceful,
+        shared: &shared,
+        gate: gate.as_ref(),
+        closing: &closing,
+    };
 
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, client) = match accepted {
-                    Ok(conn) => conn,
-                    Err(_) => {
-                        // Out of descriptors or a reset before accept: back off briefly.
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let peers = Peers {
+            accepted = listener.accept() => match accepted {
+                Ok(Accepted::Tcp(stream, client)) => serve.spawn(stream, Peers {
                     client: Some(client),
-                    local: Some(local),
-                };
-                let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            _ = stop.notified() => break,
+                    local,
+                }),
+                Ok(Accepted::Unix(stream)) => serve.spawn(stream, Peers {
+                    client: None,
+                    local: None,
+                }),
+                Err(_) => {
+                    // Out of descriptors or a reset before accept: back off briefly.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = stopping.stop.notified() => break,
             _ = signals.recv() => break,
         }
     }
     drop(listener);
-    // HTTP connections finish what they are doing; open WebSockets close (1012) and their
-    // handlers hear it, on the loop this runtime keeps stepping. Both within the grace.
+    // Open WebSockets close (1012) and their handlers hear it, on the loop this runtime keeps
+    // stepping. A kept-alive HTTP/1.1 connection may have a request on its way: for a moment
+    // every answer closes its connection (the client reconnects, to a server that accepts);
+    // then idle connections close and the rest finish what they are doing. All within the
+    // grace period.
     let websockets = websockets.close_all();
+    let closing_down = async {
+        closing.store(true, Ordering::Relaxed);
+        let lingered = tokio::time::Instant::now() + LINGER;
+        while graceful.count() > 0 && tokio::time::Instant::now() < lingered {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::join!(graceful.shutdown(), websockets)
+    };
     tokio::select! {
-        _ = async { tokio::join!(graceful.shutdown(), websockets) } => {}
+        _ = closing_down => {}
         _ = tokio::time::sleep(limits.graceful_timeout) => {}
     }
     Ok(())
+}
+
+/// How long a stopping server goes on answering requests on its open connections (each
+/// answer closing its connection) before it closes the idle ones. Without it, a client that
+/// sent its next request just as the server stopped would lose it.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Serves accepted connections, each in its own task, watched for a graceful shutdown.
+struct Connections<'a> {
+    builder: &'a auto::Builder<TokioExecutor>,
+    graceful: &'a GracefulShutdown,
+    shared: &'a Arc<h::Shared>,
+    gate: Option<&'a Arc<Gate>>,
+    /// Set once the server stops accepting: HTTP/1.1 responses then close their connection.
+    closing: &'a Arc<AtomicBool>,
+}
+
+impl Connections<'_> {
+    fn spawn<S>(&self, stream: S, peers: Peers)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (shared, closing) = (self.shared.clone(), self.closing.clone());
+        match self.gate.cloned() {
+            None => self.serve(
+                stream,
+                service_fn(move |req| {
+                    let version = req.version();
+                    let answer = h::handle(shared.clone(), req, peers);
+                    let closing = closing.clone();
+                    async move { Ok(close_if(&closing, version, answer.await?)) }
+                }),
+            ),
+            Some(gate) => self.serve(
+                stream,
+                service_fn(move |req| {
+                    let (shared, closing) = (shared.clone(), closing.clone());
+                    let (version, ticket) = (req.version(), gate.admit());
+                    async move {
+                        let response = match ticket {
+                            Some(_ticket) => h::handle(shared, req, peers).await?,
+                            None => h::respond(busy(), shared.event_loop.sender()),
+                        };
+                        Ok(close_if(&closing, version, response))
+                    }
+                }),
+            ),
+        }
+    }
+
+    fn serve<S, Svc>(&self, stream: S, service: Svc)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        Svc: hyper::service::Service<
+                Request<Incoming>,
+                Response = Response<h::ResponseBody>,
+                Error = Infallible,
+            > + Send
+            + 'static,
+        Svc::Future: Send + 'static,
+    {
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = self.graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+}
+
+/// `response`, told to close its HTTP/1 connection once the server is closing, so that the
+/// client's next request goes to a server that is still accepting.
+fn close_if(
+    closing: &AtomicBool,
+    version: http::Version,
+    mut response: Response<h::ResponseBody>,
+) -> Response<h::ResponseBody> {
+    if closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+/// The answer past `limit_concurrency`, as uvicorn gives it.
+fn busy() -> h::Reply {
+    let mut reply = h::Reply::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        &http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        bytes::Bytes::from_static(b"Service Unavailable"),
+    );
+    reply.headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    reply
 }
 
 struct Signals {

@@ -1,0 +1,5 @@
+"""``python -m ignyx``: the ``ignyx`` command."""
+
+from .cli import main
+
+main()

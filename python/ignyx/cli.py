@@ -1,0 +1,152 @@
+"""The ``ignyx`` command (also ``python -m ignyx``)::
+
+    ignyx run main:app --workers 4          # production: 0.0.0.0:8000
+    ignyx run main.py --port 8080
+    ignyx dev                               # main.py, reloaded on change, 127.0.0.1, debug logs
+
+Every flag is a setting of `ignyx.config.Config`, which ``app.run(...)`` takes as keyword
+arguments and the environment as ``IGNYX_*`` variables. A mistake on the command line (an
+app that cannot be found, a port in use, a bad value) ends the command with exit code 1
+and one line saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import MISSING, fields
+from typing import Any, NoReturn, Optional
+
+from .config import Config, settings_for
+from .importer import AppNotFound, check_importable, import_app
+
+GROUPS = {
+    "server": "where to listen",
+    "workers": "worker processes",
+    "limits": "limits and timeouts",
+    "logging": "logging",
+    "app": "finding and loading the app",
+}
+
+# What each command changes from the settings' defaults.
+COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "run": {"host": "0.0.0.0"},
+    "dev": {"reload": True, "log_level": "debug"},
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = _parser()
+    arguments = vars(parser.parse_args(argv))
+    command = arguments.pop("command")
+    target = arguments.pop("path")
+    given = {name: value for name, value in arguments.items() if value is not None}
+    for name, value in COMMAND_DEFAULTS[command].items():
+        if name not in given and f"IGNYX_{name.upper()}" not in os.environ:
+            given[name] = value
+    try:
+        config = settings_for(given)
+    except (TypeError, ValueError) as exc:
+        _fail(str(exc))
+    from .logs import configure_logging
+
+    try:
+        configure_logging(config.log_level, config.log_config)
+    except ValueError as exc:
+        _fail(str(exc))
+    if config.reload:
+        from .reloader import reload
+
+        sys.exit(reload(_child_argv(command, target, given), config))
+    sys.exit(_serve(target, config))
+
+
+def _serve(target: Optional[str], config: Config) -> int:
+    from .launch import launch
+
+    def load() -> Any:
+        return import_app(target, config.app_dir, config.factory)
+
+    try:
+        if config.workers <= 1 and not (config.workers_max_requests or config.workers_max_rss):
+            app = load()  # found before binding, so a wrong path is told as such
+            return launch(lambda: app, config)
+        check_importable(target, config.app_dir)
+        return launch(load, config)
+    except AppNotFound as exc:
+        _fail(f"cannot load the app: {exc}")
+    except OSError as exc:
+        _fail(str(exc))
+
+
+def _child_argv(command: str, target: Optional[str], given: dict[str, Any]) -> list[str]:
+    """The command line that serves the same app with the same settings, without reload."""
+    argv = [sys.executable, "-m", "ignyx", "run"]
+    if target:
+        argv.append(target)
+    for name, value in given.items():
+        if name == "reload":
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + name.replace("_", "-"))
+        else:
+            argv += [flag, str(value)]
+    argv.append("--no-reload")
+    return argv
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ignyx", description="Serve an Ignyx (FastAPI-style) app on the Rust engine."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    descriptions = {
+        "run": "Serve the app in production (0.0.0.0:8000 by default).",
+        "dev": "Serve the app for development: reloaded when files change, debug logs, 127.0.0.1.",
+    }
+    for command, description in descriptions.items():
+        sub = commands.add_parser(
+            command,
+            help=description,
+            description=description
+            + " Each flag may also be set as an IGNYX_* environment variable "
+            "(--timeout-keep-alive as IGNYX_TIMEOUT_KEEP_ALIVE).",
+        )
+        sub.add_argument(
+            "path",
+            nargs="?",
+            help="The app: module:attribute (main:app) or a file (main.py); "
+            "by default main.py, app.py or api.py here.",
+        )
+        groups = {key: sub.add_argument_group(title) for key, title in GROUPS.items()}
+        for setting in fields(Config):
+            meta = setting.metadata
+            default = COMMAND_DEFAULTS[command].get(setting.name, setting.default)
+            assert default is not MISSING
+            flag = "--" + setting.name.replace("_", "-")
+            shown = "" if default in (None, "") else f" (default: {default})"
+            group = groups[meta["group"]]
+            if meta["parse"].__name__ == "_flag":
+                group.add_argument(
+                    flag,
+                    action=argparse.BooleanOptionalAction,
+                    default=None,
+                    help=meta["help"] + shown,
+                )
+            else:
+                group.add_argument(
+                    flag,
+                    default=None,
+                    choices=meta["choices"],
+                    metavar=None if meta["choices"] else setting.name.upper(),
+                    help=meta["help"] + shown,
+                )
+    return parser

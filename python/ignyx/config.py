@@ -1,0 +1,259 @@
+"""The settings of serving an app, in one table read three ways: as flags of ``ignyx run``
+and ``ignyx dev`` (``--timeout-keep-alive 10``), as keyword arguments of ``app.run(...)``
+(``timeout_keep_alive=10``) and from the environment (``IGNYX_TIMEOUT_KEEP_ALIVE=10``).
+A flag or an argument wins over the environment, which wins over the default. Names are
+uvicorn's where the two servers share a setting, so habits carry over::
+
+    config = Config.resolve({"port": 8080, "workers": 4})
+    config.port, config.workers, config.server_options()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional, Union
+
+ENV_PREFIX = "IGNYX_"
+
+
+def _flag(value: Union[str, bool]) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, not {value!r}")
+
+
+def _size(value: Union[str, int]) -> int:
+    """A byte count: ``1048576``, ``512k``, ``16m``, ``1g`` (powers of 1,024)."""
+    if isinstance(value, int):
+        return value
+    text = value.strip().lower().removesuffix("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _setting(
+    default: Any,
+    help: str,
+    parse: Callable[[Any], Any] = str,
+    *,
+    group: str = "server",
+    choices: Optional[tuple[str, ...]] = None,
+    env: tuple[str, ...] = (),
+) -> Any:
+    metadata = {"help": help, "parse": parse, "group": group, "choices": choices, "env": env}
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, with its default; `resolve` fills one from arguments and environment."""
+
+    # Where to listen.
+    host: str = _setting("127.0.0.1", "Address to bind to; 0.0.0.0 for every interface.")
+    port: int = _setting(8000, "Port to bind to; 0 picks a free one.", int)
+    uds: Optional[str] = _setting(None, "Listen on this Unix domain socket instead.")
+    fd: Optional[int] = _setting(None, "Listen on this inherited socket descriptor instead.", int)
+    backlog: int = _setting(2048, "Connections the kernel queues before they are accepted.", int)
+    # Processes.
+    workers: int = _setting(
+        1,
+        "Worker processes sharing the listening socket; a supervisor restarts one that dies.",
+        int,
+        group="workers",
+        env=("WEB_CONCURRENCY",),
+    )
+    workers_max_requests: Optional[int] = _setting(
+        None,
+        "Replace a worker after it has served this many requests (nothing in flight is lost).",
+        int,
+        group="workers",
+    )
+    workers_max_requests_jitter: int = _setting(
+        0,
+        "Add up to this many to each worker's max requests, so workers are not all replaced at once.",
+        int,
+        group="workers",
+    )
+    workers_max_rss: Optional[int] = _setting(
+        None,
+        "Replace a worker whose resident memory grows past this many MiB.",
+        int,
+        group="workers",
+    )
+    # What the app is told.
+    root_path: str = _setting("", "The path prefix a proxy serves the app under (/api/v1).")
+    # Limits and timeouts.
+    limit_concurrency: Optional[int] = _setting(
+        None, "Answer 503 past this many requests in progress at once.", int, group="limits"
+    )
+    max_in_flight: int = _setting(
+        2048,
+        "Requests handed to Python at once; past it, requests wait in the engine.",
+        int,
+        group="limits",
+    )
+    sync_threads: int = _setting(40, "Most threads for sync (def) handlers.", int, group="limits")
+    max_body_size: Optional[int] = _setting(
+        None,
+        "Largest request body in bytes (512k, 16m...), refused with 413 past it; "
+        "the app's own max_body_size by default.",
+        _size,
+        group="limits",
+    )
+    h11_max_incomplete_event_size: Optional[int] = _setting(
+        None,
+        "Largest request head (request line and headers) in bytes, 431 past it (at least 8k).",
+        _size,
+        group="limits",
+    )
+    timeout_keep_alive: float = _setting(
+        5.0,
+        "Seconds a connection may wait for its next request's head (idle, or one arriving slowly).",
+        float,
+        group="limits",
+    )
+    body_timeout: float = _setting(
+        60.0, "Seconds a request body may take to arrive (408 past it).", float, group="limits"
+    )
+    timeout_graceful_shutdown: float = _setting(
+        30.0,
+        "Seconds given to requests in progress, and to background tasks, on shutdown.",
+        float,
+        group="limits",
+    )
+    ws_max_size: int = _setting(
+        16 << 20, "Largest WebSocket message in bytes (1009 past it).", _size, group="limits"
+    )
+    ws_ping_interval: Optional[float] = _setting(
+        20.0, "Seconds between WebSocket pings.", float, group="limits"
+    )
+    ws_ping_timeout: float = _setting(
+        20.0, "Seconds to wait for a WebSocket pong.", float, group="limits"
+    )
+    # Logging and environment.
+    log_level: str = _setting(
+        "info",
+        "Level of the ignyx loggers.",
+        group="logging",
+        choices=("critical", "error", "warning", "info", "debug", "trace"),
+    )
+    log_config: Optional[str] = _setting(
+        None,
+        "A logging configuration file (.json, .yaml or .ini/.conf), as uvicorn's --log-config.",
+        group="logging",
+    )
+    env_file: Optional[str] = _setting(
+        None, "Read environment variables from this file (KEY=value lines) first.", group="app"
+    )
+    app_dir: str = _setting("", "Look for the app's module in this directory.", group="app")
+    factory: bool = _setting(
+        False, "The app path names a function that returns the app.", _flag, group="app"
+    )
+    reload: bool = _setting(
+        False,
+        "Restart the server when a file under the app's directory changes.",
+        _flag,
+        group="app",
+    )
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def resolve(
+        cls, given: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
+    ) -> Config:
+        """The settings `given` (None meaning not given), then the environment, then the
+        defaults. An unknown name is a TypeError; a value that does not parse, a ValueError
+        naming the setting."""
+        environ = os.environ if environ is None else environ
+        unknown = set(given) - set(cls.names())
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            meta = setting.metadata
+            value = given.get(setting.name)
+            origin = setting.name
+            if value is None:
+                for name in (ENV_PREFIX + setting.name.upper(), *meta["env"]):
+                    if environ.get(name, "") != "":
+                        value, origin = environ[name], name
+                        break
+            if value is None:
+                continue
+            try:
+                value = meta["parse"](value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{origin}: {exc}") from None
+            if meta["choices"] and value not in meta["choices"]:
+                raise ValueError(f"{origin}: {value!r} is not one of {', '.join(meta['choices'])}")
+            values[setting.name] = value
+        return cls(**values)
+
+    def server_options(self) -> dict[str, Any]:
+        """The keyword arguments of the engine's `Server` for these settings."""
+        return {
+            "backlog": self.backlog,
+            "max_in_flight": self.max_in_flight,
+            "sync_threads": self.sync_threads,
+            "graceful_timeout": self.timeout_graceful_shutdown,
+            "header_timeout": self.timeout_keep_alive,
+            "body_timeout": self.body_timeout,
+            "limit_concurrency": self.limit_concurrency,
+            "max_head_size": self.h11_max_incomplete_event_size,
+            "ws_max_size": self.ws_max_size,
+            "ws_ping_interval": self.ws_ping_interval,
+            "ws_ping_timeout": self.ws_ping_timeout,
+        }
+
+    def listens_on(self) -> str:
+        if self.fd is not None:
+            return f"descriptor {self.fd}"
+        if self.uds:
+            return f"unix:{self.uds}"
+        return f"http://{self.host}:{self.port}"
+
+
+def settings_for(given: Mapping[str, Any]) -> Config:
+    """The settings `given` completed from the environment, after the variables of their
+    `env_file`, if any, are added to it (without replacing those already set)."""
+    config = Config.resolve(given)
+    if config.env_file:
+        try:
+            values = read_env_file(config.env_file)
+        except OSError as exc:
+            raise ValueError(f"env_file {config.env_file}: {exc.strerror}") from None
+        for key, value in values.items():
+            os.environ.setdefault(key, value)
+        config = Config.resolve(given)
+    return config
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """``KEY=value`` lines (``export`` prefix, quotes and ``#`` comments allowed), as
+    python-dotenv reads the simple cases."""
+    values: dict[str, str] = {}
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            line = line.strip()
+            if not line or line.startswith("#") or "=" not in line:
+                continue
+            key, _, value = line.removeprefix("export ").partition("=")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            elif " #" in value:
+                value = value.split(" #", 1)[0].rstrip()
+            values[key.strip()] = value
+    return values

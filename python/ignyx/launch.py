@@ -1,0 +1,34 @@
+"""Serving an app in the foreground, as ``app.run(...)`` and ``ignyx run`` do: one worker in
+this process, or several (or workers replaced after a number of requests or an amount of
+memory) under a supervisor::
+
+    launch(lambda: app, Config.resolve({"port": 8080}))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .config import Config
+from .server import Server, prepare, worker_options
+from .supervisor import Supervisor
+
+logger = logging.getLogger("ignyx.error")
+
+
+def launch(load_app: Callable[[], Any], config: Config) -> int:
+    """Serves the app `load_app()` returns until SIGINT/SIGTERM; returns the exit code."""
+    if config.workers > 1 or config.workers_max_requests or config.workers_max_rss:
+        return Supervisor(load_app, config).run()
+    server = Server(prepare(load_app(), config), config.host, config.port, **worker_options(config))
+    logger.info("Ignyx serving on %s (Ctrl+C to stop)", _where(config, server))
+    server.serve(handle_signals=True)
+    return 0
+
+
+def _where(config: Config, server: Server) -> str:
+    if config.uds or config.fd is not None:
+        return config.listens_on()
+    return f"http://{server.host}:{server.port}"

@@ -1,0 +1,67 @@
+"""The server's loggers, set up as uvicorn sets up its own: ``ignyx.error`` for what the
+server does and what went wrong, ``ignyx.access`` for requests. ``--log-level`` sets their
+level; ``--log-config`` hands the whole configuration to ``logging.config`` instead::
+
+    configure_logging("debug", None)
+    configure_logging("info", "logging.yaml")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import sys
+from typing import Optional
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+class _Formatter(logging.Formatter):
+    """``INFO:     message``, the level padded as uvicorn pads it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelprefix = f"{record.levelname}:".ljust(9)
+        return super().format(record)
+
+
+def configure_logging(level: str, config_file: Optional[str]) -> None:
+    """Applies `config_file` (.json and .yaml as dictConfig, else fileConfig), or, without
+    one, prints the ignyx loggers to stderr at `level`. A file that cannot be read or
+    applied raises ValueError naming it."""
+    if config_file:
+        try:
+            if config_file.endswith(".json"):
+                with open(config_file, encoding="utf-8") as source:
+                    logging.config.dictConfig(json.load(source))
+            elif config_file.endswith((".yaml", ".yml")):
+                import yaml  # type: ignore[import-untyped]  # only for a YAML log config
+
+                with open(config_file, encoding="utf-8") as source:
+                    logging.config.dictConfig(yaml.safe_load(source))
+            else:
+                logging.config.fileConfig(config_file, disable_existing_loggers=False)
+        except ImportError:
+            raise ValueError(f"--log-config {config_file}: reading YAML needs PyYAML") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"--log-config {config_file}: {exc}") from None
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(levelprefix)s %(message)s"))
+    for name in ("ignyx", "ignyx.error", "ignyx.access"):
+        logger = logging.getLogger(name)
+        logger.setLevel(LEVELS[level])
+    root = logging.getLogger("ignyx")
+    if not root.handlers:
+        root.addHandler(handler)
+        root.propagate = False

@@ -1,0 +1,315 @@
+"""Supervised workers: one process binds the listening socket and forks the workers that
+accept on it, then watches them.
+
+- **One shared socket.** Every worker accepts from the same queue, so connections waiting
+  there are never tied to one worker: a worker that dies or is replaced leaves them to the
+  others (with ``SO_REUSEPORT`` each worker would have its own queue, lost with it).
+- **Respawn.** A worker that exits while the server is running (killed, crashed, or done
+  after ``workers_max_requests`` / ``workers_max_rss``) is replaced at once.
+- **Reload.** ``SIGHUP`` starts a new set of workers (which import the app afresh when it
+  was named by its import path) and stops the old ones once every new one is ready.
+- **Stop.** ``SIGTERM`` or ``SIGINT`` stops every worker gracefully, then the supervisor
+  exits 0. Workers that fail to boot (import error, failing startup) stop the server with
+  exit code 3, as gunicorn does, rather than being restarted forever.
+
+The supervisor never imports the app itself when given an import path, so it holds no
+app state a fork could copy, and a reload sees new code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import select
+import signal
+import socket
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .config import Config
+from .server import Server, prepare, worker_options
+
+logger = logging.getLogger("ignyx.error")
+
+BOOT_FAILED = 3
+# Workers that failed to boot in a row, after having booted before, before giving up.
+MAX_BOOT_FAILURES = 5
+
+
+@dataclass
+class _Worker:
+    pid: int
+    generation: int
+    # Read end of the pipe the worker writes to once it accepts requests (None once read).
+    ready_pipe: Optional[int]
+    ready: bool = False
+
+
+class Supervisor:
+    """Runs `config.workers` workers serving the app `load_app()` returns (called in each
+    worker), until SIGTERM or SIGINT."""
+
+    def __init__(self, load_app: Callable[[], Any], config: Config) -> None:
+        self.load_app = load_app
+        self.config = config
+        self.workers: dict[int, _Worker] = {}
+        self.generation = 0
+        self.stopping = False
+        self.exit_code = 0
+        self.boot_failures = 0
+        self.booted_once = False
+        self.signals: list[int] = []
+        self.deadline = 0.0
+
+    def run(self) -> int:
+        """Serves until stopped; returns the exit code (0, or 3 when workers failed to boot)."""
+        self.listener = _listen(self.config)
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        self.wake = (wake_read, wake_write)
+        previous_wakeup = signal.set_wakeup_fd(wake_write)
+        handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+        logger.info(
+            "Ignyx serving on %s with %d workers (supervisor %d; Ctrl+C to stop)",
+            _address(self.config, self.listener),
+            self.config.workers,
+            os.getpid(),
+        )
+        try:
+            for _ in range(self.config.workers):
+                self._spawn()
+            while self.workers or not self.stopping:
+                self._step()
+        finally:
+            signal.set_wakeup_fd(previous_wakeup)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            for fd in self.wake:
+                os.close(fd)
+            self.listener.close()
+            if self.config.uds and self.config.fd is None:
+                _remove_socket_file(self.config.uds)
+        return self.exit_code
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.signals.append(signum)
+
+    def _step(self) -> None:
+        pipes = [w.ready_pipe for w in self.workers.values() if w.ready_pipe is not None]
+        try:
+            readable, _, _ = select.select([self.wake[0], *pipes], [], [], 0.5)
+        except InterruptedError:
+            readable = []
+        if self.wake[0] in readable:
+            while True:
+                try:
+                    if not os.read(self.wake[0], 512):
+                        break
+                except BlockingIOError:
+                    break
+        for worker in list(self.workers.values()):
+            if worker.ready_pipe is not None and worker.ready_pipe in readable:
+                self._readied(worker)
+        self._reap()
+        while self.signals:
+            signum = self.signals.pop(0)
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                self._stop()
+            elif signum == signal.SIGHUP:
+                self._reload()
+        if self.stopping and self.workers and time.monotonic() > self.deadline:
+            for pid in self.workers:
+                logger.warning("Worker %d did not stop in time; killing it", pid)
+                _signal(pid, signal.SIGKILL)
+            self.deadline = float("inf")
+
+    def _spawn(self) -> None:
+        config = self.config
+        max_requests = config.workers_max_requests
+        if max_requests:
+            max_requests += random.randint(0, max(0, config.workers_max_requests_jitter))
+        ready_read, ready_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                os.close(ready_read)
+                code = self._work(ready_write, max_requests)
+            finally:
+                os._exit(code)
+        os.close(ready_write)
+        self.workers[pid] = _Worker(pid, self.generation, ready_read)
+        logger.info("Started worker %d", pid)
+
+    def _work(self, ready: int, max_requests: Optional[int]) -> int:
+        """A worker's life, in the forked child; returns its exit code."""
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads are the supervisor's
+        for fd in (*self.wake, *(w.ready_pipe for w in self.workers.values() if w.ready_pipe)):
+            os.close(fd)
+        config = self.config
+        started = False
+
+        def announce() -> None:
+            nonlocal started
+            started = True
+            os.write(ready, b"1")
+            os.close(ready)
+
+        try:
+            server = Server(
+                prepare(self.load_app(), config),
+                config.host,
+                config.port,
+                **{**worker_options(config), "fd": self.listener.fileno(), "uds": None},
+                max_requests=max_requests,
+                max_rss=config.workers_max_rss * 1024 * 1024 if config.workers_max_rss else None,
+            )
+            stopped_for = server.serve(handle_signals=True, started=announce)
+        except BaseException:  # noqa: BLE001 - reported here, told by the exit code
+            logger.exception("Worker %d failed", os.getpid())
+            return 1 if started else BOOT_FAILED
+        if stopped_for == "max_requests":
+            logger.info("Worker %d served %d requests; replacing it", os.getpid(), max_requests)
+        elif stopped_for == "max_rss":
+            logger.info(
+                "Worker %d grew past %d MiB; replacing it", os.getpid(), config.workers_max_rss
+            )
+        return 0
+
+    def _readied(self, worker: _Worker) -> None:
+        """The worker's pipe can be read: it is ready, or it ended before (nothing to read)."""
+        assert worker.ready_pipe is not None
+        worker.ready = os.read(worker.ready_pipe, 1) == b"1"
+        os.close(worker.ready_pipe)
+        worker.ready_pipe = None
+        if not worker.ready:
+            return
+        self.booted_once = True
+        self.boot_failures = 0
+        current = [w for w in self.workers.values() if w.generation == self.generation]
+        old = [w for w in self.workers.values() if w.generation < self.generation]
+        if old and all(w.ready for w in current):
+            logger.info("New workers ready; stopping the old ones")
+            for retired in old:
+                _signal(retired.pid, signal.SIGTERM)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            worker = self.workers.pop(pid, None)
+            if worker is None:
+                continue
+            if worker.ready_pipe is not None:
+                os.close(worker.ready_pipe)
+            self._exited(worker, status)
+
+    def _exited(self, worker: _Worker, status: int) -> None:
+        if self.stopping or worker.generation < self.generation:
+            return
+        how = _describe(status)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == BOOT_FAILED and not worker.ready:
+            self.boot_failures += 1
+            if not self.booted_once or self.boot_failures >= MAX_BOOT_FAILURES:
+                logger.error("Worker %d failed to boot; stopping", worker.pid)
+                self.exit_code = BOOT_FAILED
+                self._stop()
+                return
+            if self.generation > 0 and any(
+                w.generation < self.generation for w in self.workers.values()
+            ):
+                self._abandon_reload()
+                return
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            logger.info("Worker %d %s; starting another", worker.pid, how)
+        else:
+            logger.warning("Worker %d %s; starting another", worker.pid, how)
+        self._spawn()
+
+    def _abandon_reload(self) -> None:
+        """New workers failed to boot: they go, the old ones stay."""
+        logger.error("New workers failed to boot; keeping the running ones")
+        for worker in self.workers.values():
+            if worker.generation == self.generation:
+                _signal(worker.pid, signal.SIGTERM)
+        self.generation -= 1
+        for worker in self.workers.values():
+            worker.generation = min(worker.generation, self.generation)
+
+    def _reload(self) -> None:
+        if self.stopping:
+            return
+        logger.info("Reloading: starting %d new workers", self.config.workers)
+        self.generation += 1
+        for _ in range(self.config.workers):
+            self._spawn()
+
+    def _stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.deadline = time.monotonic() + self.config.timeout_graceful_shutdown + 5
+        logger.info("Stopping %d workers", len(self.workers))
+        for pid in self.workers:
+            _signal(pid, signal.SIGTERM)
+
+
+def _listen(config: Config) -> socket.socket:
+    """The listening socket every worker accepts on."""
+    if config.fd is not None:
+        return socket.socket(fileno=os.dup(config.fd))
+    if config.uds:
+        _remove_socket_file(config.uds)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(config.uds)
+        os.chmod(config.uds, 0o666)
+    else:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            config.host, config.port, type=socket.SOCK_STREAM
+        )[0]
+        listener = socket.socket(family, kind, proto)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+    listener.listen(config.backlog)
+    return listener
+
+
+def _remove_socket_file(path: str) -> None:
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _address(config: Config, listener: socket.socket) -> str:
+    if listener.family == socket.AF_UNIX:
+        return f"unix:{listener.getsockname()}"
+    host, port = listener.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
