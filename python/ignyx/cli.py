@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import MISSING, fields
 from typing import Any, NoReturn, Optional
 
 from .config import Config, settings_for
-from .importer import AppNotFound, check_importable, import_app
+from .importer import AppNotFound, import_app
 
 GROUPS = {
     "server": "where to listen",
@@ -33,7 +34,7 @@ GROUPS = {
 # What each command changes from the settings' defaults.
 COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
     "run": {"host": "0.0.0.0"},
-    "dev": {"reload": True, "log_level": "debug"},
+    "dev": {"host": "127.0.0.1", "reload": True, "log_level": "debug"},
 }
 
 
@@ -73,12 +74,41 @@ def _serve(target: Optional[str], config: Config) -> int:
         if config.workers <= 1 and not (config.workers_max_requests or config.workers_max_rss):
             app = load()  # found before binding, so a wrong path is told as such
             return launch(lambda: app, config)
-        check_importable(target, config.app_dir)
+        _probe(load)
         return launch(load, config)
     except AppNotFound as exc:
         _fail(f"cannot load the app: {exc}")
     except OSError as exc:
         _fail(str(exc))
+
+
+def _probe(load: Any) -> None:
+    """Loads the app once in a forked process, so that an app that cannot be found is told
+    in one line before any worker starts (the supervisor itself never imports the app, so
+    that a reload sees new code)."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        code = 0
+        try:
+            load()
+        except AppNotFound as exc:
+            os.write(writer, str(exc).encode())
+            code = 1
+        except BaseException:  # noqa: BLE001 - the app's own error, shown with its traceback
+            traceback.print_exc()
+            code = 2
+        finally:
+            os._exit(code)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        message = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) == 1:
+        raise AppNotFound(message)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(1)
 
 
 def _child_argv(command: str, target: Optional[str], given: dict[str, Any]) -> list[str]:

@@ -14,7 +14,6 @@ raised by the app's own code while importing propagates with its traceback.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -41,8 +40,11 @@ def import_app(target: Optional[str], app_dir: str = "", factory: bool = False) 
         raise
     app = _attribute(module, module_name, attribute)
     if factory:
-        if not callable(app):
-            raise AppNotFound(f'"{module_name}:{attribute}" is not a function (--factory)')
+        if hasattr(app, "_compile") or not callable(app):
+            raise AppNotFound(
+                f'"{module_name}:{attribute}" is not a function that returns the app '
+                "(drop --factory to serve it as it is)"
+            )
         app = app()
     if not hasattr(app, "_compile"):
         kind = type(app).__module__.split(".")[0]
@@ -51,19 +53,6 @@ def import_app(target: Optional[str], app_dir: str = "", factory: bool = False) 
             f"{type(app).__name__}); import FastAPI from ignyx"
         )
     return app
-
-
-def check_importable(target: Optional[str], app_dir: str = "") -> None:
-    """Raises `AppNotFound` unless `target` names a module that exists, without importing
-    it (a supervisor checks this before starting workers that would each fail)."""
-    _search(app_dir)
-    module_name, _ = _resolve(target, app_dir)
-    try:
-        found = importlib.util.find_spec(module_name)
-    except ModuleNotFoundError:
-        found = None
-    if found is None:
-        raise AppNotFound(f'could not import module "{module_name}"')
 
 
 def _search(app_dir: str) -> None:

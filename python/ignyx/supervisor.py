@@ -262,7 +262,7 @@ class Supervisor:
             return
         self.stopping = True
         self.deadline = time.monotonic() + self.config.timeout_graceful_shutdown + 5
-        logger.info("Stopping %d workers", len(self.workers))
+        logger.info("Stopping the workers")
         for pid in self.workers:
             _signal(pid, signal.SIGTERM)
 
@@ -282,7 +282,11 @@ def _listen(config: Config) -> socket.socket:
         )[0]
         listener = socket.socket(family, kind, proto)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
+        try:
+            listener.bind(address)
+        except OSError as exc:
+            listener.close()
+            raise OSError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
     listener.listen(config.backlog)
     return listener
 
