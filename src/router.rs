@@ -31,7 +31,8 @@ enum Convertor {
     Int,
     /// `[0-9]+(\.[0-9]+)?`
     Float,
-    /// `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+    /// `[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}`
+    /// (Starlette 0.45 on: either case, hyphens optional)
     Uuid,
 }
 
@@ -54,11 +55,16 @@ impl Convertor {
                 None => digits(value),
             },
             Self::Uuid => {
-                value.len() == 36
-                    && value.bytes().enumerate().all(|(i, b)| match i {
-                        8 | 13 | 18 | 23 => b == b'-',
-                        _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-                    })
+                // Five groups of hex digits, each but the first optionally after a hyphen.
+                let mut rest = value.as_bytes();
+                [8, 4, 4, 4, 12].iter().enumerate().all(|(i, &digits)| {
+                    if i > 0 {
+                        rest = rest.strip_prefix(b"-").unwrap_or(rest);
+                    }
+                    let group = rest.get(..digits);
+                    rest = rest.get(digits..).unwrap_or_default();
+                    group.is_some_and(|g| g.iter().all(u8::is_ascii_hexdigit))
+                }) && rest.is_empty()
             }
         }
     }
@@ -216,17 +222,24 @@ impl<T> Router<T> {
         Ok(())
     }
 
-    pub fn find<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Match<'r, 'p, T> {
-        let Ok(found) = self.paths.at(path) else {
-            return Match::NotFound;
-        };
+    /// The target `path` matches, with its parameters, if they satisfy its convertors.
+    fn target<'r, 'p>(&'r self, path: &'p str) -> Option<(&'r Target, matchit::Params<'r, 'p>)> {
+        let found = self.paths.at(path).ok()?;
         let target = &self.targets[*found.value];
         let converts = |(name, convertor): &(String, Convertor)| {
             found.params.get(name).is_some_and(|v| convertor.accepts(v))
         };
-        if !target.typed.iter().all(converts) {
+        target
+            .typed
+            .iter()
+            .all(converts)
+            .then_some((target, found.params))
+    }
+
+    pub fn find<'r, 'p>(&'r self, method: &Method, path: &'p str) -> Match<'r, 'p, T> {
+        let Some((target, params)) = self.target(path) else {
             return Match::NotFound;
-        }
+        };
         let entry = &self.entries[target.entry];
         let route = entry.methods.iter().find(|(m, _)| m == method).or_else(|| {
             if method == Method::HEAD {
@@ -237,7 +250,7 @@ impl<T> Router<T> {
         });
         match route {
             Some((_, route)) => {
-                let mut params: Vec<(&'r str, &'p str)> = found.params.iter().collect();
+                let mut params: Vec<(&'r str, &'p str)> = params.iter().collect();
                 if let Some(name) = &target.empty_rest {
                     params.push((name.as_str(), ""));
                 }
@@ -249,9 +262,10 @@ impl<T> Router<T> {
         }
     }
 
-    /// True when some route answers `path` (any method): used for trailing-slash redirects.
+    /// True when some route answers `path` (any method; convertors satisfied): used for
+    /// trailing-slash redirects.
     pub fn has_path(&self, path: &str) -> bool {
-        self.paths.at(path).is_ok()
+        self.target(path).is_some()
     }
 }
 
@@ -289,7 +303,10 @@ mod tests {
         let uuid = "0b0c6a3e-4a7d-4c1b-9f3e-1a2b3c4d5e6f";
         assert!(found(&format!("/f/1.5/{uuid}")) && found(&format!("/f/2/{uuid}")));
         assert!(!found(&format!("/f/1./{uuid}")) && !found("/f/1.5/not-a-uuid"));
-        assert!(!found(&format!("/f/1.5/{}", uuid.to_uppercase())));
+        assert!(found(&format!("/f/1.5/{}", uuid.to_uppercase())));
+        assert!(found(&format!("/f/1.5/{}", uuid.replace('-', ""))));
+        assert!(!found(&format!("/f/1.5/{uuid}0")) && !found(&format!("/f/1.5/-{uuid}")));
+        assert!(!found(&format!("/f/1.5/{}", &uuid[1..])));
     }
 
     #[test]

@@ -5,6 +5,8 @@ or a 1011 close), logged, and the next request is served. (A ``SystemExit`` prin
 usual way would end the process: CPython treats printing one as a request to exit.)"""
 
 import asyncio
+import subprocess
+import sys
 
 import httpx
 import ignyx
@@ -147,3 +149,16 @@ def test_a_fault_in_a_middleware_is_a_500(kind):
         response = httpx.get(f"{base}/ok?fail={kind}", timeout=5)
         assert response.status_code == 500
         _still_serving(base)
+
+
+def test_a_testclient_never_closed_does_not_crash_the_interpreter_at_exit(tmp_path):
+    """Its server's thread is stopped before the interpreter finalizes (it aborted, about
+    one exit in two, when the thread outlived that point)."""
+    script = tmp_path / "unclosed.py"
+    script.write_text(
+        "import ignyx\nfrom ignyx.testclient import TestClient\n\n"
+        "client = TestClient(ignyx.FastAPI())\nassert client.get('/').status_code == 404\n"
+    )
+    for _ in range(6):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode()

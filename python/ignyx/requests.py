@@ -253,8 +253,11 @@ class HTTPConnection:
     @property
     def cookies(self) -> dict[str, str]:
         if self._cookies is None:
-            header = self._data.header("cookie")
-            self._cookies = cookie_parser(header) if header else {}
+            # Every Cookie header (HTTP/2 clients send one per cookie), as Starlette reads them.
+            cookies: dict[str, str] = {}
+            for header in self._data.header_all("cookie"):
+                cookies.update(cookie_parser(header))
+            self._cookies = cookies
         return self._cookies
 
     @property

@@ -9,9 +9,11 @@ then shut down in order.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import signal
 import threading
+import weakref
 from typing import Any, Callable, Optional
 
 from . import _core
@@ -99,6 +101,7 @@ class Server:
             self._thread.join()
             self._thread = None
             raise failed[0]
+        _IN_THREADS.add(self)
 
     def shutdown(self) -> None:
         """Stops a server started with `start_in_thread`, gracefully."""
@@ -106,6 +109,19 @@ class Server:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        _IN_THREADS.discard(self)
+
+
+# Servers on background threads, stopped when the interpreter exits if nothing stopped them
+# (a TestClient never closed): past that point their thread could no longer take the GIL
+# to finish, and the process would abort.
+_IN_THREADS: weakref.WeakSet[Server] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_servers_in_threads() -> None:
+    for server in list(_IN_THREADS):
+        server.shutdown()
 
 
 def _quiet_python_signal_handlers() -> dict[int, Any]:

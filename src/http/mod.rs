@@ -17,6 +17,7 @@ mod stream;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,6 +94,9 @@ pub struct Shared {
     pub body_timeout: Duration,
     /// Where upgrade requests go; `None` when the app serves no other protocol.
     pub upgrade: Option<Box<dyn Upgrade>>,
+    /// Set once the server stops accepting: answers then close their HTTP/1 connection, so
+    /// that the client's next request goes to a server that still accepts.
+    pub closing: AtomicBool,
 }
 
 /// Answers one HTTP request: an upgrade goes to its protocol, a CORS preflight is answered
@@ -115,6 +119,7 @@ pub async fn handle(
         }
     }
     let (parts, body) = req.into_parts();
+    let parts_version = parts.version;
     let outer_cors = match &engine.stack {
         Some(stack) => stack.cors.as_ref(),
         None => engine.cors.as_ref(),
@@ -164,6 +169,12 @@ pub async fn handle(
     let mut response = respond(reply, to_loop);
     if let Some(cors) = outer_cors {
         cors.apply(origin.as_ref(), response.headers_mut());
+    }
+    if shared.closing.load(Ordering::Relaxed) && parts_version < http::Version::HTTP_2 {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
     }
     Ok(response)
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, LOCATION};
+use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
 use http::StatusCode;
 
 use super::response::Reply;
@@ -42,8 +42,9 @@ fn method_not_allowed(allow: &HeaderValue) -> Reply {
     reply
 }
 
-/// 404, or a 307 to the same path with the trailing slash toggled when that exists (Starlette's
-/// `redirect_slashes`), as an absolute URL built from the Host header like Starlette's.
+/// 404, or a 307 to the same path with the trailing slashes removed, or one added, when that
+/// exists (Starlette's `redirect_slashes`), as an absolute URL built from the Host header and
+/// quoted the way Starlette's `RedirectResponse` quotes it.
 fn not_found(
     engine: &Engine,
     path: &str,
@@ -51,9 +52,10 @@ fn not_found(
     local: Option<SocketAddr>,
 ) -> Reply {
     if engine.redirect_slashes && path != "/" {
-        let other = match path.strip_suffix('/') {
-            Some(stripped) => stripped.to_owned(),
-            None => format!("{path}/"),
+        let other = if path.ends_with('/') {
+            path.trim_end_matches('/').to_owned()
+        } else {
+            format!("{path}/")
         };
         if engine.router.has_path(&other) {
             let host = parts
@@ -64,14 +66,18 @@ fn not_found(
                 .or_else(|| parts.uri.authority().map(|a| a.to_string()))
                 .or_else(|| local.map(|local| local.to_string()))
                 .unwrap_or_else(|| "localhost".to_owned());
-            let mut target = format!(
-                "http://{host}{}",
-                percent_encoding::utf8_percent_encode(&other, PATH_SAFE)
-            );
+            // Starlette's `URL(scope=...)` escapes these three in the path, then the whole
+            // URL is quoted.
+            let other = other
+                .replace('?', "%3F")
+                .replace('#', "%23")
+                .replace('\\', "%5C");
+            let mut target = format!("http://{host}{other}");
             if let Some(query) = parts.uri.query() {
                 target.push('?');
                 target.push_str(query);
             }
+            let target = percent_encoding::utf8_percent_encode(&target, URL_QUOTED).to_string();
             if let Ok(location) = HeaderValue::from_str(&target) {
                 let mut reply = Reply::new(
                     StatusCode::TEMPORARY_REDIRECT,
@@ -80,6 +86,10 @@ fn not_found(
                 );
                 reply.headers.remove(http::header::CONTENT_TYPE);
                 reply.headers.insert(LOCATION, location);
+                // Said outright, so that an answer to HEAD carries it too.
+                reply
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
                 return reply;
             }
         }
@@ -87,11 +97,29 @@ fn not_found(
     Reply::not_found()
 }
 
-const PATH_SAFE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
+/// What Starlette's `RedirectResponse` percent-encodes in a location: everything but
+/// letters, digits, `_.-~` and `:/%#?=@[]!$&'()*+,;` (`urllib.parse.quote` with that `safe`).
+const URL_QUOTED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'%')
+    .remove(b'#')
+    .remove(b'?')
+    .remove(b'=')
+    .remove(b'@')
+    .remove(b'[')
+    .remove(b']')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';');

@@ -175,6 +175,7 @@ impl Server {
             in_flight: InFlight::new(self.limits.max_in_flight),
             body_timeout: self.limits.body_timeout,
             upgrade,
+            closing: AtomicBool::new(false),
         });
         let stop = self.stop.clone();
         let gate = Gate::new(
@@ -253,13 +254,11 @@ async fn run(
     let graceful = GracefulShutdown::new();
     let mut signals = Signals::new(stopping.handle_signals)?;
     let gate = stopping.gate.checks_requests().then_some(stopping.gate);
-    let closing = Arc::new(AtomicBool::new(false));
     let serve = Connections {
         builder: &builder,
         graceful: &graceful,
         shared: &shared,
         gate: gate.as_ref(),
-        closing: &closing,
     };
 
     loop {
@@ -290,7 +289,7 @@ async fn run(
     // grace period.
     let websockets = websockets.close_all();
     let closing_down = async {
-        closing.store(true, Ordering::Relaxed);
+        shared.closing.store(true, Ordering::Relaxed);
         let lingered = tokio::time::Instant::now() + LINGER;
         while graceful.count() > 0 && tokio::time::Instant::now() < lingered {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -315,8 +314,6 @@ struct Connections<'a> {
     graceful: &'a GracefulShutdown,
     shared: &'a Arc<h::Shared>,
     gate: Option<&'a Arc<Gate>>,
-    /// Set once the server stops accepting: HTTP/1.1 responses then close their connection.
-    closing: &'a Arc<AtomicBool>,
 }
 
 impl Connections<'_> {
@@ -324,28 +321,21 @@ impl Connections<'_> {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let (shared, closing) = (self.shared.clone(), self.closing.clone());
+        let shared = self.shared.clone();
         match self.gate.cloned() {
             None => self.serve(
                 stream,
-                service_fn(move |req| {
-                    let version = req.version();
-                    let answer = h::handle(shared.clone(), req, peers);
-                    let closing = closing.clone();
-                    async move { Ok(close_if(&closing, version, answer.await?)) }
-                }),
+                service_fn(move |req| h::handle(shared.clone(), req, peers)),
             ),
             Some(gate) => self.serve(
                 stream,
                 service_fn(move |req| {
-                    let (shared, closing) = (shared.clone(), closing.clone());
-                    let (version, ticket) = (req.version(), gate.admit());
+                    let (shared, ticket) = (shared.clone(), gate.admit());
                     async move {
-                        let response = match ticket {
-                            Some(_ticket) => h::handle(shared, req, peers).await?,
-                            None => h::respond(busy(), shared.event_loop.sender()),
-                        };
-                        Ok(close_if(&closing, version, response))
+                        match ticket {
+                            Some(_ticket) => h::handle(shared, req, peers).await,
+                            None => Ok(h::respond(busy(), shared.event_loop.sender())),
+                        }
                     }
                 }),
             ),
@@ -371,22 +361,6 @@ impl Connections<'_> {
             let _ = conn.await;
         });
     }
-}
-
-/// `response`, told to close its HTTP/1 connection once the server is closing, so that the
-/// client's next request goes to a server that is still accepting.
-fn close_if(
-    closing: &AtomicBool,
-    version: http::Version,
-    mut response: Response<h::ResponseBody>,
-) -> Response<h::ResponseBody> {
-    if closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
-        response.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-    response
 }
 
 /// The answer past `limit_concurrency`, as uvicorn gives it.

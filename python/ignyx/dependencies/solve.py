@@ -14,6 +14,7 @@ form instead of JSON, each field by its name.
 from __future__ import annotations
 
 import json
+import re
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from typing import Any, Callable, Optional, cast
 
@@ -207,16 +208,18 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
                 values[field.name] = field.get_default()
             return
         if _is_json(data):
-            try:
-                # The fast path: pydantic parses and validates the raw bytes in one pass.
-                # Body fields always have an adapter (ModelField.__post_init__).
-                values[field.name] = field.adapter.validate_json(body_bytes)  # type: ignore[union-attr]
-                return
-            except ValidationError:
-                # Invalid input only: redo it as FastAPI does (json.loads, then validation in
-                # Python mode) so the 422 body is exactly FastAPI's.
-                values[field.name] = field.validate(_decoded_body(ctx), ("body",), errors)
-                return
+            if not _holds_huge_integer(body_bytes):
+                try:
+                    # The fast path: pydantic parses and validates the raw bytes in one pass.
+                    # Body fields always have an adapter (ModelField.__post_init__).
+                    values[field.name] = field.adapter.validate_json(body_bytes)  # type: ignore[union-attr]
+                    return
+                except ValidationError:
+                    pass
+            # Invalid input only: redo it as FastAPI does (json.loads, then validation in
+            # Python mode) so the 422 body is exactly FastAPI's.
+            values[field.name] = field.validate(_decoded_body(ctx), ("body",), errors)
+            return
         values[field.name] = field.validate(body_bytes, ("body",), errors)
         return
     body = _decoded_body(ctx)
@@ -292,6 +295,18 @@ def _decoded_body(ctx: RequestContext) -> Any:
         body = body_bytes
     ctx._body = body
     return body
+
+
+# An integer literal of 309 digits or more, where a run of digits starts.
+_HUGE_INTEGER = re.compile(rb"(?<![0-9])[0-9]{309}")
+
+
+def _holds_huge_integer(body: bytes) -> bool:
+    """Whether `body` may hold an integer past the float range. Pydantic reads one from raw
+    JSON as inf for a float field, where FastAPI (json.loads, then validation in Python
+    mode) answers 422 float_type; such bodies take FastAPI's way. Shorter bodies cannot
+    hold one, and are not searched."""
+    return len(body) > 308 and _HUGE_INTEGER.search(body) is not None
 
 
 def _is_json(data: Any) -> bool:
