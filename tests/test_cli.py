@@ -855,3 +855,36 @@ def test_a_signal_ends_run_with_exit_code_0(app_dir, workers, signum):
         assert "Traceback" not in server.stderr()
         for pid in pids:
             assert eventually(lambda pid=pid: not alive(pid), 5), f"worker {pid} still runs"
+
+
+def test_an_app_run_at_the_top_of_the_module_is_left_to_the_command(tmp_path):
+    """The README's app ends with an unguarded `app.run(...)` (for `python main.py`);
+    `ignyx run main.py` serves it on its own settings instead of running that call."""
+    (tmp_path / "main.py").write_text(
+        "from ignyx import Ignyx\n\napp = Ignyx()\n\n\n@app.get('/')\ndef root():\n"
+        "    return {'served': 'by the command'}\n\n\napp.run(host='0.0.0.0', port=1)\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ignyx",
+            "run",
+            "main.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process)
+        assert httpx.get(f"http://127.0.0.1:{port}/").json() == {"served": "by the command"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert "app.run() skipped" in process.stderr.read()

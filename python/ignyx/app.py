@@ -428,9 +428,14 @@ class Ignyx:
         Takes the settings of ``ignyx run`` as keyword arguments (``workers=4``,
         ``uds="/run/app.sock"``, ``timeout_keep_alive=10``...; ``ignyx.config.Config`` lists
         them); ``IGNYX_*`` environment variables set the ones not given."""
+        from . import importer
         from .config import settings_for
         from .launch import launch
         from .logs import configure_logging
+
+        if importer.loading:
+            logger.info("app.run() skipped: the ignyx command serves this app")
+            return
 
         given = {"host": host, "port": port, "workers": workers, "root_path": root_path}
         config = settings_for({**given, **settings})

@@ -23,6 +23,11 @@ DEFAULT_FILES = ("main.py", "app.py", "api.py", "app/main.py", "app/app.py", "ap
 DEFAULT_NAMES = ("app", "api")
 
 
+# True while the command imports the app: an `app.run(...)` at the module's top level (for
+# `python main.py`) then returns at once, since the command serves the app itself.
+loading = False
+
+
 class AppNotFound(Exception):
     """The app named cannot be found; the message says why, in one line."""
 
@@ -32,12 +37,16 @@ def import_app(target: Optional[str], app_dir: str = "", factory: bool = False) 
     the function it names returns."""
     _search(app_dir)
     module_name, attribute = _resolve(target, app_dir)
+    global loading
+    loading = True
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise AppNotFound(f'could not import module "{module_name}"') from None
         raise
+    finally:
+        loading = False
     app = _attribute(module, module_name, attribute)
     if factory:
         if hasattr(app, "_compile") or not callable(app):
