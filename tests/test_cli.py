@@ -888,3 +888,10 @@ def test_an_app_run_at_the_top_of_the_module_is_left_to_the_command(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     assert "app.run() skipped" in process.stderr.read()
+
+
+def test_app_run_refuses_reload_which_needs_the_command():
+    import ignyx
+
+    with pytest.raises(ValueError, match="ignyx dev"):
+        ignyx.FastAPI().run(reload=True)

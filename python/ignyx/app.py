@@ -439,6 +439,9 @@ class Ignyx:
 
         given = {"host": host, "port": port, "workers": workers, "root_path": root_path}
         config = settings_for({**given, **settings})
+        if config.reload:
+            # Reloading restarts a process that imports the app anew, by its path.
+            raise ValueError("reload needs the app's path: serve it with `ignyx dev main.py`")
         configure_logging(config.log_level, config.log_config)
         code = launch(lambda: self, config)
         if code:

@@ -134,7 +134,7 @@ class Config:
         16 << 20, "Largest WebSocket message in bytes (1009 past it).", _size, group="limits"
     )
     ws_ping_interval: Optional[float] = _setting(
-        20.0, "Seconds between WebSocket pings.", float, group="limits"
+        20.0, "Seconds between WebSocket pings (0: none).", float, group="limits"
     )
     ws_ping_timeout: float = _setting(
         20.0, "Seconds to wait for a WebSocket pong.", float, group="limits"
