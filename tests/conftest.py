@@ -22,8 +22,12 @@ a differential check that sends the same request to both and compares what a use
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Optional
 
@@ -198,6 +202,28 @@ def live_server(app: Any, **options: Any) -> Iterator[Any]:
         yield server
     finally:
         server.shutdown()
+
+
+@contextlib.contextmanager
+def served_script(
+    script: Path, source: str, env: Optional[dict[str, str]] = None
+) -> Iterator[tuple[subprocess.Popen, int]]:
+    """Writes `source` (an app that serves on the port its first argument names) to `script`
+    and runs it in a process of its own, with `env` added to the environment; yields the
+    process and its port once it accepts connections, and stops it afterwards."""
+    script.write_text(source)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(port)],
+        cwd=script.parent,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        wait_for_port(port, process)
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def free_port() -> int:

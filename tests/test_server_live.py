@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import ignyx
 import pytest
-from conftest import free_port, http_client, live_server, wait_for_port
+from conftest import free_port, http_client, live_server, served_script, wait_for_port
 from ignyx.middleware import CORSMiddleware
 from pydantic import BaseModel
 
@@ -650,49 +650,43 @@ def test_idle_and_slowloris_clients_cost_memory_only_and_are_timed_out(tmp_path)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert hard >= 11_000, f"this machine allows {hard} descriptors; the test needs 11,000"
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    script = tmp_path / "idle_app.py"
-    script.write_text(IDLE_APP)
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path)
     held: list[socket.socket] = []
     try:
-        wait_for_port(port, process)
-        with http_client(port, timeout=10) as http:
-            assert http.get("/").json() == {"ok": True}
-        rss_before, threads_before = _process_figures(process.pid)
-        for _ in range(IDLE_CONNECTIONS):
-            conn = socket.create_connection(("127.0.0.1", port), timeout=10)
-            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            held.append(conn)
-        for conn in held:
-            assert conn.recv(4096).startswith(b"HTTP/1.1 200 OK")  # then idle, kept alive
-        slow = []
-        for _ in range(500):
-            conn = socket.create_connection(("127.0.0.1", port), timeout=10)
-            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and nothing more
-            slow.append(conn)
-        time.sleep(0.5)
-        rss_after, threads_after = _process_figures(process.pid)
-        for conn in held:  # all still open, idle
-            conn.setblocking(False)
-            with pytest.raises(BlockingIOError):
-                conn.recv(1)
-        with http_client(port, timeout=10) as http:
-            assert http.get("/").json() == {"ok": True}
-        started = time.monotonic()
-        assert all(conn.recv(4096) == b"" for conn in slow)  # cut at the header timeout
-        assert time.monotonic() - started < 10
-        for conn in slow:
-            conn.close()
-        per_connection = (rss_after - rss_before) / (IDLE_CONNECTIONS + 500)
-        print(f"RSS per idle or slow connection: {per_connection:.1f} KiB")
-        assert threads_after == threads_before
-        assert per_connection < 64
+        with served_script(tmp_path / "idle_app.py", IDLE_APP) as (process, port):
+            with http_client(port, timeout=10) as http:
+                assert http.get("/").json() == {"ok": True}
+            rss_before, threads_before = _process_figures(process.pid)
+            for _ in range(IDLE_CONNECTIONS):
+                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                held.append(conn)
+            for conn in held:
+                assert conn.recv(4096).startswith(b"HTTP/1.1 200 OK")  # then idle, kept alive
+            slow = []
+            for _ in range(500):
+                conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+                conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and nothing more
+                slow.append(conn)
+            time.sleep(0.5)
+            rss_after, threads_after = _process_figures(process.pid)
+            for conn in held:  # all still open, idle
+                conn.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    conn.recv(1)
+            with http_client(port, timeout=10) as http:
+                assert http.get("/").json() == {"ok": True}
+            started = time.monotonic()
+            assert all(conn.recv(4096) == b"" for conn in slow)  # cut at the header timeout
+            assert time.monotonic() - started < 10
+            for conn in slow:
+                conn.close()
+            per_connection = (rss_after - rss_before) / (IDLE_CONNECTIONS + 500)
+            print(f"RSS per idle or slow connection: {per_connection:.1f} KiB")
+            assert threads_after == threads_before
+            assert per_connection < 64
     finally:
         for conn in held:
             conn.close()
-        process.terminate()
-        process.wait(timeout=30)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
@@ -761,13 +755,8 @@ def test_a_stream_stops_once_its_client_has_gone(tmp_path, middleware):
     """An endless async stream whose client reads a little and leaves: the stream stops
     (natively its pump sees the client gone; an ASGI app hears it as an OSError from
     `send`), rather than producing for nobody until shutdown."""
-    script = tmp_path / "stalled_reader_app.py"
-    script.write_text(STALLED_READER_APP)
-    port = free_port()
-    env = {**os.environ, **({"WITH_MIDDLEWARE": "1"} if middleware else {})}
-    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path, env=env)
-    try:
-        wait_for_port(port, process)
+    env = {"WITH_MIDDLEWARE": "1"} if middleware else {}
+    with served_script(tmp_path / "stalled_reader_app.py", STALLED_READER_APP, env) as (_, port):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as reader:
             reader.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
             for _ in range(20):
@@ -777,9 +766,6 @@ def test_a_stream_stops_once_its_client_has_gone(tmp_path, middleware):
             settled = http.get("/produced").json()["chunks"]
             time.sleep(0.5)
             assert http.get("/produced").json()["chunks"] == settled
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.mark.parametrize("middleware", [False, True], ids=["native", "through-middleware"])
@@ -788,13 +774,9 @@ def test_a_client_that_stops_reading_costs_a_bounded_buffer(tmp_path, path, midd
     """An endless stream to a client that reads its head and then nothing: the producer
     waits for the client (a few hundred KiB ahead at most) instead of buffering the stream
     (it grew by ~700 MiB a second before), and the server answers others meanwhile."""
+    env = {"WITH_MIDDLEWARE": "1"} if middleware else {}
     script = tmp_path / "stalled_reader_app.py"
-    script.write_text(STALLED_READER_APP)
-    port = free_port()
-    env = {**os.environ, **({"WITH_MIDDLEWARE": "1"} if middleware else {})}
-    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path, env=env)
-    try:
-        wait_for_port(port, process)
+    with served_script(script, STALLED_READER_APP, env) as (process, port):
         rss_before, _ = _process_figures(process.pid)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as stalled:
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -806,9 +788,6 @@ def test_a_client_that_stops_reading_costs_a_bounded_buffer(tmp_path, path, midd
                 assert http.get("/").json() == {"ok": True}
         grown = (rss_after - rss_before) / 1024
         assert grown < 32, f"RSS grew by {grown:.0f} MiB"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 EXAMPLE_APP = Path(__file__).resolve().parent.parent / "examples" / "app.py"
@@ -850,16 +829,11 @@ def test_a_long_run_keeps_memory_descriptors_threads_and_temp_files_flat(tmp_pat
     temporary file (some failing in the handler): after a warm-up round, more rounds grow
     neither RSS (beyond a few MiB of allocator noise), nor open descriptors, nor threads, and
     no temporary file is left behind. (The million-request figures: docs/reliability.md.)"""
-    script = tmp_path / "long_run_app.py"
-    script.write_text(long_run_app())
     spool = tmp_path / "tmp"
     spool.mkdir()
-    port = free_port()
-    env = {**os.environ, "TMPDIR": str(spool)}
-    process = subprocess.Popen([sys.executable, str(script), str(port)], cwd=tmp_path, env=env)
     big = b"x" * (2 * 1024 * 1024)  # past the 1 MiB spool: written to a temporary file
 
-    def one_round(http: httpx.Client) -> None:
+    def one_round(http: httpx.Client, port: int) -> None:
         for n in range(400):
             assert http.get("/").status_code == 200
             assert http.get(f"/users/{n}").json() == {"id": n}
@@ -873,20 +847,17 @@ def test_a_long_run_keeps_memory_descriptors_threads_and_temp_files_flat(tmp_pat
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as fresh:
             assert fresh.get("/").status_code == 200  # a connection opened and closed
 
-    try:
-        wait_for_port(port, process)
+    script = tmp_path / "long_run_app.py"
+    with served_script(script, long_run_app(), {"TMPDIR": str(spool)}) as (process, port):
         with http_client(port, timeout=10) as http:
-            one_round(http)  # warm-up: caches, the pool, the allocator's arenas
+            one_round(http, port)  # warm-up: caches, the pool, the allocator's arenas
             rss, threads = _process_figures(process.pid)
             fds = _open_fds(process.pid)
             for _ in range(3):
-                one_round(http)
+                one_round(http, port)
             rss_after, threads_after = _process_figures(process.pid)
             fds_after = _open_fds(process.pid)
         leftover = list(spool.iterdir())
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     print(f"RSS {rss} -> {rss_after} KiB, fds {fds} -> {fds_after}, threads {threads}")
     assert leftover == []
     assert threads_after == threads

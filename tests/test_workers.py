@@ -1,4 +1,4 @@
-"""`app.run(workers=N)`: N processes share the port (SO_REUSEPORT) and stop together."""
+"""`app.run(workers=N)`: N processes share one listening socket and stop together."""
 
 import os
 import signal

@@ -141,6 +141,30 @@ class CorsLayer:
         """`headers` (a response's) with the CORS headers for a request from `origin` added."""
 
 @final
+class ListeningSocket:
+    """A listening socket bound once for several workers (by their supervisor), each of which
+    serves it with `Server(app, fd=socket.fileno())` (``src/server/mod.rs``)."""
+
+    def __new__(
+        cls,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        uds: str | os.PathLike[str] | None = None,
+        fd: int | None = None,
+        backlog: int = 2048,
+    ) -> ListeningSocket:
+        """Listens as `Server` does, with the same arguments."""
+
+    def fileno(self) -> int: ...
+    @property
+    def address(self) -> str:
+        """Where it listens, as a URL to print."""
+
+    def close(self) -> None:
+        """Closes the socket, and removes the Unix socket file it created."""
+
+@final
 class Server:
     """Binds at construction, serves in `serve()` (``src/server/mod.rs``)."""
 
@@ -153,7 +177,6 @@ class Server:
         uds: str | os.PathLike[str] | None = None,
         fd: int | None = None,
         backlog: int = 2048,
-        reuse_port: bool = False,
         max_in_flight: int = 2048,
         sync_threads: int = 40,
         graceful_timeout: float = 30.0,
@@ -176,6 +199,10 @@ class Server:
 
     @property
     def port(self) -> int | None: ...
+    @property
+    def address(self) -> str:
+        """Where it listens, as a URL to print (`http://127.0.0.1:8000`, `unix:/run/app.sock`)."""
+
     def serve(self, event_loop: EngineLoop, handle_signals: bool = False) -> str | None:
         """Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM, stepping
         `event_loop` (an `ignyx._runtime.EngineLoop` begun on this thread) between
@@ -483,6 +510,7 @@ __all__ = [
     "FastParam",
     "FastPlan",
     "InlinePolicy",
+    "ListeningSocket",
     "ParamKind",
     "ParamSource",
     "Ready",

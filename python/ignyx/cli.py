@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import MISSING, fields
 from typing import Any, NoReturn, Optional
 
-from .config import Config, settings_for
+from .config import ENV_PREFIX, Config, parse_flag, settings_for
 from .importer import AppNotFound, import_app
 
 GROUPS = {
@@ -45,7 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     target = arguments.pop("path")
     given = {name: value for name, value in arguments.items() if value is not None}
     for name, value in COMMAND_DEFAULTS[command].items():
-        if name not in given and f"IGNYX_{name.upper()}" not in os.environ:
+        if name not in given and ENV_PREFIX + name.upper() not in os.environ:
             given[name] = value
     try:
         config = settings_for(given)
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
             flag = "--" + setting.name.replace("_", "-")
             shown = "" if default in (None, "") else f" (default: {default})"
             group = groups[meta["group"]]
-            if meta["parse"].__name__ == "_flag":
+            if meta["parse"] is parse_flag:
                 group.add_argument(
                     flag,
                     action=argparse.BooleanOptionalAction,

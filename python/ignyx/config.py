@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 ENV_PREFIX = "IGNYX_"
 
 
-def _flag(value: Union[str, bool]) -> bool:
+def parse_flag(value: Union[str, bool]) -> bool:
     if isinstance(value, bool):
         return value
     text = value.strip().lower()
@@ -156,12 +156,12 @@ class Config:
     )
     app_dir: str = _setting("", "Look for the app's module in this directory.", group="app")
     factory: bool = _setting(
-        False, "The app path names a function that returns the app.", _flag, group="app"
+        False, "The app path names a function that returns the app.", parse_flag, group="app"
     )
     reload: bool = _setting(
         False,
         "Restart the server when a file under the app's directory changes.",
-        _flag,
+        parse_flag,
         group="app",
     )
 
@@ -216,13 +216,6 @@ class Config:
             "ws_ping_interval": self.ws_ping_interval,
             "ws_ping_timeout": self.ws_ping_timeout,
         }
-
-    def listens_on(self) -> str:
-        if self.fd is not None:
-            return f"descriptor {self.fd}"
-        if self.uds:
-            return f"unix:{self.uds}"
-        return f"http://{self.host}:{self.port}"
 
 
 def settings_for(given: Mapping[str, Any]) -> Config:

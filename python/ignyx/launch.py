@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import Config
-from .server import Server, prepare, worker_options
+from .server import Server, prepare
 from .supervisor import Supervisor
 
 logger = logging.getLogger("ignyx.error")
@@ -22,13 +22,14 @@ def launch(load_app: Callable[[], Any], config: Config) -> int:
     """Serves the app `load_app()` returns until SIGINT/SIGTERM; returns the exit code."""
     if config.workers > 1 or config.workers_max_requests or config.workers_max_rss:
         return Supervisor(load_app, config).run()
-    server = Server(prepare(load_app(), config), config.host, config.port, **worker_options(config))
-    logger.info("Ignyx serving on %s (Ctrl+C to stop)", _where(config, server))
+    server = Server(
+        prepare(load_app(), config),
+        config.host,
+        config.port,
+        uds=config.uds,
+        fd=config.fd,
+        **config.server_options(),
+    )
+    logger.info("Ignyx serving on %s (Ctrl+C to stop)", server.address)
     server.serve(handle_signals=True)
     return 0
-
-
-def _where(config: Config, server: Server) -> str:
-    if config.uds or config.fd is not None:
-        return config.listens_on()
-    return f"http://{server.host}:{server.port}"

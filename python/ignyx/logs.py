@@ -58,10 +58,8 @@ def configure_logging(level: str, config_file: Optional[str]) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(levelprefix)s %(message)s"))
-    for name in ("ignyx", "ignyx.error", "ignyx.access"):
-        logger = logging.getLogger(name)
-        logger.setLevel(LEVELS[level])
-    root = logging.getLogger("ignyx")
+    root = logging.getLogger("ignyx")  # ignyx.error and ignyx.access take its level
+    root.setLevel(LEVELS[level])
     if not root.handlers:
         root.addHandler(handler)
         root.propagate = False

@@ -32,10 +32,8 @@ def reload(argv: list[str], config: Config) -> int:
         for changes in watchfiles.watch(
             root, watch_filter=watchfiles.PythonFilter(), stop_event=stop, yield_on_timeout=True
         ):
-            if child.poll() is not None and not changes:
-                continue  # it stopped (an error in the app's code): wait for a fix
             if not changes:
-                continue
+                continue  # a timeout; a child that stopped (an error in the app) waits for a fix
             names = sorted({os.path.relpath(path, root) for _, path in changes})
             logger.info("Changed: %s; restarting", ", ".join(names))
             _stop(child, config)

@@ -32,7 +32,6 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 8000,
         *,
-        reuse_port: bool = False,
         graceful_timeout: float = 30.0,
         **limits: Any,
     ) -> None:
@@ -41,13 +40,13 @@ class Server:
             app._compile(),
             host,
             port,
-            reuse_port=reuse_port,
             graceful_timeout=graceful_timeout,
             **limits,
         )
         # None for a Unix socket.
         self.host: Optional[str] = self._core.host
         self.port: Optional[int] = self._core.port
+        self.address: str = self._core.address
         self._grace = graceful_timeout
         self._thread: Optional[threading.Thread] = None
 
@@ -144,8 +143,3 @@ def prepare(app: Any, config: Config) -> Any:
     if config.max_body_size is not None:
         app.max_body_size = config.max_body_size
     return app
-
-
-def worker_options(config: Config) -> dict[str, Any]:
-    """The engine `Server`'s arguments for one worker with `config`, besides host and port."""
-    return {"uds": config.uds, "fd": config.fd, **config.server_options()}

@@ -23,15 +23,14 @@ import os
 import random
 import select
 import signal
-import socket
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from . import _core
 from .config import Config
-from .server import Server, prepare, worker_options
+from .server import Server, prepare
 
 logger = logging.getLogger("ignyx.error")
 
@@ -67,7 +66,10 @@ class Supervisor:
 
     def run(self) -> int:
         """Serves until stopped; returns the exit code (0, or 3 when workers failed to boot)."""
-        self.listener = _listen(self.config)
+        config = self.config
+        self.listener = _core.ListeningSocket(
+            config.host, config.port, uds=config.uds, fd=config.fd, backlog=config.backlog
+        )
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -77,7 +79,7 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         logger.info(
             "Ignyx serving on %s with %d workers (supervisor %d; Ctrl+C to stop)",
-            _address(self.config, self.listener),
+            self.listener.address,
             self.config.workers,
             os.getpid(),
         )
@@ -93,8 +95,6 @@ class Supervisor:
             for fd in self.wake:
                 os.close(fd)
             self.listener.close()
-            if self.config.uds and self.config.fd is None:
-                _remove_socket_file(self.config.uds)
         return self.exit_code
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
@@ -167,9 +167,8 @@ class Supervisor:
         try:
             server = Server(
                 prepare(self.load_app(), config),
-                config.host,
-                config.port,
-                **{**worker_options(config), "fd": self.listener.fileno(), "uds": None},
+                fd=self.listener.fileno(),
+                **config.server_options(),
                 max_requests=max_requests,
                 max_rss=config.workers_max_rss * 1024 * 1024 if config.workers_max_rss else None,
             )
@@ -265,45 +264,6 @@ class Supervisor:
         logger.info("Stopping the workers")
         for pid in self.workers:
             _signal(pid, signal.SIGTERM)
-
-
-def _listen(config: Config) -> socket.socket:
-    """The listening socket every worker accepts on."""
-    if config.fd is not None:
-        return socket.socket(fileno=os.dup(config.fd))
-    if config.uds:
-        _remove_socket_file(config.uds)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(config.uds)
-        os.chmod(config.uds, 0o666)
-    else:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            config.host, config.port, type=socket.SOCK_STREAM
-        )[0]
-        listener = socket.socket(family, kind, proto)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind(address)
-        except OSError as exc:
-            listener.close()
-            raise OSError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    listener.listen(config.backlog)
-    return listener
-
-
-def _remove_socket_file(path: str) -> None:
-    try:
-        if stat.S_ISSOCK(os.lstat(path).st_mode):
-            os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _address(config: Config, listener: socket.socket) -> str:
-    if listener.family == socket.AF_UNIX:
-        return f"unix:{listener.getsockname()}"
-    host, port = listener.getsockname()[:2]
-    return f"http://{host}:{port}"
 
 
 def _describe(status: int) -> str:

@@ -119,7 +119,7 @@ pub async fn handle(
         }
     }
     let (parts, body) = req.into_parts();
-    let parts_version = parts.version;
+    let version = parts.version;
     let outer_cors = match &engine.stack {
         Some(stack) => stack.cors.as_ref(),
         None => engine.cors.as_ref(),
@@ -170,7 +170,7 @@ pub async fn handle(
     if let Some(cors) = outer_cors {
         cors.apply(origin.as_ref(), response.headers_mut());
     }
-    if shared.closing.load(Ordering::Relaxed) && parts_version < http::Version::HTTP_2 {
+    if shared.closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
         response.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),

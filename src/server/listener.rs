@@ -1,10 +1,9 @@
-//! The listening socket: a TCP port (SO_REUSEADDR always, SO_REUSEPORT so that several
-//! processes may bind one port), a Unix domain socket, or a socket inherited as a
-//! descriptor (from a supervisor that bound it for all its workers, or from systemd);
-//! and the descriptors to accept on it.
+//! The listening socket: a TCP port (SO_REUSEADDR), a Unix domain socket, or a socket
+//! inherited as a descriptor (from a supervisor that bound it for all its workers, or from
+//! systemd); and the descriptors to accept on it.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -33,7 +32,52 @@ pub enum Accepted {
     Unix(tokio::net::UnixStream),
 }
 
+/// Listens where a server's settings say: on the inherited descriptor `fd`, else on the Unix
+/// socket `uds`, else on `host:port`; returns the socket and where it listens, as a URL to
+/// print (`http://127.0.0.1:8000`, `unix:/run/app.sock`, `descriptor 3 (http://...)`). An
+/// error says where it could not listen.
+pub fn open(
+    host: &str,
+    port: u16,
+    uds: Option<&Path>,
+    fd: Option<RawFd>,
+    backlog: i32,
+) -> std::io::Result<(Listening, String)> {
+    let (opened, place) = match (fd, uds) {
+        (Some(fd), _) => (from_fd(fd), format!("descriptor {fd}")),
+        (None, Some(path)) => (bind_unix(path, backlog), path.display().to_string()),
+        (None, None) => (bind(host, port, backlog), format!("{host}:{port}")),
+    };
+    let socket = opened
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {place}: {e}")))?;
+    let address = match fd {
+        Some(fd) => format!("descriptor {fd} ({})", socket.describe()),
+        None => socket.describe(),
+    };
+    Ok((socket, address))
+}
+
 impl Listening {
+    fn describe(&self) -> String {
+        match self {
+            Self::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|_| "http://?".to_owned(), |local| format!("http://{local}")),
+            Self::Unix { listener, .. } => {
+                let local = listener.local_addr().ok();
+                let path = local.as_ref().and_then(|a| a.as_pathname());
+                format!("unix:{}", path.map_or("?".into(), Path::to_string_lossy))
+            }
+        }
+    }
+
+    pub fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Self::Tcp(listener) => listener.as_raw_fd(),
+            Self::Unix { listener, .. } => listener.as_raw_fd(),
+        }
+    }
+
     /// The TCP address listened on (`None` for a Unix socket).
     pub fn local_addr(&self) -> std::io::Result<Option<SocketAddr>> {
         match self {
@@ -74,7 +118,7 @@ impl Listener {
     }
 }
 
-pub fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::Result<Listening> {
+fn bind(host: &str, port: u16, backlog: i32) -> std::io::Result<Listening> {
     let addr: SocketAddr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -83,9 +127,6 @@ pub fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::R
     })?;
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
     socket.set_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(backlog)?;
@@ -96,7 +137,7 @@ pub fn bind(host: &str, port: u16, backlog: i32, reuse_port: bool) -> std::io::R
 /// Listens on a Unix domain socket at `path`, as uvicorn's `--uds` does: a socket file
 /// left there by an earlier server is replaced, and the new one is open to every local
 /// user (0o666), as a proxy such as nginx needs.
-pub fn bind_unix(path: &Path, backlog: i32) -> std::io::Result<Listening> {
+fn bind_unix(path: &Path, backlog: i32) -> std::io::Result<Listening> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
         std::fs::remove_file(path)?;
     }
@@ -113,7 +154,7 @@ pub fn bind_unix(path: &Path, backlog: i32) -> std::io::Result<Listening> {
 
 /// Listens on a socket already bound and listening, inherited as descriptor `fd` (which
 /// stays open for its owner: the server works on a duplicate).
-pub fn from_fd(fd: RawFd) -> std::io::Result<Listening> {
+fn from_fd(fd: RawFd) -> std::io::Result<Listening> {
     // SAFETY: `dup` returns a new descriptor this server owns, or -1 (checked).
     let own = unsafe { libc::dup(fd) };
     if own < 0 {

@@ -50,6 +50,7 @@ struct Limits {
 pub struct Server {
     listener: Mutex<Option<Listening>>,
     local: Option<SocketAddr>,
+    address: String,
     /// The Unix socket file this server created (removed when it stops).
     socket_file: Option<std::path::PathBuf>,
     engine: Arc<Engine>,
@@ -63,7 +64,7 @@ impl Server {
     /// socket `fd`; the first of `fd`, `uds` given wins over `host:port`.
     #[new]
     #[pyo3(signature = (app, host = "127.0.0.1", port = 8000, *, uds = None, fd = None,
-        backlog = 2048, reuse_port = false, max_in_flight = 2048, sync_threads = 40,
+        backlog = 2048, max_in_flight = 2048, sync_threads = 40,
         graceful_timeout = 30.0, header_timeout = 30.0, body_timeout = 60.0,
         limit_concurrency = None, max_requests = None, max_rss = None, max_head_size = None,
         ws_max_size = 16 * 1024 * 1024, ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0))]
@@ -75,7 +76,6 @@ impl Server {
         uds: Option<std::path::PathBuf>,
         fd: Option<i32>,
         backlog: i32,
-        reuse_port: bool,
         max_in_flight: usize,
         sync_threads: usize,
         graceful_timeout: f64,
@@ -90,19 +90,13 @@ impl Server {
         ws_ping_timeout: f64,
     ) -> PyResult<Self> {
         listener::raise_descriptor_limit();
-        let bound = match (fd, &uds) {
-            (Some(fd), _) => listener::from_fd(fd)
-                .map_err(|e| PyOSError::new_err(format!("cannot listen on descriptor {fd}: {e}"))),
-            (None, Some(path)) => listener::bind_unix(path, backlog).map_err(|e| {
-                PyOSError::new_err(format!("cannot listen on {}: {e}", path.display()))
-            }),
-            (None, None) => listener::bind(host, port, backlog, reuse_port)
-                .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}"))),
-        }?;
+        let (bound, address) = listener::open(host, port, uds.as_deref(), fd, backlog)
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
         let local = bound
             .local_addr()
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self {
+            address,
             socket_file: bound.created_path(),
             listener: Mutex::new(Some(bound)),
             local,
@@ -139,6 +133,12 @@ impl Server {
     #[getter]
     fn port(&self) -> Option<u16> {
         self.local.map(|local| local.port())
+    }
+
+    /// Where it listens, as a URL to print (`http://127.0.0.1:8000`, `unix:/run/app.sock`).
+    #[getter]
+    fn address(&self) -> &str {
+        &self.address
     }
 
     /// Serves until `shutdown()` or, with `handle_signals`, SIGINT/SIGTERM, stepping
@@ -408,6 +408,62 @@ impl Signals {
     }
 }
 
+/// `ignyx._core.ListeningSocket`: a listening socket bound once for several workers (by
+/// their supervisor), each of which serves it with `Server(app, fd=socket.fileno())`.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct ListeningSocket {
+    socket: Mutex<Option<Listening>>,
+    address: String,
+}
+
+#[pymethods]
+impl ListeningSocket {
+    /// Listens as `Server` does, with the same arguments.
+    #[new]
+    #[pyo3(signature = (host = "127.0.0.1", port = 8000, *, uds = None, fd = None, backlog = 2048))]
+    fn new(
+        host: &str,
+        port: u16,
+        uds: Option<std::path::PathBuf>,
+        fd: Option<i32>,
+        backlog: i32,
+    ) -> PyResult<Self> {
+        let (socket, address) = listener::open(host, port, uds.as_deref(), fd, backlog)
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Self {
+            address,
+            socket: Mutex::new(Some(socket)),
+        })
+    }
+
+    fn fileno(&self) -> PyResult<i32> {
+        let socket = self
+            .socket
+            .lock()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let socket = socket
+            .as_ref()
+            .ok_or_else(|| PyOSError::new_err("the socket is closed"))?;
+        Ok(socket.as_raw_fd())
+    }
+
+    /// Where it listens, as a URL to print.
+    #[getter]
+    fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Closes the socket, and removes the Unix socket file it created.
+    fn close(&self) {
+        let socket = self.socket.lock().ok().and_then(|mut s| s.take());
+        if let Some(path) = socket.as_ref().and_then(Listening::created_path) {
+            drop(socket);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Server>()
+    m.add_class::<Server>()?;
+    m.add_class::<ListeningSocket>()
 }
