@@ -275,3 +275,22 @@ def test_workers_that_cannot_boot_stop_the_server(tmp_path, workers):
     assert process.returncode == 3
     assert "RuntimeError: no database" in process.stderr
     assert "failed to boot; stopping" in process.stderr
+
+
+def test_a_reload_whose_new_workers_cannot_boot_keeps_the_running_ones(tmp_path):
+    _write_app(tmp_path, version=1)
+    port = free_port()
+    process = _start(tmp_path, port, "--workers", "2")
+    workers = _children(process.pid)
+    try:
+        (tmp_path / "main.py").write_text("raise RuntimeError('a typo in the new code')\n")
+        process.send_signal(signal.SIGHUP)
+        time.sleep(3)  # the new workers fail, and are neither kept nor replaced
+        assert _children(process.pid) == workers
+        for _ in range(10):
+            with httpx.Client() as fresh:
+                assert fresh.get(f"http://127.0.0.1:{port}/pid").json()["version"] == 1
+    finally:
+        log = _stop(process)
+    assert "New workers failed to boot; keeping the running ones" in log
+    assert "starting another" not in log

@@ -35,6 +35,8 @@ from .server import Server, prepare
 logger = logging.getLogger("ignyx.error")
 
 BOOT_FAILED = 3
+# The generation of workers abandoned by a failed reload: stopped, and never replaced.
+RETIRED = -1
 # Workers that failed to boot in a row, after having booted before, before giving up.
 MAX_BOOT_FAILURES = 5
 
@@ -195,7 +197,7 @@ class Supervisor:
         self.booted_once = True
         self.boot_failures = 0
         current = [w for w in self.workers.values() if w.generation == self.generation]
-        old = [w for w in self.workers.values() if w.generation < self.generation]
+        old = [w for w in self.workers.values() if RETIRED < w.generation < self.generation]
         if old and all(w.ready for w in current):
             logger.info("New workers ready; stopping the old ones")
             for retired in old:
@@ -227,9 +229,7 @@ class Supervisor:
                 self.exit_code = BOOT_FAILED
                 self._stop()
                 return
-            if self.generation > 0 and any(
-                w.generation < self.generation for w in self.workers.values()
-            ):
+            if any(RETIRED < w.generation < self.generation for w in self.workers.values()):
                 self._abandon_reload()
                 return
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
@@ -243,10 +243,9 @@ class Supervisor:
         logger.error("New workers failed to boot; keeping the running ones")
         for worker in self.workers.values():
             if worker.generation == self.generation:
+                worker.generation = RETIRED
                 _signal(worker.pid, signal.SIGTERM)
         self.generation -= 1
-        for worker in self.workers.values():
-            worker.generation = min(worker.generation, self.generation)
 
     def _reload(self) -> None:
         if self.stopping:
