@@ -7,6 +7,7 @@ mod body;
 mod call;
 mod chunks;
 mod extract;
+pub mod gate;
 mod request;
 mod response;
 mod route;
@@ -97,6 +98,8 @@ pub struct Shared {
     /// Set once the server stops accepting: answers then close their HTTP/1 connection, so
     /// that the client's next request goes to a server that still accepts.
     pub closing: AtomicBool,
+    /// What every request passes first, when the server bounds or counts them.
+    pub gate: Option<Arc<gate::Gate>>,
 }
 
 /// Answers one HTTP request: an upgrade goes to its protocol, a CORS preflight is answered
@@ -110,6 +113,14 @@ pub async fn handle(
     let shared = &*shared;
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
+    // Held until the answer is given.
+    let _admitted = match &shared.gate {
+        None => None,
+        Some(gate) => match gate.admit() {
+            Some(ticket) => Some(ticket),
+            None => return Ok(respond(gate::busy(), to_loop)),
+        },
+    };
     if let Some(reply) = framing_error(req.version(), req.headers()) {
         return Ok(respond(reply, to_loop));
     }

@@ -2,13 +2,17 @@
 //! inherited as a descriptor (from a supervisor that bound it for all its workers, or from
 //! systemd); and the descriptors to accept on it.
 
+use std::io::IoSlice;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Where a server listens, before the runtime that accepts on it exists.
 pub enum Listening {
@@ -26,10 +30,69 @@ pub enum Listener {
     Unix(tokio::net::UnixListener),
 }
 
-/// A connection accepted, with the client's address when it has one.
-pub enum Accepted {
-    Tcp(tokio::net::TcpStream, SocketAddr),
+/// An accepted connection, over TCP or a Unix socket: one type, so that hyper's connection
+/// code is compiled once.
+pub enum Stream {
+    Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Unix(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Tcp(stream) => stream.is_write_vectored(),
+            Self::Unix(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Unix(stream) => Pin::new(stream).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
+        }
+    }
 }
 
 /// Listens where a server's settings say: on the inherited descriptor `fd`, else on the Unix
@@ -106,14 +169,15 @@ impl Listening {
 }
 
 impl Listener {
-    pub async fn accept(&self) -> std::io::Result<Accepted> {
+    /// The next connection, with the client's address when it has one.
+    pub async fn accept(&self) -> std::io::Result<(Stream, Option<SocketAddr>)> {
         match self {
             Self::Tcp(listener) => {
                 let (stream, client) = listener.accept().await?;
                 let _ = stream.set_nodelay(true);
-                Ok(Accepted::Tcp(stream, client))
+                Ok((Stream::Tcp(stream), Some(client)))
             }
-            Self::Unix(listener) => Ok(Accepted::Unix(listener.accept().await?.0)),
+            Self::Unix(listener) => Ok((Stream::Unix(listener.accept().await?.0), None)),
         }
     }
 }

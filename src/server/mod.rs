@@ -4,33 +4,29 @@
 //! SIGINT/SIGTERM (or `Server.shutdown()`, or the worker's end of life in `gate`) stop
 //! accepting, let in-flight requests finish within a grace period, then `serve` returns.
 
-mod gate;
 mod listener;
+mod memory;
 mod wake_floor;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
+use crate::http::gate::{Gate, Recycled};
 use crate::http::{self as h, Peers};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
 use crate::ws::{Upgrader, WebSockets, WsLimits};
-use gate::Gate;
-use listener::{Accepted, Listening};
+use listener::{Listening, Stream};
 
 struct Limits {
     max_in_flight: usize,
@@ -168,6 +164,12 @@ impl Server {
                 websockets: websockets.clone(),
             }) as Box<dyn h::Upgrade>
         });
+        let stop = self.stop.clone();
+        let gate = Gate::new(
+            self.limits.limit_concurrency,
+            self.limits.max_requests,
+            stop.clone(),
+        );
         let shared = Arc::new(h::Shared {
             engine: self.engine.http.clone(),
             pool: pool.clone(),
@@ -176,13 +178,8 @@ impl Server {
             body_timeout: self.limits.body_timeout,
             upgrade,
             closing: AtomicBool::new(false),
+            gate: gate.checks_requests().then(|| gate.clone()),
         });
-        let stop = self.stop.clone();
-        let gate = Gate::new(
-            self.limits.limit_concurrency,
-            self.limits.max_requests,
-            stop.clone(),
-        );
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -193,7 +190,7 @@ impl Server {
             let floor = self.limits.header_timeout.min(self.limits.body_timeout) / 2;
             runtime.spawn(wake_floor::hold(floor));
             if let Some(max_bytes) = self.limits.max_rss {
-                runtime.spawn(gate::watch_rss(gate.clone(), max_bytes));
+                runtime.spawn(memory::watch_rss(gate.clone(), max_bytes));
             }
             let served = runtime.block_on(run(
                 listener,
@@ -202,7 +199,6 @@ impl Server {
                 Stopping {
                     stop,
                     handle_signals,
-                    gate: gate.clone(),
                 },
                 &self.limits,
             ));
@@ -216,7 +212,7 @@ impl Server {
             let _ = std::fs::remove_file(path);
         }
         result.map_err(|e| PyOSError::new_err(e.to_string()))?;
-        Ok(gate.recycled().map(gate::Recycled::as_str))
+        Ok(gate.recycled().map(Recycled::as_str))
     }
 
     /// Asks a running (or about to run) `serve` to stop gracefully; callable from any thread.
@@ -225,11 +221,11 @@ impl Server {
     }
 }
 
-/// What ends the accept loop: `shutdown()`, a signal, or the gate (the worker's end of life).
+/// What ends the accept loop: `shutdown()` or the gate (the worker's end of life), both
+/// through `stop`, or a signal.
 struct Stopping {
     stop: Arc<Notify>,
     handle_signals: bool,
-    gate: Arc<Gate>,
 }
 
 async fn run(
@@ -253,25 +249,16 @@ async fn run(
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let mut signals = Signals::new(stopping.handle_signals)?;
-    let gate = stopping.gate.checks_requests().then_some(stopping.gate);
     let serve = Connections {
         builder: &builder,
         graceful: &graceful,
         shared: &shared,
-        gate: gate.as_ref(),
     };
 
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(Accepted::Tcp(stream, client)) => serve.spawn(stream, Peers {
-                    client: Some(client),
-                    local,
-                }),
-                Ok(Accepted::Unix(stream)) => serve.spawn(stream, Peers {
-                    client: None,
-                    local: None,
-                }),
+                Ok((stream, client)) => serve.spawn(stream, Peers { client, local }),
                 Err(_) => {
                     // Out of descriptors or a reset before accept: back off briefly.
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -309,50 +296,18 @@ async fn run(
 const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves accepted connections, each in its own task, watched for a graceful shutdown.
+/// One stream type and one service: each other kind would be another copy of hyper's
+/// connection code, which made every request dearer (about 350 instructions).
 struct Connections<'a> {
     builder: &'a auto::Builder<TokioExecutor>,
     graceful: &'a GracefulShutdown,
     shared: &'a Arc<h::Shared>,
-    gate: Option<&'a Arc<Gate>>,
 }
 
 impl Connections<'_> {
-    fn spawn<S>(&self, stream: S, peers: Peers)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    fn spawn(&self, stream: Stream, peers: Peers) {
         let shared = self.shared.clone();
-        match self.gate.cloned() {
-            None => self.serve(
-                stream,
-                service_fn(move |req| h::handle(shared.clone(), req, peers)),
-            ),
-            Some(gate) => self.serve(
-                stream,
-                service_fn(move |req| {
-                    let (shared, ticket) = (shared.clone(), gate.admit());
-                    async move {
-                        match ticket {
-                            Some(_ticket) => h::handle(shared, req, peers).await,
-                            None => Ok(h::respond(busy(), shared.event_loop.sender())),
-                        }
-                    }
-                }),
-            ),
-        }
-    }
-
-    fn serve<S, Svc>(&self, stream: S, service: Svc)
-    where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        Svc: hyper::service::Service<
-                Request<Incoming>,
-                Response = Response<h::ResponseBody>,
-                Error = Infallible,
-            > + Send
-            + 'static,
-        Svc::Future: Send + 'static,
-    {
+        let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
         let conn = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(stream), service);
@@ -361,20 +316,6 @@ impl Connections<'_> {
             let _ = conn.await;
         });
     }
-}
-
-/// The answer past `limit_concurrency`, as uvicorn gives it.
-fn busy() -> h::Reply {
-    let mut reply = h::Reply::new(
-        http::StatusCode::SERVICE_UNAVAILABLE,
-        &http::HeaderValue::from_static("text/plain; charset=utf-8"),
-        bytes::Bytes::from_static(b"Service Unavailable"),
-    );
-    reply.headers.insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
-    reply
 }
 
 struct Signals {

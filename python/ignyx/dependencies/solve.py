@@ -208,7 +208,10 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
                 values[field.name] = field.get_default()
             return
         if _is_json(data):
-            if not _holds_huge_integer(body_bytes):
+            # Pydantic reads a JSON integer past the float range as inf for a float field,
+            # where FastAPI answers 422 float_type: a body that may hold one (309 digits or
+            # more; shorter bodies are not searched) takes FastAPI's way below.
+            if len(body_bytes) <= 308 or _HUGE_INTEGER.search(body_bytes) is None:
                 try:
                     # The fast path: pydantic parses and validates the raw bytes in one pass.
                     # Body fields always have an adapter (ModelField.__post_init__).
@@ -299,14 +302,6 @@ def _decoded_body(ctx: RequestContext) -> Any:
 
 # An integer literal of 309 digits or more, where a run of digits starts.
 _HUGE_INTEGER = re.compile(rb"(?<![0-9])[0-9]{309}")
-
-
-def _holds_huge_integer(body: bytes) -> bool:
-    """Whether `body` may hold an integer past the float range. Pydantic reads one from raw
-    JSON as inf for a float field, where FastAPI (json.loads, then validation in Python
-    mode) answers 422 float_type; such bodies take FastAPI's way. Shorter bodies cannot
-    hold one, and are not searched."""
-    return len(body) > 308 and _HUGE_INTEGER.search(body) is not None
 
 
 def _is_json(data: Any) -> bool:

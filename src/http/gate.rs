@@ -1,13 +1,17 @@
 //! What a server checks per request only when it is configured to: a bound on requests
 //! at once (`limit_concurrency`: past it, 503, as uvicorn answers), and a worker's end of
-//! life (`max_requests`, `max_rss`: it stops accepting, finishes what it has, and its
-//! supervisor starts another). Without the per-request settings, requests skip the gate.
+//! life (`max_requests`, or `max_rss` as the server watches it: it stops accepting,
+//! finishes what it has, and its supervisor starts another). `Shared::gate` is `None`
+//! without the per-request settings, and requests then cost one branch.
 
+use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION};
+use http::StatusCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
-
 use tokio::sync::Notify;
+
+use super::response::Reply;
 
 /// Why a server stopped serving, when it stopped itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +66,7 @@ impl Gate {
         self.limit.is_some() || self.max_requests.is_some()
     }
 
-    /// Lets a request in, or `None` when `limit` requests are already in.
+    /// Lets a request in, or `None` when `limit` requests are already in (answer `busy()`).
     pub fn admit(self: &Arc<Self>) -> Option<Ticket> {
         if let Some(limit) = self.limit {
             if self.active.fetch_add(1, Ordering::Relaxed) >= limit {
@@ -78,7 +82,8 @@ impl Gate {
         Some(Ticket(self.clone()))
     }
 
-    fn recycle(&self, why: Recycled) {
+    /// Stops the server (once), for `why`.
+    pub fn recycle(&self, why: Recycled) {
         if self.recycled.set(why).is_ok() {
             self.stop.notify_one();
         }
@@ -89,24 +94,15 @@ impl Gate {
     }
 }
 
-/// Stops the server once this process's resident memory passes `max_bytes`, checked every
-/// second; run it as a task of the serving runtime.
-pub async fn watch_rss(gate: Arc<Gate>, max_bytes: u64) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        ticks.tick().await;
-        if resident_bytes().is_some_and(|rss| rss > max_bytes) {
-            gate.recycle(Recycled::MaxRss);
-            return;
-        }
-    }
-}
-
-/// This process's resident memory, from `/proc/self/statm` (Linux).
-fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * u64::try_from(page_size).ok()?)
+/// The answer past `limit_concurrency`, as uvicorn gives it.
+pub fn busy() -> Reply {
+    let mut reply = Reply::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &HeaderValue::from_static("text/plain; charset=utf-8"),
+        Bytes::from_static(b"Service Unavailable"),
+    );
+    reply
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    reply
 }
