@@ -1,4 +1,5 @@
-//! One HTTP request, in the order it happens: the request in (`request.rs`), routed
+//! One HTTP request, in the order it happens: admitted (`gate.rs`, when the server bounds
+//! or counts requests), the request in (`request.rs`), routed
 //! (`routing.rs`, plans in `route.rs`), its parameters extracted (`extract.rs`), the
 //! user's code called (`call.rs`), and the response out (`response.rs`, written as a
 //! `body.rs` buffer or a `stream.rs` stream). `handle` is the table of contents.
