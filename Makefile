@@ -60,7 +60,7 @@ bench-workers: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py --no-pin --frameworks ignyx,ignyx-2-workers --baseline ignyx \
 		--endpoints plaintext,users_get,cpu \
-		--server-cmd 'ignyx-2-workers=env IGNYX_WORKERS=2 {python} {apps}/ignyx_app.py {port}'
+		--server-cmd 'ignyx-2-workers=env IGNYX_WORKERS=2 IGNYX_ACCESS_LOG=0 {python} {apps}/ignyx_app.py {port}'
 
 # Python middleware and ASGI serving, each next to FastAPI doing the same (GET /users/{id}):
 # asgi-correlation-id, an @app.middleware("http") function, and the app under uvicorn.
@@ -69,7 +69,7 @@ bench-middleware: build
 	for mw in correlation-id http; do \
 		$(PYTHON) benchmarks/run.py --endpoints users_get --rounds 3 --baseline fastapi-$$mw \
 			--frameworks ignyx-$$mw,fastapi-$$mw \
-			--server-cmd "ignyx-$$mw=env BENCH_MIDDLEWARE=$$mw {python} {apps}/ignyx_app.py {port}" \
+			--server-cmd "ignyx-$$mw=env BENCH_MIDDLEWARE=$$mw IGNYX_ACCESS_LOG=0 {python} {apps}/ignyx_app.py {port}" \
 			--server-cmd "fastapi-$$mw=env BENCH_MIDDLEWARE=$$mw {python} -m uvicorn fastapi_app:app --app-dir {apps} --host {host} --port {port} --loop uvloop --http httptools --log-level warning --no-access-log" \
 			|| exit 1; \
 	done

@@ -38,6 +38,7 @@ pub fn request_target(data: &[u8]) {
     let peers = Peers {
         client: None,
         local: None,
+        secure: false,
     };
     let request = RequestData::from_parts(parts, path, Vec::new(), Bytes::new(), peers, "http");
     let pairs = request.query();

@@ -60,8 +60,9 @@ class Framework:
 
 
 FRAMEWORKS: dict[str, Framework] = {
+    # Without an access log, as FastAPI below (`make bench-serving` measures one).
     "ignyx": Framework(
-        "{python} {apps}/ignyx_app.py {port}",
+        "env IGNYX_ACCESS_LOG=0 {python} {apps}/ignyx_app.py {port}",
         requires=("ignyx",),
         version_of="ignyx",
     ),

@@ -165,6 +165,22 @@ class ListeningSocket:
         """Closes the socket, and removes the Unix socket file it created."""
 
 @final
+class Tls:
+    """A certificate chain and its private key, read from PEM files, and the authorities of
+    the client certificates asked for (``src/server/tls.rs``)."""
+
+    def __new__(
+        cls,
+        certfile: str | os.PathLike[str],
+        keyfile: str | os.PathLike[str] | None = None,
+        *,
+        password: str | None = None,
+        ca_certs: str | os.PathLike[str] | None = None,
+        cert_reqs: int = 0,
+    ) -> Tls:
+        """Reads the files now; ValueError naming the file that cannot be used."""
+
+@final
 class Server:
     """Binds at construction, serves in `serve()` (``src/server/mod.rs``)."""
 
@@ -189,6 +205,12 @@ class Server:
         ws_max_size: int = ...,  # 16 MiB
         ws_ping_interval: float | None = ...,  # 20.0 seconds
         ws_ping_timeout: float = 20.0,
+        http: str = "auto",
+        tls: Tls | None = None,
+        proxy_headers: bool = False,
+        forwarded_allow_ips: str = "127.0.0.1,::1",
+        access_log: Any = None,
+        access_log_format: str = "text",
     ) -> Server:
         """Listens on `host:port`, or on the Unix socket `uds`, or on the inherited listening
         socket `fd`; the first of `fd`, `uds` given wins over `host:port`."""
@@ -518,6 +540,7 @@ __all__ = [
     "ScopeOrigin",
     "SentReply",
     "Server",
+    "Tls",
     "WebSocketChannel",
     "json_dumps",
     "set_json_fallback",

@@ -26,6 +26,7 @@ from .importer import AppNotFound, import_app
 GROUPS = {
     "server": "where to listen",
     "workers": "worker processes",
+    "tls": "TLS and HTTP versions",
     "limits": "limits and timeouts",
     "logging": "logging",
     "app": "finding and loading the app",
@@ -49,6 +50,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             given[name] = value
     try:
         config = settings_for(given)
+        config.tls()  # a certificate that cannot be used is told before anything starts
     except (TypeError, ValueError) as exc:
         _fail(str(exc))
     from .logs import configure_logging

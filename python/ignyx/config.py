@@ -10,10 +10,13 @@ uvicorn's where the two servers share a setting, so habits carry over::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional, Union
+
+from .logs import access_log_sink
 
 ENV_PREFIX = "IGNYX_"
 
@@ -38,6 +41,17 @@ def _size(value: Union[str, int]) -> int:
     if text and text[-1] in units:
         return int(float(text[:-1]) * units[text[-1]])
     return int(text)
+
+
+def _addresses(value: str) -> str:
+    """Comma-separated IP addresses and networks, or ``*``, each checked."""
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        if item != "*":
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address, a network or *") from None
+    return value
 
 
 def _setting(
@@ -89,8 +103,45 @@ class Config:
         int,
         group="workers",
     )
+    # TLS and HTTP versions.
+    ssl_certfile: Optional[str] = _setting(
+        None, "Serve HTTPS with this PEM certificate chain.", group="tls"
+    )
+    ssl_keyfile: Optional[str] = _setting(
+        None, "The certificate's PEM private key (if not in the certificate's file).", group="tls"
+    )
+    ssl_keyfile_password: Optional[str] = _setting(
+        None, "Password of an encrypted (PKCS#8) private key.", group="tls"
+    )
+    ssl_ca_certs: Optional[str] = _setting(
+        None, "PEM authorities whose client certificates are accepted.", group="tls"
+    )
+    ssl_cert_reqs: int = _setting(
+        0,
+        "Client certificates: 0 not asked for, 1 optional, 2 required (with --ssl-ca-certs).",
+        int,
+        group="tls",
+    )
+    http: str = _setting(
+        "auto",
+        "HTTP versions served: auto (HTTP/1.1 and HTTP/2, by ALPN over TLS or h2c), 1 or 2.",
+        group="tls",
+        choices=("auto", "1", "2"),
+    )
     # What the app is told.
     root_path: str = _setting("", "The path prefix a proxy serves the app under (/api/v1).")
+    proxy_headers: bool = _setting(
+        False,
+        "Believe X-Forwarded-For/-Proto/-Host/-Port and Forwarded (RFC 7239) from the "
+        "proxies of --forwarded-allow-ips: the client's address, scheme and host.",
+        parse_flag,
+    )
+    forwarded_allow_ips: str = _setting(
+        "127.0.0.1,::1",
+        "Proxies whose headers are believed: addresses, networks (10.0.0.0/8), or * for any.",
+        _addresses,
+        env=("FORWARDED_ALLOW_IPS",),
+    )
     # Limits and timeouts.
     limit_concurrency: Optional[int] = _setting(
         None, "Answer 503 past this many requests in progress at once.", int, group="limits"
@@ -145,6 +196,19 @@ class Config:
         "Level of the ignyx loggers.",
         group="logging",
         choices=("critical", "error", "warning", "info", "debug", "trace"),
+    )
+    access_log: bool = _setting(
+        True,
+        "Log each request on the ignyx.access logger, as uvicorn's access log.",
+        parse_flag,
+        group="logging",
+    )
+    access_log_format: str = _setting(
+        "text",
+        'Access log lines: text (127.0.0.1:5123 - "GET / HTTP/1.1" 200 OK) or json (one object '
+        "per line).",
+        group="logging",
+        choices=("text", "json"),
     )
     log_config: Optional[str] = _setting(
         None,
@@ -202,7 +266,8 @@ class Config:
         return cls(**values)
 
     def server_options(self) -> dict[str, Any]:
-        """The keyword arguments of the engine's `Server` for these settings."""
+        """The keyword arguments of the engine's `Server` for these settings (the access
+        log's as logging is configured now)."""
         return {
             "backlog": self.backlog,
             "max_in_flight": self.max_in_flight,
@@ -215,7 +280,30 @@ class Config:
             "ws_max_size": self.ws_max_size,
             "ws_ping_interval": self.ws_ping_interval,
             "ws_ping_timeout": self.ws_ping_timeout,
+            "http": self.http,
+            "proxy_headers": self.proxy_headers,
+            "forwarded_allow_ips": self.forwarded_allow_ips,
+            "access_log": access_log_sink(self.access_log),
+            "access_log_format": self.access_log_format,
         }
+
+    def tls(self) -> Any:
+        """The engine's TLS settings (`ignyx._core.Tls`), read from the certificate and key
+        files now, or None without ``ssl_certfile``. A file that cannot be used raises
+        ValueError naming it."""
+        if not self.ssl_certfile:
+            if self.ssl_keyfile:
+                raise ValueError("ssl_keyfile needs ssl_certfile")
+            return None
+        from . import _core
+
+        return _core.Tls(
+            self.ssl_certfile,
+            self.ssl_keyfile,
+            password=self.ssl_keyfile_password,
+            ca_certs=self.ssl_ca_certs,
+            cert_reqs=self.ssl_cert_reqs,
+        )
 
 
 def settings_for(given: Mapping[str, Any]) -> Config:

@@ -19,15 +19,18 @@ logger = logging.getLogger("ignyx.error")
 
 
 def launch(load_app: Callable[[], Any], config: Config) -> int:
-    """Serves the app `load_app()` returns until SIGINT/SIGTERM; returns the exit code."""
+    """Serves the app `load_app()` returns until SIGINT/SIGTERM; returns the exit code.
+    Raises ValueError when the TLS files cannot be used."""
+    tls = config.tls()
     if config.workers > 1 or config.workers_max_requests or config.workers_max_rss:
-        return Supervisor(load_app, config).run()
+        return Supervisor(load_app, config, tls).run()
     server = Server(
         prepare(load_app(), config),
         config.host,
         config.port,
         uds=config.uds,
         fd=config.fd,
+        tls=tls,
         **config.server_options(),
     )
     logger.info("Ignyx serving on %s (Ctrl+C to stop)", server.address)

@@ -12,7 +12,7 @@ import json
 import logging
 import logging.config
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -56,10 +56,32 @@ def configure_logging(level: str, config_file: Optional[str]) -> None:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"--log-config {config_file}: {exc}") from None
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _DefaultHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(levelprefix)s %(message)s"))
     root = logging.getLogger("ignyx")  # ignyx.error and ignyx.access take its level
     root.setLevel(LEVELS[level])
     if not root.handlers:
         root.addHandler(handler)
         root.propagate = False
+
+
+class _DefaultHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler `configure_logging` installs when given no configuration file."""
+
+
+def access_log_sink(enabled: bool) -> Any:
+    """Where the engine writes its access log: None when it is off or ``ignyx.access`` does
+    not log INFO; ``"stderr"`` when that logger goes only to the default handler (the engine
+    then writes the same lines itself, off the request's path); else the logger, which the
+    engine calls with uvicorn's access-log message and arguments."""
+    access = logging.getLogger("ignyx.access")
+    if not enabled or not access.isEnabledFor(logging.INFO):
+        return None
+    handlers: list[logging.Handler] = []
+    logger: Optional[logging.Logger] = access
+    while logger is not None:
+        handlers += logger.handlers
+        logger = logger.parent if logger.propagate else None
+    if len(handlers) == 1 and type(handlers[0]) is _DefaultHandler:
+        return "stderr"
+    return access

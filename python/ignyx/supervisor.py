@@ -52,11 +52,12 @@ class _Worker:
 
 class Supervisor:
     """Runs `config.workers` workers serving the app `load_app()` returns (called in each
-    worker), until SIGTERM or SIGINT."""
+    worker), over TLS with `tls` (`config.tls()`), until SIGTERM or SIGINT."""
 
-    def __init__(self, load_app: Callable[[], Any], config: Config) -> None:
+    def __init__(self, load_app: Callable[[], Any], config: Config, tls: Any = None) -> None:
         self.load_app = load_app
         self.config = config
+        self.tls = tls  # `config.tls()`, read once here and shared by the forked workers
         self.workers: dict[int, _Worker] = {}
         self.generation = 0
         self.stopping = False
@@ -81,7 +82,7 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         logger.info(
             "Ignyx serving on %s with %d workers (supervisor %d; Ctrl+C to stop)",
-            self.listener.address,
+            self.listener.address.replace("http://", "https://" if self.tls else "http://", 1),
             self.config.workers,
             os.getpid(),
         )
@@ -170,6 +171,7 @@ class Supervisor:
             server = Server(
                 prepare(self.load_app(), config),
                 fd=self.listener.fileno(),
+                tls=self.tls,
                 **config.server_options(),
                 max_requests=max_requests,
                 max_rss=config.workers_max_rss * 1024 * 1024 if config.workers_max_rss else None,

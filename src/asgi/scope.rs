@@ -98,6 +98,7 @@ impl Head {
             peers: Peers {
                 client: address(scope, "client")?,
                 local: address(scope, "server")?,
+                secure: matches!(scheme, "https" | "wss"),
             },
             scheme,
             state: None,

@@ -1,13 +1,17 @@
 //! One HTTP request, in the order it happens: admitted (`gate.rs`, when the server bounds
-//! or counts requests), the request in (`request.rs`), routed
+//! or counts requests), told by a trusted proxy where it came from (`forwarded.rs`, with
+//! proxy headers on), the request in (`request.rs`), routed
 //! (`routing.rs`, plans in `route.rs`), its parameters extracted (`extract.rs`), the
 //! user's code called (`call.rs`), and the response out (`response.rs`, written as a
-//! `body.rs` buffer or a `stream.rs` stream). `handle` is the table of contents.
+//! `body.rs` buffer or a `stream.rs` stream), then logged (`access_log.rs`) when the server
+//! keeps an access log. `handle` is the table of contents.
 
+pub mod access_log;
 mod body;
 mod call;
 mod chunks;
 mod extract;
+pub mod forwarded;
 pub mod gate;
 mod request;
 mod response;
@@ -101,17 +105,72 @@ pub struct Shared {
     pub closing: AtomicBool,
     /// What every request passes first, when the server bounds or counts them.
     pub gate: Option<Arc<gate::Gate>>,
+    /// Whose proxy headers are believed, with proxy headers on.
+    pub proxies: Option<forwarded::Proxies>,
+    /// The HTTP versions served; a request in another is answered 505.
+    pub protocols: Protocols,
+    /// Where answered requests are logged, when they are.
+    pub access_log: Option<access_log::AccessLog>,
 }
 
-/// Answers one HTTP request: an upgrade goes to its protocol, a CORS preflight is answered
-/// by the layer, the rest is routed, its body read, its route called, and the reply written
-/// (with CORS headers when the layer is on).
+/// The HTTP versions a server speaks (`http="auto"`, `"1"`, `"2"`): over TLS, offered by
+/// ALPN; HTTP/2 without TLS is h2c with prior knowledge.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Protocols {
+    Auto,
+    Http1,
+    Http2,
+}
+
+impl Protocols {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "auto" => Ok(Self::Auto),
+            "1" => Ok(Self::Http1),
+            "2" => Ok(Self::Http2),
+            _ => Err(format!("http {text:?}: expected auto, 1 or 2")),
+        }
+    }
+
+    fn serves(self, version: http::Version) -> bool {
+        match self {
+            Self::Auto => true,
+            Self::Http1 => version < http::Version::HTTP_2,
+            Self::Http2 => version >= http::Version::HTTP_2,
+        }
+    }
+}
+
+/// Answers one HTTP request, as a trusted proxy says it came when proxy headers are on,
+/// and logs it when the server keeps an access log.
 pub async fn handle(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
-    peers: Peers,
+    mut peers: Peers,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let shared = &*shared;
+    if req.version() == http::Version::HTTP_2 {
+        request::host_from_authority(&mut req);
+    }
+    if let Some(proxies) = &shared.proxies {
+        proxies.apply(req.headers_mut(), &mut peers);
+    }
+    let Some(log) = &shared.access_log else {
+        return Ok(answer(&shared, req, peers).await);
+    };
+    let seen = access_log::Seen::new(peers.client, req.method(), req.uri(), req.version());
+    let response = answer(&shared, req, peers).await;
+    log.record(seen, response.status());
+    Ok(response)
+}
+
+/// The answer to a request: an upgrade goes to its protocol, a CORS preflight is answered
+/// by the layer, the rest is routed, its body read, its route called, and the reply written
+/// (with CORS headers when the layer is on).
+async fn answer(
+    shared: &Shared,
+    mut req: Request<Incoming>,
+    peers: Peers,
+) -> Response<ResponseBody> {
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
     // Held until the answer is given.
@@ -119,15 +178,18 @@ pub async fn handle(
         None => None,
         Some(gate) => match gate.admit() {
             Some(ticket) => Some(ticket),
-            None => return Ok(respond(gate::busy(), to_loop)),
+            None => return respond(gate::busy(), to_loop),
         },
     };
     if let Some(reply) = framing_error(req.version(), req.headers()) {
-        return Ok(respond(reply, to_loop));
+        return respond(reply, to_loop);
+    }
+    if shared.protocols != Protocols::Auto && !shared.protocols.serves(req.version()) {
+        return respond(request::version_refused(), to_loop);
     }
     if let Some(upgrade) = &shared.upgrade {
         if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
-            return Ok(respond(handshake.await, to_loop));
+            return respond(handshake.await, to_loop);
         }
     }
     let (parts, body) = req.into_parts();
@@ -138,7 +200,7 @@ pub async fn handle(
     };
     if let Some(cors) = outer_cors {
         if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
-            return Ok(respond(Reply::full(status, headers, body), to_loop));
+            return respond(Reply::full(status, headers, body), to_loop);
         }
     }
     // The request's headers move to Python; CORS only needs the origin afterwards.
@@ -149,10 +211,7 @@ pub async fn handle(
     // middleware stack (which answers every request), told the route found here for its
     // innermost app to call; routing's own answers (404, 405, preflights) are then the
     // stack's ASGI app's to give.
-    let plan = match (
-        &engine.stack,
-        routing::route(engine, &parts, &path, peers.local),
-    ) {
+    let plan = match (&engine.stack, routing::route(engine, &parts, &path, peers)) {
         (None, Routed::Route(route, params)) => Ok((route, params, None)),
         (None, Routed::Answer(reply)) => Err(reply),
         (Some(stack), Routed::Route(route, params)) => {
@@ -168,8 +227,9 @@ pub async fn handle(
             let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
             match request::read_body(body, limit, timeout, &parts.headers).await {
                 Ok(body) => {
+                    let scheme = if peers.secure { "https" } else { "http" };
                     let mut data =
-                        RequestData::from_parts(parts, path, params, body, peers, "http");
+                        RequestData::from_parts(parts, path, params, body, peers, scheme);
                     data.routed = routed;
                     call::dispatch(shared, call, Arc::new(data)).await
                 }
@@ -188,7 +248,7 @@ pub async fn handle(
             http::HeaderValue::from_static("close"),
         );
     }
-    Ok(response)
+    response
 }
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -55,6 +55,8 @@ pub struct RoutedHere {
 pub struct Peers {
     pub client: Option<SocketAddr>,
     pub local: Option<SocketAddr>,
+    /// Whether the request came over TLS (to this server, or to the proxy before it).
+    pub secure: bool,
 }
 
 impl RequestData {
@@ -413,6 +415,35 @@ fn latin1(bytes: &[u8]) -> String {
     }
 }
 
+/// The answer to a request in an HTTP version the server was told not to speak.
+pub fn version_refused() -> Reply {
+    let mut reply = Reply::new(
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+        &http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        Bytes::from_static(b"HTTP Version Not Supported"),
+    );
+    reply
+        .headers
+        .insert(CONNECTION, http::HeaderValue::from_static("close"));
+    reply
+}
+
+/// An HTTP/2 request names its host in the `:authority` pseudo-header, which hyper keeps in
+/// the URI: it becomes the `Host` header an HTTP/1.1 request would have sent, which URLs
+/// are built from.
+pub fn host_from_authority<B>(req: &mut http::Request<B>) {
+    if req.headers().contains_key(HOST) {
+        return;
+    }
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().as_bytes().to_vec());
+    if let Some(value) = authority.and_then(|a| http::HeaderValue::from_bytes(&a).ok()) {
+        req.headers_mut().insert(HOST, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +456,7 @@ mod tests {
         let peers = Peers {
             client: Some(([127, 0, 0, 1], 1234).into()),
             local: Some(([127, 0, 0, 1], 8000).into()),
+            secure: false,
         };
         RequestData::from_parts(parts, "/".into(), Vec::new(), Bytes::new(), peers, "http")
     }

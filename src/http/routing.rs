@@ -1,7 +1,6 @@
 //! Routing a request: its route and path parameters, or routing's own answer (405 with
 //! `Allow`, 404 or Starlette's trailing-slash redirect).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,7 +9,7 @@ use http::StatusCode;
 
 use super::response::Reply;
 use super::route::Route;
-use super::Engine;
+use super::{Engine, Peers};
 use crate::router::{self, Match};
 
 /// Where routing sent a request.
@@ -22,16 +21,11 @@ pub enum Routed {
 }
 
 /// Routes the request with head `parts`, by its decoded `path`.
-pub fn route(
-    engine: &Engine,
-    parts: &http::request::Parts,
-    path: &str,
-    local: Option<SocketAddr>,
-) -> Routed {
+pub fn route(engine: &Engine, parts: &http::request::Parts, path: &str, peers: Peers) -> Routed {
     match engine.router.find(&parts.method, path) {
         Match::Found { route, params } => Routed::Route(route.clone(), router::owned(params)),
         Match::MethodNotAllowed { allow } => Routed::Answer(method_not_allowed(allow)),
-        Match::NotFound => Routed::Answer(not_found(engine, path, parts, local)),
+        Match::NotFound => Routed::Answer(not_found(engine, path, parts, peers)),
     }
 }
 
@@ -43,14 +37,9 @@ fn method_not_allowed(allow: &HeaderValue) -> Reply {
 }
 
 /// 404, or a 307 to the same path with the trailing slashes removed, or one added, when that
-/// exists (Starlette's `redirect_slashes`), as an absolute URL built from the Host header and
+/// exists (Starlette's `redirect_slashes`), as an absolute URL built from the scheme and Host header and
 /// quoted the way Starlette's `RedirectResponse` quotes it.
-fn not_found(
-    engine: &Engine,
-    path: &str,
-    parts: &http::request::Parts,
-    local: Option<SocketAddr>,
-) -> Reply {
+fn not_found(engine: &Engine, path: &str, parts: &http::request::Parts, peers: Peers) -> Reply {
     if engine.redirect_slashes && path != "/" {
         let other = if path.ends_with('/') {
             path.trim_end_matches('/').to_owned()
@@ -64,7 +53,7 @@ fn not_found(
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)
                 .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-                .or_else(|| local.map(|local| local.to_string()))
+                .or_else(|| peers.local.map(|local| local.to_string()))
                 .unwrap_or_else(|| "localhost".to_owned());
             // Starlette's `URL(scope=...)` escapes these three in the path, then the whole
             // URL is quoted.
@@ -72,7 +61,8 @@ fn not_found(
                 .replace('?', "%3F")
                 .replace('#', "%23")
                 .replace('\\', "%5C");
-            let mut target = format!("http://{host}{other}");
+            let scheme = if peers.secure { "https" } else { "http" };
+            let mut target = format!("{scheme}://{host}{other}");
             if let Some(query) = parts.uri.query() {
                 target.push('?');
                 target.push_str(query);

@@ -6,6 +6,7 @@
 
 mod listener;
 mod memory;
+mod tls;
 mod wake_floor;
 
 use std::net::SocketAddr;
@@ -22,11 +23,13 @@ use pyo3::prelude::*;
 use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
+use crate::http::access_log::{AccessLog, Sink as AccessSink};
 use crate::http::gate::{Gate, Recycled};
-use crate::http::{self as h, Peers};
+use crate::http::{self as h, Peers, Protocols};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
 use crate::ws::{Upgrader, WebSockets, WsLimits};
 use listener::{Listening, Stream};
+pub use tls::Tls;
 
 struct Limits {
     max_in_flight: usize,
@@ -35,6 +38,7 @@ struct Limits {
     max_rss: Option<u64>,
     max_head_size: Option<usize>,
     sync_threads: usize,
+    protocols: Protocols,
     graceful_timeout: Duration,
     header_timeout: Duration,
     body_timeout: Duration,
@@ -52,6 +56,10 @@ pub struct Server {
     engine: Arc<Engine>,
     stop: Arc<Notify>,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    proxies: Option<h::forwarded::Proxies>,
+    /// `"stderr"` or a Python logger, and whether lines are JSON.
+    access_log: Option<(Py<PyAny>, bool)>,
 }
 
 #[pymethods]
@@ -63,7 +71,9 @@ impl Server {
         backlog = 2048, max_in_flight = 2048, sync_threads = 40,
         graceful_timeout = 30.0, header_timeout = 30.0, body_timeout = 60.0,
         limit_concurrency = None, max_requests = None, max_rss = None, max_head_size = None,
-        ws_max_size = 16 * 1024 * 1024, ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0))]
+        ws_max_size = 16 * 1024 * 1024, ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0,
+        http = "auto", tls = None, proxy_headers = false, forwarded_allow_ips = "127.0.0.1,::1",
+        access_log = None, access_log_format = "text"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut app: PyRefMut<'_, App>,
@@ -84,13 +94,40 @@ impl Server {
         ws_max_size: usize,
         ws_ping_interval: Option<f64>,
         ws_ping_timeout: f64,
+        http: &str,
+        tls: Option<PyRef<'_, Tls>>,
+        proxy_headers: bool,
+        forwarded_allow_ips: &str,
+        access_log: Option<Py<PyAny>>,
+        access_log_format: &str,
     ) -> PyResult<Self> {
+        let json = match access_log_format {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "access_log_format {other:?}: expected text or json"
+                )))
+            }
+        };
+        let protocols = Protocols::parse(http).map_err(pyo3::exceptions::PyValueError::new_err)?;
+        let proxies = match proxy_headers {
+            true => Some(
+                h::forwarded::Proxies::parse(forwarded_allow_ips)
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?,
+            ),
+            false => None,
+        };
         listener::raise_descriptor_limit();
         let (bound, address) = listener::open(host, port, uds.as_deref(), fd, backlog)
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
         let local = bound
             .local_addr()
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let address = match tls {
+            Some(_) => address.replacen("http://", "https://", 1),
+            None => address,
+        };
         Ok(Self {
             address,
             socket_file: bound.created_path(),
@@ -106,6 +143,7 @@ impl Server {
                 // hyper's own floor for its read buffer.
                 max_head_size: max_head_size.map(|n| n.max(8192)),
                 sync_threads: sync_threads.max(1),
+                protocols,
                 graceful_timeout: Duration::from_secs_f64(graceful_timeout.max(0.0)),
                 header_timeout: Duration::from_secs_f64(header_timeout.max(0.001)),
                 body_timeout: Duration::from_secs_f64(body_timeout.max(0.001)),
@@ -117,6 +155,9 @@ impl Server {
                     ping_timeout: Duration::from_secs_f64(ws_ping_timeout.max(0.001)),
                 },
             },
+            tls: tls.map(|tls| tls.acceptor(protocols)),
+            proxies,
+            access_log: access_log.map(|sink| (sink, json)),
         })
     }
 
@@ -170,6 +211,16 @@ impl Server {
             self.limits.max_requests,
             stop.clone(),
         );
+        let access_log = match &self.access_log {
+            None => None,
+            Some((sink, json)) => {
+                let sink = match sink.bind(py).extract::<&str>() {
+                    Ok("stderr") => AccessSink::Stderr,
+                    _ => AccessSink::Logger(sink.clone_ref(py)),
+                };
+                Some(AccessLog::start(sink, *json).map_err(|e| PyOSError::new_err(e.to_string()))?)
+            }
+        };
         let shared = Arc::new(h::Shared {
             engine: self.engine.http.clone(),
             pool: pool.clone(),
@@ -179,6 +230,9 @@ impl Server {
             upgrade,
             closing: AtomicBool::new(false),
             gate: gate.checks_requests().then(|| gate.clone()),
+            proxies: self.proxies.clone(),
+            protocols: self.limits.protocols,
+            access_log,
         });
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();
@@ -194,15 +248,19 @@ impl Server {
             }
             let served = runtime.block_on(run(
                 listener,
-                shared,
+                shared.clone(),
                 &websockets,
                 Stopping {
                     stop,
                     handle_signals,
                 },
                 &self.limits,
+                self.tls.clone(),
             ));
             drop(runtime);
+            if let Some(log) = &shared.access_log {
+                log.finish();
+            }
             pool.stop();
             event_loop.drain();
             runtime::restore_current_thread(previous);
@@ -234,6 +292,7 @@ async fn run(
     websockets: &WebSockets,
     stopping: Stopping,
     limits: &Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let listener = listener.into_listener()?;
@@ -250,15 +309,17 @@ async fn run(
     let graceful = GracefulShutdown::new();
     let mut signals = Signals::new(stopping.handle_signals)?;
     let serve = Connections {
-        builder: &builder,
+        builder: Arc::new(builder),
         graceful: &graceful,
         shared: &shared,
+        tls,
+        handshake_timeout: limits.header_timeout,
     };
 
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, client)) => serve.spawn(stream, Peers { client, local }),
+                Ok((stream, client)) => serve.spawn(stream, Peers { client, local, secure: false }),
                 Err(_) => {
                     // Out of descriptors or a reset before accept: back off briefly.
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -295,27 +356,55 @@ async fn run(
 /// sent its next request just as the server stopped would lose it.
 const LINGER: Duration = Duration::from_secs(1);
 
-/// Serves accepted connections, each in its own task, watched for a graceful shutdown.
+/// Serves accepted connections, each in its own task, watched for a graceful shutdown; over
+/// TLS, once the handshake is done (within the time a request head may take).
 /// One stream type and one service: each other kind would be another copy of hyper's
 /// connection code, which made every request dearer (about 350 instructions).
 struct Connections<'a> {
-    builder: &'a auto::Builder<TokioExecutor>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
     graceful: &'a GracefulShutdown,
     shared: &'a Arc<h::Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake_timeout: Duration,
 }
 
 impl Connections<'_> {
-    fn spawn(&self, stream: Stream, peers: Peers) {
+    fn spawn(&self, stream: Stream, mut peers: Peers) {
         let shared = self.shared.clone();
-        let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
-        let conn = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = self.graceful.watch(conn.into_owned());
+        let Some(tls) = &self.tls else {
+            let conn = self
+                .graceful
+                .watch(connection(&self.builder, stream, shared, peers));
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            return;
+        };
+        let (tls, builder, watcher) = (tls.clone(), self.builder.clone(), self.graceful.watcher());
+        let timeout = self.handshake_timeout;
         tokio::spawn(async move {
-            let _ = conn.await;
+            let Ok(Ok(stream)) = tokio::time::timeout(timeout, tls.accept(stream)).await else {
+                return;
+            };
+            peers.secure = true;
+            let stream = Stream::Tls(Box::new(stream));
+            let _ = watcher
+                .watch(connection(&builder, stream, shared, peers))
+                .await;
         });
     }
+}
+
+fn connection(
+    builder: &auto::Builder<TokioExecutor>,
+    stream: Stream,
+    shared: Arc<h::Shared>,
+    peers: Peers,
+) -> impl hyper_util::server::graceful::GracefulConnection {
+    let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
+    builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+        .into_owned()
 }
 
 struct Signals {
@@ -406,5 +495,6 @@ impl ListeningSocket {
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Server>()?;
+    m.add_class::<Tls>()?;
     m.add_class::<ListeningSocket>()
 }

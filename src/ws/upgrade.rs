@@ -52,7 +52,8 @@ impl Upgrade for Upgrader {
             .map(|key| derive_accept_key(key.as_bytes()))
             .unwrap_or_default();
         let on_upgrade = hyper::upgrade::on(&mut *req);
-        let data = RequestData::from_parts(head(req), path, params, Bytes::new(), peers, "ws");
+        let scheme = if peers.secure { "wss" } else { "ws" };
+        let data = RequestData::from_parts(head(req), path, params, Bytes::new(), peers, scheme);
         let session = Session::new(self.to_loop.clone());
         // If this request is dropped unanswered (client gone, server stopping), Python
         // hears of it.
