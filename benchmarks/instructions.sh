@@ -18,8 +18,8 @@ OUT=$(mktemp -d)
 trap 'kill "$VG" 2>/dev/null || true; rm -rf "$OUT"' EXIT
 [ $# -gt 0 ] || set -- /plaintext /sync /async POST:/users
 
-valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.%p" \
-    IGNYX_ACCESS_LOG=0 "$PYTHON" benchmarks/apps/ignyx_app.py "$PORT" >"$OUT/server.log" 2>&1 &
+IGNYX_ACCESS_LOG=0 valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.%p" \
+    "$PYTHON" benchmarks/apps/ignyx_app.py "$PORT" >"$OUT/server.log" 2>&1 &
 VG=$!
 for _ in $(seq 120); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT/plaintext" && break

@@ -301,14 +301,17 @@ mod tests {
         let client = Some("[::1]:80".parse().unwrap());
         json_line(
             &mut out,
-            &seen(client, "/a\"b"),
+            &seen(client, "/a?q=%22"),
             StatusCode::OK,
             Duration::from_micros(1500),
         );
         assert_eq!(
             out,
-            r#"{"time":"2026-12-05T10:27:25.123Z","client":"[::1]:80","method":"GET","path":"/a%22b","http_version":"1.1","status":200,"duration_ms":1.500}"#
+            r#"{"time":"2026-12-05T10:27:25.123Z","client":"[::1]:80","method":"GET","path":"/a?q=%22","http_version":"1.1","status":200,"duration_ms":1.500}"#
         );
+        out.clear();
+        json_string(&mut out, "a\"b\\c\u{1}");
+        assert_eq!(out, r#""a\"b\\c\u0001""#);
     }
 
     #[test]
