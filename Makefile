@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-middleware bench-instructions bare-hyper lint fmt clean debian-tools fuzz
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-serving bench-middleware bench-instructions bare-hyper lint fmt clean debian-tools fuzz
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -59,8 +59,19 @@ bench-instructions: build
 bench-workers: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py --no-pin --frameworks ignyx,ignyx-2-workers --baseline ignyx \
-		--endpoints plaintext,users_get,cpu \
-		--server-cmd 'ignyx-2-workers=env IGNYX_WORKERS=2 IGNYX_ACCESS_LOG=0 {python} {apps}/ignyx_app.py {port}'
+		--endpoints plaintext,users_get,cpu
+
+# Serving options (benchmarks/harness/catalog.py): the access log and metrics, each next to
+# the plain server; TLS (HTTP/1.1, keep-alive, one self-signed certificate for both) next to
+# FastAPI on uvicorn; two workers each, wrk unpinned, next to FastAPI with two.
+bench-serving: build
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints plaintext,users_get \
+		--frameworks ignyx,ignyx-access-log,ignyx-metrics --baseline ignyx
+	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints plaintext,users_get \
+		--frameworks ignyx-tls,fastapi-tls --baseline fastapi-tls
+	$(PYTHON) benchmarks/run.py --no-pin --rounds 3 --endpoints plaintext,users_get \
+		--frameworks ignyx-2-workers,fastapi-2-workers --baseline fastapi-2-workers
 
 # Python middleware and ASGI serving, each next to FastAPI doing the same (GET /users/{id}):
 # asgi-correlation-id, an @app.middleware("http") function, and the app under uvicorn.

@@ -248,7 +248,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="A,B",
-        help=f"frameworks to run, in this order (default: {','.join(FRAMEWORKS)} and any --server-cmd)",
+        help="frameworks to run, in this order (default: "
+        + ",".join(n for n, fw in FRAMEWORKS.items() if fw.default)
+        + " and any --server-cmd; see --list for the others)",
     )
     p.add_argument(
         "--server-cmd",
@@ -323,7 +325,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 2
         frameworks[name.strip()] = Framework(cmd.strip())
     extra = [s.partition("=")[0].strip() for s in args.server_cmd]
-    names = _csv(args.frameworks) or list(FRAMEWORKS) + [n for n in extra if n not in FRAMEWORKS]
+    defaults = [n for n, fw in FRAMEWORKS.items() if fw.default]
+    names = _csv(args.frameworks) or defaults + [n for n in extra if n not in FRAMEWORKS]
     endpoint_keys = _csv(args.endpoints) or [k for k, ep in ENDPOINTS.items() if ep.default]
 
     if args.list:

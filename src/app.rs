@@ -108,6 +108,7 @@ impl App {
             inline: InlinePolicy::default(),
             object,
             kind: RouteKind::Endpoint,
+            template: Arc::from(path),
         });
         self.router
             .insert(path, &methods, route)
@@ -147,6 +148,7 @@ impl App {
             inline: InlinePolicy::default(),
             object: None,
             kind: RouteKind::Stack,
+            template: Arc::from(""),
         });
         let cors = match cors {
             Some(options) => Some(self::cors(Some(options))?),

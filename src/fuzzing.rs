@@ -11,6 +11,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
+use crate::http::forwarded::Proxies;
 use crate::http::{declares_too_large, decoded_path, framing_error, Peers, RequestData};
 use crate::layers::{Cors, CorsConfig};
 use crate::router::{Match, Router};
@@ -103,7 +104,9 @@ pub fn router(data: &[u8]) {
 }
 
 /// Request headers (`name: value` lines) checked for what RFC 9112 asks of framing. An
-/// HTTP/1.1 request with no framing error names exactly one `Host`.
+/// HTTP/1.1 request with no framing error names exactly one `Host`. Proxy headers from a
+/// peer that is not a trusted proxy change nothing; from a trusted one, they are read
+/// without a panic, whatever they say.
 pub fn headers(data: &[u8]) {
     let headers = header_map(data);
     for version in [Version::HTTP_10, Version::HTTP_11, Version::HTTP_2] {
@@ -114,6 +117,21 @@ pub fn headers(data: &[u8]) {
     }
     for limit in [0, 1, 1 << 20, usize::MAX] {
         declares_too_large(&headers, limit);
+    }
+    let peer = Some(std::net::SocketAddr::from(([10, 0, 0, 1], 4000)));
+    for (spec, trusted) in [("127.0.0.1", false), ("10.0.0.0/8,::1", true), ("*", true)] {
+        let proxies = Proxies::parse(spec).expect("a valid list");
+        let mut told = headers.clone();
+        let mut peers = Peers {
+            client: peer,
+            local: None,
+            secure: false,
+        };
+        proxies.apply(&mut told, &mut peers);
+        if !trusted {
+            assert_eq!((peers.client, peers.secure), (peer, false));
+            assert_eq!(told, headers);
+        }
     }
 }
 

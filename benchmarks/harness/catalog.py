@@ -57,6 +57,11 @@ class Framework:
     command: str
     requires: tuple[str, ...] = ()
     version_of: Optional[str] = None
+    # Served over TLS (the command may use {certfile} and {keyfile}: a self-signed
+    # certificate made for the run).
+    tls: bool = False
+    # Measured when no --frameworks are given (`make bench`); otherwise only on request.
+    default: bool = True
 
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -73,6 +78,47 @@ FRAMEWORKS: dict[str, Framework] = {
         version_of="fastapi",
     ),
 }
+
+_IGNYX = "{python} {apps}/ignyx_app.py {port}"
+_UVICORN = (
+    "{python} -m uvicorn fastapi_app:app --app-dir {apps} --host {host} --port {port}"
+    " --loop uvloop --http httptools --log-level warning --no-access-log"
+)
+
+# Serving options, each next to the plain server (`make bench-serving`).
+FRAMEWORKS.update(
+    {
+        "ignyx-access-log": Framework(
+            "env IGNYX_ACCESS_LOG=1 " + _IGNYX, requires=("ignyx",), default=False
+        ),
+        "ignyx-metrics": Framework(
+            "env IGNYX_ACCESS_LOG=0 IGNYX_METRICS_PORT=0 " + _IGNYX,
+            requires=("ignyx",),
+            default=False,
+        ),
+        "ignyx-tls": Framework(
+            "env IGNYX_ACCESS_LOG=0 IGNYX_SSL_CERTFILE={certfile} IGNYX_SSL_KEYFILE={keyfile} "
+            + _IGNYX,
+            requires=("ignyx",),
+            tls=True,
+            default=False,
+        ),
+        "fastapi-tls": Framework(
+            _UVICORN + " --workers 1 --ssl-certfile {certfile} --ssl-keyfile {keyfile}",
+            requires=("fastapi", "uvicorn", "uvloop", "httptools"),
+            tls=True,
+            default=False,
+        ),
+        "ignyx-2-workers": Framework(
+            "env IGNYX_ACCESS_LOG=0 IGNYX_WORKERS=2 " + _IGNYX, requires=("ignyx",), default=False
+        ),
+        "fastapi-2-workers": Framework(
+            _UVICORN + " --workers 2",
+            requires=("fastapi", "uvicorn", "uvloop", "httptools"),
+            default=False,
+        ),
+    }
+)
 
 # The framework every ratio is taken against.
 DEFAULT_BASELINE = "fastapi"

@@ -7,6 +7,7 @@ import os
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,10 +35,11 @@ class Server:
     proc: subprocess.Popen
     log_path: Path
     idle: Resources = field(default_factory=Resources)
+    tls: bool = False
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -68,8 +70,10 @@ def _request(
 ) -> tuple[int, bytes]:
     headers = {"Content-Type": content_type} if content_type else {}
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    # The run's own self-signed certificate.
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
+        with urllib.request.urlopen(req, timeout=5, context=context) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -79,12 +83,15 @@ def start_server(
     name: str, fw: Framework, pin: Optional[int], log_dir: Path, ready_path: str, timeout: float
 ) -> Server:
     port = _free_port()
+    certfile, keyfile = certificate(log_dir) if fw.tls else ("", "")
     argv = shlex.split(
         fw.command.format(
             python=shlex.quote(sys.executable),
             host=HOST,
             port=port,
             apps=shlex.quote(str(APPS_DIR)),
+            certfile=shlex.quote(certfile),
+            keyfile=shlex.quote(keyfile),
         )
     )
     if pin is not None:
@@ -104,7 +111,7 @@ def start_server(
         start_new_session=True,
     )
     log.close()
-    server = Server(name, port, proc, log_path)
+    server = Server(name, port, proc, log_path, tls=fw.tls)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -115,6 +122,21 @@ def start_server(
         except (OSError, urllib.error.URLError):
             time.sleep(0.1)
     raise RuntimeError(f"did not answer on {server.base_url}{ready_path} within {timeout:.0f}s")
+
+
+def certificate(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key (RSA 2048, as most sites serve),
+    made with openssl once per run in `directory`; the same for every TLS server."""
+    cert, key = directory / "bench-cert.pem", directory / "bench-key.pem"
+    if not cert.exists():
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+    return str(cert), str(key)
 
 
 def _preview(raw: bytes, limit: int = 80) -> str:

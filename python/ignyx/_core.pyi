@@ -211,6 +211,10 @@ class Server:
         forwarded_allow_ips: str = "127.0.0.1,::1",
         access_log: Any = None,
         access_log_format: str = "text",
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+        metrics_uds: str | os.PathLike[str] | None = None,
+        metrics_worker: int | None = None,
     ) -> Server:
         """Listens on `host:port`, or on the Unix socket `uds`, or on the inherited listening
         socket `fd`; the first of `fd`, `uds` given wins over `host:port`."""

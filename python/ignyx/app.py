@@ -421,13 +421,16 @@ class Ignyx:
         *,
         workers: Optional[int] = None,
         root_path: Optional[str] = None,
+        metrics: Union[int, bool, None] = None,
         **settings: Any,
     ) -> None:
         """Serves the app until SIGINT/SIGTERM, on 127.0.0.1:8000 unless told otherwise.
 
         Takes the settings of ``ignyx run`` as keyword arguments (``workers=4``,
         ``uds="/run/app.sock"``, ``timeout_keep_alive=10``...; ``ignyx.config.Config`` lists
-        them); ``IGNYX_*`` environment variables set the ones not given."""
+        them); ``IGNYX_*`` environment variables set the ones not given. ``metrics=9100``
+        (or ``True``, for 9100) serves Prometheus metrics on that port, as
+        ``metrics_port=9100`` does."""
         from . import importer
         from .config import settings_for
         from .launch import launch
@@ -438,6 +441,8 @@ class Ignyx:
             return
 
         given = {"host": host, "port": port, "workers": workers, "root_path": root_path}
+        if metrics is not None and metrics is not False:
+            given["metrics_port"] = 9100 if metrics is True else metrics
         config = settings_for({**given, **settings})
         if config.reload:
             # Reloading restarts a process that imports the app anew, by its path.

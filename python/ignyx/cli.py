@@ -29,6 +29,7 @@ GROUPS = {
     "tls": "TLS and HTTP versions",
     "limits": "limits and timeouts",
     "logging": "logging",
+    "metrics": "metrics",
     "app": "finding and loading the app",
 }
 

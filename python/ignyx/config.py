@@ -210,6 +210,15 @@ class Config:
         group="logging",
         choices=("text", "json"),
     )
+    metrics_port: Optional[int] = _setting(
+        None,
+        "Serve Prometheus metrics (GET /metrics) on this port; off unless given.",
+        int,
+        group="metrics",
+    )
+    metrics_host: Optional[str] = _setting(
+        None, "Address of the metrics port; --host's unless given.", group="metrics"
+    )
     log_config: Optional[str] = _setting(
         None,
         "A logging configuration file (.json, .yaml or .ini/.conf), as uvicorn's --log-config.",
@@ -285,6 +294,8 @@ class Config:
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "access_log": access_log_sink(self.access_log),
             "access_log_format": self.access_log_format,
+            "metrics_port": self.metrics_port,
+            "metrics_host": self.metrics_host or self.host,
         }
 
     def tls(self) -> Any:

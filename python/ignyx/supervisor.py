@@ -11,6 +11,8 @@ accept on it, then watches them.
 - **Stop.** ``SIGTERM`` or ``SIGINT`` stops every worker gracefully, then the supervisor
   exits 0. Workers that fail to boot (import error, failing startup) stop the server with
   exit code 3, as gunicorn does, rather than being restarted forever.
+- **Metrics.** With ``metrics_port``, the supervisor serves the workers' metrics, gathered
+  at each scrape (`metrics_gateway`), with its own count of restarted workers.
 
 The supervisor never imports the app itself when given an import path, so it holds no
 app state a fork could copy, and a reload sees new code.
@@ -30,6 +32,7 @@ from typing import Any, Optional
 
 from . import _core
 from .config import Config
+from .metrics_gateway import MetricsGateway
 from .server import Server, prepare
 
 logger = logging.getLogger("ignyx.error")
@@ -45,6 +48,8 @@ MAX_BOOT_FAILURES = 5
 class _Worker:
     pid: int
     generation: int
+    # Its place among the workers (0 to workers - 1), which a replacement takes over.
+    slot: int
     # Read end of the pipe the worker writes to once it accepts requests (None once read).
     ready_pipe: Optional[int]
     ready: bool = False
@@ -66,6 +71,8 @@ class Supervisor:
         self.booted_once = False
         self.signals: list[int] = []
         self.deadline = 0.0
+        self.restarts = 0
+        self.metrics: Optional[MetricsGateway] = None
 
     def run(self) -> int:
         """Serves until stopped; returns the exit code (0, or 3 when workers failed to boot)."""
@@ -73,6 +80,12 @@ class Supervisor:
         self.listener = _core.ListeningSocket(
             config.host, config.port, uds=config.uds, fd=config.fd, backlog=config.backlog
         )
+        if config.metrics_port is not None:
+            try:
+                self.metrics = MetricsGateway(config.metrics_host or config.host, config.metrics_port)
+            except OSError:
+                self.listener.close()
+                raise
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -87,11 +100,13 @@ class Supervisor:
             os.getpid(),
         )
         try:
-            for _ in range(self.config.workers):
-                self._spawn()
+            for slot in range(self.config.workers):
+                self._spawn(slot)
             while self.workers or not self.stopping:
                 self._step()
         finally:
+            if self.metrics is not None:
+                self.metrics.close()
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -105,10 +120,13 @@ class Supervisor:
 
     def _step(self) -> None:
         pipes = [w.ready_pipe for w in self.workers.values() if w.ready_pipe is not None]
+        scrapes = [self.metrics.fileno()] if self.metrics is not None else []
         try:
-            readable, _, _ = select.select([self.wake[0], *pipes], [], [], 0.5)
+            readable, _, _ = select.select([self.wake[0], *pipes, *scrapes], [], [], 0.5)
         except InterruptedError:
             readable = []
+        if self.metrics is not None and self.metrics.fileno() in readable:
+            self._scraped(self.metrics)
         if self.wake[0] in readable:
             while True:
                 try:
@@ -132,7 +150,14 @@ class Supervisor:
                 _signal(pid, signal.SIGKILL)
             self.deadline = float("inf")
 
-    def _spawn(self) -> None:
+    def _scraped(self, gateway: MetricsGateway) -> None:
+        current = [w for w in self.workers.values() if w.generation == self.generation]
+        gateway.answer(
+            {w.slot: gateway.socket_for(w.slot) for w in current if w.ready},
+            {"ignyx_workers": len(current), "ignyx_worker_restarts_total": self.restarts},
+        )
+
+    def _spawn(self, slot: int) -> None:
         config = self.config
         max_requests = config.workers_max_requests
         if max_requests:
@@ -143,14 +168,14 @@ class Supervisor:
             code = 1
             try:
                 os.close(ready_read)
-                code = self._work(ready_write, max_requests)
+                code = self._work(ready_write, max_requests, slot)
             finally:
                 os._exit(code)
         os.close(ready_write)
-        self.workers[pid] = _Worker(pid, self.generation, ready_read)
+        self.workers[pid] = _Worker(pid, self.generation, slot, ready_read)
         logger.info("Started worker %d", pid)
 
-    def _work(self, ready: int, max_requests: Optional[int]) -> int:
+    def _work(self, ready: int, max_requests: Optional[int], slot: int) -> int:
         """A worker's life, in the forked child; returns its exit code."""
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
@@ -158,6 +183,10 @@ class Supervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads are the supervisor's
         for fd in (*self.wake, *(w.ready_pipe for w in self.workers.values() if w.ready_pipe)):
             os.close(fd)
+        metrics: dict[str, Any] = {"metrics_port": None}
+        if self.metrics is not None:
+            self.metrics.listener.close()
+            metrics.update(metrics_uds=self.metrics.socket_for(slot), metrics_worker=slot)
         config = self.config
         started = False
 
@@ -172,7 +201,7 @@ class Supervisor:
                 prepare(self.load_app(), config),
                 fd=self.listener.fileno(),
                 tls=self.tls,
-                **config.server_options(),
+                **{**config.server_options(), **metrics},
                 max_requests=max_requests,
                 max_rss=config.workers_max_rss * 1024 * 1024 if config.workers_max_rss else None,
             )
@@ -238,7 +267,8 @@ class Supervisor:
             logger.info("Worker %d %s; starting another", worker.pid, how)
         else:
             logger.warning("Worker %d %s; starting another", worker.pid, how)
-        self._spawn()
+        self.restarts += 1
+        self._spawn(worker.slot)
 
     def _abandon_reload(self) -> None:
         """New workers failed to boot: they go, the old ones stay."""
@@ -254,8 +284,8 @@ class Supervisor:
             return
         logger.info("Reloading: starting %d new workers", self.config.workers)
         self.generation += 1
-        for _ in range(self.config.workers):
-            self._spawn()
+        for slot in range(self.config.workers):
+            self._spawn(slot)
 
     def _stop(self) -> None:
         if self.stopping:

@@ -3,8 +3,9 @@
 //! proxy headers on), the request in (`request.rs`), routed
 //! (`routing.rs`, plans in `route.rs`), its parameters extracted (`extract.rs`), the
 //! user's code called (`call.rs`), and the response out (`response.rs`, written as a
-//! `body.rs` buffer or a `stream.rs` stream), then logged (`access_log.rs`) when the server
-//! keeps an access log. `handle` is the table of contents.
+//! `body.rs` buffer or a `stream.rs` stream), then logged (`access_log.rs`) and counted
+//! (`metrics.rs`) when the server keeps an access log or metrics. `handle` is the table of
+//! contents.
 
 pub mod access_log;
 mod body;
@@ -13,6 +14,7 @@ mod chunks;
 mod extract;
 pub mod forwarded;
 pub mod gate;
+pub mod metrics;
 mod request;
 mod response;
 mod route;
@@ -111,6 +113,8 @@ pub struct Shared {
     pub protocols: Protocols,
     /// Where answered requests are logged, when they are.
     pub access_log: Option<access_log::AccessLog>,
+    /// Where answered requests are counted, when they are.
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 /// The HTTP versions a server speaks (`http="auto"`, `"1"`, `"2"`): over TLS, offered by
@@ -142,7 +146,7 @@ impl Protocols {
 }
 
 /// Answers one HTTP request, as a trusted proxy says it came when proxy headers are on,
-/// and logs it when the server keeps an access log.
+/// and logs and counts it when the server keeps an access log or metrics.
 pub async fn handle(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
@@ -154,22 +158,36 @@ pub async fn handle(
     if let Some(proxies) = &shared.proxies {
         proxies.apply(req.headers_mut(), &mut peers);
     }
-    let Some(log) = &shared.access_log else {
-        return Ok(answer(&shared, req, peers).await);
-    };
-    let seen = access_log::Seen::new(peers.client, req.method(), req.uri(), req.version());
-    let response = answer(&shared, req, peers).await;
-    log.record(seen, response.status());
+    if shared.access_log.is_none() && shared.metrics.is_none() {
+        return Ok(answer(&shared, req, peers, &mut None).await);
+    }
+    let seen = (shared.access_log.as_ref())
+        .map(|_| access_log::Seen::new(peers.client, req.method(), req.uri(), req.version()));
+    let counted = (shared.metrics.as_ref()).map(|m| (m.start(), req.method().clone()));
+    let mut template = None;
+    let response = answer(&shared, req, peers, &mut template).await;
+    if let (Some(log), Some(seen)) = (&shared.access_log, seen) {
+        log.record(seen, response.status());
+    }
+    if let (Some(metrics), Some((progress, method))) = (&shared.metrics, counted) {
+        // A WebSocket handshake is not an HTTP request to count (its connections are).
+        if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            let elapsed = progress.started.elapsed();
+            metrics.observe(&method, template, response.status(), elapsed);
+        }
+    }
     Ok(response)
 }
 
 /// The answer to a request: an upgrade goes to its protocol, a CORS preflight is answered
 /// by the layer, the rest is routed, its body read, its route called, and the reply written
 /// (with CORS headers when the layer is on).
+/// The template of the route it matched goes to `template`, when the server counts requests.
 async fn answer(
     shared: &Shared,
     mut req: Request<Incoming>,
     peers: Peers,
+    template: &mut Option<Arc<str>>,
 ) -> Response<ResponseBody> {
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
@@ -211,7 +229,11 @@ async fn answer(
     // middleware stack (which answers every request), told the route found here for its
     // innermost app to call; routing's own answers (404, 405, preflights) are then the
     // stack's ASGI app's to give.
-    let plan = match (&engine.stack, routing::route(engine, &parts, &path, peers)) {
+    let routed = routing::route(engine, &parts, &path, peers);
+    if let (Some(_), Routed::Route(route, _)) = (&shared.metrics, &routed) {
+        *template = Some(route.template.clone());
+    }
+    let plan = match (&engine.stack, routed) {
         (None, Routed::Route(route, params)) => Ok((route, params, None)),
         (None, Routed::Answer(reply)) => Err(reply),
         (Some(stack), Routed::Route(route, params)) => {

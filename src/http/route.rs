@@ -7,6 +7,8 @@
 //! only ever accepts input it can convert exactly as pydantic would; anything else
 //! falls back to `call`, whose pydantic validation produces FastAPI's 422 body.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use pyo3::prelude::*;
 
@@ -24,6 +26,8 @@ pub struct Route {
     pub object: Option<RouteObject>,
     /// What `call` takes and gives.
     pub kind: RouteKind,
+    /// The path it was registered with (`/users/{id}`), as metrics name it.
+    pub template: Arc<str>,
 }
 
 /// The two ways the engine calls a route.

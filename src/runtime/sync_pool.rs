@@ -68,6 +68,11 @@ impl SyncPool {
         pool
     }
 
+    /// Threads in the pool now.
+    pub fn threads(&self) -> usize {
+        self.threads.load(Ordering::Relaxed)
+    }
+
     /// Queues work; called from the I/O thread, inside the tokio runtime.
     pub fn submit(self: &Arc<Self>, work: Arc<dyn PoolWork>) {
         let _ = self.tx.send(Work::Run(work));

@@ -20,7 +20,7 @@ pub async fn watch_rss(gate: Arc<Gate>, max_bytes: u64) {
 }
 
 /// This process's resident memory, from `/proc/self/statm` (Linux).
-fn resident_bytes() -> Option<u64> {
+pub(super) fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.

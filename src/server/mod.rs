@@ -6,11 +6,12 @@
 
 mod listener;
 mod memory;
+mod metrics;
 mod tls;
 mod wake_floor;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,6 +61,10 @@ pub struct Server {
     proxies: Option<h::forwarded::Proxies>,
     /// `"stderr"` or a Python logger, and whether lines are JSON.
     access_log: Option<(Py<PyAny>, bool)>,
+    /// Where scrapes of this worker's metrics come, when it counts them, and the label
+    /// naming the worker under a supervisor.
+    metrics: Mutex<Option<(Listening, String)>>,
+    metrics_file: Option<std::path::PathBuf>,
 }
 
 #[pymethods]
@@ -73,7 +78,8 @@ impl Server {
         limit_concurrency = None, max_requests = None, max_rss = None, max_head_size = None,
         ws_max_size = 16 * 1024 * 1024, ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0,
         http = "auto", tls = None, proxy_headers = false, forwarded_allow_ips = "127.0.0.1,::1",
-        access_log = None, access_log_format = "text"))]
+        access_log = None, access_log_format = "text",
+        metrics_port = None, metrics_host = "127.0.0.1", metrics_uds = None, metrics_worker = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut app: PyRefMut<'_, App>,
@@ -100,6 +106,10 @@ impl Server {
         forwarded_allow_ips: &str,
         access_log: Option<Py<PyAny>>,
         access_log_format: &str,
+        metrics_port: Option<u16>,
+        metrics_host: &str,
+        metrics_uds: Option<std::path::PathBuf>,
+        metrics_worker: Option<u32>,
     ) -> PyResult<Self> {
         let json = match access_log_format {
             "text" => false,
@@ -124,6 +134,19 @@ impl Server {
         let local = bound
             .local_addr()
             .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let metrics = match (metrics_port, &metrics_uds) {
+            (None, None) => None,
+            (port, uds) => {
+                let port = port.unwrap_or(0);
+                let (socket, _) = listener::open(metrics_host, port, uds.as_deref(), None, 128)
+                    .map_err(|e| PyOSError::new_err(format!("metrics: {e}")))?;
+                let label = metrics_worker.map_or_else(String::new, |n| format!(",worker=\"{n}\""));
+                Some((socket, label))
+            }
+        };
+        let metrics_file = metrics
+            .as_ref()
+            .and_then(|(socket, _)| socket.created_path());
         let address = match tls {
             Some(_) => address.replacen("http://", "https://", 1),
             None => address,
@@ -158,6 +181,8 @@ impl Server {
             tls: tls.map(|tls| tls.acceptor(protocols)),
             proxies,
             access_log: access_log.map(|sink| (sink, json)),
+            metrics: Mutex::new(metrics),
+            metrics_file,
         })
     }
 
@@ -221,6 +246,10 @@ impl Server {
                 Some(AccessLog::start(sink, *json).map_err(|e| PyOSError::new_err(e.to_string()))?)
             }
         };
+        let metrics = self.metrics.lock().ok().and_then(|mut m| m.take());
+        let counted = metrics
+            .as_ref()
+            .map(|_| Arc::new(h::metrics::Metrics::default()));
         let shared = Arc::new(h::Shared {
             engine: self.engine.http.clone(),
             pool: pool.clone(),
@@ -233,6 +262,7 @@ impl Server {
             proxies: self.proxies.clone(),
             protocols: self.limits.protocols,
             access_log,
+            metrics: counted.clone(),
         });
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();
@@ -245,6 +275,25 @@ impl Server {
             runtime.spawn(wake_floor::hold(floor));
             if let Some(max_bytes) = self.limits.max_rss {
                 runtime.spawn(memory::watch_rss(gate.clone(), max_bytes));
+            }
+            if let (Some((socket, extra)), Some(requests)) = (metrics, counted) {
+                let lag = Arc::new(AtomicU64::new(0));
+                runtime.spawn(metrics::measure_lag(
+                    event_loop.sender().clone(),
+                    lag.clone(),
+                ));
+                let sources = Arc::new(metrics::Sources {
+                    requests,
+                    pool: pool.clone(),
+                    websockets: websockets.clone(),
+                    lag,
+                    extra,
+                });
+                runtime.spawn(async move {
+                    if let Ok(listener) = socket.into_listener() {
+                        metrics::serve(listener, sources).await;
+                    }
+                });
             }
             let served = runtime.block_on(run(
                 listener,
@@ -266,7 +315,10 @@ impl Server {
             runtime::restore_current_thread(previous);
             served
         });
-        if let Some(path) = &self.socket_file {
+        for path in [&self.socket_file, &self.metrics_file]
+            .into_iter()
+            .flatten()
+        {
             let _ = std::fs::remove_file(path);
         }
         result.map_err(|e| PyOSError::new_err(e.to_string()))?;

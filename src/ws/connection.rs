@@ -51,6 +51,11 @@ pub struct WebSockets {
 }
 
 impl WebSockets {
+    /// WebSocket connections open now (each watches for the server stopping).
+    pub fn open(&self) -> usize {
+        self.stopping.receiver_count()
+    }
+
     pub fn new(limits: WsLimits) -> Self {
         Self {
             limits,
