@@ -22,6 +22,7 @@ DISTRIBUTIONS = {
     "typing_extensions": "typing-extensions",
     "pydantic_core": "pydantic",
     "yaml": "pyyaml",
+    "opentelemetry": "opentelemetry-api",
 }
 
 

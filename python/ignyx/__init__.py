@@ -12,6 +12,7 @@ This module is the table of contents: the names a FastAPI app imports from ``fas
 """
 
 from . import status
+from ._version import __version__ as __version__
 from .app import FastAPI, Ignyx
 from .background import BackgroundTasks
 from .datastructures import UploadFile
@@ -21,8 +22,6 @@ from .requests import Request
 from .responses import Response
 from .routing import APIRouter
 from .websockets import WebSocket, WebSocketDisconnect
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIRouter",

@@ -89,9 +89,13 @@ class Ignyx:
         separate_input_output_schemas: bool = True,
         max_body_size: int = 16 * 1024 * 1024,
         middleware: Optional[Sequence[Middleware]] = None,
+        telemetry: Optional[dict[str, Any]] = None,
         **extra: Any,
     ) -> None:
         self.debug = debug
+        # `ignyx.telemetry.TelemetryConfig`; on when serving starts with a provider configured.
+        self.telemetry_settings = dict(telemetry or {})
+        self._telemetry: Optional[dict[str, Any]] = None
         self.title = title
         self.summary = summary
         self.description = description
@@ -267,7 +271,32 @@ class Ignyx:
             inner, entries, layers = layers[-1], entries[:-1], layers[:-1]
         if any(layer is None for layer in layers) and layers[0] is not None:
             outer, entries = layers[0], entries[1:]
+        if self._telemetry is not None:
+            # Outside everything, as FastAPI observes requests: in Python, ahead of `outer`.
+            from .telemetry._middleware import TelemetryMiddleware
+
+            observed = Middleware(TelemetryMiddleware, config=self._telemetry)
+            entries = [observed, *entries]
+            if outer is not None:
+                entries.insert(1, outer)
+                outer = None
         return outer, entries, inner
+
+    def _telemetry_config(self) -> Optional[dict[str, Any]]:
+        """The telemetry settings, when telemetry is on: OpenTelemetry is installed and one
+        of the signals asked for has a provider configured (checked when serving starts, as
+        routes are compiled for it); else None, and the app runs without it."""
+        try:
+            from .telemetry import _api, _middleware
+        except ImportError:
+            return None
+        config: dict[str, Any] = {**_api.DEFAULTS, **self.telemetry_settings}
+        if config["auto_configure"]:
+            logger.warning(
+                "telemetry auto_configure is not supported: configure OpenTelemetry's "
+                "providers before serving the app"
+            )
+        return config if _middleware.enabled(config) else None  # type: ignore[arg-type]
 
     def _build_stack(self, entries: Sequence[Any]) -> Any:
         """The ASGI app of `entries` (outermost first) around the app's own routes."""
@@ -303,6 +332,10 @@ class Ignyx:
             request.url.path,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
+        if self._telemetry is not None:
+            from .telemetry import _api
+
+            _api.exception(exc)
         if self._exception_sink is not None:
             self._exception_sink(exc)
         handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
@@ -318,6 +351,7 @@ class Ignyx:
         scope["app"] = self
         stack = self._asgi_stack
         if stack is None:
+            self._telemetry = self._telemetry_config()
             # The innermost native layer runs in the engine (`_compile`); the rest here.
             outer, python, _ = self._middleware_layers()
             stack = self._asgi_stack = self._build_stack([outer, *python] if outer else python)
@@ -384,6 +418,7 @@ class Ignyx:
         from . import _core
 
         _register_json_fallback()
+        self._telemetry = self._telemetry_config()
         core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)
         core.set_hooks(
             response_class=Response,

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
@@ -63,8 +64,13 @@ class BackgroundTasks(BackgroundTask):
     async def __call__(self) -> None:
         # One failing task is logged and does not stop the ones after it: nothing queued
         # for after the response is silently dropped.
+        telemetry = sys.modules.get("ignyx.telemetry._api")  # loaded once an app has it on
         for task in self.tasks:
             try:
-                await task()
+                if telemetry is None:
+                    await task()
+                else:
+                    with telemetry.operation("background_task", task.func):
+                        await task()
             except Exception:
                 logging.getLogger("ignyx.error").exception("Exception in background task")

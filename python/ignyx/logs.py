@@ -65,7 +65,7 @@ def configure_logging(level: str, config_file: Optional[str]) -> None:
         root.propagate = False
 
 
-class _DefaultHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _DefaultHandler(logging.StreamHandler):
     """The handler `configure_logging` installs when given no configuration file."""
 
 

@@ -82,7 +82,9 @@ class Supervisor:
         )
         if config.metrics_port is not None:
             try:
-                self.metrics = MetricsGateway(config.metrics_host or config.host, config.metrics_port)
+                self.metrics = MetricsGateway(
+                    config.metrics_host or config.host, config.metrics_port
+                )
             except OSError:
                 self.listener.close()
                 raise

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Awaitable, Callable, Optional, Sequence, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
 
 from .. import _core, params
 from .._paths import Match, compile_path, match_path
@@ -249,11 +250,15 @@ class APIRoute:
                 "status_code": self.status_code or 200,
                 "route": self,
             }
-        fast = self.fast_plan()
+        if getattr(app, "_telemetry", None) is not None:
+            # Every request through Python, each step told to the request's telemetry.
+            call, fast = self._make_traced_call(app), None
+        else:
+            call, fast = self._make_call(app), self.fast_plan()
         return {
             "path": self.path,
             "methods": sorted(self.methods),
-            "call": self._make_call(app),
+            "call": call,
             "is_async": self.is_async,
             "status_code": self.status_code or 200,
             "fast": _core.FastPlan(self.endpoint, fast) if fast is not None else None,
@@ -338,6 +343,87 @@ class APIRoute:
 
         return call_async
 
+    def _make_traced_call(self, app: Any) -> Callable[[Request], Any]:
+        """`_make_call`'s route for an app with telemetry on: it names its route on the
+        request's telemetry, fills its data, and runs its dependencies, endpoint and
+        serialization each as an operation (a span when operation spans are on), as FastAPI
+        does; the result is always a response, serialised here."""
+        from ..encoders import jsonable_encoder
+        from ..telemetry import _api as telemetry
+
+        dependant, endpoint, flat = self.dependant, self.endpoint, self.flat_body
+        overrides = getattr(app, "dependency_overrides", None)
+        solve = solve_sync if dependant.dependencies else own_values
+        template, status_code = self.path_format, self.status_code or 200
+
+        def begin(request: Request) -> tuple[RequestContext, Optional[telemetry.TelemetryData]]:
+            observed = telemetry.route_selected(request.scope.get("root_path", ""), template)
+            data = observed.data if observed is not None else None
+            if data is not None:
+                data.request = request
+            return RequestContext(request, overrides), data
+
+        def solved(ctx: RequestContext, values: dict, data: Any) -> None:
+            if data is not None:
+                data.body = None if ctx._body is PydanticUndefined else ctx._body
+                data.values, data.errors = values, ctx.errors
+            if ctx.errors:
+                exc = _validation_error(ctx)
+                telemetry.validation_failed(exc)
+                raise exc
+            values.pop(None, None)
+
+        def serialized(result: Any, ctx: RequestContext) -> Any:
+            if isinstance(result, Response):
+                return self._finish(result, ctx)
+            with telemetry.operation("serialization", endpoint):
+                result = self._finish(result, ctx)
+                if not isinstance(result, Response):
+                    result = JSONResponse(jsonable_encoder(result), status_code=status_code)
+            return result
+
+        if not self.is_async:
+
+            def call(request: Request) -> Any:
+                ctx, data = begin(request)
+                with telemetry.operation("dependencies", endpoint):
+                    values = solve(dependant, ctx, flat)
+                solved(ctx, values, data)
+                try:
+                    with telemetry.operation("endpoint", endpoint):
+                        result = endpoint(**values)
+                except BaseException as exc:
+                    if ctx.stack is not None:
+                        ctx.stack.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
+                return serialized(result, ctx)
+
+            return call
+
+        call_sync, policy = not dependant.is_coroutine, dependant.policy
+
+        async def call_async(request: Request) -> Any:
+            ctx, data = begin(request)
+            with telemetry.operation("dependencies", endpoint):
+                if dependant.dependencies:
+                    values = await solve_async(dependant, ctx, flat)
+                else:
+                    values = own_values(dependant, ctx, flat)
+            solved(ctx, values, data)
+            try:
+                with telemetry.operation("endpoint", endpoint):
+                    if call_sync:
+                        result = await run_sync(policy, endpoint, **values)
+                    else:
+                        result = await endpoint(**values)
+            except BaseException as exc:
+                if ctx.stack is not None:
+                    await ctx.stack.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            return serialized(result, ctx)
+
+        return call_async
+
     def _finish(self, result: Any, ctx: RequestContext) -> Any:
         """Applies response_model, response_class, the Response parameter and cleanups."""
         needs_response = (
@@ -409,8 +495,12 @@ def _prepare_content(value: Any, **dump: Any) -> Any:
 
 
 def _raise_validation(ctx: RequestContext) -> None:
+    raise _validation_error(ctx)
+
+
+def _validation_error(ctx: RequestContext) -> RequestValidationError:
     body = ctx._body if ctx._body is not None else None
-    raise RequestValidationError(ctx.errors, body=body)
+    return RequestValidationError(ctx.errors, body=body)
 
 
 class _AfterResponse:

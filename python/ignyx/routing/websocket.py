@@ -5,6 +5,7 @@ what the engine starts for an upgrade."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import json
@@ -93,20 +94,37 @@ class APIWebSocketRoute:
         overrides = getattr(app, "dependency_overrides", None)
         nested = bool(dependant.dependencies)
 
+        telemetry = _telemetry_hooks(app)
+        operation = telemetry.operation if telemetry is not None else _untraced
+        template = compile_path(self.path)[1]
+
         async def serve(websocket: WebSocket) -> None:
             ctx = RequestContext(websocket, overrides)
             error: Optional[BaseException] = None
+            data = None
+            if telemetry is not None:
+                observed = telemetry.route_selected(websocket.scope.get("root_path", ""), template)
+                data = observed.data if observed is not None else None
+                if data is not None:
+                    data.websocket = websocket
             try:
-                if nested:
-                    values = await solve_async(dependant, ctx, False)
-                else:
-                    values = own_values(dependant, ctx, False)
+                with operation("dependencies", endpoint):
+                    if nested:
+                        values = await solve_async(dependant, ctx, False)
+                    else:
+                        values = own_values(dependant, ctx, False)
+                    if data is not None:
+                        data.values, data.errors = values, ctx.errors
                 if ctx.errors:
-                    raise WebSocketRequestValidationError(ctx.errors)
+                    invalid = WebSocketRequestValidationError(ctx.errors)
+                    if telemetry is not None:
+                        telemetry.validation_failed(invalid)
+                    raise invalid
                 values.pop(None, None)
-                result = endpoint(**values)
-                if inspect.isawaitable(result):
-                    await result
+                with operation("endpoint", endpoint):
+                    result = endpoint(**values)
+                    if inspect.isawaitable(result):
+                        await result
             except USER_FAULTS as exc:
                 error = exc
                 await _handle_websocket_error(app, websocket, exc)
@@ -140,6 +158,19 @@ class WebSocketRoute(APIWebSocketRoute):
         return serve
 
 
+def _telemetry_hooks(app: Any) -> Any:
+    """`ignyx.telemetry._api` when the app has telemetry on, else None."""
+    if getattr(app, "_telemetry", None) is None:
+        return None
+    from ..telemetry import _api
+
+    return _api
+
+
+def _untraced(name: str, function: Any) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 def _no_parameters() -> None:
     """What a plain WebSocket route's plan is built from: it reads no parameters."""
 
@@ -160,7 +191,8 @@ async def _exit_dependencies(stack: Any, error: Optional[BaseException]) -> None
 async def _handle_websocket_error(app: Any, websocket: WebSocket, exc: BaseException) -> None:
     """What Starlette and FastAPI do with an exception escaping a WebSocket handler."""
     if isinstance(exc, WebSocketDisconnect):
-        return  # the client left; nothing to answer
+        _unhandled(app, exc)  # the client left; nothing to answer
+        return
     handlers = getattr(app, "exception_handlers", None) or {}
     handler = lookup_exception_handler(handlers, exc, websocket=True)
     try:
@@ -179,11 +211,21 @@ async def _handle_websocket_error(app: Any, websocket: WebSocket, exc: BaseExcep
         ):
             websocket._deny(exc.status_code)
         else:
+            _unhandled(app, exc)
             _log_websocket_error(websocket, exc)
             await _close_websocket(websocket, 1011, "")
     except Exception as inner:
         _log_websocket_error(websocket, inner)
         await _close_websocket(websocket, 1011, "")
+
+
+def _unhandled(app: Any, exc: BaseException) -> None:
+    """Tells the connection's telemetry, when the app has it on, of an exception no handler
+    took (a normal close is none)."""
+    if getattr(app, "_telemetry", None) is not None:
+        from ..telemetry import _api
+
+        _api.exception(exc, websocket=True)
 
 
 async def _close_websocket(websocket: WebSocket, code: int, reason: str) -> None:
