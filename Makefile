@@ -27,7 +27,7 @@ cargo-test: $(STAMP)
 
 # Debian tools the tests use: chromium checks the docs pages in a real headless browser,
 # h2load (nghttp2-client) loads the server over HTTP/2.
-DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/h2load:nghttp2-client
+DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/h2load:nghttp2-client /usr/sbin/nginx:nginx
 debian-tools:
 	@missing=""; for tool in $(DEBIAN_TOOLS); do \
 		test -x $${tool%%:*} || missing="$$missing $${tool#*:}"; \

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import eventually, free_port, wait_for_port
-from test_cli import child_env, local, serve, stop_process, write
+from test_cli import SCRIPT, child_env, local, serve, stop_process, write
 
 APP = """
 from ignyx import FastAPI
@@ -117,7 +118,12 @@ def test_json_lines_are_one_object_per_request(app_dir):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first.pop("time"))
     assert re.fullmatch(r"127\.0\.0\.1:\d+", first.pop("client"))
     assert first.pop("duration_ms") >= 0
-    assert first == {"method": "GET", "path": "/users/7?full=1", "http_version": "1.1", "status": 200}
+    assert first == {
+        "method": "GET",
+        "path": "/users/7?full=1",
+        "http_version": "1.1",
+        "status": 200,
+    }
     assert [o["status"] for o in objects()] == [200, 422, 404, 405]
 
 
@@ -136,7 +142,11 @@ def test_log_config_formats_access_records_with_uvicorns_formatter(app_dir):
             }
         },
         "handlers": {
-            "file": {"class": "logging.FileHandler", "filename": str(log_file), "formatter": "access"}
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(log_file),
+                "formatter": "access",
+            }
         },
         "loggers": {"ignyx.access": {"handlers": ["file"], "level": "INFO", "propagate": False}},
     }
@@ -183,3 +193,27 @@ def test_workers_log_their_requests(app_dir):
             assert httpx.get(f"http://127.0.0.1:{port}/users/{i}", timeout=10).status_code == 200
         eventually(lambda: len(access_lines(server.stderr())) >= 10, 5)
         assert len(access_lines(server.stderr())) == 10
+
+
+def test_a_log_no_one_reads_neither_holds_up_requests_nor_the_stop(app_dir):
+    """With stderr a pipe no one reads, the access log's writes block once the pipe is full:
+    requests are still answered (lines are dropped instead of waited for), and SIGTERM still
+    stops the server, which waits only a moment for the log's last lines."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*SCRIPT, "run", "main:app", *local(port)],
+        cwd=app_dir,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, process, timeout=15)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            # About 60 bytes a line: far more than a pipe holds (64 KiB).
+            statuses = {client.get(f"/users/{i}").status_code for i in range(3000)}
+        assert statuses == {200}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        stop_process(process)

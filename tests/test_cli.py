@@ -890,6 +890,20 @@ def test_an_app_run_at_the_top_of_the_module_is_left_to_the_command(tmp_path):
     assert "app.run() skipped" in process.stderr.read()
 
 
+def test_a_sigterm_while_workers_start_stops_every_one_gracefully(app_dir):
+    """A SIGTERM that reaches workers still starting (after the first one answers) stops
+    them all gracefully: none is left serving until the supervisor kills it. Before the
+    fix, a signal between Python's handler and the engine's own was lost in most runs."""
+    for _ in range(3):
+        port = free_port()
+        args = ["run", "main:app", *local(port), "--workers", "4"]
+        args += ["--timeout-graceful-shutdown", "3"]
+        with serve(app_dir, args, port=port) as server:
+            assert server.get().status_code == 200
+            assert server.stop() == 0
+        assert "did not stop in time" not in server.stderr()
+
+
 def test_app_run_refuses_reload_which_needs_the_command():
     import ignyx
 

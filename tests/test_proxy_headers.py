@@ -96,7 +96,14 @@ def test_a_spoofing_client_that_is_not_a_trusted_proxy_is_ignored(app_dir):
 
 def test_forwarded_allow_ips_takes_networks(app_dir):
     port = free_port()
-    args = ["run", "main:app", *local(port), "--proxy-headers", "--forwarded-allow-ips", "127.0.0.0/30"]
+    args = [
+        "run",
+        "main:app",
+        *local(port),
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "127.0.0.0/30",
+    ]
     with serve(app_dir, args, port=port):
         assert who(port, FORWARDED, source="127.0.0.2")["client"] == "203.0.113.7"
         assert who(port, FORWARDED, source="127.0.0.5")["client"] == "127.0.0.5"
@@ -160,5 +167,12 @@ def test_a_websocket_behind_a_tls_proxy_is_wss(app_dir):
 
 
 def test_a_bad_forwarded_allow_ips_ends_with_one_error_line(app_dir):
-    args = ["run", "main:app", *local(free_port()), "--proxy-headers", "--forwarded-allow-ips", "gateway"]
+    args = [
+        "run",
+        "main:app",
+        *local(free_port()),
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "gateway",
+    ]
     assert_one_error_line(run_cli(app_dir, args), "forwarded_allow_ips", "'gateway'")

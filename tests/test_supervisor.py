@@ -68,6 +68,8 @@ def _start(folder, port: int, *flags: str) -> subprocess.Popen:
             "127.0.0.1",
             "--port",
             str(port),
+            # Its stderr is read once it has exited: a line per request would fill the pipe.
+            "--no-access-log",
             *flags,
         ],
         cwd=folder,

@@ -185,7 +185,9 @@ def test_an_encrypted_key_is_read_with_its_password(app_dir, certs):
     ],
 )
 def test_a_key_that_cannot_be_used_ends_with_one_error_line(app_dir, certs, key, extra, expected):
-    result = run_cli(app_dir, ["run", "main:app", *local(free_port()), *tls_args(certs, key), *extra])
+    result = run_cli(
+        app_dir, ["run", "main:app", *local(free_port()), *tls_args(certs, key), *extra]
+    )
     assert_one_error_line(result, expected)
 
 

@@ -12,6 +12,7 @@ on as the app sends, so server-sent events pass through middleware.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import AsyncIterator
 from typing import Any, Awaitable, Callable, TypeVar
@@ -39,8 +40,10 @@ def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Any]]:
         reply = _core.SentReply(data)
         running: Any = stack(_scope_of(app, data), reply.receive, reply.send)
         # Started right here, as in `host`: most apps answer without waiting for anything.
+        # Every step runs in one context of its own, as a task's would.
+        context = contextvars.copy_context()
         try:
-            awaited = running.send(None)
+            awaited = context.run(running.send, None)
         except StopIteration:
             return reply
         except Exception:
@@ -48,12 +51,12 @@ def stack_entry(app: Any, stack: ASGIApp) -> Callable[[Any], Awaitable[Any]]:
                 raise
             reply.abort()  # failed mid-stream: the client sees the body cut
             return reply
-        return await _answered(reply, running, awaited)
+        return await _answered(reply, running, awaited, context)
 
     return entry
 
 
-async def _answered(reply: Any, running: Any, awaited: Any) -> Any:
+async def _answered(reply: Any, running: Any, awaited: Any, context: contextvars.Context) -> Any:
     """Goes on with a started stack that waits for something, and returns `reply` as soon as
     the stack has sent its response (whole, or the start of a stream)."""
     loop = asyncio.get_running_loop()
@@ -62,7 +65,7 @@ async def _answered(reply: Any, running: Any, awaited: Any) -> Any:
 
     async def finish() -> None:
         try:
-            await _go_on(running, awaited)
+            await _go_on(running, awaited, context)
         except BaseException as exc:
             if not answered.done():
                 answered.set_exception(exc)
@@ -263,11 +266,12 @@ async def host(app: ASGIApp, scope: Scope, receive: Receive) -> Response:
     # Started right here: most apps answer without waiting for anything real, and then no
     # task (and no pass of the event loop) is needed. One that waits goes on as a task.
     running = run()
+    context = contextvars.copy_context()
     try:
-        awaited = running.send(None)
+        awaited = context.run(running.send, None)
     except StopIteration:
         return answer.result()
-    return await _answer_of(answer, loop.create_task(_go_on(running, awaited)))
+    return await _answer_of(answer, loop.create_task(_go_on(running, awaited, context)))
 
 
 async def _answer_of(answer: asyncio.Future[T], running: asyncio.Task[None]) -> T:
@@ -280,10 +284,11 @@ async def _answer_of(answer: asyncio.Future[T], running: asyncio.Task[None]) -> 
             running.cancel()
 
 
-async def _go_on(coroutine: Any, awaited: Any) -> None:
+async def _go_on(coroutine: Any, awaited: Any, context: contextvars.Context) -> None:
     """Drives a started `coroutine` that is waiting for `awaited` (a future, or None after a
     bare yield) to its end, as asyncio's Task would have from the start: resumed once the
-    future is done, which it then reads itself."""
+    future is done, which it then reads itself, each step in `context`, where it began (so
+    that what it sets in ContextVars it can reset)."""
     loop = asyncio.get_running_loop()
     while True:
         if awaited is None:
@@ -298,7 +303,7 @@ async def _go_on(coroutine: Any, awaited: Any) -> None:
                 # Cancelled while waiting: the coroutine hears it from its future, as in a Task.
                 awaited.cancel()
         try:
-            awaited = coroutine.send(None)
+            awaited = context.run(coroutine.send, None)
         except StopIteration:
             return
 

@@ -275,7 +275,7 @@ class Ignyx:
             # Outside everything, as FastAPI observes requests: in Python, ahead of `outer`.
             from .telemetry._middleware import TelemetryMiddleware
 
-            observed = Middleware(TelemetryMiddleware, config=self._telemetry)
+            observed = Middleware(TelemetryMiddleware, config=self._telemetry, observed=self)
             entries = [observed, *entries]
             if outer is not None:
                 entries.insert(1, outer)

@@ -72,5 +72,7 @@ class BackgroundTasks(BackgroundTask):
                 else:
                     with telemetry.operation("background_task", task.func):
                         await task()
-            except Exception:
+            except Exception as exc:
                 logging.getLogger("ignyx.error").exception("Exception in background task")
+                if telemetry is not None:
+                    telemetry.exception(exc)

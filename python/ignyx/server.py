@@ -67,7 +67,7 @@ class Server:
             raise
         if started is not None:
             started()
-        previous = _quiet_python_signal_handlers() if handle_signals else {}
+        previous = _signals_stop_the_server(self._core) if handle_signals else {}
         loop.begin()
         try:
             return self._core.serve(loop, handle_signals=handle_signals)
@@ -123,17 +123,18 @@ def _stop_servers_in_threads() -> None:
         server.shutdown()
 
 
-def _quiet_python_signal_handlers() -> dict[int, Any]:
+def _signals_stop_the_server(core: Any) -> dict[int, Any]:
     """While Rust handles SIGINT/SIGTERM (a graceful stop), Python's own handlers must not
-    also turn them into KeyboardInterrupt; returns the handlers to put back."""
+    turn them into KeyboardInterrupt; until Rust's are in place (as the server starts), a
+    signal asks the server to stop, so none is lost. Returns the handlers to put back."""
     previous: dict[int, Any] = {}
+
+    def stop(signum: int, frame: Any) -> None:
+        core.shutdown()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, _ignore)
+        previous[sig] = signal.signal(sig, stop)
     return previous
-
-
-def _ignore(signum: int, frame: Any) -> None:
-    pass
 
 
 def prepare(app: Any, config: Config) -> Any:

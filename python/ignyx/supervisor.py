@@ -284,6 +284,12 @@ class Supervisor:
     def _reload(self) -> None:
         if self.stopping:
             return
+        if self.tls is not None:
+            # A renewed certificate is served by the new workers.
+            try:
+                self.tls = self.config.tls()
+            except ValueError as exc:
+                logger.error("Reload: %s; the new workers keep the certificate read before", exc)
         logger.info("Reloading: starting %d new workers", self.config.workers)
         self.generation += 1
         for slot in range(self.config.workers):

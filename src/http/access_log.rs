@@ -10,8 +10,6 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -68,19 +66,28 @@ enum Message {
 pub struct AccessLog {
     sender: Sender<Message>,
     dropped: AtomicU64,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Hears from the writer once it has written everything and stopped.
+    stopped: Receiver<()>,
 }
+
+/// How long a stopping server waits for the log's last lines (stderr may be a pipe no one
+/// reads).
+const LAST_LINES: Duration = Duration::from_secs(2);
 
 impl AccessLog {
     pub fn start(sink: Sink, json: bool) -> std::io::Result<Self> {
         let (sender, receiver) = crossbeam_channel::bounded(QUEUE);
-        let writer = std::thread::Builder::new()
+        let (done, stopped) = crossbeam_channel::bounded(1);
+        std::thread::Builder::new()
             .name("ignyx-access-log".into())
-            .spawn(move || write_lines(&receiver, &sink, json))?;
+            .spawn(move || {
+                write_lines(&receiver, &sink, json);
+                let _ = done.send(());
+            })?;
         Ok(Self {
             sender,
             dropped: AtomicU64::new(0),
-            writer: Mutex::new(Some(writer)),
+            stopped,
         })
     }
 
@@ -94,12 +101,11 @@ impl AccessLog {
         }
     }
 
-    /// Writes what is queued and stops the writer; call without the GIL.
+    /// Writes what is queued and stops the writer, waiting for it a moment at most (a
+    /// writer stuck on a full pipe is left behind); call without the GIL.
     pub fn finish(&self) {
-        let _ = self.sender.send(Message::Close);
-        if let Some(writer) = self.writer.lock().ok().and_then(|mut w| w.take()) {
-            let _ = writer.join();
-        }
+        let _ = self.sender.send_timeout(Message::Close, LAST_LINES);
+        let _ = self.stopped.recv_timeout(LAST_LINES);
         let dropped = self.dropped.swap(0, Ordering::Relaxed);
         if dropped > 0 {
             eprintln!("WARNING:  {dropped} access log lines were dropped: the log was slower than the requests");

@@ -2,7 +2,10 @@
 //! on, honoured only when the connection comes from an address in `--forwarded-allow-ips`,
 //! so that a client cannot claim another address by sending the headers itself.
 //!
-//! - RFC 7239 `Forwarded` when present, else `X-Forwarded-For`, `-Proto`, `-Host` and `-Port`.
+//! - `X-Forwarded-For`, `-Proto`, `-Host` and `-Port`, as most proxies set them (nginx,
+//!   uvicorn's habit); RFC 7239 `Forwarded` only when the request has none of those. A
+//!   proxy passes on the family of headers it does not set as the client sent them, so
+//!   it must clear that family (the nginx recipe clears `Forwarded`).
 //! - The client is the last address not itself a trusted proxy, walking the list from the
 //!   right (each proxy appends the address it was connected from), as uvicorn does; the
 //!   leftmost when every one is trusted. A value that is not an IP address (`unknown`, an
@@ -18,6 +21,13 @@ use http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 
 use super::Peers;
+
+const X_FORWARDED: [&str; 4] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-port",
+];
 
 /// The proxies whose headers are believed.
 #[derive(Clone)]
@@ -65,9 +75,10 @@ impl Proxies {
         if !self.trusts(peers.client.map(|c| c.ip())) {
             return;
         }
-        let told = match headers.get_all("forwarded").iter().next() {
-            Some(_) => self.from_forwarded(headers),
-            None => self.from_x_forwarded(headers),
+        let x_forwarded = X_FORWARDED.iter().any(|name| headers.contains_key(*name));
+        let told = match x_forwarded || !headers.contains_key("forwarded") {
+            true => self.from_x_forwarded(headers),
+            false => self.from_forwarded(headers),
         };
         if let Some(client) = told.client {
             peers.client = Some(client);
@@ -98,9 +109,15 @@ impl Proxies {
                 headers.insert(HOST, value);
             }
         } else if let (Some(port), Some(current)) = (told.port, headers.get(HOST)) {
-            // A port alone: the Host header's name with the proxy's public port.
+            // A port alone: the Host header's name with the proxy's public port (none when
+            // it is the scheme's own).
             let name = current.to_str().ok().map(host_name).unwrap_or_default();
-            if let Ok(value) = HeaderValue::from_str(&format!("{name}:{port}")) {
+            let default = if peers.secure { 443 } else { 80 };
+            let host = match port == default {
+                true => name.to_owned(),
+                false => format!("{name}:{port}"),
+            };
+            if let Ok(value) = HeaderValue::from_str(&host) {
                 headers.insert(HOST, value);
             }
         }
@@ -309,24 +326,26 @@ mod tests {
             &[("x-forwarded-port", "9000")],
         );
         assert_eq!(headers[HOST], "internal:9000");
+        let https_443 = [("x-forwarded-proto", "https"), ("x-forwarded-port", "443")];
+        let (_, headers) = applied("127.0.0.1", "127.0.0.1:5000", &https_443);
+        assert_eq!(headers[HOST], "internal");
     }
 
     #[test]
-    fn forwarded_wins_and_takes_its_hop_whole() {
-        let (peers, headers) = applied(
-            "127.0.0.1",
-            "127.0.0.1:5000",
-            &[
-                (
-                    "forwarded",
-                    r#"for="[2001:db8::1]:4711";proto=https;host=public.example, for=127.0.0.1;proto=http"#,
-                ),
-                ("x-forwarded-for", "6.6.6.6"),
-            ],
-        );
+    fn forwarded_takes_its_hop_whole_without_x_forwarded_headers() {
+        let forwarded =
+            r#"for="[2001:db8::1]:4711";proto=https;host=public.example, for=127.0.0.1;proto=http"#;
+        let (peers, headers) = applied("127.0.0.1", "127.0.0.1:5000", &[("forwarded", forwarded)]);
         assert_eq!(client(&peers), "2001:db8::1");
         assert!(peers.secure);
         assert_eq!(headers[HOST], "public.example");
+        // Behind a proxy that sets X-Forwarded-* and passes Forwarded on as the client
+        // sent it, the client's Forwarded is not believed.
+        let spoofed = [("forwarded", forwarded), ("x-forwarded-for", "203.0.113.7")];
+        let (peers, headers) = applied("127.0.0.1", "127.0.0.1:5000", &spoofed);
+        assert_eq!(client(&peers), "203.0.113.7");
+        assert!(!peers.secure);
+        assert_eq!(headers[HOST], "internal:8000");
     }
 
     #[test]

@@ -360,6 +360,12 @@ async fn run(
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     let mut signals = Signals::new(stopping.handle_signals)?;
+    if stopping.handle_signals {
+        // A signal that came before this server's own handlers went to Python's, which
+        // asks this server to stop (`shutdown`): run it now rather than at the next Python
+        // the loop runs.
+        Python::with_gil(|py| py.check_signals().map_err(|err| err.print(py))).ok();
+    }
     let serve = Connections {
         builder: Arc::new(builder),
         graceful: &graceful,

@@ -103,7 +103,8 @@ class APIRoute:
         generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
     ) -> None:
         self.path = path
-        self.path_format = path.replace(":path}", "}")
+        # `{name}` without convertors, as OpenAPI, operation ids and telemetry name the path.
+        self.path_format = compile_path(path)[1]
         self.endpoint = endpoint
         endpoint_name: str = getattr(endpoint, "__name__", type(endpoint).__name__)
         self.name = name or endpoint_name

@@ -108,10 +108,16 @@ def _redacted_query(query_string: bytes) -> str:
     return urlencode([(k, "REDACTED" if k in SENSITIVE_QUERY else v) for k, v in pairs])
 
 
-def _route_of(scope: dict[str, Any]) -> Optional[str]:
-    """The template of the route that took the request, under the path the app is mounted
-    at (a mounted app's own routes under ``/{path}``)."""
+def _route_of(app: Any, scope: dict[str, Any], status: Optional[int]) -> Optional[str]:
+    """The template of the route that took the request (for a 405, the route whose path
+    matched), under the path the app is mounted at (a mounted app's routes under
+    ``/{path}``)."""
     route = scope.get("route")
+    if route is None and status == 405:
+        from .._paths import Match
+
+        partial = (r for r in app.routes if r.matches(scope)[0] is Match.PARTIAL)
+        route = next(partial, None)
     template = getattr(route, "path_format", None)
     if template is None:
         return None
@@ -120,9 +126,11 @@ def _route_of(scope: dict[str, Any]) -> Optional[str]:
 
 
 class TelemetryMiddleware:
-    def __init__(self, app: Any, config: _api.TelemetryConfig) -> None:
+    def __init__(self, app: Any, config: _api.TelemetryConfig, observed: Any) -> None:
         self.app = app
         self.config = config
+        # The Ignyx app observed (its routes name a 405's route).
+        self.observed = observed
         known = os.getenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "").strip()
         self.known_methods = (
             frozenset(m.strip() for m in known.split(",") if m.strip()) if known else HTTP_METHODS
@@ -252,7 +260,7 @@ class TelemetryMiddleware:
                 # What a handler's failure would have raised here, had the route not closed
                 # the connection itself (1011).
                 error = telemetry.exceptions[-1]
-            route = telemetry.route or _route_of(scope)
+            route = telemetry.route or _route_of(self.observed, scope, telemetry.status_code)
             if route is not None:
                 telemetry.route = route
                 attributes["http.route"] = route
