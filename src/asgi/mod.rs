@@ -58,7 +58,7 @@ impl AsgiApp {
             return Ok(reply_tuple(py, reply, None)?.into_any().unbind());
         }
         let origin = cors_origin(engine, &head.parts.headers);
-        let reply = match h::route(engine, &head.parts, &head.path, head.peers) {
+        let reply = match h::route(engine, &head.parts, &head.path, &head.peers) {
             // Refused before it is read, as on the native server.
             Routed::Route(..)
                 if h::declares_too_large(&head.parts.headers, engine.max_body_size) =>

@@ -77,8 +77,8 @@ impl Proxies {
         }
         let x_forwarded = X_FORWARDED.iter().any(|name| headers.contains_key(*name));
         let told = match x_forwarded || !headers.contains_key("forwarded") {
-            true => self.from_x_forwarded(headers),
-            false => self.from_forwarded(headers),
+            true => self.told_by_x_forwarded(headers),
+            false => self.told_by_forwarded(headers),
         };
         if let Some(client) = told.client {
             peers.client = Some(client);
@@ -135,7 +135,7 @@ impl Proxies {
             .unwrap_or(0)
     }
 
-    fn from_x_forwarded(&self, headers: &HeaderMap) -> Told {
+    fn told_by_x_forwarded(&self, headers: &HeaderMap) -> Told {
         let hops: Vec<&str> = list(headers, "x-forwarded-for");
         let addresses: Vec<Option<IpAddr>> = hops.iter().map(|hop| address(hop)).collect();
         let client = (!hops.is_empty())
@@ -155,7 +155,7 @@ impl Proxies {
         }
     }
 
-    fn from_forwarded(&self, headers: &HeaderMap) -> Told {
+    fn told_by_forwarded(&self, headers: &HeaderMap) -> Told {
         let elements: Vec<Vec<(String, String)>> =
             list(headers, "forwarded").into_iter().map(pairs).collect();
         let value = |element: &[(String, String)], key: &str| {

@@ -145,132 +145,146 @@ impl Protocols {
     }
 }
 
-/// Answers one HTTP request, as a trusted proxy says it came when proxy headers are on,
-/// and logs and counts it when the server keeps an access log or metrics.
+/// Answers one HTTP request, as a trusted proxy says it came when proxy headers are on: an
+/// upgrade goes to its protocol, a CORS preflight is answered by the layer, the rest is
+/// routed, its body read, its route called, and the reply written (with CORS headers when
+/// the layer is on); then logged and counted when the server keeps an access log or
+/// metrics. One async function, not two nested: each level would move the request and the
+/// answer between futures (about 500 instructions a request).
 pub async fn handle(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
     mut peers: Peers,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let shared = &*shared;
     if req.version() == http::Version::HTTP_2 {
         request::host_from_authority(&mut req);
     }
     if let Some(proxies) = &shared.proxies {
         proxies.apply(req.headers_mut(), &mut peers);
     }
-    if shared.access_log.is_none() && shared.metrics.is_none() {
-        return Ok(answer(&shared, req, peers, &mut None).await);
-    }
-    let seen = (shared.access_log.as_ref())
-        .map(|_| access_log::Seen::new(peers.client, req.method(), req.uri(), req.version()));
-    let counted = (shared.metrics.as_ref()).map(|m| (m.start(), req.method().clone()));
-    let mut template = None;
-    let response = answer(&shared, req, peers, &mut template).await;
-    if let (Some(log), Some(seen)) = (&shared.access_log, seen) {
-        log.record(seen, response.status());
-    }
-    if let (Some(metrics), Some((progress, method))) = (&shared.metrics, counted) {
-        // A WebSocket handshake is not an HTTP request to count (its connections are).
-        if response.status() != http::StatusCode::SWITCHING_PROTOCOLS {
-            let elapsed = progress.started.elapsed();
-            metrics.observe(&method, template, response.status(), elapsed);
+    // Boxed, so that a server keeping neither an access log nor metrics carries one word of
+    // it in each request's future.
+    let mut observed = (shared.access_log.is_some() || shared.metrics.is_some()).then(|| {
+        Box::new(Observed {
+            seen: (shared.access_log.as_ref()).map(|_| {
+                access_log::Seen::new(peers.client, req.method(), req.uri(), req.version())
+            }),
+            counted: (shared.metrics.as_ref()).map(|m| (m.start(), req.method().clone())),
+            template: None,
+        })
+    });
+    let engine = &shared.engine;
+    let to_loop = shared.event_loop.sender();
+    let response = 'answer: {
+        // Held until the answer is given.
+        let _admitted = match &shared.gate {
+            None => None,
+            Some(gate) => match gate.admit() {
+                Some(ticket) => Some(ticket),
+                None => break 'answer respond(gate::busy(), to_loop),
+            },
+        };
+        if let Some(reply) = framing_error(req.version(), req.headers()) {
+            break 'answer respond(reply, to_loop);
         }
+        if shared.protocols != Protocols::Auto && !shared.protocols.serves(req.version()) {
+            break 'answer respond(request::version_refused(), to_loop);
+        }
+        if let Some(upgrade) = &shared.upgrade {
+            if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
+                break 'answer respond(handshake.await, to_loop);
+            }
+        }
+        let (parts, body) = req.into_parts();
+        let version = parts.version;
+        let outer_cors = match &engine.stack {
+            Some(stack) => stack.cors.as_ref(),
+            None => engine.cors.as_ref(),
+        };
+        if let Some(cors) = outer_cors {
+            if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
+                break 'answer respond(Reply::full(status, headers, body), to_loop);
+            }
+        }
+        // The request's headers move to Python; CORS only needs the origin afterwards.
+        let origin = outer_cors.and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
+
+        let path = decoded_path(parts.uri.path());
+        // What to call: the route routing found, or, when the app has Python middleware, the
+        // middleware stack (which answers every request), told the route found here for its
+        // innermost app to call; routing's own answers (404, 405, preflights) are then the
+        // stack's ASGI app's to give.
+        let routed = routing::route(engine, &parts, &path, &peers);
+        if let (Some(observed), Routed::Route(route, _)) = (&mut observed, &routed) {
+            observed.template = Some(route.template.clone());
+        }
+        let plan = match (&engine.stack, routed) {
+            (None, Routed::Route(route, params)) => Ok((route, params, None)),
+            (None, Routed::Answer(reply)) => Err(reply),
+            (Some(stack), Routed::Route(route, params)) => {
+                let engine = engine.clone();
+                let routed = Some(RoutedHere { engine, route });
+                Ok((stack.entry.clone(), params, routed))
+            }
+            (Some(stack), Routed::Answer(_)) => Ok((stack.entry.clone(), Vec::new(), None)),
+        };
+        let reply = match plan {
+            Err(reply) => reply,
+            Ok((call, params, routed)) => {
+                let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
+                match request::read_body(body, limit, timeout, &parts.headers).await {
+                    Ok(body) => {
+                        let scheme = if peers.secure { "https" } else { "http" };
+                        let mut data =
+                            RequestData::from_parts(parts, path, params, body, peers, scheme);
+                        data.routed = routed;
+                        call::dispatch(shared, call, Arc::new(data)).await
+                    }
+                    Err(reply) => reply,
+                }
+            }
+        };
+
+        let mut response = respond(reply, to_loop);
+        if let Some(cors) = outer_cors {
+            cors.apply(origin.as_ref(), response.headers_mut());
+        }
+        if shared.closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        response
+    };
+    if let Some(observed) = observed {
+        observed.record(shared, response.status());
     }
     Ok(response)
 }
 
-/// The answer to a request: an upgrade goes to its protocol, a CORS preflight is answered
-/// by the layer, the rest is routed, its body read, its route called, and the reply written
-/// (with CORS headers when the layer is on).
-/// The template of the route it matched goes to `template`, when the server counts requests.
-async fn answer(
-    shared: &Shared,
-    mut req: Request<Incoming>,
-    peers: Peers,
-    template: &mut Option<Arc<str>>,
-) -> Response<ResponseBody> {
-    let engine = &shared.engine;
-    let to_loop = shared.event_loop.sender();
-    // Held until the answer is given.
-    let _admitted = match &shared.gate {
-        None => None,
-        Some(gate) => match gate.admit() {
-            Some(ticket) => Some(ticket),
-            None => return respond(gate::busy(), to_loop),
-        },
-    };
-    if let Some(reply) = framing_error(req.version(), req.headers()) {
-        return respond(reply, to_loop);
-    }
-    if shared.protocols != Protocols::Auto && !shared.protocols.serves(req.version()) {
-        return respond(request::version_refused(), to_loop);
-    }
-    if let Some(upgrade) = &shared.upgrade {
-        if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
-            return respond(handshake.await, to_loop);
-        }
-    }
-    let (parts, body) = req.into_parts();
-    let version = parts.version;
-    let outer_cors = match &engine.stack {
-        Some(stack) => stack.cors.as_ref(),
-        None => engine.cors.as_ref(),
-    };
-    if let Some(cors) = outer_cors {
-        if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
-            return respond(Reply::full(status, headers, body), to_loop);
-        }
-    }
-    // The request's headers move to Python; CORS only needs the origin afterwards.
-    let origin = outer_cors.and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
+/// What the access log and metrics keep of a request until it is answered.
+struct Observed<'a> {
+    seen: Option<access_log::Seen>,
+    counted: Option<(metrics::InProgress<'a>, http::Method)>,
+    /// The template of the route matched (metrics name it).
+    template: Option<Arc<str>>,
+}
 
-    let path = decoded_path(parts.uri.path());
-    // What to call: the route routing found, or, when the app has Python middleware, the
-    // middleware stack (which answers every request), told the route found here for its
-    // innermost app to call; routing's own answers (404, 405, preflights) are then the
-    // stack's ASGI app's to give.
-    let routed = routing::route(engine, &parts, &path, peers);
-    if let (Some(_), Routed::Route(route, _)) = (&shared.metrics, &routed) {
-        *template = Some(route.template.clone());
-    }
-    let plan = match (&engine.stack, routed) {
-        (None, Routed::Route(route, params)) => Ok((route, params, None)),
-        (None, Routed::Answer(reply)) => Err(reply),
-        (Some(stack), Routed::Route(route, params)) => {
-            let engine = engine.clone();
-            let routed = Some(RoutedHere { engine, route });
-            Ok((stack.entry.clone(), params, routed))
+impl Observed<'_> {
+    fn record(self, shared: &Shared, status: http::StatusCode) {
+        if let (Some(log), Some(seen)) = (&shared.access_log, self.seen) {
+            log.record(seen, status);
         }
-        (Some(stack), Routed::Answer(_)) => Ok((stack.entry.clone(), Vec::new(), None)),
-    };
-    let reply = match plan {
-        Err(reply) => reply,
-        Ok((call, params, routed)) => {
-            let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
-            match request::read_body(body, limit, timeout, &parts.headers).await {
-                Ok(body) => {
-                    let scheme = if peers.secure { "https" } else { "http" };
-                    let mut data =
-                        RequestData::from_parts(parts, path, params, body, peers, scheme);
-                    data.routed = routed;
-                    call::dispatch(shared, call, Arc::new(data)).await
-                }
-                Err(reply) => reply,
+        if let (Some(metrics), Some((progress, method))) = (&shared.metrics, self.counted) {
+            // A WebSocket handshake is not an HTTP request to count (its connections are).
+            if status != http::StatusCode::SWITCHING_PROTOCOLS {
+                let elapsed = progress.started.elapsed();
+                metrics.observe(&method, self.template, status, elapsed);
             }
         }
-    };
-
-    let mut response = respond(reply, to_loop);
-    if let Some(cors) = outer_cors {
-        cors.apply(origin.as_ref(), response.headers_mut());
     }
-    if shared.closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
-        response.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-    response
 }
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -21,7 +21,7 @@ pub enum Routed {
 }
 
 /// Routes the request with head `parts`, by its decoded `path`.
-pub fn route(engine: &Engine, parts: &http::request::Parts, path: &str, peers: Peers) -> Routed {
+pub fn route(engine: &Engine, parts: &http::request::Parts, path: &str, peers: &Peers) -> Routed {
     match engine.router.find(&parts.method, path) {
         Match::Found { route, params } => Routed::Route(route.clone(), router::owned(params)),
         Match::MethodNotAllowed { allow } => Routed::Answer(method_not_allowed(allow)),
@@ -39,7 +39,7 @@ fn method_not_allowed(allow: &HeaderValue) -> Reply {
 /// 404, or a 307 to the same path with the trailing slashes removed, or one added, when that
 /// exists (Starlette's `redirect_slashes`), as an absolute URL built from the scheme and Host header and
 /// quoted the way Starlette's `RedirectResponse` quotes it.
-fn not_found(engine: &Engine, path: &str, parts: &http::request::Parts, peers: Peers) -> Reply {
+fn not_found(engine: &Engine, path: &str, parts: &http::request::Parts, peers: &Peers) -> Reply {
     if engine.redirect_slashes && path != "/" {
         let other = if path.ends_with('/') {
             path.trim_end_matches('/').to_owned()

@@ -2,7 +2,7 @@
 //! inherited as a descriptor (from a supervisor that bound it for all its workers, or from
 //! systemd); and the descriptors to accept on it.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -39,6 +39,7 @@ pub enum Stream {
 }
 
 impl AsyncRead for Stream {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -47,12 +48,13 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
             Self::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => tls::read(stream, cx, buf),
         }
     }
 }
 
 impl AsyncWrite for Stream {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -61,10 +63,11 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
             Self::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => tls::write(stream, cx, buf),
         }
     }
 
+    #[inline]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -73,10 +76,11 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
             Self::Unix(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Self::Tls(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Tls(stream) => tls::write_vectored(stream, cx, bufs),
         }
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Tcp(stream) => stream.is_write_vectored(),
@@ -85,20 +89,60 @@ impl AsyncWrite for Stream {
         }
     }
 
+    #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_flush(cx),
             Self::Unix(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => tls::flush(stream, cx),
         }
     }
 
+    #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
             Self::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => tls::shutdown(stream, cx),
         }
+    }
+}
+
+/// A TLS stream's reads and writes, out of line: inlined, rustls' code would make `Stream`'s
+/// own too large to inline into hyper's, for every connection (about 50 instructions a
+/// request each way).
+mod tls {
+    use super::*;
+
+    type Tls = tokio_rustls::server::TlsStream<Stream>;
+
+    #[inline(never)]
+    pub fn read(s: &mut Tls, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(s).poll_read(cx, buf)
+    }
+
+    #[inline(never)]
+    pub fn write(s: &mut Tls, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(s).poll_write(cx, buf)
+    }
+
+    #[inline(never)]
+    pub fn write_vectored(
+        s: &mut Tls,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(s).poll_write_vectored(cx, bufs)
+    }
+
+    #[inline(never)]
+    pub fn flush(s: &mut Tls, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(s).poll_flush(cx)
+    }
+
+    #[inline(never)]
+    pub fn shutdown(s: &mut Tls, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(s).poll_shutdown(cx)
     }
 }
 

@@ -427,25 +427,26 @@ struct Connections<'a> {
 }
 
 impl Connections<'_> {
+    /// One task type for every connection, TLS or not: a second would be another copy of
+    /// the connection's polling code (and its inlining), paid by every request.
     fn spawn(&self, stream: Stream, mut peers: Peers) {
-        let shared = self.shared.clone();
-        let Some(tls) = &self.tls else {
-            let conn = self
-                .graceful
-                .watch(connection(&self.builder, stream, shared, peers));
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
-            return;
-        };
-        let (tls, builder, watcher) = (tls.clone(), self.builder.clone(), self.graceful.watcher());
-        let timeout = self.handshake_timeout;
+        let (shared, builder, watcher) = (
+            self.shared.clone(),
+            self.builder.clone(),
+            self.graceful.watcher(),
+        );
+        let (tls, timeout) = (self.tls.clone(), self.handshake_timeout);
         tokio::spawn(async move {
-            let Ok(Ok(stream)) = tokio::time::timeout(timeout, tls.accept(stream)).await else {
-                return;
+            let stream = match tls {
+                None => stream,
+                Some(tls) => match tokio::time::timeout(timeout, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        peers.secure = true;
+                        Stream::Tls(Box::new(stream))
+                    }
+                    _ => return,
+                },
             };
-            peers.secure = true;
-            let stream = Stream::Tls(Box::new(stream));
             let _ = watcher
                 .watch(connection(&builder, stream, shared, peers))
                 .await;
