@@ -1,27 +1,38 @@
 //! The access log: one line per answered request, in uvicorn's format
-//! (`127.0.0.1:5123 - "GET /users/7 HTTP/1.1" 200 OK`) or as a JSON object. The request's
-//! task only queues what it saw; a thread of its own formats the lines and writes them,
+//! (`127.0.0.1:5123 - "GET /users/7 HTTP/1.1" 200 OK`) or as a JSON object, written
 //! straight to stderr, or through the Python logger `ignyx.access` when logging is
-//! configured otherwise (`--log-config`), so the request never waits on a write or the GIL.
-//! When the queue is full (a log slower than the traffic), lines are dropped and counted,
-//! and the count is logged, rather than slowing the server.
+//! configured otherwise (`--log-config`).
+//!
+//! A request's task formats its line into a buffer shared with a thread of its own, which
+//! writes the buffer out every few milliseconds, or as soon as it fills: no request waits
+//! on a write or the GIL, and no request wakes the writer (a system call each). A buffer
+//! the writer cannot take in time (a log slower than the traffic, a pipe no one reads) is
+//! dropped, its lines counted, and the count told when the server stops.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri, Version};
 use pyo3::prelude::*;
 
-use super::request::{http_version, ip_text};
+use super::request::http_version;
 
-/// Lines queued before new ones are dropped.
-const QUEUE: usize = 64 * 1024;
-/// Lines written at once.
-const BATCH: usize = 512;
+/// Bytes (or, for a logger, records) buffered before the buffer goes to the writer.
+const FULL: usize = 64 * 1024;
+const FULL_RECORDS: usize = 1024;
+/// Full buffers waiting for the writer before new ones are dropped.
+const WAITING: usize = 32;
+/// How often the writer takes the lines buffered so far.
+const EVERY: Duration = Duration::from_millis(20);
+/// How long a stopping server waits for the log's last lines (stderr may be a pipe no one
+/// reads).
+const LAST_LINES: Duration = Duration::from_secs(2);
 
 /// Where the lines go.
 pub enum Sink {
@@ -36,72 +47,159 @@ pub enum Sink {
 pub struct Seen {
     client: Option<SocketAddr>,
     method: Method,
-    target: Uri,
+    target: Option<PathAndQuery>,
     version: Version,
-    at: SystemTime,
+    /// When it came (JSON lines say when, and how long it took).
+    at: Option<SystemTime>,
 }
 
-impl Seen {
-    pub fn new(
-        client: Option<SocketAddr>,
-        method: &Method,
-        target: &Uri,
-        version: Version,
-    ) -> Self {
-        Self {
-            client,
-            method: method.clone(),
-            target: target.clone(),
-            version,
-            at: SystemTime::now(),
+/// Lines not yet written: text for stderr, records for a logger.
+enum Lines {
+    Text(String),
+    Records(Vec<Record>),
+}
+
+/// One line for a Python logger: uvicorn's arguments, or the JSON object.
+struct Record {
+    client: String,
+    method: Method,
+    path: String,
+    version: &'static str,
+    status: u16,
+    json: Option<String>,
+}
+
+impl Lines {
+    fn empty(sink: &Sink) -> Self {
+        match sink {
+            Sink::Stderr => Self::Text(String::with_capacity(FULL + 512)),
+            Sink::Logger(_) => Self::Records(Vec::new()),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        match self {
+            Self::Text(text) => text.len() >= FULL,
+            Self::Records(records) => records.len() >= FULL_RECORDS,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Text(text) => text.is_empty(),
+            Self::Records(records) => records.is_empty(),
         }
     }
 }
 
+struct Pending {
+    lines: Lines,
+    count: u64,
+}
+
 enum Message {
-    Line(Seen, StatusCode, Duration),
+    Full(Lines),
     Close,
 }
 
 pub struct AccessLog {
+    json: bool,
+    pending: std::sync::Arc<Mutex<Pending>>,
     sender: Sender<Message>,
     dropped: AtomicU64,
     /// Hears from the writer once it has written everything and stopped.
     stopped: Receiver<()>,
 }
 
-/// How long a stopping server waits for the log's last lines (stderr may be a pipe no one
-/// reads).
-const LAST_LINES: Duration = Duration::from_secs(2);
-
 impl AccessLog {
     pub fn start(sink: Sink, json: bool) -> std::io::Result<Self> {
-        let (sender, receiver) = crossbeam_channel::bounded(QUEUE);
+        let (sender, receiver) = crossbeam_channel::bounded(WAITING);
         let (done, stopped) = crossbeam_channel::bounded(1);
+        let pending = std::sync::Arc::new(Mutex::new(Pending {
+            lines: Lines::empty(&sink),
+            count: 0,
+        }));
+        let shared = pending.clone();
         std::thread::Builder::new()
             .name("ignyx-access-log".into())
             .spawn(move || {
-                write_lines(&receiver, &sink, json);
+                write_lines(&receiver, &shared, &sink);
                 let _ = done.send(());
             })?;
         Ok(Self {
+            json,
+            pending,
             sender,
             dropped: AtomicU64::new(0),
             stopped,
         })
     }
 
-    /// Queues the line of a request answered with `status`, `elapsed` after it was seen.
-    pub fn record(&self, seen: Seen, status: StatusCode) {
-        let elapsed = seen.at.elapsed().unwrap_or_default();
-        if let Err(TrySendError::Full(_)) =
-            self.sender.try_send(Message::Line(seen, status, elapsed))
-        {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+    /// What the log keeps of a request as it comes.
+    pub fn seen(
+        &self,
+        client: Option<SocketAddr>,
+        method: &Method,
+        target: &Uri,
+        version: Version,
+    ) -> Seen {
+        Seen {
+            client,
+            method: method.clone(),
+            target: target.path_and_query().cloned(),
+            version,
+            at: self.json.then(SystemTime::now),
         }
     }
 
-    /// Writes what is queued and stops the writer, waiting for it a moment at most (a
+    /// Adds the line of a request answered with `status`.
+    pub fn record(&self, seen: Seen, status: StatusCode) {
+        let elapsed = (seen.at)
+            .and_then(|at| at.elapsed().ok())
+            .unwrap_or_default();
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        let json = self.json;
+        match &mut pending.lines {
+            Lines::Text(text) => {
+                if json {
+                    json_line(text, &seen, status, elapsed);
+                } else {
+                    text.push_str("INFO:     ");
+                    text_line(text, &seen, status);
+                }
+                text.push('\n');
+            }
+            Lines::Records(records) => records.push(Record {
+                client: client_text(seen.client),
+                path: target_text(&seen.target).to_owned(),
+                version: http_version(seen.version),
+                status: status.as_u16(),
+                json: json.then(|| {
+                    let mut text = String::new();
+                    json_line(&mut text, &seen, status, elapsed);
+                    text
+                }),
+                method: seen.method,
+            }),
+        }
+        pending.count += 1;
+        if pending.lines.is_full() {
+            let empty = match &pending.lines {
+                Lines::Text(_) => Lines::Text(String::with_capacity(FULL + 512)),
+                Lines::Records(_) => Lines::Records(Vec::new()),
+            };
+            let full = std::mem::replace(&mut pending.lines, empty);
+            let count = std::mem::take(&mut pending.count);
+            drop(pending);
+            if let Err(TrySendError::Full(_)) = self.sender.try_send(Message::Full(full)) {
+                self.dropped.fetch_add(count, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes what is buffered and stops the writer, waiting for it a moment at most (a
     /// writer stuck on a full pipe is left behind); call without the GIL.
     pub fn finish(&self) {
         let _ = self.sender.send_timeout(Message::Close, LAST_LINES);
@@ -113,63 +211,24 @@ impl AccessLog {
     }
 }
 
-fn write_lines(receiver: &Receiver<Message>, sink: &Sink, json: bool) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut text = String::new();
+/// The writer: full buffers as they come, and what is buffered every `EVERY`.
+fn write_lines(receiver: &Receiver<Message>, pending: &Mutex<Pending>, sink: &Sink) {
     loop {
-        let Ok(first) = receiver.recv() else { return };
-        batch.push(first);
-        batch.extend(receiver.try_iter().take(BATCH - 1));
-        let mut closing = false;
-        let lines = batch.drain(..).filter_map(|message| match message {
-            Message::Line(seen, status, elapsed) => Some((seen, status, elapsed)),
-            Message::Close => {
-                closing = true;
-                None
+        let closing = match receiver.recv_timeout(EVERY) {
+            Ok(Message::Full(lines)) => {
+                write(sink, lines);
+                continue;
             }
+            Ok(Message::Close) | Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        };
+        let buffered = pending.lock().ok().and_then(|mut pending| {
+            pending.count = 0;
+            let empty = Lines::empty(sink);
+            (!pending.lines.is_empty()).then(|| std::mem::replace(&mut pending.lines, empty))
         });
-        match sink {
-            Sink::Stderr => {
-                text.clear();
-                for (seen, status, elapsed) in lines {
-                    if json {
-                        json_line(&mut text, &seen, status, elapsed);
-                    } else {
-                        text.push_str("INFO:     ");
-                        text_line(&mut text, &seen, status);
-                    }
-                    text.push('\n');
-                }
-                let _ = std::io::stderr().lock().write_all(text.as_bytes());
-            }
-            Sink::Logger(logger) => {
-                let lines: Vec<_> = lines.collect();
-                Python::with_gil(|py| {
-                    let logger = logger.bind(py);
-                    for (seen, status, elapsed) in &lines {
-                        let logged = if json {
-                            text.clear();
-                            json_line(&mut text, seen, *status, *elapsed);
-                            logger.call_method1("info", ("%s", text.as_str()))
-                        } else {
-                            logger.call_method1(
-                                "info",
-                                (
-                                    "%s - \"%s %s HTTP/%s\" %d",
-                                    client_text(seen.client),
-                                    seen.method.as_str(),
-                                    target_text(&seen.target),
-                                    http_version(seen.version),
-                                    status.as_u16(),
-                                ),
-                            )
-                        };
-                        if let Err(err) = logged {
-                            err.print(py);
-                        }
-                    }
-                });
-            }
+        if let Some(lines) = buffered {
+            write(sink, lines);
         }
         if closing {
             return;
@@ -177,31 +236,63 @@ fn write_lines(receiver: &Receiver<Message>, sink: &Sink, json: bool) {
     }
 }
 
+fn write(sink: &Sink, lines: Lines) {
+    match (sink, lines) {
+        (Sink::Logger(logger), Lines::Records(records)) => Python::with_gil(|py| {
+            let logger = logger.bind(py);
+            for record in &records {
+                let logged = match &record.json {
+                    Some(json) => logger.call_method1("info", ("%s", json.as_str())),
+                    None => logger.call_method1(
+                        "info",
+                        (
+                            "%s - \"%s %s HTTP/%s\" %d",
+                            record.client.as_str(),
+                            record.method.as_str(),
+                            record.path.as_str(),
+                            record.version,
+                            record.status,
+                        ),
+                    ),
+                };
+                if let Err(err) = logged {
+                    err.print(py);
+                }
+            }
+        }),
+        (_, Lines::Text(text)) => {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+        (Sink::Stderr, Lines::Records(_)) => {}
+    }
+}
+
 /// `127.0.0.1:5123 - "GET /users/7?full=1 HTTP/1.1" 200 OK`, as uvicorn's access log.
 fn text_line(out: &mut String, seen: &Seen, status: StatusCode) {
-    let _ = write!(
-        out,
-        "{} - \"{} {} HTTP/{}\" {} {}",
-        client_text(seen.client),
-        seen.method,
-        target_text(&seen.target),
-        http_version(seen.version),
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-    );
+    push_client(out, seen.client);
+    out.push_str(" - \"");
+    out.push_str(seen.method.as_str());
+    out.push(' ');
+    out.push_str(target_text(&seen.target));
+    out.push_str(" HTTP/");
+    out.push_str(http_version(seen.version));
+    out.push_str("\" ");
+    out.push_str(itoa::Buffer::new().format(status.as_u16()));
+    out.push(' ');
+    out.push_str(status.canonical_reason().unwrap_or(""));
 }
 
 /// `{"time": ..., "client": ..., "method": ..., "path": ..., "http_version": ..., "status":
 /// ..., "duration_ms": ...}`: one JSON object, for log shippers.
 fn json_line(out: &mut String, seen: &Seen, status: StatusCode, elapsed: Duration) {
     out.push_str("{\"time\":\"");
-    rfc3339(out, seen.at);
+    rfc3339(out, seen.at.unwrap_or_else(SystemTime::now));
     out.push_str("\",\"client\":");
     json_string(out, &client_text(seen.client));
     out.push_str(",\"method\":");
     json_string(out, seen.method.as_str());
     out.push_str(",\"path\":");
-    json_string(out, &target_text(&seen.target));
+    json_string(out, target_text(&seen.target));
     let _ = write!(
         out,
         ",\"http_version\":\"{}\",\"status\":{},\"duration_ms\":{:.3}}}",
@@ -211,19 +302,35 @@ fn json_line(out: &mut String, seen: &Seen, status: StatusCode, elapsed: Duratio
     );
 }
 
-fn client_text(client: Option<SocketAddr>) -> String {
+/// `127.0.0.1:5123`, `[::1]:5123`, or nothing for a Unix socket's client.
+fn push_client(out: &mut String, client: Option<SocketAddr>) {
     match client {
-        Some(SocketAddr::V4(v4)) => format!("{}:{}", ip_text((*v4.ip()).into()), v4.port()),
-        Some(SocketAddr::V6(v6)) => format!("[{}]:{}", v6.ip(), v6.port()),
-        None => String::new(),
+        Some(SocketAddr::V4(v4)) => {
+            for (index, octet) in v4.ip().octets().into_iter().enumerate() {
+                if index > 0 {
+                    out.push('.');
+                }
+                out.push_str(itoa::Buffer::new().format(octet));
+            }
+            out.push(':');
+            out.push_str(itoa::Buffer::new().format(v4.port()));
+        }
+        Some(SocketAddr::V6(v6)) => {
+            let _ = write!(out, "[{}]:{}", v6.ip(), v6.port());
+        }
+        None => {}
     }
 }
 
+fn client_text(client: Option<SocketAddr>) -> String {
+    let mut text = String::new();
+    push_client(&mut text, client);
+    text
+}
+
 /// The path and query as the client sent them (an HTTP/2 request's URI is absolute).
-fn target_text(target: &Uri) -> String {
-    target
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+fn target_text(target: &Option<PathAndQuery>) -> &str {
+    target.as_ref().map_or("/", PathAndQuery::as_str)
 }
 
 fn json_string(out: &mut String, text: &str) {
@@ -281,9 +388,9 @@ mod tests {
         Seen {
             client,
             method: Method::GET,
-            target: target.parse().unwrap(),
+            target: target.parse::<Uri>().unwrap().path_and_query().cloned(),
             version: Version::HTTP_11,
-            at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_466_445_123),
+            at: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_466_445_123)),
         }
     }
 

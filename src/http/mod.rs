@@ -167,9 +167,8 @@ pub async fn handle(
     // it in each request's future.
     let mut observed = (shared.access_log.is_some() || shared.metrics.is_some()).then(|| {
         Box::new(Observed {
-            seen: (shared.access_log.as_ref()).map(|_| {
-                access_log::Seen::new(peers.client, req.method(), req.uri(), req.version())
-            }),
+            seen: (shared.access_log.as_ref())
+                .map(|log| log.seen(peers.client, req.method(), req.uri(), req.version())),
             counted: (shared.metrics.as_ref()).map(|m| (m.start(), req.method().clone())),
             template: None,
         })
