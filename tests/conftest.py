@@ -258,3 +258,38 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
 
 def http_client(port: int, **kwargs: Any) -> httpx.Client:
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", **kwargs)
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+# What a public authority puts in what it signs, as strict clients (Python 3.13's default
+# verification, browsers) require it.
+_LEAF = (
+    "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+)
+_USES = {
+    "server": "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    "client": "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+}
+
+
+def private_authority(directory: Path) -> Path:
+    """Makes, in `directory`, a private certificate authority (ca.pem, ca.key), a server
+    certificate it signed for localhost and 127.0.0.1 (server.pem, server.key) and a client
+    certificate it signed (client.pem, client.key), with the extensions a public authority
+    would give them; returns `directory`."""
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=Test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)  # fmt: skip
+    for name, cn in (("server", "localhost"), ("client", "alice")):
+        (directory / f"{name}.ext").write_text(_LEAF + _USES[name])
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+                f"{name}.csr", "-subj", f"/CN={cn}", cwd=directory)  # fmt: skip
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile",
+                f"{name}.ext", cwd=directory)  # fmt: skip
+    return directory

@@ -41,7 +41,7 @@ from typing import Any, Optional
 import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints
-from conftest import eventually, free_port, wait_for_port
+from conftest import eventually, free_port, private_authority, wait_for_port
 from ignyx.config import Config
 from test_cli import SCRIPT, Served, alive, answering_pids, serve, write
 from websockets.sync.client import connect
@@ -147,24 +147,11 @@ http {{
 # --- certificates, ports and the site file ------------------------------------------------
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private authority (ca.pem) and a certificate for localhost it signed (server.pem,
     server.key), as a public authority would sign one for a real name."""
-    d = tmp_path_factory.mktemp("certs")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=Test CA", cwd=d)  # fmt: skip
-    (d / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
-            "server.csr", "-subj", "/CN=localhost", cwd=d)  # fmt: skip
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
-            cwd=d)  # fmt: skip
-    return d
+    return private_authority(tmp_path_factory.mktemp("certs"))
 
 
 def trusting(certs: Path) -> ssl.SSLContext:

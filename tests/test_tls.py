@@ -9,13 +9,12 @@ import asyncio
 import json
 import shutil
 import ssl
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 import websockets
-from conftest import free_port
+from conftest import free_port, openssl, private_authority
 from test_cli import assert_one_error_line, local, run_cli, serve, write
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -48,27 +47,14 @@ async def ws(websocket: WebSocket):
 """
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private authority (ca.pem), a server certificate for localhost and 127.0.0.1 signed
     by it (server.pem, server.key; server-enc.key encrypted with "s3cret", legacy.key in
     OpenSSL's legacy encrypted format), a client certificate signed by it (client.pem,
-    client.key), and an unrelated key (other.key)."""
-    d = tmp_path_factory.mktemp("certs")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=Test CA", cwd=d)  # fmt: skip
-    (d / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    (d / "client.ext").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
-    for name, cn in (("server", "localhost"), ("client", "alice")):
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
-                f"{name}.csr", "-subj", f"/CN={cn}", cwd=d)  # fmt: skip
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext",
-                cwd=d)  # fmt: skip
+    client.key), an unrelated key (other.key) and a self-signed client certificate for it
+    (stranger.pem)."""
+    d = private_authority(tmp_path_factory.mktemp("certs"))
     openssl("pkcs8", "-topk8", "-in", "server.key", "-out", "server-enc.key", "-passout",
             "pass:s3cret", "-v2", "aes-256-cbc", cwd=d)  # fmt: skip
     openssl("rsa", "-in", "server.key", "-aes128", "-traditional", "-passout", "pass:x",

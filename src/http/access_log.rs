@@ -102,8 +102,34 @@ enum Message {
     Close,
 }
 
+/// The reason phrase of each status, as the running Python's `http.HTTPStatus` says it
+/// (uvicorn's lines use it, and Python 3.13 renamed some: 422 is "Unprocessable Content").
+pub struct Phrases(Vec<Option<Box<str>>>);
+
+impl Phrases {
+    pub fn of_python(py: Python<'_>) -> PyResult<Self> {
+        let mut phrases = vec![None; 600];
+        for status in py.import("http")?.getattr("HTTPStatus")?.try_iter()? {
+            let status = status?;
+            let code: usize = status.getattr("value")?.extract()?;
+            if let Some(slot) = phrases.get_mut(code) {
+                *slot = Some(status.getattr("phrase")?.extract::<String>()?.into());
+            }
+        }
+        Ok(Self(phrases))
+    }
+
+    fn of(&self, status: StatusCode) -> &str {
+        match self.0.get(usize::from(status.as_u16())) {
+            Some(Some(phrase)) => phrase,
+            _ => status.canonical_reason().unwrap_or(""),
+        }
+    }
+}
+
 pub struct AccessLog {
     json: bool,
+    phrases: Phrases,
     pending: std::sync::Arc<Mutex<Pending>>,
     sender: Sender<Message>,
     dropped: AtomicU64,
@@ -112,7 +138,7 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    pub fn start(sink: Sink, json: bool) -> std::io::Result<Self> {
+    pub fn start(sink: Sink, json: bool, phrases: Phrases) -> std::io::Result<Self> {
         let (sender, receiver) = crossbeam_channel::bounded(WAITING);
         let (done, stopped) = crossbeam_channel::bounded(1);
         let pending = std::sync::Arc::new(Mutex::new(Pending {
@@ -128,6 +154,7 @@ impl AccessLog {
             })?;
         Ok(Self {
             json,
+            phrases,
             pending,
             sender,
             dropped: AtomicU64::new(0),
@@ -167,7 +194,7 @@ impl AccessLog {
                     json_line(text, &seen, status, elapsed);
                 } else {
                     text.push_str("INFO:     ");
-                    text_line(text, &seen, status);
+                    text_line(text, &seen, status, self.phrases.of(status));
                 }
                 text.push('\n');
             }
@@ -268,7 +295,7 @@ fn write(sink: &Sink, lines: Lines) {
 }
 
 /// `127.0.0.1:5123 - "GET /users/7?full=1 HTTP/1.1" 200 OK`, as uvicorn's access log.
-fn text_line(out: &mut String, seen: &Seen, status: StatusCode) {
+fn text_line(out: &mut String, seen: &Seen, status: StatusCode, phrase: &str) {
     push_client(out, seen.client);
     out.push_str(" - \"");
     out.push_str(seen.method.as_str());
@@ -279,7 +306,7 @@ fn text_line(out: &mut String, seen: &Seen, status: StatusCode) {
     out.push_str("\" ");
     out.push_str(itoa::Buffer::new().format(status.as_u16()));
     out.push(' ');
-    out.push_str(status.canonical_reason().unwrap_or(""));
+    out.push_str(phrase);
 }
 
 /// `{"time": ..., "client": ..., "method": ..., "path": ..., "http_version": ..., "status":
@@ -398,13 +425,23 @@ mod tests {
     fn text_lines_are_uvicorns() {
         let mut out = String::new();
         let client = Some("127.0.0.1:5123".parse().unwrap());
-        text_line(&mut out, &seen(client, "/users/7?full=1"), StatusCode::OK);
+        text_line(
+            &mut out,
+            &seen(client, "/users/7?full=1"),
+            StatusCode::OK,
+            "OK",
+        );
         assert_eq!(
             out,
             "127.0.0.1:5123 - \"GET /users/7?full=1 HTTP/1.1\" 200 OK"
         );
         out.clear();
-        text_line(&mut out, &seen(None, "http://h/x"), StatusCode::NOT_FOUND);
+        text_line(
+            &mut out,
+            &seen(None, "http://h/x"),
+            StatusCode::NOT_FOUND,
+            "Not Found",
+        );
         assert_eq!(out, " - \"GET /x HTTP/1.1\" 404 Not Found");
     }
 

@@ -24,7 +24,7 @@ use pyo3::prelude::*;
 use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
-use crate::http::access_log::{AccessLog, Sink as AccessSink};
+use crate::http::access_log::{AccessLog, Phrases, Sink as AccessSink};
 use crate::http::gate::{Gate, Recycled};
 use crate::http::{self as h, Peers, Protocols};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
@@ -243,7 +243,9 @@ impl Server {
                     Ok("stderr") => AccessSink::Stderr,
                     _ => AccessSink::Logger(sink.clone_ref(py)),
                 };
-                Some(AccessLog::start(sink, *json).map_err(|e| PyOSError::new_err(e.to_string()))?)
+                let phrases = Phrases::of_python(py)?;
+                let log = AccessLog::start(sink, *json, phrases);
+                Some(log.map_err(|e| PyOSError::new_err(e.to_string()))?)
             }
         };
         let metrics = self.metrics.lock().ok().and_then(|mut m| m.take());
