@@ -889,3 +889,114 @@ def test_answers_unchanged_by_telemetry(pair: Pair) -> None:
                 untraced.headers.get("content-type"),
                 untraced.content,
             ), f"{method} {url}"
+
+
+# --- automatic export (auto_configure) ---------------------------------------------------------
+
+AUTO_APP = """
+import os
+import sys
+
+{imports}
+
+app = FastAPI(telemetry={telemetry})
+
+
+@app.get("/users/{{user_id}}")
+def user(user_id: int):
+    return {{"id": user_id}}
+
+
+with TestClient(app) as client:
+    assert client.get("/users/7").status_code == 200
+print("served")
+"""
+
+
+class _Collector:
+    """An OTLP/HTTP receiver on 127.0.0.1: what was posted, by path."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received: dict[str, bytes] = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                length = int(self.headers.get("content-length", 0))
+                received[self.path] = received.get(self.path, b"") + self.rfile.read(length)
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("how", ["setting", "environment"])
+def test_auto_configure_exports_by_otlp_as_the_environment_says(tmp_path, framework, how):
+    """With ``auto_configure`` (or ``FASTAPI_OTEL_AUTO_CONFIGURE=true``) and
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``, the app's spans, metrics and logs go by OTLP/HTTP to that
+    collector, flushed when the app shuts down, as FastAPI's do (a process of its own: it sets
+    the global providers)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+    collector = _Collector()
+    try:
+        imports = (
+            "from fastapi import FastAPI\nfrom fastapi.testclient import TestClient"
+            if framework == "fastapi"
+            else "from ignyx import FastAPI\nfrom ignyx.testclient import TestClient"
+        )
+        telemetry = '{"auto_configure": True}' if how == "setting" else "None"
+        (tmp_path / "auto.py").write_text(AUTO_APP.format(imports=imports, telemetry=telemetry))
+        env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_")}
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.url
+        if how == "environment":
+            env["FASTAPI_OTEL_AUTO_CONFIGURE"] = "true"
+        result = subprocess.run(
+            [sys.executable, "auto.py"], cwd=tmp_path, env=env, capture_output=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        assert b"served" in result.stdout
+    finally:
+        collector.close()
+    assert set(collector.received) >= {"/v1/traces", "/v1/metrics"}, collector.received.keys()
+    assert b"GET /users/{user_id}" in collector.received["/v1/traces"]
+    assert b"http.server.request.duration" in collector.received["/v1/metrics"]
+
+
+def test_auto_configure_without_an_endpoint_leaves_telemetry_off():
+    """Asked to configure itself with nowhere to export to, telemetry stays off (no
+    provider), and routes keep their fast plans."""
+    import os
+
+    if any(k.startswith("OTEL_EXPORTER_OTLP") for k in os.environ):
+        pytest.skip("the environment names an OTLP endpoint")
+    from ignyx import FastAPI
+    from ignyx.testclient import TestClient
+
+    app = FastAPI(telemetry={"auto_configure": True})
+
+    @app.get("/users/{user_id}")
+    def user(user_id: int) -> dict:
+        return {"id": user_id}
+
+    with TestClient(app) as client:
+        assert client.get("/users/7").json() == {"id": 7}
+    assert app._telemetry is None

@@ -13,9 +13,11 @@ Routes are compiled into the Rust engine's plan when serving starts.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
+import os
 from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -36,6 +38,9 @@ from .responses import JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, Mount, generate_unique_id
 
 logger = logging.getLogger("ignyx.error")
+
+# The environment variables that turn telemetry's automatic export on, as FastAPI's does.
+_AUTO_CONFIGURE = ("FASTAPI_OTEL_AUTO_CONFIGURE", "IGNYX_OTEL_AUTO_CONFIGURE")
 
 
 def _register_json_fallback() -> None:
@@ -290,12 +295,20 @@ class Ignyx:
             from .telemetry import _api, _middleware
         except ImportError:
             return None
-        config: dict[str, Any] = {**_api.DEFAULTS, **self.telemetry_settings}
+        environment = (os.getenv(name, "") for name in _AUTO_CONFIGURE)
+        automatic = any(value.lower() == "true" for value in environment)
+        config: dict[str, Any] = {
+            **_api.DEFAULTS,
+            "auto_configure": automatic,
+            **self.telemetry_settings,
+        }
         if config["auto_configure"]:
-            logger.warning(
-                "telemetry auto_configure is not supported: configure OpenTelemetry's "
-                "providers before serving the app"
-            )
+            from .telemetry import _environment
+
+            try:
+                _environment.configure(config)
+            except ValueError as exc:  # telemetry's set-up must not keep the app from serving
+                logger.warning("Automatic telemetry configuration failed: %s", exc)
         return config if _middleware.enabled(config) else None  # type: ignore[arg-type]
 
     def _build_stack(self, entries: Sequence[Any]) -> Any:
@@ -378,6 +391,10 @@ class Ignyx:
         if self._lifespan_stack is not None:
             stack, self._lifespan_stack = self._lifespan_stack, None
             await stack.aclose()
+        if self._telemetry is not None and self._telemetry["auto_configure"]:
+            from .telemetry import _environment
+
+            await asyncio.get_running_loop().run_in_executor(None, _environment.flush)
 
     # -- serving -----------------------------------------------------------------
 

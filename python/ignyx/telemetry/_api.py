@@ -42,7 +42,8 @@ class TelemetryConfig(TypedDict, total=False):
     logs: bool
     # Spans for dependencies, the endpoint, serialization and background tasks (True).
     operation_spans: bool
-    # Export by OTLP as the OTEL_* environment says (not supported by Ignyx: False).
+    # Export by OTLP as the OTEL_* environment says, as serving starts (False, unless the
+    # environment has FASTAPI_OTEL_AUTO_CONFIGURE or IGNYX_OTEL_AUTO_CONFIGURE true).
     auto_configure: bool
     # `exclude(scope)` returning True leaves that request or connection untraced.
     exclude: Optional[Callable[[MutableMapping[str, Any]], bool]]

@@ -58,12 +58,17 @@ class _HeadersGetter(Getter[Headers]):
 _GETTER = _HeadersGetter()
 
 
+def placeholder(provider: Any) -> bool:
+    """Whether `provider` is OpenTelemetry's stand-in for one not configured yet."""
+    cls = type(provider)
+    return (cls.__module__, cls.__name__) in _PLACEHOLDERS
+
+
 def _provider(given: Any, global_provider: Any) -> Optional[Any]:
     """The provider to record through (`given`, else the global one), or None when telemetry
     through it would go nowhere."""
     provider = given if given is not None else global_provider
-    cls = type(provider)
-    if given is None and (cls.__module__, cls.__name__) in _PLACEHOLDERS:
+    if given is None and placeholder(provider):
         return None
     if isinstance(provider, _NO_OP):
         return None
