@@ -38,6 +38,7 @@ from .server import Server, prepare
 logger = logging.getLogger("ignyx.error")
 
 BOOT_FAILED = 3
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 # The generation of workers abandoned by a failed reload: stopped, and never replaced.
 RETIRED = -1
 # Workers that failed to boot in a row, after having booted before, before giving up.
@@ -165,24 +166,32 @@ class Supervisor:
         if max_requests:
             max_requests += random.randint(0, max(0, config.workers_max_requests_jitter))
         ready_read, ready_write = os.pipe()
+        # Held until the worker has its own handlers: a stop signal sent to a worker just
+        # forked would otherwise go to a copy of the supervisor's handler and be lost.
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
                 os.close(ready_read)
-                code = self._work(ready_write, max_requests, slot)
+                code = self._work(ready_write, max_requests, slot, unblocked)
             finally:
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         os.close(ready_write)
         self.workers[pid] = _Worker(pid, self.generation, slot, ready_read)
         logger.info("Started worker %d", pid)
 
-    def _work(self, ready: int, max_requests: Optional[int], slot: int) -> int:
-        """A worker's life, in the forked child; returns its exit code."""
+    def _work(
+        self, ready: int, max_requests: Optional[int], slot: int, unblocked: set[int]
+    ) -> int:
+        """A worker's life, in the forked child (with the stop signals blocked until its
+        handlers are set, `unblocked` the mask to restore); returns its exit code."""
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # reloads are the supervisor's
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         for fd in (*self.wake, *(w.ready_pipe for w in self.workers.values() if w.ready_pipe)):
             os.close(fd)
         metrics: dict[str, Any] = {"metrics_port": None}
