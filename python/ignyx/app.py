@@ -288,13 +288,11 @@ class Ignyx:
         return outer, entries, inner
 
     def _telemetry_config(self) -> Optional[dict[str, Any]]:
-        """The telemetry settings, when telemetry is on: OpenTelemetry is installed and one
-        of the signals asked for has a provider configured (checked when serving starts, as
+        """The telemetry settings, when telemetry is on: one of the signals asked for has a
+        provider configured (checked when serving starts, as
         routes are compiled for it); else None, and the app runs without it."""
-        try:
-            from .telemetry import _api, _middleware
-        except ImportError:
-            return None
+        from .telemetry import _api, _middleware
+
         environment = (os.getenv(name, "") for name in _AUTO_CONFIGURE)
         automatic = any(value.lower() == "true" for value in environment)
         config: dict[str, Any] = {
