@@ -21,7 +21,7 @@ use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri, Version};
 use pyo3::prelude::*;
 
-use super::request::http_version;
+use super::request::{http_version, push_ip};
 
 /// Bytes (or, for a logger, records) buffered before the buffer goes to the writer.
 const FULL: usize = 64 * 1024;
@@ -81,6 +81,16 @@ impl Lines {
         match self {
             Self::Text(text) => text.len() >= FULL,
             Self::Records(records) => records.len() >= FULL_RECORDS,
+        }
+    }
+
+    /// The lines so far, leaving an empty buffer of the same kind.
+    fn take(&mut self) -> Self {
+        match self {
+            Self::Text(text) => {
+                Self::Text(std::mem::replace(text, String::with_capacity(FULL + 512)))
+            }
+            Self::Records(records) => Self::Records(std::mem::take(records)),
         }
     }
 
@@ -213,11 +223,7 @@ impl AccessLog {
         }
         pending.count += 1;
         if pending.lines.is_full() {
-            let empty = match &pending.lines {
-                Lines::Text(_) => Lines::Text(String::with_capacity(FULL + 512)),
-                Lines::Records(_) => Lines::Records(Vec::new()),
-            };
-            let full = std::mem::replace(&mut pending.lines, empty);
+            let full = pending.lines.take();
             let count = std::mem::take(&mut pending.count);
             drop(pending);
             if let Err(TrySendError::Full(_)) = self.sender.try_send(Message::Full(full)) {
@@ -251,8 +257,7 @@ fn write_lines(receiver: &Receiver<Message>, pending: &Mutex<Pending>, sink: &Si
         };
         let buffered = pending.lock().ok().and_then(|mut pending| {
             pending.count = 0;
-            let empty = Lines::empty(sink);
-            (!pending.lines.is_empty()).then(|| std::mem::replace(&mut pending.lines, empty))
+            (!pending.lines.is_empty()).then(|| pending.lines.take())
         });
         if let Some(lines) = buffered {
             write(sink, lines);
@@ -331,22 +336,16 @@ fn json_line(out: &mut String, seen: &Seen, status: StatusCode, elapsed: Duratio
 
 /// `127.0.0.1:5123`, `[::1]:5123`, or nothing for a Unix socket's client.
 fn push_client(out: &mut String, client: Option<SocketAddr>) {
-    match client {
-        Some(SocketAddr::V4(v4)) => {
-            for (index, octet) in v4.ip().octets().into_iter().enumerate() {
-                if index > 0 {
-                    out.push('.');
-                }
-                out.push_str(itoa::Buffer::new().format(octet));
-            }
-            out.push(':');
-            out.push_str(itoa::Buffer::new().format(v4.port()));
-        }
-        Some(SocketAddr::V6(v6)) => {
-            let _ = write!(out, "[{}]:{}", v6.ip(), v6.port());
-        }
-        None => {}
+    let Some(client) = client else { return };
+    if client.is_ipv6() {
+        out.push('[');
+        push_ip(out, client.ip());
+        out.push(']');
+    } else {
+        push_ip(out, client.ip());
     }
+    out.push(':');
+    out.push_str(itoa::Buffer::new().format(client.port()));
 }
 
 fn client_text(client: Option<SocketAddr>) -> String {

@@ -388,23 +388,29 @@ pub fn header_list<'py>(py: Python<'py>, headers: &HeaderMap) -> PyResult<Bound<
 /// An address as text; IPv4 without the formatting machinery, which costs more than the
 /// rest of the scope.
 pub fn ip_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
     let mut text = String::with_capacity(15);
+    push_ip(&mut text, ip);
+    text
+}
+
+/// `ip` written at the end of `out`, an IPv4 address digit by digit (no formatter).
+pub fn push_ip(out: &mut String, ip: IpAddr) {
+    let IpAddr::V4(v4) = ip else {
+        let _ = std::fmt::Write::write_fmt(out, format_args!("{ip}"));
+        return;
+    };
     for (index, octet) in v4.octets().into_iter().enumerate() {
         if index > 0 {
-            text.push('.');
+            out.push('.');
         }
         if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
+            out.push(char::from(b'0' + octet / 100));
         }
         if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
+            out.push(char::from(b'0' + octet / 10 % 10));
         }
-        text.push(char::from(b'0' + octet % 10));
+        out.push(char::from(b'0' + octet % 10));
     }
-    text
 }
 
 /// Header values are bytes; Starlette decodes them as latin-1, so every byte maps to one char.
