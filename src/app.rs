@@ -73,7 +73,10 @@ impl App {
 
     /// Adds one route: `call(request)` answers it, or `fast` when its parameters convert.
     /// `route` is the Python route object, which ASGI middleware finds in `scope["route"]`.
-    #[pyo3(signature = (path, methods, call, *, is_async, status_code, fast = None, route = None))]
+    #[pyo3(signature = (
+        path, methods, call, *, is_async, status_code, fast = None, route = None,
+        max_body_size = None
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn add_route(
         &mut self,
@@ -85,6 +88,7 @@ impl App {
         status_code: u16,
         fast: Option<Py<FastPlan>>,
         route: Option<Py<PyAny>>,
+        max_body_size: Option<usize>,
     ) -> PyResult<()> {
         let methods = methods
             .iter()
@@ -109,6 +113,7 @@ impl App {
             object,
             kind: RouteKind::Endpoint,
             template: Arc::from(path),
+            max_body_size,
         });
         self.router
             .insert(path, &methods, route)
@@ -149,6 +154,7 @@ impl App {
             object: None,
             kind: RouteKind::Stack,
             template: Arc::from(""),
+            max_body_size: None,
         });
         let cors = match cors {
             Some(options) => Some(self::cors(Some(options))?),

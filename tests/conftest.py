@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any, Callable, Iterator, Optional
 
 import httpx
@@ -224,6 +225,28 @@ def served_script(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(relative: str, framework: str) -> ModuleType:
+    """The example at `relative` (under ``examples/``), its ``from ignyx...`` imports made
+    from `framework`'s package of the same name (``fastapi`` for its FastAPI twin)."""
+    path = EXAMPLES / relative
+    source, swapped = re.subn(
+        r"^from ignyx((?:\.\w+)*) import",
+        rf"from {framework}\1 import",
+        path.read_text(),
+        flags=re.M,
+    )
+    assert swapped, f"{relative} imports nothing from ignyx"
+    name = f"example_{framework}_{path.stem}"
+    module = ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module  # Pydantic looks its models' module up there
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    return module
 
 
 def free_port() -> int:

@@ -108,10 +108,7 @@ def _still_serving(base: str) -> None:
 @pytest.mark.parametrize("where", ["sync", "async", "dependency"])
 def test_a_fault_in_a_handler_or_dependency_is_a_500(base, where, kind):
     response = httpx.get(f"{base}/{where}/{kind}", timeout=5)
-    assert (response.status_code, response.text) == (500, "Internal Server Error") or (
-        response.status_code,
-        response.json(),
-    ) == (500, {"detail": "Internal Server Error"})
+    assert (response.status_code, response.text) == (500, "Internal Server Error")
     _still_serving(base)
 
 

@@ -44,11 +44,14 @@ def test_ignyx_exports_what_fastapi_exports(name):
     assert name in ignyx.__all__
 
 
-def test_fastapi_is_an_alias_of_ignyx():
-    assert ignyx.FastAPI is ignyx.Ignyx
+def test_fastapi_is_ignyx_under_fastapis_name():
     from ignyx.app import FastAPI, Ignyx
+    from ignyx.applications import FastAPI as FastAPIFromApplications
 
-    assert FastAPI is Ignyx is ignyx.Ignyx
+    assert FastAPI is FastAPIFromApplications is ignyx.FastAPI
+    assert Ignyx is ignyx.Ignyx
+    assert issubclass(FastAPI, Ignyx)
+    assert (FastAPI().title, Ignyx().title) == ("FastAPI", "Ignyx")
 
 
 @pytest.mark.parametrize(
@@ -94,6 +97,18 @@ def test_fastapi_is_an_alias_of_ignyx():
         ("ignyx.params", ["Query", "Path", "Header", "Cookie", "Body", "Depends"]),
         ("ignyx.routing", ["APIRouter", "APIRoute"]),
         ("ignyx.background", ["BackgroundTasks"]),
+        ("ignyx.staticfiles", ["StaticFiles"]),
+        ("ignyx.templating", ["Jinja2Templates"]),
+        ("ignyx.utils", ["generate_unique_id", "is_body_allowed_for_status_code"]),
+        ("ignyx.types", ["DecoratedCallable", "IncEx", "UnionType", "ModelNameMap"]),
+        ("ignyx.logger", ["logger"]),
+        ("ignyx._compat", ["ModelField", "Undefined", "PYDANTIC_V2", "lenient_issubclass"]),
+        (
+            "ignyx.exceptions",
+            ["FastAPIError", "FastAPIDeprecationWarning", "DependencyScopeError"],
+        ),
+        ("ignyx.middleware.wsgi", ["WSGIMiddleware"]),
+        ("ignyx.middleware.asyncexitstack", ["AsyncExitStackMiddleware"]),
     ],
 )
 def test_module_paths_users_import_from(module, names):

@@ -434,10 +434,7 @@ def test_signal_stops_the_server_after_in_flight_requests(tmp_path, signum):
         with http_client(port, timeout=10) as http:
             assert http.get("/").json() == {"ok": True}
             crash = http.get("/crash")
-            assert (crash.status_code, crash.content) == (
-                500,
-                b'{"detail":"Internal Server Error"}',
-            )
+            assert (crash.status_code, crash.content) == (500, b"Internal Server Error")
             assert http.get("/").status_code == 200
 
         results = {}

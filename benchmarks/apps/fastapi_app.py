@@ -9,6 +9,7 @@ which is FastAPI's slow path and would flatter the comparison.
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -36,6 +37,15 @@ elif os.environ.get("BENCH_MIDDLEWARE") == "http":
 class User(BaseModel):
     name: str
     age: int
+
+
+class Row(BaseModel):
+    id: int
+    name: str
+
+
+# What /jsonl streams: made once, so that the route measures streaming, not model building.
+ROWS = [Row(id=i, name="item") for i in range(10_000)]
 
 
 async def dep_a() -> int:
@@ -80,6 +90,12 @@ async def async_route():
 @app.get("/deps")
 async def deps(c: int = Depends(dep_c)):
     return {"deps": c}
+
+
+@app.get("/jsonl")
+async def jsonl() -> AsyncIterator[Row]:
+    for row in ROWS:
+        yield row
 
 
 @app.get("/cpu")

@@ -9,6 +9,7 @@ the same routes with the same work per request.
 import asyncio
 import os
 import sys
+from collections.abc import Iterator
 
 from ignyx import Depends, Ignyx
 from ignyx.middleware import CORSMiddleware
@@ -47,6 +48,15 @@ elif os.environ.get("BENCH_MIDDLEWARE") == "http":
 class User(BaseModel):
     name: str
     age: int
+
+
+class Row(BaseModel):
+    id: int
+    name: str
+
+
+# What /jsonl streams: made once, so that the route measures streaming, not model building.
+ROWS = [Row(id=i, name="item") for i in range(10_000)]
 
 
 def dep_a() -> int:
@@ -90,6 +100,11 @@ async def async_route():
 @app.get("/deps")
 def deps(c: int = Depends(dep_c)):
     return {"deps": c}
+
+
+@app.get("/jsonl")
+def jsonl() -> Iterator[Row]:
+    yield from ROWS
 
 
 @app.get("/cpu")

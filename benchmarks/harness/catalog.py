@@ -19,6 +19,9 @@ class Endpoint:
     content_type: Optional[str] = None
     # Measured when no --endpoints are given (`make bench`); otherwise only on request.
     default: bool = True
+    # wrk's connections for this endpoint, in place of the run's --connections: a response
+    # that takes long to send needs fewer of them to keep each under wrk's timeout.
+    connections: Optional[int] = None
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -36,6 +39,16 @@ ENDPOINTS: dict[str, Endpoint] = {
     "sync": Endpoint("GET /sync (twin of /async)", "GET", "/sync", {"message": "Hello, World!"}),
     "async": Endpoint("GET /async", "GET", "/async", {"message": "Hello, World!"}),
     "deps": Endpoint("GET /deps (3 nested)", "GET", "/deps", {"deps": 3}),
+    # 10,000 small Pydantic models streamed as JSON Lines (issue 21: at least 5x FastAPI).
+    # FastAPI sends one such response in ~0.1 s: 64 at once would each outlast wrk's 2 s
+    # timeout, so 8 connections share the server.
+    "jsonl": Endpoint(
+        "GET /jsonl (10,000 models, -c8)",
+        "GET",
+        "/jsonl",
+        "".join(f'{{"id":{i},"name":"item"}}\n' for i in range(10_000)),
+        connections=8,
+    ),
     # ~1 ms of Python per request: wrk needs almost no CPU, so on a 2-core machine two
     # workers can each have a core (make bench-workers).
     "cpu": Endpoint(

@@ -37,6 +37,7 @@ def run_wrk(
     pin: Optional[int],
     extra_headers: list[str],
 ) -> dict[str, Any]:
+    connections = ep.connections or connections
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if ep.script:
         argv += ["-s", str(BENCH_DIR / ep.script)]

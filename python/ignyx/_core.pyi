@@ -43,9 +43,11 @@ class App:
         status_code: int,
         fast: FastPlan | None = None,
         route: Any | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         """Adds one route: `call(request)` answers it, or `fast` when its parameters convert.
-        `route` is the Python route object, which ASGI middleware finds in `scope["route"]`."""
+        `route` is the Python route object, which ASGI middleware finds in `scope["route"]`;
+        `max_body_size`, its own body limit (else the app's)."""
 
     def add_websocket_route(
         self, path: str, call: Callable[[RequestData, WebSocketChannel], None]

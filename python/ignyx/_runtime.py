@@ -14,8 +14,9 @@ I/O it would speed up; the loop here only runs Python callbacks.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from ._asyncio_internals import DrivenLoop
 
@@ -34,6 +35,11 @@ class EngineLoop(DrivenLoop):
         super().__init__()
         # The requests' own work still running, which shutdown waits for.
         self._owed: set[asyncio.Task] = set()
+        # Of those, the responses' background tasks.
+        self._background: set[asyncio.Task] = set()
+        # Where an exception user code raised after its response (a background task, a
+        # `yield` dependency's exit) goes besides the log: a TestClient's list, to raise it.
+        self.fault_sink: Optional[Callable[[BaseException], None]] = None
 
     def finish(self, grace: float, shutdown: Callable[[], Awaitable[None]]) -> None:
         """After serving: lets the requests' own work (background tasks, streamed bodies)
@@ -58,6 +64,25 @@ class EngineLoop(DrivenLoop):
         finally:
             self.close()
 
+    def backgrounds_done(self) -> concurrent.futures.Future[None]:
+        """From another thread (a TestClient's, holding a response): a future done once the
+        background tasks of every response sent so far have finished."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def wait() -> None:
+            running = [task for task in self._background if not task.done()]
+            if not running:
+                done.set_result(None)
+                return
+            waiting = self.create_task(asyncio.wait(running))
+            waiting.add_done_callback(lambda _: done.set_result(None))
+
+        # The engine hands a response's background task over in a job before the response's
+        # last bytes leave, and each pass runs its jobs before its one loop iteration: two
+        # iterations from now, every job queued before this call has run.
+        self.call_soon_threadsafe(self.call_soon, wait)
+        return done
+
     def _owe(self, task: asyncio.Task) -> None:
         """Counts `task` as a request's work, which shutdown waits for."""
         self._owed.add(task)
@@ -66,7 +91,10 @@ class EngineLoop(DrivenLoop):
     # -- entry points the engine calls during a step ---------------------------
 
     def run_background(self, task: Callable[[], Awaitable[None]]) -> None:
-        self._owe(self.create_task(_background(task)))
+        running = self.create_task(_background(task))
+        self._owe(running)
+        self._background.add(running)
+        running.add_done_callback(self._background.discard)
 
     def pump(self, iterator: Any, sink: Any) -> None:
         self._owe(self.create_task(_pump(iterator, sink)))
@@ -75,11 +103,23 @@ class EngineLoop(DrivenLoop):
 async def _background(task: Callable[[], Awaitable[None]]) -> None:
     try:
         await task()
-    except USER_FAULTS:
+    except USER_FAULTS as exc:
         logger.exception("Exception in background task")
+        report_fault(exc)
+
+
+def report_fault(exc: BaseException) -> None:
+    """Hands `exc`, which user code raised after its response was sent, to the running
+    engine loop's `fault_sink` (a TestClient's), when it has one."""
+    sink = getattr(asyncio.get_running_loop(), "fault_sink", None)
+    if sink is not None:
+        sink(exc)
 
 
 _END = object()
+
+# Seconds a failed streaming body waits before it is cut (see `_pump`).
+_FLUSH_WAIT = 0.01
 
 
 async def _writable(sink: Any) -> None:
@@ -108,6 +148,9 @@ async def _pump(iterator: Any, sink: Any) -> None:
                     await _writable(sink)
     except USER_FAULTS:
         logger.exception("Exception in streaming response body")
+        # hyper drops what it has not written yet when a body fails: one short wait lets it
+        # write the chunks already sent, so the client gets them before the cut.
+        await asyncio.sleep(_FLUSH_WAIT)
         sink.abort()  # the client sees the body cut, not complete
     finally:
         sink.close()

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _asgi, params
 from ._asgi_host import stack_entry, websocket_stack_entry
+from ._deprecation import ON_EVENT, ROOT_PATH, warn_deprecated
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
 from .exception_handlers import (
@@ -36,10 +37,13 @@ from .middleware.base import BaseHTTPMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, Mount, generate_unique_id
+from .routing.limits import FormLimits, checked_max_body_size
 
 logger = logging.getLogger("ignyx.error")
 
 # The environment variables that turn telemetry's automatic export on, as FastAPI's does.
+# What the engine is told for an app with ``max_body_size=None``.
+_UNLIMITED = 2**63 - 1
 _AUTO_CONFIGURE = ("FASTAPI_OTEL_AUTO_CONFIGURE", "IGNYX_OTEL_AUTO_CONFIGURE")
 
 
@@ -51,13 +55,19 @@ def _register_json_fallback() -> None:
 
 
 class Ignyx:
-    """A FastAPI-compatible application served by the Rust engine."""
+    """A FastAPI-compatible application served by the Rust engine.
+
+    Its OpenAPI document and docs pages are titled "Ignyx" unless given ``title=``.
+    """
+
+    # The title when none is given: the class's own name, as FastAPI's app is "FastAPI".
+    _default_title = "Ignyx"
 
     def __init__(
         self,
         *,
         debug: bool = False,
-        title: str = "Ignyx",
+        title: Optional[str] = None,
         summary: Optional[str] = None,
         description: str = "",
         version: str = "0.1.0",
@@ -92,7 +102,8 @@ class Ignyx:
         include_in_schema: bool = True,
         generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
         separate_input_output_schemas: bool = True,
-        max_body_size: int = 16 * 1024 * 1024,
+        max_body_size: Optional[int] = 16 * 1024 * 1024,
+        form_limits: Optional[FormLimits] = None,
         middleware: Optional[Sequence[Middleware]] = None,
         telemetry: Optional[dict[str, Any]] = None,
         **extra: Any,
@@ -101,7 +112,7 @@ class Ignyx:
         # `ignyx.telemetry.TelemetryConfig`; on when serving starts with a provider configured.
         self.telemetry_settings = dict(telemetry or {})
         self._telemetry: Optional[dict[str, Any]] = None
-        self.title = title
+        self.title = self._default_title if title is None else title
         self.summary = summary
         self.description = description
         self.version = version
@@ -121,12 +132,17 @@ class Ignyx:
         self.terms_of_service = terms_of_service
         self.contact = contact
         self.license_info = license_info
+        if root_path:
+            warn_deprecated(ROOT_PATH)
         self.root_path = root_path
         self.root_path_in_servers = root_path_in_servers
         self.webhooks = webhooks or APIRouter()
         self.separate_input_output_schemas = separate_input_output_schemas
         self.redirect_slashes = redirect_slashes
-        self.max_body_size = max_body_size
+        # The engine's limit for routes without their own (None: none at all; unlike
+        # FastAPI, 16 MiB by default, so a server is not one large upload from running out
+        # of memory).
+        self.max_body_size = checked_max_body_size(max_body_size)
         self.extra = extra
         self.state = State()
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
@@ -154,6 +170,7 @@ class Ignyx:
             on_startup=on_startup,
             on_shutdown=on_shutdown,
             lifespan=lifespan,
+            form_limits=form_limits,
         )
 
     # -- routes ----------------------------------------------------------------
@@ -352,7 +369,7 @@ class Ignyx:
         handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
         if handler is not None:
             return handler(request, exc)
-        return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+        return Response("Internal Server Error", status_code=500, media_type="text/plain")
 
     # -- ASGI ----------------------------------------------------------------------
 
@@ -371,8 +388,15 @@ class Ignyx:
     # -- lifespan ----------------------------------------------------------------
 
     def on_event(self, event_type: str) -> Callable:
-        """``@app.on_event("startup")``: the router's (not run when the app has a lifespan)."""
-        return self.router.on_event(event_type)
+        """``@app.on_event("startup")``: the router's (not run when the app has a lifespan).
+        Deprecated, as in FastAPI: it warns, and ``lifespan=`` is the way."""
+        warn_deprecated(ON_EVENT, DeprecationWarning)
+
+        def decorator(func: Callable) -> Callable:
+            self.router.add_event_handler(event_type, func)
+            return func
+
+        return decorator
 
     def add_event_handler(self, event_type: str, func: Callable) -> None:
         self.router.add_event_handler(event_type, func)
@@ -434,7 +458,8 @@ class Ignyx:
 
         _register_json_fallback()
         self._telemetry = self._telemetry_config()
-        core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=self.max_body_size)
+        limit = self.max_body_size if self.max_body_size is not None else _UNLIMITED
+        core = _core.App(redirect_slashes=self.redirect_slashes, max_body_size=limit)
         core.set_hooks(
             response_class=Response,
             streaming_class=StreamingResponse,
@@ -511,6 +536,15 @@ def _native_layer(entry: Any) -> Any:
     return entry if isinstance(entry, CORSMiddleware) else None
 
 
-FastAPI = Ignyx
+class FastAPI(Ignyx):
+    """``Ignyx`` under FastAPI's name, for apps moved from FastAPI: the same application,
+    titled "FastAPI" by default in its OpenAPI document and docs pages, as FastAPI's::
+
+        app = FastAPI()
+        app.openapi()["info"]["title"]  # "FastAPI"
+    """
+
+    _default_title = "FastAPI"
+
 
 __all__ = ["FastAPI", "Ignyx", "http_exception_handler", "request_validation_exception_handler"]

@@ -19,9 +19,14 @@ import inspect
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, ParamSpec
+
+from ._runtime import report_fault
 
 __all__ = ["BackgroundTask", "BackgroundTasks"]
+
+# The parameters of a task's function, which its arguments are checked against.
+P = ParamSpec("P")
 
 
 def _is_async_callable(func: Any) -> bool:
@@ -35,7 +40,7 @@ def _is_async_callable(func: Any) -> bool:
 class BackgroundTask:
     """One call, ``func(*args, **kwargs)``, kept for later; ``await task()`` runs it."""
 
-    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
         self.func = func
         self.args = args
         self.kwargs = kwargs
@@ -55,7 +60,7 @@ class BackgroundTasks(BackgroundTask):
     def __init__(self, tasks: Optional[Sequence[BackgroundTask]] = None) -> None:
         self.tasks = list(tasks) if tasks else []
 
-    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def add_task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
         self.tasks.append(BackgroundTask(func, *args, **kwargs))
 
     # The spelling of Ignyx's first README.
@@ -74,5 +79,6 @@ class BackgroundTasks(BackgroundTask):
                         await task()
             except Exception as exc:
                 logging.getLogger("ignyx.error").exception("Exception in background task")
+                report_fault(exc)
                 if telemetry is not None:
                     telemetry.exception(exc)

@@ -67,6 +67,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     sys.exit(_serve(target, config))
 
 
+# The command's entry point under the name ``fastapi.cli`` gives it.
+cli_main = main
+
+
 def _serve(target: Optional[str], config: Config) -> int:
     from .launch import launch
 

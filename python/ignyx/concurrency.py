@@ -25,10 +25,16 @@ from time import perf_counter
 from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from ._core import InlinePolicy
+from ._deprecation import warn_deprecated
 
 T = TypeVar("T")
 
-__all__ = ["contextmanager_in_threadpool", "iterate_in_threadpool", "run_in_threadpool"]
+__all__ = [
+    "contextmanager_in_threadpool",
+    "iterate_in_threadpool",
+    "run_in_threadpool",
+    "run_until_first_complete",
+]
 
 
 async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -108,3 +114,20 @@ async def contextmanager_in_threadpool(
             raise
     else:
         await run(cm.__exit__, None, None, None)
+
+
+async def run_until_first_complete(*args: tuple[Callable[..., Any], dict[str, Any]]) -> None:
+    """Deprecated, as in Starlette: runs each ``(async_func, kwargs)`` at once and stops
+    the others when the first returns."""
+    warn_deprecated(
+        "run_until_first_complete is deprecated and will be removed in a future version."
+    )
+    tasks = [asyncio.ensure_future(func(**kwargs)) for func, kwargs in args]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # the first one's exception, if it failed
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -35,6 +35,7 @@ __all__ = [
     "Address",
     "Default",
     "DefaultPlaceholder",
+    "DefaultType",
     "FormData",
     "Headers",
     "ImmutableMultiDict",
@@ -615,6 +616,10 @@ class DefaultPlaceholder:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DefaultPlaceholder) and other.value == self.value
+
+
+# The type of the value a ``DefaultPlaceholder`` stands in for.
+DefaultType = TypeVar("DefaultType")
 
 
 def Default(value: _V) -> _V:

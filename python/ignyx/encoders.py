@@ -33,12 +33,20 @@ from uuid import UUID
 from pydantic import AnyUrl, BaseModel, NameEmail, SecretBytes, SecretStr
 from pydantic_core import PydanticSerializationError, PydanticUndefinedType, Url, to_jsonable_python
 
-__all__ = ["jsonable_encoder"]
+__all__ = [
+    "ENCODERS_BY_TYPE",
+    "decimal_encoder",
+    "encoders_by_class_tuples",
+    "generate_encoders_by_class_tuples",
+    "isoformat",
+    "jsonable_encoder",
+]
 
 IncEx = Union[set[int], set[str], dict[int, Any], dict[str, Any]]
 
 
-def _decimal(value: Decimal) -> Union[int, float]:
+def decimal_encoder(value: Decimal) -> Union[int, float]:
+    """``Decimal("2")`` as ``2`` and ``Decimal("2.5")`` as ``2.5``."""
     # Whole numbers stay ints so that Numeric(x, 0) columns round-trip without a ".0".
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent >= 0:
@@ -46,17 +54,20 @@ def _decimal(value: Decimal) -> Union[int, float]:
     return float(value)
 
 
-def _isoformat(value: Union[datetime.date, datetime.time]) -> str:
+def isoformat(value: Union[datetime.date, datetime.time]) -> str:
+    """A date or time as ISO 8601 text: ``"2024-01-02"``."""
     return value.isoformat()
 
 
-_ENCODERS_BY_TYPE: dict[type[Any], Callable[[Any], Any]] = {
+# The encoder of each type ``jsonable_encoder`` converts; an app may add its own
+# (``ENCODERS_BY_TYPE[ObjectId] = str``) for values the engine's JSON writer does not know.
+ENCODERS_BY_TYPE: dict[type[Any], Callable[[Any], Any]] = {
     bytes: lambda value: value.decode(),
-    datetime.date: _isoformat,
-    datetime.datetime: _isoformat,
-    datetime.time: _isoformat,
+    datetime.date: isoformat,
+    datetime.datetime: isoformat,
+    datetime.time: isoformat,
     datetime.timedelta: lambda value: value.total_seconds(),
-    Decimal: _decimal,
+    Decimal: decimal_encoder,
     Enum: lambda value: value.value,
     frozenset: list,
     deque: list,
@@ -78,17 +89,28 @@ _ENCODERS_BY_TYPE: dict[type[Any], Callable[[Any], Any]] = {
     AnyUrl: str,
 }
 
+
+def generate_encoders_by_class_tuples(
+    type_encoder_map: dict[Any, Callable[[Any], Any]],
+) -> dict[Callable[[Any], Any], tuple[Any, ...]]:
+    """The map inverted: each encoder and the tuple of types it encodes."""
+    by_encoder: dict[Callable[[Any], Any], tuple[Any, ...]] = {}
+    for type_, encoder in type_encoder_map.items():
+        by_encoder[encoder] = (*by_encoder.get(encoder, ()), type_)
+    return by_encoder
+
+
+encoders_by_class_tuples = generate_encoders_by_class_tuples(ENCODERS_BY_TYPE)
+
 # pydantic's deprecated Color classes are encoded with str(), found by module so that
 # importing them (and their deprecation warning) is never needed.
 _STR_ENCODED_MODULES = ("pydantic.color", "pydantic_extra_types.color")
 
 
 def _encode_by_type(obj: Any) -> tuple[bool, Any]:
-    encoder = _ENCODERS_BY_TYPE.get(type(obj))
+    encoder = ENCODERS_BY_TYPE.get(type(obj))
     if encoder is None:
-        encoder = next(
-            (enc for cls, enc in _ENCODERS_BY_TYPE.items() if isinstance(obj, cls)), None
-        )
+        encoder = next((enc for cls, enc in ENCODERS_BY_TYPE.items() if isinstance(obj, cls)), None)
     if encoder is None and type(obj).__module__ in _STR_ENCODED_MODULES:
         encoder = str
     if encoder is None:

@@ -10,14 +10,19 @@ and ``lookup_exception_handler``, which picks the handler an exception goes to.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from .encoders import jsonable_encoder
-from .exceptions import HTTPException, RequestValidationError
+from .exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
 from .requests import Request
 from .responses import JSONResponse, Response
+from .status import WS_1008_POLICY_VIOLATION
+
+if TYPE_CHECKING:  # the handlers of HTTP errors need nothing of WebSockets
+    from .websockets import WebSocket
 
 
 async def http_exception_handler(request: Request, exc: HTTPException) -> Response:
@@ -39,6 +44,14 @@ async def request_validation_exception_handler(
         # An input such as 1e400 is inf, which JSON cannot carry: report it as text
         # rather than failing with a 500 on bad input.
         return JSONResponse(status_code=422, content=_finite(content))
+
+
+async def websocket_request_validation_exception_handler(
+    websocket: WebSocket, exc: WebSocketRequestValidationError
+) -> None:
+    """FastAPI's default: closes the socket with 1008 and the errors, as JSON, as reason."""
+    reason = json.dumps(jsonable_encoder(exc.errors()))
+    await websocket.close(code=WS_1008_POLICY_VIOLATION, reason=reason)
 
 
 def lookup_exception_handler(

@@ -16,14 +16,23 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, TypedDict
+
+from pydantic import BaseModel, create_model
 
 __all__ = [
+    "DependencyScopeError",
+    "EndpointContext",
+    "FastAPIDeprecationWarning",
+    "FastAPIError",
     "HTTPException",
     "IgnyxError",
+    "PydanticV1NotSupportedError",
+    "RequestErrorModel",
     "RequestValidationError",
     "ResponseValidationError",
     "ValidationException",
+    "WebSocketErrorModel",
     "WebSocketException",
     "WebSocketRequestValidationError",
 ]
@@ -71,25 +80,82 @@ class WebSocketException(Exception):
         return f"{self.__class__.__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
-class IgnyxError(RuntimeError):
-    """A mistake in how the app is put together (Ignyx's counterpart of ``FastAPIError``)."""
+class FastAPIError(RuntimeError):
+    """A mistake in how the app is put together; ``except FastAPIError`` catches Ignyx's own."""
+
+
+class IgnyxError(FastAPIError):
+    """The configuration errors Ignyx raises itself, so both names catch them::
+
+    try:
+        build_app()
+    except FastAPIError as exc:  # also an IgnyxError
+        sys.exit(str(exc))
+    """
+
+
+class DependencyScopeError(IgnyxError):
+    """A dependency depends on another whose scope is narrower than its own."""
+
+
+class PydanticV1NotSupportedError(IgnyxError):
+    """A ``pydantic.v1`` model was given where only Pydantic 2 models work."""
+
+
+class FastAPIDeprecationWarning(UserWarning):
+    """A feature the app uses is deprecated; a ``UserWarning``, so Python shows it by default::
+
+    warnings.filterwarnings("error", category=FastAPIDeprecationWarning)
+    """
+
+
+class EndpointContext(TypedDict, total=False):
+    """Where the endpoint behind a validation error lives, shown in the error's message."""
+
+    function: str
+    path: str
+    file: str
+    line: int
+
+
+# The models that name the location of a request's or a WebSocket's validation errors.
+RequestErrorModel: type[BaseModel] = create_model("Request")
+WebSocketErrorModel: type[BaseModel] = create_model("WebSocket")
 
 
 class ValidationException(Exception):
-    """Base of the validation errors: holds pydantic-style error dicts, read with ``.errors()``."""
+    """Base of the validation errors: holds pydantic-style error dicts, read with ``.errors()``.
 
-    def __init__(self, errors: Sequence[Any]) -> None:
+    ``endpoint_ctx`` (an ``EndpointContext``) says which endpoint failed, in ``str(exc)``.
+    """
+
+    def __init__(
+        self, errors: Sequence[Any], *, endpoint_ctx: Optional[EndpointContext] = None
+    ) -> None:
         self._errors = errors
+        self.endpoint_ctx = endpoint_ctx
+        context = endpoint_ctx or {}
+        self.endpoint_function = context.get("function")
+        self.endpoint_path = context.get("path")
+        self.endpoint_file = context.get("file")
+        self.endpoint_line = context.get("line")
 
     def errors(self) -> Sequence[Any]:
         return self._errors
+
+    def _endpoint_lines(self) -> str:
+        path = f"\n    {self.endpoint_path}" if self.endpoint_path else ""
+        if self.endpoint_file and self.endpoint_line and self.endpoint_function:
+            place = f'File "{self.endpoint_file}", line {self.endpoint_line}'
+            return f"\n  {place}, in {self.endpoint_function}{path}"
+        return f"\n  Endpoint: {self.endpoint_path}" if self.endpoint_path else ""
 
     def __str__(self) -> str:
         count = len(self._errors)
         message = f"{count} validation error{'s' if count != 1 else ''}:\n"
         for error in self._errors:
             message += f"  {error}\n"
-        return message.rstrip()
+        return (message + self._endpoint_lines()).rstrip()
 
 
 class RequestValidationError(ValidationException):
@@ -98,8 +164,14 @@ class RequestValidationError(ValidationException):
     ``body`` is the request body as it was received, for handlers that want to echo it.
     """
 
-    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
-        super().__init__(errors)
+    def __init__(
+        self,
+        errors: Sequence[Any],
+        *,
+        body: Any = None,
+        endpoint_ctx: Optional[EndpointContext] = None,
+    ) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
         self.body = body
 
 
@@ -110,6 +182,12 @@ class WebSocketRequestValidationError(ValidationException):
 class ResponseValidationError(ValidationException):
     """The handler's return value did not match its ``response_model``: a server bug, so a 500."""
 
-    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
-        super().__init__(errors)
+    def __init__(
+        self,
+        errors: Sequence[Any],
+        *,
+        body: Any = None,
+        endpoint_ctx: Optional[EndpointContext] = None,
+    ) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
         self.body = body

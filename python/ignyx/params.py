@@ -11,10 +11,12 @@ The markers are pydantic ``FieldInfo`` objects, as in FastAPI, so their constrai
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+
+from ._deprecation import EXAMPLE, REGEX, warn_deprecated
 
 _Unset: Any = PydanticUndefined
 
@@ -67,6 +69,10 @@ class Param(FieldInfo):  # type: ignore[misc]
         json_schema_extra: Optional[dict[str, Any]] = None,
         **extra: Any,
     ) -> None:
+        if example is not _Unset:
+            warn_deprecated(EXAMPLE)
+        if regex is not None:
+            warn_deprecated(REGEX)
         # FastAPI documents the deprecated `example` on the parameter only, not in its schema.
         self.example = example
         self.include_in_schema = include_in_schema
@@ -165,13 +171,24 @@ class File(Form):  # type: ignore[misc]
 
 
 class Depends:
-    """A dependency: ``Depends(get_db)``; ``Depends()`` uses the parameter's annotation."""
+    """A dependency: ``Depends(get_db)``; ``Depends()`` uses the parameter's annotation.
+
+    A ``yield`` dependency's code after the ``yield`` runs once the response is sent; with
+    ``scope="function"`` it runs as soon as the endpoint has returned, before the response
+    is sent."""
 
     def __init__(
-        self, dependency: Optional[Callable[..., Any]] = None, *, use_cache: bool = True
+        self,
+        dependency: Optional[Callable[..., Any]] = None,
+        *,
+        use_cache: bool = True,
+        scope: Optional[Literal["function", "request"]] = None,
     ) -> None:
+        if scope not in (None, "function", "request"):
+            raise ValueError(f'scope must be "function" or "request", not {scope!r}')
         self.dependency = dependency
         self.use_cache = use_cache
+        self.scope = scope
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
@@ -188,6 +205,7 @@ class Security(Depends):
         *,
         scopes: Optional[Sequence[str]] = None,
         use_cache: bool = True,
+        scope: Optional[Literal["function", "request"]] = None,
     ) -> None:
-        super().__init__(dependency=dependency, use_cache=use_cache)
+        super().__init__(dependency=dependency, use_cache=use_cache, scope=scope)
         self.scopes = list(scopes or [])

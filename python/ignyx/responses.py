@@ -38,6 +38,7 @@ from .concurrency import iterate_in_threadpool
 from .datastructures import URL, MutableHeaders
 
 __all__ = [
+    "EventSourceResponse",
     "FileResponse",
     "HTMLResponse",
     "JSONResponse",
@@ -348,6 +349,21 @@ class StreamingResponse(Response):
         await send_chunks(self.body_iterator, send, self.charset)
         if self.background is not None:
             await self.background()
+
+
+class EventSourceResponse(StreamingResponse):
+    """The response class of a Server-Sent Events path operation, one that ``yield``s
+    (see ``ignyx.sse``): its items are sent as ``text/event-stream`` events, with
+    ``Cache-Control: no-cache`` and ``X-Accel-Buffering: no`` so that neither caches nor
+    nginx hold them back::
+
+        @app.post("/chat", response_class=EventSourceResponse)
+        def chat(prompt: Prompt):
+            for token in model.generate(prompt.text):
+                yield {"token": token}
+    """
+
+    media_type = "text/event-stream"
 
 
 async def send_chunks(content: ContentStream, send: Any, charset: str = "utf-8") -> None:

@@ -49,6 +49,8 @@ class Server:
         self.address: str = self._core.address
         self._grace = graceful_timeout
         self._thread: Optional[threading.Thread] = None
+        # The event loop, while serving.
+        self.loop: Optional[EngineLoop] = None
 
     def serve(
         self, handle_signals: bool = True, started: Optional[Callable[[], None]] = None
@@ -57,7 +59,7 @@ class Server:
         startup hooks raised. `started` is called once they have run. Returns why the
         server stopped itself (`"max_requests"`, `"max_rss"`), else None."""
         handle_signals = handle_signals and threading.current_thread() is threading.main_thread()
-        loop = EngineLoop()
+        loop = self.loop = EngineLoop()
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self.app._startup())

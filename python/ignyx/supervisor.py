@@ -182,9 +182,7 @@ class Supervisor:
         self.workers[pid] = _Worker(pid, self.generation, slot, ready_read)
         logger.info("Started worker %d", pid)
 
-    def _work(
-        self, ready: int, max_requests: Optional[int], slot: int, unblocked: set[int]
-    ) -> int:
+    def _work(self, ready: int, max_requests: Optional[int], slot: int, unblocked: set[int]) -> int:
         """A worker's life, in the forked child (with the stop signals blocked until its
         handlers are set, `unblocked` the mask to restore); returns its exit code."""
         signal.set_wakeup_fd(-1)

@@ -5,22 +5,29 @@ exercise the same routing, extraction and serialisation as production::
 
     client = TestClient(app)
     assert client.get("/users/1").json() == {"id": 1}
+
+As with Starlette's TestClient, a request returns once the response's background tasks
+have run, and an exception the app did not handle is raised in the test (unless
+``raise_server_exceptions=False``: then the response is the app's 500).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import httpx
 
-from ._ws_client import WebSocketDenialResponse
+from ._ws_client import WebSocketDenialResponse, WebSocketTestSession, connect
 from .server import Server
 
-__all__ = ["TestClient", "WebSocketDenialResponse"]
+__all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 
 class _LoopbackTransport(httpx.HTTPTransport):
-    """Sends every request to the local server while keeping the URL the test wrote."""
+    """Sends every request to the app's server on 127.0.0.1, leaving the request itself as
+    the test wrote it (its URL, which cookies and redirects are resolved against)."""
 
     def __init__(self, host: str, port: int) -> None:
         super().__init__()
@@ -28,8 +35,29 @@ class _LoopbackTransport(httpx.HTTPTransport):
         self._port = port
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host=self._host, port=self._port)
-        return super().handle_request(request)
+        sent = httpx.Request(
+            request.method,
+            request.url.copy_with(scheme="http", host=self._host, port=self._port),
+            headers=request.headers,  # with the Host the test's URL names
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return super().handle_request(sent)
+
+
+class _FinishedOnClose(httpx.SyncByteStream):
+    """A streamed response's body; closing it finishes the request (`TestClient._finish`)."""
+
+    def __init__(self, stream: Any, client: TestClient) -> None:
+        self._stream = stream
+        self._client = client
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._stream)
+
+    def close(self) -> None:
+        self._stream.close()
+        self._client._finish()
 
 
 class TestClient(httpx.Client):
@@ -51,10 +79,15 @@ class TestClient(httpx.Client):
         self._server_errors: list[BaseException] = []
         if raise_server_exceptions:
             app._exception_sink = self._server_errors.append
-        self._server: Optional[Server] = Server(app, "127.0.0.1", 0, graceful_timeout=5.0)
+        # No keep-alive pings: a session's client answers them only while it reads.
+        self._server: Optional[Server] = Server(
+            app, "127.0.0.1", 0, graceful_timeout=5.0, ws_ping_interval=None
+        )
         self._server.start_in_thread()
         host, port = self._server.host, self._server.port
         assert host is not None and port is not None  # a TCP socket
+        if raise_server_exceptions and self._server.loop is not None:
+            self._server.loop.fault_sink = self._server_errors.append
         transport = _LoopbackTransport(host, port)
         super().__init__(
             base_url=base_url,
@@ -64,15 +97,35 @@ class TestClient(httpx.Client):
             follow_redirects=follow_redirects,
         )
 
-    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        """Sends `request`; an exception the app did not handle is raised here, as in
-        Starlette's TestClient (the server has already answered 500)."""
-        response = super().send(request, **kwargs)
+    def send(
+        self, request: httpx.Request, *, stream: bool = False, **kwargs: Any
+    ) -> httpx.Response:
+        """Sends `request`; returns once the response's background tasks have run (a
+        streamed response: once it is closed). An exception the app did not handle is
+        raised here, as in Starlette's TestClient (the server has answered 500)."""
+        response = super().send(request, stream=stream, **kwargs)
+        if stream:
+            response.stream = _FinishedOnClose(response.stream, self)
+        else:
+            self._finish()
+        return response
+
+    def _finish(self) -> None:
+        """Waits for the background tasks of the responses sent so far, then raises the
+        first exception the app did not handle since the last request."""
+        loop = self._server.loop if self._server is not None else None
+        if loop is not None and not loop.is_closed():
+            done = loop.backgrounds_done()
+            while not loop.is_closed():  # a server that stopped runs nothing more
+                try:
+                    done.result(timeout=1.0)
+                    break
+                except concurrent.futures.TimeoutError:
+                    pass
         if self._server_errors:
-            error = self._server_errors.pop(0)
+            error = self._server_errors[0]
             self._server_errors.clear()
             raise error
-        return response
 
     @property
     def port(self) -> int:
@@ -80,9 +133,11 @@ class TestClient(httpx.Client):
         assert self._server.port is not None
         return self._server.port
 
-    def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> Any:
-        from ._ws_client import connect
-
+    def websocket_connect(
+        self, url: str, subprotocols: Optional[Sequence[str]] = None, **kwargs: Any
+    ) -> WebSocketTestSession:
+        """Opens a WebSocket session to `url` (``with client.websocket_connect("/ws") as
+        ws: ...``); a handshake the app refuses raises `WebSocketDisconnect`."""
         return connect(self, url, subprotocols=subprotocols, **kwargs)
 
     def close(self) -> None:

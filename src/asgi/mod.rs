@@ -60,10 +60,10 @@ impl AsgiApp {
         let origin = cors_origin(engine, &head.parts.headers);
         let reply = match h::route(engine, &head.parts, &head.path, &head.peers) {
             // Refused before it is read, as on the native server.
-            Routed::Route(..)
-                if h::declares_too_large(&head.parts.headers, engine.max_body_size) =>
+            Routed::Route(ref route, _)
+                if h::declares_too_large(&head.parts.headers, route.body_limit(engine)) =>
             {
-                Reply::too_large()
+                Reply::declared_too_large()
             }
             Routed::Route(route, params) => {
                 name_route(py, scope, &route, &params)?;
@@ -207,10 +207,10 @@ impl AsgiCall {
 
 #[pymethods]
 impl AsgiCall {
-    /// The largest request body the app accepts, in bytes.
+    /// The largest request body the route accepts, in bytes.
     #[getter]
     fn max_body_size(&self) -> usize {
-        self.engine.max_body_size
+        self.route.body_limit(&self.engine)
     }
 
     /// Whether the route is `async` (else Python runs `start` off the event loop).

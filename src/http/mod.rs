@@ -218,6 +218,10 @@ pub async fn handle(
         if let (Some(observed), Routed::Route(route, _)) = (&mut observed, &routed) {
             observed.template = Some(route.template.clone());
         }
+        let limit = match &routed {
+            Routed::Route(route, _) => route.body_limit(engine),
+            Routed::Answer(_) => engine.max_body_size,
+        };
         let plan = match (&engine.stack, routed) {
             (None, Routed::Route(route, params)) => Ok((route, params, None)),
             (None, Routed::Answer(reply)) => Err(reply),
@@ -231,7 +235,7 @@ pub async fn handle(
         let reply = match plan {
             Err(reply) => reply,
             Ok((call, params, routed)) => {
-                let (limit, timeout) = (engine.max_body_size, shared.body_timeout);
+                let timeout = shared.body_timeout;
                 match request::read_body(body, limit, timeout, &parts.headers).await {
                     Ok(body) => {
                         let scheme = if peers.secure { "https" } else { "http" };

@@ -211,7 +211,7 @@ pub async fn read_body(
     headers: &HeaderMap,
 ) -> Result<Bytes, Reply> {
     if declares_too_large(headers, limit) {
-        return Err(Reply::too_large());
+        return Err(Reply::declared_too_large());
     }
     // Most requests have no body: no timer, no collecting.
     if body.is_end_stream() {

@@ -88,17 +88,25 @@ impl Reply {
         }
     }
 
-    /// 413: the body is over the app's `max_body_size`.
+    /// 413 for a `Content-Length` over the route's `max_body_size`, refused before the
+    /// body is read (Starlette's body limit answers it in plain text).
+    pub fn declared_too_large() -> Self {
+        Self::text(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large")
+    }
+
+    /// 413 for a body that went over the route's `max_body_size` while it was read (FastAPI
+    /// answers it as an `HTTPException`).
     pub fn too_large() -> Self {
-        Self::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+        Self::detail(StatusCode::PAYLOAD_TOO_LARGE, "Content Too Large")
     }
 
     pub fn not_found() -> Self {
         Self::detail(StatusCode::NOT_FOUND, "Not Found")
     }
 
+    /// FastAPI's 500 (Starlette's `ServerErrorMiddleware`): plain text.
     pub fn internal_error() -> Self {
-        Self::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        Self::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
     }
 }
 

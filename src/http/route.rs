@@ -28,6 +28,17 @@ pub struct Route {
     pub kind: RouteKind,
     /// The path it was registered with (`/users/{id}`), as metrics name it.
     pub template: Arc<str>,
+    /// Its own largest request body (`max_body_size=` on the route or its router), which
+    /// wins over the app's.
+    pub max_body_size: Option<usize>,
+}
+
+impl Route {
+    /// The largest request body this route accepts: its own limit, else the app's.
+    #[inline]
+    pub fn body_limit(&self, engine: &super::Engine) -> usize {
+        self.max_body_size.unwrap_or(engine.max_body_size)
+    }
 }
 
 /// The two ways the engine calls a route.

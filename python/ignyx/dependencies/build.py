@@ -24,11 +24,13 @@ from pydantic_core import PydanticUndefined
 
 from .. import params
 from ..background import BackgroundTasks
+from ..exceptions import DependencyScopeError
 from ..requests import HTTPConnection, is_starlette_connection
 from ..responses import Response
 from ..websockets import WebSocket
-from .forms import form_key, form_model, is_upload
+from .forms import form_key, form_model, form_union_annotation, is_upload
 from .models import Dependant, ModelField, SecurityScopes
+from .param_models import param_model
 
 _SEQUENCES = (list, set, frozenset, tuple)
 
@@ -51,6 +53,7 @@ def build_dependant(
     name: Optional[str] = None,
     use_cache: bool = True,
     security_scopes: Optional[list[str]] = None,
+    scope: Optional[str] = None,
 ) -> Dependant:
     """Compiles `call`'s signature into a `Dependant` (done once, at registration)."""
     path_names = _path_param_names(path)
@@ -61,6 +64,7 @@ def build_dependant(
         path=path,
         use_cache=use_cache,
         security_scopes=list(security_scopes or []),
+        scope=scope,
         is_coroutine=is_coroutine,
         is_gen=is_gen,
         is_async_gen=is_async_gen,
@@ -88,6 +92,12 @@ def build_dependant(
             field_info, default = default, inspect.Parameter.empty
 
         if depends is not None:
+            if depends.scope == "function" and dependant.computed_scope == "request":
+                name = getattr(call, "__name__", "<unnamed_callable>")
+                raise DependencyScopeError(
+                    f'The dependency "{name}" has a scope of "request", it cannot depend '
+                    'on dependencies with scope "function".'
+                )
             sub_call = depends.dependency or base
             scopes = list(dependant.security_scopes)
             if isinstance(depends, params.Security):
@@ -98,6 +108,7 @@ def build_dependant(
                 name=param_name,
                 use_cache=depends.use_cache,
                 security_scopes=scopes,
+                scope=depends.scope,
             )
             dependant.dependencies.append(sub)
             continue
@@ -134,7 +145,17 @@ def build_route_dependant(
     for depends in dependencies:
         # No parameter to take a class from: the dependency must be given.
         assert depends.dependency is not None, "Depends() in dependencies=[...] needs a callable"
-        subs.append(build_dependant(depends.dependency, path=path, use_cache=depends.use_cache))
+        subs.append(
+            build_dependant(
+                depends.dependency,
+                path=path,
+                use_cache=depends.use_cache,
+                security_scopes=(
+                    list(depends.scopes) if isinstance(depends, params.Security) else None
+                ),
+                scope=depends.scope,
+            )
+        )
     dependant.dependencies[:0] = subs
     return dependant
 
@@ -150,6 +171,7 @@ def override_plan(dependant: Dependant, override: Callable[..., Any]) -> Dependa
             name=dependant.name,
             use_cache=dependant.use_cache,
             security_scopes=dependant.security_scopes,
+            scope=dependant.scope,
         )
     return plan
 
@@ -223,10 +245,14 @@ def _make_field(
     )
     if source == "path":
         required = True
-    key = model = None
+    key = model = parameters = None
     if source == "body":
         key = form_key(name, annotation, field_info, alias)
         model = form_model(annotation, field_info)
+        if model is not None and not model.keys:
+            annotation = form_union_annotation(annotation)
+    elif source != "path":
+        parameters = param_model(source, annotation, field_info)
     return ModelField(
         name=name,
         alias=alias,
@@ -238,6 +264,7 @@ def _make_field(
         is_sequence=_is_sequence(annotation),
         form_key=key,
         form_model=model,
+        param_model=parameters,
     )
 
 

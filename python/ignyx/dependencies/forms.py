@@ -13,11 +13,12 @@ counts as absent: the parameter takes its default or is reported missing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import deque
 from collections.abc import Sequence
 from typing import Annotated, Any, Optional, Union, get_args, get_origin
 
-from pydantic import AliasChoices, AliasPath, BaseModel, Json
+from pydantic import AliasChoices, AliasPath, BaseModel, BeforeValidator, Json, Tag
 from pydantic.fields import FieldInfo
 
 from .. import params
@@ -93,11 +94,21 @@ def form_key(
 
 
 def form_model(annotation: Any, field_info: FieldInfo) -> Optional[FormModel]:
-    """The model a ``Form()`` parameter is filled from field by field, if it is one."""
+    """The model a ``Form()`` parameter is filled from field by field, if it is one (a
+    union of models is one too: see `form_union_annotation`)."""
     if not isinstance(field_info, params.Form) or getattr(field_info, "embed", None):
         return None
     if _is_json(annotation, field_info):
         return None
+    branches = _union_models(annotation)
+    if branches:
+        models = [_model_form(model, nullable=False) for model in branches]
+        return FormModel(
+            keys=(),  # every field goes to the union as it was sent; each branch picks its own
+            names=frozenset().union(*(model.names for model in models)),
+            nullable=type(None) in get_args(annotation),
+            takes_extra=any(model.takes_extra for model in models),
+        )
     model = annotation
     if _is_union(annotation):
         args = get_args(annotation)
@@ -105,6 +116,47 @@ def form_model(annotation: Any, field_info: FieldInfo) -> Optional[FormModel]:
             model = next(arg for arg in args if arg is not type(None))
     if not _is_class(model, BaseModel):
         return None
+    return _model_form(model, nullable=model is not annotation)
+
+
+def form_union_annotation(annotation: Any) -> Any:
+    """A union of form models, each branch reading the form's values its own way (a list
+    for its list fields, one value for the others) before it validates them."""
+    choices: list[Any] = []
+    for choice in get_args(annotation):
+        if choice is type(None):
+            choices.append(choice)
+            continue
+        model, metadata = choice, []
+        if get_origin(choice) is Annotated:
+            model, *metadata = get_args(choice)
+        reader = BeforeValidator(
+            functools.partial(_branch_input, _model_form(model, nullable=False))
+        )
+        # Errors name a branch by its tag, else by its model.
+        tags = [item for item in metadata if isinstance(item, Tag)]
+        tag = tags[-1] if tags else Tag(model.__name__)
+        choices.append(Annotated[choice, reader, tag])
+    return Union[tuple(choices)]  # noqa: UP007 - built at runtime
+
+
+def _union_models(annotation: Any) -> list[type[BaseModel]]:
+    """The models of a union of two or more models (``Optional`` allowed), else none."""
+    if not _is_union(annotation):
+        return []
+    models = []
+    for arg in get_args(annotation):
+        if arg is type(None):
+            continue
+        if get_origin(arg) is Annotated:
+            arg = get_args(arg)[0]
+        if not _is_class(arg, BaseModel):
+            return []
+        models.append(arg)
+    return models if len(models) > 1 else []
+
+
+def _model_form(model: type[BaseModel], *, nullable: bool) -> FormModel:
     keys = []
     for name, info in model.model_fields.items():
         validation_alias = info.validation_alias
@@ -117,9 +169,25 @@ def form_model(annotation: Any, field_info: FieldInfo) -> Optional[FormModel]:
     return FormModel(
         keys=tuple(keys),
         names=frozenset(alias for key in keys for alias in key.aliases),
-        nullable=model is not annotation,
+        nullable=nullable,
         takes_extra=model.model_config.get("extra") in ("allow", "forbid"),
     )
+
+
+def _branch_input(model: FormModel, value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    form = FormData(
+        [
+            (name, item)
+            for name, items in value.items()
+            for item in (items if isinstance(items, list) else [items])
+        ]
+    )
+    data = form_model_input(model, form)
+    # Not from a browser's form, but a validator before this one may have put them there.
+    data.update((name, item) for name, item in value.items() if item is None or item == [])
+    return data
 
 
 def _is_class(obj: Any, cls: Any) -> bool:

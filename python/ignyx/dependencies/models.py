@@ -16,11 +16,12 @@ from copy import deepcopy
 from enum import Enum
 from typing import Annotated, Any, Callable, Optional
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from .._core import InlinePolicy
 from .forms import FormKey, FormModel
+from .param_models import ParamModel
 
 _SCALARS = (str, int, float, bool, bytes, type(None))
 
@@ -50,9 +51,13 @@ class ModelField:
     # Body fields only: how the field is read when the route's body is a form.
     form_key: Optional[FormKey] = None
     form_model: Optional[FormModel] = None
+    # Query, header and cookie fields only: the model whose fields are the parameters.
+    param_model: Optional[ParamModel] = None
 
     def __post_init__(self) -> None:
         metadata = list(self.field_info.metadata)
+        if self.field_info.discriminator is not None:
+            metadata.append(Field(discriminator=self.field_info.discriminator))
         if self.annotation is str and not metadata and self.source != "body":
             self.adapter = None  # a str is already a str: no validator call per request
         else:
@@ -100,6 +105,8 @@ class Dependant:
     # The body is a form (some body parameter here or around is Form/File): FastAPI then
     # reads every body parameter from the form.
     form_body: bool = False
+    # The route's ``form_limits`` (max_fields, max_files, max_part_size) for that form.
+    form_limits: dict[str, int] = dataclasses.field(default_factory=dict)
     request_param: Optional[str] = None
     websocket_param: Optional[str] = None
     response_param: Optional[str] = None
@@ -109,6 +116,8 @@ class Dependant:
     starlette_request_params: dict[str, Any] = dataclasses.field(default_factory=dict)
     security_scopes: list[str] = dataclasses.field(default_factory=list)
     use_cache: bool = True
+    # ``Depends(scope=...)``: "function" exits a ``yield`` dependency before the response.
+    scope: Optional[str] = None
     is_coroutine: bool = False
     is_gen: bool = False
     is_async_gen: bool = False
@@ -119,7 +128,14 @@ class Dependant:
 
     @functools.cached_property
     def cache_key(self) -> tuple[Any, ...]:
-        return (self.call, tuple(sorted(set(self.security_scopes))))
+        return (self.call, tuple(sorted(set(self.security_scopes))), self.computed_scope or "")
+
+    @property
+    def computed_scope(self) -> Optional[str]:
+        """When a ``yield`` dependency exits: its own scope, else after the response."""
+        if self.scope:
+            return self.scope
+        return "request" if self.is_gen or self.is_async_gen else None
 
     def walk(self) -> Iterator[Dependant]:
         """This dependant and every sub-dependant, depth first."""

@@ -30,6 +30,7 @@ from ..responses import Response
 from .build import override_plan
 from .forms import ABSENT, form_model_input, form_value
 from .models import Dependant, ModelField, SecurityScopes
+from .param_models import ParamModel, param_model_input, received_values
 
 
 class RequestContext:
@@ -39,6 +40,7 @@ class RequestContext:
         "request",
         "cache",
         "stack",
+        "function_stack",
         "background",
         "response",
         "_body",
@@ -54,7 +56,8 @@ class RequestContext:
         self.request = request
         self.overrides = overrides
         self.cache: dict[Any, Any] = {}
-        self.stack: Any = None
+        self.stack: Any = None  # yield dependencies that exit after the response
+        self.function_stack: Any = None  # those of scope "function": before it
         self.background: Optional[BackgroundTasks] = None
         self.response: Optional[Response] = None
         self._body: Any = PydanticUndefined
@@ -112,21 +115,19 @@ async def _solve(
             continue
         if not on_loop:
             if sub.is_gen:
-                if ctx.stack is None:
-                    ctx.stack = ExitStack()
-                result = ctx.stack.enter_context(contextmanager(sub.call)(**kwargs))
+                stack = _exit_stack(ctx, sub.scope, ExitStack)
+                result = stack.enter_context(contextmanager(sub.call)(**kwargs))
             else:
                 result = sub.call(**kwargs)
         elif sub.is_gen or sub.is_async_gen:
-            if ctx.stack is None:
-                ctx.stack = AsyncExitStack()
+            stack = _exit_stack(ctx, sub.scope, AsyncExitStack)
             if sub.is_async_gen:
                 cm = asynccontextmanager(sub.call)(**kwargs)
             else:
                 # Entered and exited off the loop, as FastAPI does, until proven quick.
                 blocking = contextmanager(sub.call)(**kwargs)
                 cm = contextmanager_in_threadpool(blocking, sub.policy)
-            result = await ctx.stack.enter_async_context(cm)
+            result = await stack.enter_async_context(cm)
         elif sub.is_coroutine:
             result = await sub.call(**kwargs)
         else:
@@ -136,6 +137,17 @@ async def _solve(
             cache[sub.cache_key] = result
     if dependant.takes_request_values:
         own_values(dependant, ctx, flat_body, values)
+
+
+def _exit_stack(ctx: RequestContext, scope: Optional[str], kind: Callable[[], Any]) -> Any:
+    """The stack a ``yield`` dependency of `scope` is entered on, made on first use."""
+    if scope == "function":
+        if ctx.function_stack is None:
+            ctx.function_stack = kind()
+        return ctx.function_stack
+    if ctx.stack is None:
+        ctx.stack = kind()
+    return ctx.stack
 
 
 def own_values(
@@ -176,6 +188,9 @@ def _request_values(dependant: Dependant, ctx: RequestContext, values: dict) -> 
     data = ctx.request._data
     errors = ctx.errors
     for field in dependant.request_fields:
+        if field.param_model is not None:
+            _model_value(field, field.param_model, ctx, values)
+            continue
         raw = _raw_value(field, data, ctx)
         if raw is None:
             if field.required:
@@ -188,12 +203,31 @@ def _request_values(dependant: Dependant, ctx: RequestContext, values: dict) -> 
             values[field.name] = field.validate(raw, (field.source, field.alias), errors)
 
 
+def _model_value(field: ModelField, model: ParamModel, ctx: RequestContext, values: dict) -> None:
+    value, header_locs = param_model_input(model, received_values(model.source, ctx.request))
+    loc = (model.source,)
+    if value is ABSENT:
+        if field.required:
+            ctx.errors.append(_missing(loc))
+        else:
+            values[field.name] = field.get_default()
+        return
+    errors: list[dict[str, Any]] = []
+    values[field.name] = field.validate(value, loc, errors)
+    if header_locs and model.loc_by_alias:
+        for error in errors:
+            error_loc = error["loc"]
+            if len(error_loc) > 1 and error_loc[1] in header_locs:
+                error["loc"] = (error_loc[0], header_locs[error_loc[1]], *error_loc[2:])
+    ctx.errors.extend(errors)
+
+
 def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: bool) -> None:
     fields = dependant.body_params
     if not fields:
         return
     if dependant.form_body:
-        _form_values(fields, ctx, values)
+        _form_values(fields, ctx, values, dependant.form_limits)
         return
     data = ctx.request._data
     body_bytes: bytes = data.body
@@ -238,10 +272,12 @@ def _body_values(dependant: Dependant, ctx: RequestContext, values: dict, flat: 
             values[field.name] = field.get_default()
 
 
-def _form_values(fields: list[ModelField], ctx: RequestContext, values: dict) -> None:
+def _form_values(
+    fields: list[ModelField], ctx: RequestContext, values: dict, limits: dict[str, int]
+) -> None:
     """Body parameters read from the form, as FastAPI does: each by its name, an empty
     value counting as missing, a form model from its own fields."""
-    form = _read_form(ctx)
+    form = _read_form(ctx, limits)
     errors = ctx.errors
     for field in fields:
         if field.form_model is not None:
@@ -259,9 +295,10 @@ def _form_values(fields: list[ModelField], ctx: RequestContext, values: dict) ->
             values[field.name] = field.validate(value, loc, errors)
 
 
-def _read_form(ctx: RequestContext) -> FormData:
+def _read_form(ctx: RequestContext, limits: dict[str, int]) -> FormData:
     try:
-        form = cast(Request, ctx.request)._parsed_form()  # forms come with HTTP requests
+        # Forms come with HTTP requests.
+        form = cast(Request, ctx.request)._parsed_form(**limits)
     except HTTPException:
         raise
     except Exception as exc:

@@ -25,19 +25,33 @@ class Parameter:
     """A parameter of an operation, possibly one field of a parameter model."""
 
     def __init__(
-        self, source: str, field: SchemaField, parent: Any, *, optional_model: bool = False
+        self,
+        source: str,
+        field: SchemaField,
+        parent: Any,
+        *,
+        optional_model: bool = False,
+        names: Optional[tuple[str, str]] = None,
     ) -> None:
         self.source = source
         self.field = field
         self.parent = parent  # the handler's parameter (an ignyx ModelField)
         self.optional_model = optional_model
+        # A model field's (schema alias, parameter name), as its parameter model reads it.
+        self.names = names
 
     @property
     def include_in_schema(self) -> bool:
         return getattr(self.parent.field_info, "include_in_schema", True)
 
     @property
+    def schema_alias(self) -> str:
+        return self.names[0] if self.names is not None else self.field.mode_alias
+
+    @property
     def name(self) -> str:
+        if self.names is not None:
+            return self.names[1]
         alias = self.field.mode_alias
         info = self.field.field_info
         convert = getattr(info, "convert_underscores", None)
@@ -74,6 +88,11 @@ class RoutePlan:
             if model:
                 name = f"Response_{code}_{route.unique_id}"
                 self.responses[code] = response_field(name, model)
+        # The items of a JSON Lines or SSE stream, when the route names their type.
+        self.stream_item = None
+        if route.stream_item_type:
+            name = "StreamItem_" + route.unique_id
+            self.stream_item = response_field(name, route.stream_item_type)
         self.callbacks = [
             RoutePlan(callback, fields)
             for callback in route.callbacks or []
@@ -85,7 +104,8 @@ class RoutePlan:
 
     def response_fields(self) -> list[SchemaField]:
         head = [self.response] if self.response is not None else []
-        return head + list(self.responses.values())
+        tail = [self.stream_item] if self.stream_item is not None else []
+        return head + list(self.responses.values()) + tail
 
     def request_fields(self) -> list[SchemaField]:
         return [parameter.field for parameter in self.parameters]
@@ -108,9 +128,11 @@ class FieldCache:
             optional_model = param.annotation is not model and not param.required
             if model not in self._models:
                 self._models[model] = model_fields(model)
+            keys = param.param_model.keys if param.param_model is not None else ()
+            names = [key.pairs[0] for key in keys] or [None] * len(self._models[model])
             result = [
-                Parameter(source, field, param, optional_model=optional_model)
-                for field in self._models[model]
+                Parameter(source, field, param, optional_model=optional_model, names=pair)
+                for field, pair in zip(self._models[model], names, strict=False)
             ]
         else:
             field = field_for(param.name, param.annotation, param.field_info, alias=param.alias)
@@ -197,10 +219,14 @@ def _should_embed(body_params: list[Any]) -> bool:
     if len({param.name for param in body_params}) > 1:
         return True
     first = body_params[0]
+    if first.form_model is not None and any(
+        param.form_model is None or param.annotation is not first.annotation
+        for param in body_params[1:]
+    ):
+        return True  # one name, different form models in different dependencies
     if getattr(first.field_info, "embed", None):
         return True
-    is_model = isinstance(first.annotation, type) and issubclass(first.annotation, BaseModel)
-    return isinstance(first.field_info, params.Form) and not is_model
+    return isinstance(first.field_info, params.Form) and first.form_model is None
 
 
 def _aliased(field_info: Any, alias: str) -> Any:

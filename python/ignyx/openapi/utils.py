@@ -23,6 +23,7 @@ from ..datastructures import DefaultPlaceholder
 from ..encoders import jsonable_encoder
 from ..responses import JSONResponse
 from ..routing import APIRoute
+from ..sse import _EVENT_ITEM_SCHEMA
 from ._fields import FieldMapping, SchemaField, field_schema, generate_definitions
 from ._plans import FieldCache, RoutePlan, all_fields, route_plans
 from .constants import METHODS_WITH_BODY, REF_PREFIX
@@ -169,7 +170,10 @@ class _Renderer:
         status_code = self.default_status(route, response_class)
         responses.setdefault(status_code, {})["description"] = route.response_description
         media_type = getattr(response_class, "media_type", None)
-        if is_body_allowed_for_status_code(route.status_code) and media_type:
+        stream = self.stream_content(plan)
+        if is_body_allowed_for_status_code(route.status_code) and stream is not None:
+            responses[status_code].setdefault("content", {}).update(stream)
+        elif is_body_allowed_for_status_code(route.status_code) and media_type:
             schema: dict[str, Any] = {"type": "string"}
             if isinstance(response_class, type) and issubclass(response_class, JSONResponse):
                 schema = self.schema(plan.response) if plan.response is not None else {}
@@ -189,6 +193,24 @@ class _Renderer:
         if route.openapi_extra:
             deep_dict_update(operation, route.openapi_extra)
         return operation
+
+    def stream_content(self, plan: RoutePlan) -> Optional[dict[str, Any]]:
+        """The content of a JSON Lines or SSE route's response: the schema of one item (of
+        one event, for SSE, whose ``data`` holds the item as JSON) as ``itemSchema``."""
+        route, item = plan.route, plan.stream_item
+        if route.is_json_stream:
+            return {"application/jsonl": {"itemSchema": self.schema(item) if item else {}}}
+        if not route.is_sse_stream:
+            return None
+        event = copy.deepcopy(_EVENT_ITEM_SCHEMA)
+        if item is not None:
+            event["required"] = ["data"]
+            event["properties"]["data"] = {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": self.schema(item),
+            }
+        return {"text/event-stream": {"itemSchema": event}}
 
     def security(self, plan: RoutePlan) -> list[dict[str, list[str]]]:
         requirements: dict[str, list[str]] = {}
@@ -211,7 +233,7 @@ class _Renderer:
                     "name": parameter.name,
                     "in": parameter.source,
                     "required": field.is_required() and not parameter.optional_model,
-                    "schema": self.schema(field, alias=field.mode_alias),
+                    "schema": self.schema(field, alias=parameter.schema_alias),
                 }
             )
             if info.description:

@@ -10,7 +10,17 @@ import functools
 import inspect
 import logging
 from enum import Enum
-from typing import Any, Awaitable, Callable, Optional, Sequence, Union, get_args, get_origin
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Optional,
+    Sequence,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
@@ -30,11 +40,14 @@ from ..dependencies import (
     solve_sync,
 )
 from ..exceptions import (
+    IgnyxError,
     RequestValidationError,
     ResponseValidationError,
 )
 from ..requests import Request, settle_body
 from ..responses import JSONResponse, Response
+from .limits import FormLimits, checked_form_limits, checked_max_body_size
+from .streams import StreamPlan, is_generator_callable, item_type_of, validated_item_type
 
 logger = logging.getLogger("ignyx.error")
 
@@ -101,6 +114,9 @@ class APIRoute:
         callbacks: Optional[list[Any]] = None,
         openapi_extra: Optional[dict[str, Any]] = None,
         generate_unique_id_function: Callable[[APIRoute], str] = generate_unique_id,
+        max_body_size: Optional[int] = None,
+        form_limits: Optional[FormLimits] = None,
+        stream_item_type: Any = None,
     ) -> None:
         self.path = path
         # `{name}` without convertors, as OpenAPI, operation ids and telemetry name the path.
@@ -109,6 +125,10 @@ class APIRoute:
         endpoint_name: str = getattr(endpoint, "__name__", type(endpoint).__name__)
         self.name = name or endpoint_name
         self.methods = {m.upper() for m in (methods or ["GET"])}
+        # What a generator path operation's items are validated against (an included
+        # route brings its own: its annotation was read when it was first made).
+        self.stream_item_type = stream_item_type
+        is_stream = is_generator_callable(endpoint)
         if isinstance(response_model, DefaultPlaceholder):
             annotation = inspect.signature(endpoint).return_annotation
             try:
@@ -118,6 +138,10 @@ class APIRoute:
             except Exception:
                 pass
             if annotation is inspect.Signature.empty or _is_response_type(annotation):
+                response_model = None
+            elif is_stream and item_type_of(annotation) is not None:
+                # `-> Iterator[Item]` on a generator names its items, not one response.
+                self.stream_item_type = validated_item_type(annotation, response_class)
                 response_model = None
             else:
                 response_model = annotation
@@ -144,17 +168,28 @@ class APIRoute:
         self.openapi_extra = openapi_extra
         self.unique_id = operation_id or generate_unique_id_function(self)
 
+        self.max_body_size = checked_max_body_size(max_body_size)
+        self.form_limits = checked_form_limits(form_limits)
+
         self.dependant = build_route_dependant(
             endpoint, path=self.path_format, dependencies=self.dependencies
         )
+        if self.form_limits:
+            for dependant in self.dependant.walk():
+                dependant.form_limits = cast(dict[str, int], self.form_limits)
         self.body_fields = flat_body_params(self.dependant)
         self.flat_body = body_is_flat(self.dependant)
         self.response_adapter = (
             TypeAdapter(self.response_model) if self.response_model is not None else None
         )
+        self.stream_plan = StreamPlan(self) if is_stream else None
+        kind = self.stream_plan.kind if self.stream_plan is not None else None
+        self.is_json_stream = kind == "jsonl"
+        self.is_sse_stream = kind == "sse"
         # Whether Python builds the Response itself (known now, not per request).
         self._builds_response = (
-            self.response_adapter is not None
+            self.stream_plan is not None
+            or self.response_adapter is not None
             or not isinstance(self.response_class, DefaultPlaceholder)
             or not _body_allowed(self.status_code)
         )
@@ -183,6 +218,7 @@ class APIRoute:
             or d.background_param
             or d.security_scopes_param
             or self.response_adapter is not None
+            or self.stream_plan is not None
             or not isinstance(self.response_class, DefaultPlaceholder)
             or not _body_allowed(self.status_code)
         ):
@@ -250,6 +286,7 @@ class APIRoute:
                 "is_async": True,
                 "status_code": self.status_code or 200,
                 "route": self,
+                "max_body_size": self.max_body_size,
             }
         if getattr(app, "_telemetry", None) is not None:
             # Every request through Python, each step told to the request's telemetry.
@@ -264,6 +301,7 @@ class APIRoute:
             "status_code": self.status_code or 200,
             "fast": _core.FastPlan(self.endpoint, fast) if fast is not None else None,
             "route": self,
+            "max_body_size": self.max_body_size,
         }
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
@@ -311,6 +349,8 @@ class APIRoute:
                 if unnamed:
                     values.pop(None, None)
                 try:
+                    if ctx.function_stack is not None:
+                        return _in_function_scope(ctx, finish, endpoint, values)
                     result = endpoint(**values)
                 except BaseException as exc:
                     if ctx.stack is not None:
@@ -333,9 +373,12 @@ class APIRoute:
             try:
                 if call_sync:
                     # A `def` endpoint with async dependencies: off the loop until quick.
-                    result = await run_sync(policy, endpoint, **values)
+                    pending = run_sync(policy, endpoint, **values)
                 else:
-                    result = await endpoint(**values)
+                    pending = endpoint(**values)
+                if ctx.function_stack is not None:
+                    return await _in_function_scope_async(ctx, finish, pending)
+                result = await pending
             except BaseException as exc:
                 if ctx.stack is not None:
                     await ctx.stack.__aexit__(type(exc), exc, exc.__traceback__)
@@ -390,9 +433,15 @@ class APIRoute:
                 with telemetry.operation("dependencies", endpoint):
                     values = solve(dependant, ctx, flat)
                 solved(ctx, values, data)
-                try:
+
+                def run(**values: Any) -> Any:
                     with telemetry.operation("endpoint", endpoint):
-                        result = endpoint(**values)
+                        return endpoint(**values)
+
+                try:
+                    if ctx.function_stack is not None:
+                        return _in_function_scope(ctx, serialized, run, values)
+                    result = run(**values)
                 except BaseException as exc:
                     if ctx.stack is not None:
                         ctx.stack.__exit__(type(exc), exc, exc.__traceback__)
@@ -411,12 +460,17 @@ class APIRoute:
                 else:
                     values = own_values(dependant, ctx, flat)
             solved(ctx, values, data)
-            try:
+
+            async def run() -> Any:
                 with telemetry.operation("endpoint", endpoint):
                     if call_sync:
-                        result = await run_sync(policy, endpoint, **values)
-                    else:
-                        result = await endpoint(**values)
+                        return await run_sync(policy, endpoint, **values)
+                    return await endpoint(**values)
+
+            try:
+                if ctx.function_stack is not None:
+                    return await _in_function_scope_async(ctx, serialized, run())
+                result = await run()
             except BaseException as exc:
                 if ctx.stack is not None:
                     await ctx.stack.__aexit__(type(exc), exc, exc.__traceback__)
@@ -440,7 +494,9 @@ class APIRoute:
             if ctx.response is not None and ctx.response.status_code:
                 status_code = ctx.response.status_code
             status_code = status_code or 200
-            if not _body_allowed(status_code):
+            if self.stream_plan is not None:
+                result = self.stream_plan.response(result, status_code)
+            elif not _body_allowed(status_code):
                 result = Response(status_code=status_code)
             elif self.response_adapter is not None:
                 result = Response(
@@ -493,6 +549,33 @@ def _prepare_content(value: Any, **dump: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value
+
+
+def _in_function_scope(
+    ctx: RequestContext, finish: Callable[..., Any], endpoint: Callable[..., Any], values: dict
+) -> Any:
+    """Runs the endpoint and makes its response inside the ``yield`` dependencies of scope
+    "function", which exit before the response is sent."""
+    with ctx.function_stack:
+        return finish(endpoint(**values), ctx)
+    raise _swallowed()
+
+
+async def _in_function_scope_async(
+    ctx: RequestContext, finish: Callable[..., Any], pending: Any
+) -> Any:
+    async with ctx.function_stack:
+        return finish(await pending, ctx)
+    raise _swallowed()
+
+
+def _swallowed() -> IgnyxError:
+    # Reached only when a dependency's `except` caught the endpoint's exception and did not
+    # raise it again: there is no response to send.
+    return IgnyxError(
+        "No response: a dependency with yield caught the endpoint's exception (a bare "
+        "`except:` or `except Exception:` around its yield) and did not raise it again"
+    )
 
 
 def _raise_validation(ctx: RequestContext) -> None:

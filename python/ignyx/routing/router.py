@@ -7,10 +7,12 @@ from enum import Enum
 from typing import Any, Callable, Optional, Sequence, Union
 
 from .. import params
+from .._deprecation import ON_EVENT, warn_deprecated
 from ..datastructures import Default, DefaultPlaceholder
 from ..responses import JSONResponse
 from .api_route import APIRoute, generate_unique_id
 from .lifespan import HandlersLifespan, Lifespan, as_lifespan, merged
+from .limits import FormLimits, checked_form_limits, checked_max_body_size, nearest
 from .route import Route
 from .websocket import APIWebSocketRoute, WebSocketRoute
 
@@ -34,9 +36,13 @@ class APIRouter:
         on_startup: Optional[Sequence[Callable[[], Any]]] = None,
         on_shutdown: Optional[Sequence[Callable[[], Any]]] = None,
         lifespan: Optional[Callable[[Any], Any]] = None,
+        max_body_size: Optional[int] = None,
+        form_limits: Optional[FormLimits] = None,
         **_: Any,
     ) -> None:
         self.route_class = route_class
+        self.max_body_size = checked_max_body_size(max_body_size)
+        self.form_limits = checked_form_limits(form_limits)
         self.on_startup = list(on_startup or [])
         self.on_shutdown = list(on_shutdown or [])
         # With a lifespan, the startup and shutdown handlers are not run (as in FastAPI).
@@ -65,6 +71,8 @@ class APIRouter:
             raise ValueError(f"unknown event {event_type!r}")
 
     def on_event(self, event_type: str) -> Callable[[Callable], Callable]:
+        warn_deprecated(ON_EVENT, DeprecationWarning)
+
         def decorator(func: Callable) -> Callable:
             self.add_event_handler(event_type, func)
             return func
@@ -106,6 +114,11 @@ class APIRouter:
         deprecated = kwargs.pop("deprecated", None)
         include = kwargs.pop("include_in_schema", True) and self.include_in_schema
         route_class = kwargs.pop("route_class_override", None) or self.route_class
+        max_body_size = nearest(kwargs.pop("max_body_size", None), self.max_body_size)
+        form_limits: FormLimits = {
+            **self.form_limits,
+            **checked_form_limits(kwargs.pop("form_limits", None)),
+        }
         route = route_class(
             self.prefix + path,
             endpoint,
@@ -118,6 +131,8 @@ class APIRouter:
             generate_unique_id_function=kwargs.pop(
                 "generate_unique_id_function", self.generate_unique_id_function
             ),
+            max_body_size=max_body_size,
+            form_limits=form_limits,
             **kwargs,
         )
         self.routes.append(route)
@@ -185,9 +200,14 @@ class APIRouter:
         deprecated: Optional[bool] = None,
         include_in_schema: bool = True,
         default_response_class: Any = Default(JSONResponse),
+        max_body_size: Optional[int] = None,
+        form_limits: Optional[FormLimits] = None,
         **_: Any,
     ) -> None:
-        """Adds `router`'s routes under `prefix`, with extra tags, dependencies and responses."""
+        """Adds `router`'s routes under `prefix`, with extra tags, dependencies and responses,
+        and the size limits of the routes that have none of their own."""
+        checked_max_body_size(max_body_size)
+        included_form_limits = checked_form_limits(form_limits)
         if prefix:
             assert prefix.startswith("/"), "A path prefix must start with '/'"
             assert not prefix.endswith("/"), "A path prefix must not end with '/'"
@@ -224,6 +244,9 @@ class APIRouter:
                     callbacks=route.callbacks,
                     openapi_extra=route.openapi_extra,
                     route_class_override=type(route),
+                    max_body_size=nearest(route.max_body_size, max_body_size),
+                    form_limits=FormLimits(**included_form_limits, **route.form_limits),
+                    stream_item_type=route.stream_item_type,
                 )
             elif isinstance(route, WebSocketRoute):
                 self.routes.append(

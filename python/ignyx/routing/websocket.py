@@ -52,6 +52,7 @@ class APIWebSocketRoute:
         self.dependant = build_route_dependant(
             endpoint, path=self.path_format, dependencies=self.dependencies
         )
+        _take_unannotated_connection(self.dependant, endpoint)
         self._tasks: set[asyncio.Task] = set()
 
     def matches(self, scope: dict[str, Any]) -> tuple[Match, dict[str, Any]]:
@@ -156,6 +157,25 @@ class WebSocketRoute(APIWebSocketRoute):
                 _finish_websocket(websocket)
 
         return serve
+
+
+def _take_unannotated_connection(dependant: Any, endpoint: Callable[..., Any]) -> None:
+    """Gives the connection to the handler of Ignyx's first README, ``async def
+    handler(ws):``: when no parameter is annotated ``WebSocket``, the first one with neither
+    annotation nor default (not a path parameter) is the connection, where FastAPI would
+    read a required query parameter. Annotated parameters are read as FastAPI reads them."""
+    if dependant.websocket_param is not None:
+        return
+    queried = {field.name: field for field in dependant.query_params}
+    for name, parameter in inspect.signature(endpoint).parameters.items():
+        if (
+            name in queried
+            and parameter.annotation is parameter.empty
+            and parameter.default is parameter.empty
+        ):
+            dependant.query_params.remove(queried[name])
+            dependant.websocket_param = name
+            return
 
 
 def _telemetry_hooks(app: Any) -> Any:
