@@ -115,3 +115,92 @@ def test_unknown_scope_is_refused() -> None:
 
     with pytest.raises(ValueError, match="scope must be"):
         Depends(lambda: 1, scope="session")  # type: ignore[arg-type]
+
+
+def build_limited(fw: SimpleNamespace, seen: dict[str, int]) -> Any:
+    import asyncio
+    import threading
+    import time
+
+    app = fw.FastAPI()
+    lock = threading.Lock()
+
+    def count(delta: int) -> None:
+        with lock:
+            seen["now"] += delta
+            seen["most"] = max(seen["most"], seen["now"])
+
+    async def async_limited():
+        count(1)
+        await asyncio.sleep(0.05)
+        count(-1)
+        return "a"
+
+    def sync_limited():
+        count(1)
+        time.sleep(0.05)
+        count(-1)
+        return "s"
+
+    async def yield_limited():
+        count(1)
+        yield "y"
+        await asyncio.sleep(0.02)
+        count(-1)
+
+    @app.get("/async")
+    async def one(v: Annotated[str, fw.Depends(async_limited, max_concurrency=2)]):
+        return v
+
+    @app.get("/sync")
+    def two(v: Annotated[str, fw.Depends(sync_limited, max_concurrency=2)]):
+        return v
+
+    @app.get("/yield")
+    async def three(v: Annotated[str, fw.Depends(yield_limited, max_concurrency=2)]):
+        await asyncio.sleep(0.03)
+        return v
+
+    return app
+
+
+@pytest.mark.parametrize("path, value", [("/async", "a"), ("/sync", "s"), ("/yield", "y")])
+def test_max_concurrency_bounds_simultaneous_calls(
+    fw: SimpleNamespace, path: str, value: str
+) -> None:
+    import asyncio
+
+    import httpx
+
+    seen = {"now": 0, "most": 0}
+    app = build_limited(fw, seen)
+
+    async def burst() -> list[Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await asyncio.gather(*(client.get(path) for _ in range(6)))
+
+    responses = asyncio.run(burst())
+    assert [r.json() for r in responses] == [value] * 6
+    assert seen == {"now": 0, "most": 2}
+
+
+def test_max_concurrency_holds_on_the_native_server() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from conftest import framework, live_server
+
+    seen = {"now": 0, "most": 0}
+    with live_server(build_limited(framework("ignyx"), seen)) as server:
+        url = f"http://127.0.0.1:{server.port}/async"
+        with ThreadPoolExecutor(6) as pool:
+            bodies = list(pool.map(lambda _: httpx.get(url).json(), range(6)))
+    assert bodies == ["a"] * 6
+    assert seen == {"now": 0, "most": 2}
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_max_concurrency_must_be_a_positive_integer(fw: SimpleNamespace, value: Any) -> None:
+    with pytest.raises(ValueError, match="max_concurrency must be a positive integer"):
+        fw.Depends(lambda: 1, max_concurrency=value)

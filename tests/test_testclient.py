@@ -128,13 +128,32 @@ def test_the_request_url_is_on_testserver(clients):
     assert response.json()["user_agent"] == "testclient"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine reports the socket's peer (127.0.0.1 and an ephemeral port); a named "
-    "client such as Starlette's ('testclient', 50000) needs a server option in src/",
-)
 def test_the_request_client_is_testclient_port_50000(clients):
     assert differential(clients, "GET", "/client").json() == {"host": "testclient", "port": 50000}
+
+
+def test_a_named_asgi_client_reaches_the_handler():
+    # Starlette's TestClient drives the app as ASGI with scope["client"] a name, not an IP.
+    import ignyx
+    from starlette.testclient import TestClient as StarletteClient
+
+    app = ignyx.FastAPI()
+
+    @app.get("/client")
+    def client(request: ignyx.Request):
+        return {"host": request.client.host, "port": request.client.port}
+
+    @app.websocket("/ws")
+    async def ws(websocket: ignyx.WebSocket):
+        await websocket.accept()
+        await websocket.send_json(list(websocket.client))
+        await websocket.close()
+
+    with StarletteClient(app) as starlette_client:
+        assert starlette_client.get("/client").json() == {"host": "testclient", "port": 50000}
+    with ignyx.testclient.TestClient(app) as ours:
+        with ours.websocket_connect("/ws") as session:
+            assert session.receive_json() == ["testclient", 50000]
 
 
 def test_the_response_keeps_the_url_the_test_asked_for(fw):

@@ -301,7 +301,7 @@ def test_connection_details_match_the_upgrade_request(client: TestClient) -> Non
         "query": {"x": "1"},
         "header": "yes",
         "cookie": "abc",
-        "client_host": "127.0.0.1",
+        "client_host": "testclient",  # as Starlette's TestClient names its client
         "scope_type": "websocket",
     }
 

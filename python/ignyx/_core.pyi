@@ -217,9 +217,11 @@ class Server:
         metrics_host: str = "127.0.0.1",
         metrics_uds: str | os.PathLike[str] | None = None,
         metrics_worker: int | None = None,
+        client_name: tuple[str, int] | None = None,
     ) -> Server:
         """Listens on `host:port`, or on the Unix socket `uds`, or on the inherited listening
-        socket `fd`; the first of `fd`, `uds` given wins over `host:port`."""
+        socket `fd`; the first of `fd`, `uds` given wins over `host:port`. `client_name`
+        names every request's client instead of its address (a TestClient's)."""
 
     @property
     def host(self) -> str | None:

@@ -17,8 +17,10 @@ threadpool, and so does Ignyx until they prove quick.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from time import perf_counter
@@ -131,3 +133,32 @@ async def run_until_first_complete(*args: tuple[Callable[..., Any], dict[str, An
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class DependencyConcurrency:
+    """The limit of ``Depends(..., max_concurrency=n)``: at most `n` calls of that dependency
+    at once in a worker (a ``yield`` dependency counts until it exits); the others wait their
+    turn on the event loop."""
+
+    def __init__(self, max_concurrency: int) -> None:
+        self.max_concurrency = max_concurrency
+        self._semaphores: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def semaphore(self) -> asyncio.Semaphore:
+        """This limit's semaphore on the running loop (each loop counts its own calls)."""
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+        return semaphore
+
+
+@asynccontextmanager
+async def limited(
+    manager: contextlib.AbstractAsyncContextManager[T], semaphore: asyncio.Semaphore
+) -> AsyncIterator[T]:
+    """`manager` entered once `semaphore` lets it, and holding it until it exits."""
+    async with semaphore, manager as value:
+        yield value

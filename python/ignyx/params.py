@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from ._deprecation import EXAMPLE, REGEX, warn_deprecated
+from .concurrency import DependencyConcurrency
 
 _Unset: Any = PydanticUndefined
 
@@ -183,12 +184,22 @@ class Depends:
         *,
         use_cache: bool = True,
         scope: Optional[Literal["function", "request"]] = None,
+        max_concurrency: Optional[int] = None,
     ) -> None:
         if scope not in (None, "function", "request"):
             raise ValueError(f'scope must be "function" or "request", not {scope!r}')
+        if max_concurrency is not None and (
+            type(max_concurrency) is not int or max_concurrency < 1
+        ):
+            raise ValueError("max_concurrency must be a positive integer or None")
         self.dependency = dependency
         self.use_cache = use_cache
         self.scope = scope
+        self.max_concurrency = max_concurrency
+        # One limit per declaration, shared by every route that uses it.
+        self.concurrency = (
+            DependencyConcurrency(max_concurrency) if max_concurrency is not None else None
+        )
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
@@ -206,6 +217,12 @@ class Security(Depends):
         scopes: Optional[Sequence[str]] = None,
         use_cache: bool = True,
         scope: Optional[Literal["function", "request"]] = None,
+        max_concurrency: Optional[int] = None,
     ) -> None:
-        super().__init__(dependency=dependency, use_cache=use_cache, scope=scope)
+        super().__init__(
+            dependency=dependency,
+            use_cache=use_cache,
+            scope=scope,
+            max_concurrency=max_concurrency,
+        )
         self.scopes = list(scopes or [])

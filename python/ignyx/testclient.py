@@ -80,8 +80,14 @@ class TestClient(httpx.Client):
         if raise_server_exceptions:
             app._exception_sink = self._server_errors.append
         # No keep-alive pings: a session's client answers them only while it reads.
+        # Its requests' client is Starlette's TestClient's, not the loopback socket's peer.
         self._server: Optional[Server] = Server(
-            app, "127.0.0.1", 0, graceful_timeout=5.0, ws_ping_interval=None
+            app,
+            "127.0.0.1",
+            0,
+            graceful_timeout=5.0,
+            ws_ping_interval=None,
+            client_name=("testclient", 50000),
         )
         self._server.start_in_thread()
         host, port = self._server.host, self._server.port

@@ -50,7 +50,12 @@ pub fn engine_scope<'py>(
     } else {
         PyString::new(py, &request.root_path).into_any()
     };
-    let client = address(py, request.client)?;
+    let client = match &request.named_client {
+        Some(named) => (named.host.as_str(), named.port)
+            .into_pyobject(py)?
+            .into_any(),
+        None => address(py, request.client)?,
+    };
     let server = address(py, request.server)?;
     let values: [(&Bound<'py, PyString>, Bound<'py, PyAny>); 7] = [
         (

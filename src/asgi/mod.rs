@@ -415,6 +415,7 @@ impl Head {
             let _ = data.state.set(state);
         }
         data.root_path = self.root_path;
+        data.named_client = self.named_client;
         data
     }
 }

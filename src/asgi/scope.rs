@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
@@ -11,7 +12,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::http::Peers;
+use crate::http::{NamedClient, Peers};
 
 /// What routing and the request need from a scope; the body comes later.
 pub struct Head {
@@ -26,6 +27,8 @@ pub struct Head {
     pub scheme: &'static str,
     /// `scope["state"]`, which handlers see as `request.state`.
     pub state: Option<Py<PyAny>>,
+    /// `scope["client"]` when its host is a name, not an IP address.
+    pub named_client: Option<Arc<NamedClient>>,
 }
 
 /// Characters of a decoded path that must be escaped again to form a URI.
@@ -102,6 +105,7 @@ impl Head {
             },
             scheme,
             state: None,
+            named_client: named_client(scope)?,
         })
     }
 }
@@ -152,6 +156,25 @@ fn bytes_of<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, [u8]>> {
         Ok(bytes) => Ok(Cow::Borrowed(bytes.as_bytes())),
         Err(_) => value.extract::<Vec<u8>>().map(Cow::Owned),
     }
+}
+
+/// `scope["client"]` when it names its host (`("testclient", 50000)`) instead of giving an
+/// IP address, which `address` reads.
+fn named_client(scope: &Bound<'_, PyDict>) -> PyResult<Option<Arc<NamedClient>>> {
+    let Some(value) = scope.get_item("client")? else {
+        return Ok(None);
+    };
+    let (Ok(host), Ok(port)) = (value.get_item(0), value.get_item(1)) else {
+        return Ok(None);
+    };
+    let (Ok(host), Ok(port)) = (host.extract::<String>(), port.extract::<Option<u16>>()) else {
+        return Ok(None);
+    };
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(None);
+    }
+    let port = port.unwrap_or(0);
+    Ok(Some(Arc::new(NamedClient { host, port })))
 }
 
 /// `scope["client"]` or `scope["server"]`: `(host, port)`, or `None` (also for a host that is

@@ -40,8 +40,8 @@ use crate::runtime::{EventLoop, InFlight, SyncPool};
 pub use body::ResponseBody;
 pub use call::Exchange;
 pub use request::{
-    declares_too_large, decoded_path, framing_error, header_list, http_version, ip_text, Peers,
-    PyRequestData, RequestData, RoutedHere,
+    declares_too_large, decoded_path, framing_error, header_list, http_version, ip_text,
+    NamedClient, Peers, PyRequestData, RequestData, RoutedHere,
 };
 pub use response::respond;
 pub use response::{Reply, ReplyBody, ResponseTypes};
@@ -115,6 +115,8 @@ pub struct Shared {
     pub access_log: Option<access_log::AccessLog>,
     /// Where answered requests are counted, when they are.
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// The name every request's client is given instead of its address (a TestClient's).
+    pub client_name: Option<Arc<NamedClient>>,
 }
 
 /// The HTTP versions a server speaks (`http="auto"`, `"1"`, `"2"`): over TLS, offered by
@@ -242,6 +244,7 @@ pub async fn handle(
                         let mut data =
                             RequestData::from_parts(parts, path, params, body, peers, scheme);
                         data.routed = routed;
+                        data.named_client.clone_from(&shared.client_name);
                         call::dispatch(shared, call, Arc::new(data)).await
                     }
                     Err(reply) => reply,

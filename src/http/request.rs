@@ -41,7 +41,17 @@ pub struct RequestData {
     /// Where the engine routed the request, when the app's Python middleware runs first:
     /// the innermost app of that stack calls the route without routing again.
     pub routed: Option<RoutedHere>,
+    /// The client by name, where it has one instead of an address: a TestClient's
+    /// `("testclient", 50000)`, or an ASGI server's `scope["client"]` that is no IP.
+    pub named_client: Option<std::sync::Arc<NamedClient>>,
     query: OnceLock<Vec<(String, String)>>,
+}
+
+/// A client known by a name and a port rather than a socket address.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NamedClient {
+    pub host: String,
+    pub port: u16,
 }
 
 /// The route the engine matched for a request, and the engine it belongs to.
@@ -89,6 +99,7 @@ impl RequestData {
             state: OnceLock::new(),
             root_path: String::new(),
             routed: None,
+            named_client: None,
             query: OnceLock::new(),
         }
     }
@@ -115,6 +126,7 @@ impl RequestData {
             state,
             root_path: self.root_path.clone(),
             routed: None,
+            named_client: self.named_client.clone(),
             query: OnceLock::new(),
         }
     }
@@ -284,6 +296,9 @@ impl PyRequestData {
 
     #[getter]
     fn client(&self) -> Option<(String, u16)> {
+        if let Some(named) = &self.data.named_client {
+            return Some((named.host.clone(), named.port));
+        }
         self.data.client.map(|a| (ip_text(a.ip()), a.port()))
     }
 

@@ -65,6 +65,8 @@ pub struct Server {
     /// naming the worker under a supervisor.
     metrics: Mutex<Option<(Listening, String)>>,
     metrics_file: Option<std::path::PathBuf>,
+    /// The name every request's client gets instead of its address (a TestClient's).
+    client_name: Option<Arc<h::NamedClient>>,
 }
 
 #[pymethods]
@@ -79,7 +81,8 @@ impl Server {
         ws_max_size = 16 * 1024 * 1024, ws_ping_interval = Some(20.0), ws_ping_timeout = 20.0,
         http = "auto", tls = None, proxy_headers = false, forwarded_allow_ips = "127.0.0.1,::1",
         access_log = None, access_log_format = "text",
-        metrics_port = None, metrics_host = "127.0.0.1", metrics_uds = None, metrics_worker = None))]
+        metrics_port = None, metrics_host = "127.0.0.1", metrics_uds = None, metrics_worker = None,
+        client_name = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut app: PyRefMut<'_, App>,
@@ -110,6 +113,7 @@ impl Server {
         metrics_host: &str,
         metrics_uds: Option<std::path::PathBuf>,
         metrics_worker: Option<u32>,
+        client_name: Option<(String, u16)>,
     ) -> PyResult<Self> {
         let json = match access_log_format {
             "text" => false,
@@ -183,6 +187,7 @@ impl Server {
             access_log: access_log.map(|sink| (sink, json)),
             metrics: Mutex::new(metrics),
             metrics_file,
+            client_name: client_name.map(|(host, port)| Arc::new(h::NamedClient { host, port })),
         })
     }
 
@@ -228,6 +233,7 @@ impl Server {
                 routes,
                 to_loop: event_loop.sender().clone(),
                 websockets: websockets.clone(),
+                client_name: self.client_name.clone(),
             }) as Box<dyn h::Upgrade>
         });
         let stop = self.stop.clone();
@@ -265,6 +271,7 @@ impl Server {
             protocols: self.limits.protocols,
             access_log,
             metrics: counted.clone(),
+            client_name: self.client_name.clone(),
         });
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();

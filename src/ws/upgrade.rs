@@ -20,7 +20,8 @@ use super::channel::{Decision, WebSocketChannel};
 use super::session::{Ended, Session};
 use super::{connection, Routes, WebSockets, WsRoute};
 use crate::http::{
-    decoded_path, Handshake, Peers, PyRequestData, Reply, ReplyBody, RequestData, Upgrade,
+    decoded_path, Handshake, NamedClient, Peers, PyRequestData, Reply, ReplyBody, RequestData,
+    Upgrade,
 };
 use crate::router::{self, Match};
 use crate::runtime::{Job, LoopSender};
@@ -34,6 +35,8 @@ pub struct Upgrader {
     pub routes: Arc<Routes>,
     pub to_loop: LoopSender,
     pub websockets: Arc<WebSockets>,
+    /// The name the clients are given instead of their addresses (a TestClient's).
+    pub client_name: Option<Arc<NamedClient>>,
 }
 
 impl Upgrade for Upgrader {
@@ -53,7 +56,9 @@ impl Upgrade for Upgrader {
             .unwrap_or_default();
         let on_upgrade = hyper::upgrade::on(&mut *req);
         let scheme = if peers.secure { "wss" } else { "ws" };
-        let data = RequestData::from_parts(head(req), path, params, Bytes::new(), peers, scheme);
+        let mut data =
+            RequestData::from_parts(head(req), path, params, Bytes::new(), peers, scheme);
+        data.named_client.clone_from(&self.client_name);
         let session = Session::new(self.to_loop.clone());
         // If this request is dropped unanswered (client gone, server stopping), Python
         // hears of it.

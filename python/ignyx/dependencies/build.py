@@ -24,6 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from .. import params
 from ..background import BackgroundTasks
+from ..concurrency import DependencyConcurrency
 from ..exceptions import DependencyScopeError
 from ..requests import HTTPConnection, is_starlette_connection
 from ..responses import Response
@@ -54,6 +55,7 @@ def build_dependant(
     use_cache: bool = True,
     security_scopes: Optional[list[str]] = None,
     scope: Optional[str] = None,
+    concurrency: Optional[DependencyConcurrency] = None,
 ) -> Dependant:
     """Compiles `call`'s signature into a `Dependant` (done once, at registration)."""
     path_names = _path_param_names(path)
@@ -65,6 +67,7 @@ def build_dependant(
         use_cache=use_cache,
         security_scopes=list(security_scopes or []),
         scope=scope,
+        concurrency=concurrency,
         is_coroutine=is_coroutine,
         is_gen=is_gen,
         is_async_gen=is_async_gen,
@@ -109,6 +112,7 @@ def build_dependant(
                 use_cache=depends.use_cache,
                 security_scopes=scopes,
                 scope=depends.scope,
+                concurrency=depends.concurrency,
             )
             dependant.dependencies.append(sub)
             continue
@@ -154,6 +158,7 @@ def build_route_dependant(
                     list(depends.scopes) if isinstance(depends, params.Security) else None
                 ),
                 scope=depends.scope,
+                concurrency=depends.concurrency,
             )
         )
     dependant.dependencies[:0] = subs
@@ -172,6 +177,7 @@ def override_plan(dependant: Dependant, override: Callable[..., Any]) -> Dependa
             use_cache=dependant.use_cache,
             security_scopes=dependant.security_scopes,
             scope=dependant.scope,
+            concurrency=dependant.concurrency,
         )
     return plan
 

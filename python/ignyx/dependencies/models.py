@@ -20,6 +20,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from .._core import InlinePolicy
+from ..concurrency import DependencyConcurrency
 from .forms import FormKey, FormModel
 from .param_models import ParamModel
 
@@ -118,6 +119,8 @@ class Dependant:
     use_cache: bool = True
     # ``Depends(scope=...)``: "function" exits a ``yield`` dependency before the response.
     scope: Optional[str] = None
+    # ``Depends(max_concurrency=n)``: the limit its calls wait on (on the event loop).
+    concurrency: Optional[DependencyConcurrency] = None
     is_coroutine: bool = False
     is_gen: bool = False
     is_async_gen: bool = False
@@ -172,4 +175,7 @@ class Dependant:
 
     @property
     def needs_async(self) -> bool:
-        return any(d.is_coroutine or d.is_async_gen for d in self.walk())
+        # A limited dependency waits for its turn on the event loop.
+        return any(
+            d.is_coroutine or d.is_async_gen or d.concurrency is not None for d in self.walk()
+        )

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
 from ..background import BackgroundTasks
-from ..concurrency import contextmanager_in_threadpool, run_sync
+from ..concurrency import contextmanager_in_threadpool, limited, run_sync
 from ..datastructures import FormData
 from ..exceptions import HTTPException, RequestValidationError
 from ..requests import HTTPConnection, Request, as_starlette_request
@@ -127,7 +127,15 @@ async def _solve(
                 # Entered and exited off the loop, as FastAPI does, until proven quick.
                 blocking = contextmanager(sub.call)(**kwargs)
                 cm = contextmanager_in_threadpool(blocking, sub.policy)
+            if sub.concurrency is not None:
+                cm = limited(cm, sub.concurrency.semaphore())
             result = await stack.enter_async_context(cm)
+        elif sub.concurrency is not None:
+            async with sub.concurrency.semaphore():
+                if sub.is_coroutine:
+                    result = await sub.call(**kwargs)
+                else:
+                    result = await run_sync(sub.policy, sub.call, **kwargs)
         elif sub.is_coroutine:
             result = await sub.call(**kwargs)
         else:

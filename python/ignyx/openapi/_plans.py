@@ -8,11 +8,12 @@ runs once per document, never per request.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 from functools import partial
 from typing import Any, Optional, Sequence, Union
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from .. import params
 from ..routing import APIRoute
@@ -244,19 +245,87 @@ def _aliased(field_info: Any, alias: str) -> Any:
     return info
 
 
+def _form_body_model(name: str, body_params: list[Any]) -> type[BaseModel]:
+    """The ``Body_<id>`` model of a form with form models in it: its schema says which
+    fields the form has, each form model's fields being all there or (when it is optional)
+    none of them, as FastAPI documents it."""
+    definitions: dict[str, Any] = {}
+    for index, param in enumerate(body_params):
+        info = _aliased(param.field_info, f"field_{index}")
+        for attribute in ("validation_alias", "serialization_alias"):
+            setattr(info, attribute, f"field_{index}")
+        info.title = info.title or param.name.replace("_", " ").title()
+        definitions[f"field_{index}"] = (param.annotation, info)
+    config = ConfigDict(json_schema_extra=functools.partial(_form_body_schema, body_params))
+    return create_model(name, __config__=config, **definitions)
+
+
+def _form_body_schema(body_params: list[Any], schema: dict[str, Any]) -> None:
+    parameter_schemas = schema.pop("properties")
+    schema.pop("required", None)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    conditions: list[dict[str, Any]] = []
+    for index, param in enumerate(body_params):
+        field_schema = parameter_schemas[f"field_{index}"]
+        form = param.form_model
+        if form is None:
+            alias = param.form_key.aliases[0]
+            if alias in properties:
+                conditions.append({"properties": {alias: field_schema}})
+            else:
+                properties[alias] = field_schema
+            if param.required and alias not in required:
+                required.append(alias)
+            continue
+        field_schema.pop("default", None)
+        if "$ref" in field_schema:
+            field_schema.pop("title", None)  # a model's own schema, as it is
+        if form.nullable:
+            field_schema["anyOf"] = [
+                choice for choice in field_schema["anyOf"] if choice.get("type") != "null"
+            ]
+            absent: dict[str, Any] = {}
+            if form.takes_extra:
+                absent = {"maxProperties": 0}
+            elif form.names:
+                absent = {"not": {"anyOf": [{"required": [n]} for n in sorted(form.names)]}}
+            if param.required:
+                conditions.append({"not": absent})
+            else:
+                field_schema = {"anyOf": [absent, field_schema]}
+        conditions.append(field_schema)
+    if properties:
+        schema["properties"] = properties
+    if required:
+        schema["required"] = required
+    schema["allOf"] = conditions
+
+
 def _body_field(route: APIRoute, fields: FieldCache) -> tuple[Optional[SchemaField], Any]:
     """The request body as one field: the body parameter itself, or a ``Body_<id>`` model
     holding every body parameter under its name (FastAPI's embedded body)."""
     body_params = _flat_body_params(route.dependant)
     if not body_params:
         return None, None
-    if not _should_embed(body_params):
+    embed = _should_embed(body_params)
+    forms = [param.form_model for param in body_params if param.form_model is not None]
+    if not embed and not any(form.nullable for form in forms):
         field = fields.body(body_params[0])
         return field, body_params[0].field_info
-    definitions: dict[str, Any] = {}
-    for param in body_params:
-        definitions[param.name] = (param.annotation, _aliased(param.field_info, param.alias))
-    model = create_model("Body_" + route.unique_id, **definitions)
+    name = "Body_" + route.unique_id
+    if forms:
+        model = _form_body_model(name, body_params)
+    else:
+        definitions: dict[str, Any] = {}
+        for param in body_params:
+            definitions[param.name] = (param.annotation, _aliased(param.field_info, param.alias))
+        model = create_model(name, **definitions)
+    if not embed:
+        # One optional form model: the form is its fields or none of them.
+        info = copy.copy(body_params[0].field_info)
+        info.metadata, info.discriminator = [], None
+        return field_for(body_params[0].name, model, info, alias=body_params[0].alias), info
     required = any(param.required for param in body_params)
     infos = [param.field_info for param in body_params]
     kwargs: dict[str, Any] = {"alias": "body"}
