@@ -204,3 +204,24 @@ def test_max_concurrency_holds_on_the_native_server() -> None:
 def test_max_concurrency_must_be_a_positive_integer(fw: SimpleNamespace, value: Any) -> None:
     with pytest.raises(ValueError, match="max_concurrency must be a positive integer"):
         fw.Depends(lambda: 1, max_concurrency=value)
+
+
+def test_background_tasks_run_before_the_request_scoped_cleanup(fw: SimpleNamespace) -> None:
+    log: list[str] = []
+    app = fw.FastAPI()
+
+    def resource():
+        log.append("setup")
+        yield "r"
+        log.append("cleanup")
+
+    background_tasks = __import__(fw.name).BackgroundTasks
+
+    @app.get("/")
+    def endpoint(tasks: background_tasks, r: Annotated[str, fw.Depends(resource)]):
+        tasks.add_task(log.append, "task")
+        return r
+
+    with fw.TestClient(app) as client:
+        assert client.get("/").json() == "r"
+    assert log == ["setup", "task", "cleanup"]

@@ -588,7 +588,8 @@ def _validation_error(ctx: RequestContext) -> RequestValidationError:
 
 
 class _AfterResponse:
-    """Runs after the response is sent: yield-dependency cleanup, then background tasks."""
+    """Runs after the response is sent: the background tasks, then the yield dependencies'
+    cleanup, which sees a task's exception (FastAPI's order)."""
 
     def __init__(self, stack: Any, tasks: Optional[BackgroundTasks], previous: Any) -> None:
         self.stack = stack
@@ -596,12 +597,21 @@ class _AfterResponse:
         self.previous = previous
 
     async def __call__(self) -> None:
-        if self.stack is not None:
-            if hasattr(self.stack, "aclose"):
-                await self.stack.aclose()
-            else:
-                await run_in_threadpool(self.stack.close)
-        if self.previous is not None:
-            await self.previous()
-        if self.tasks is not None:
-            await self.tasks()
+        try:
+            if self.previous is not None:
+                await self.previous()
+            if self.tasks is not None:
+                await self.tasks()
+        except BaseException as exc:
+            if self.stack is None or not await self._exit(exc):
+                raise
+        else:
+            if self.stack is not None:
+                await self._exit(None)
+
+    async def _exit(self, exc: Optional[BaseException]) -> bool:
+        """Exits the stack with `exc` (None: normally); whether it swallowed `exc`."""
+        details = (type(exc), exc, exc.__traceback__) if exc is not None else (None, None, None)
+        if hasattr(self.stack, "__aexit__"):
+            return bool(await self.stack.__aexit__(*details))
+        return bool(await run_in_threadpool(self.stack.__exit__, *details))
