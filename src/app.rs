@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::http::{self as h, FastPlan, Hooks, ResponseTypes, Route, RouteKind, RouteObject};
-use crate::layers::{cors_config, Cors};
+use crate::layers::{cors_config, layer_of, Cors, Layers};
 use crate::router::Router;
 use crate::runtime::InlinePolicy;
 use crate::ws::{self, WsRoute};
@@ -26,6 +26,7 @@ pub struct Engine {
 pub struct App {
     router: Router<Arc<Route>>,
     cors: Option<Cors>,
+    layers: Layers,
     hooks: Option<(ResponseTypes, Hooks)>,
     stack: Option<h::Stack>,
     redirect_slashes: bool,
@@ -41,6 +42,7 @@ impl App {
         Self {
             router: Router::default(),
             cors: None,
+            layers: Layers::default(),
             hooks: None,
             stack: None,
             redirect_slashes,
@@ -136,14 +138,22 @@ impl App {
         Ok(())
     }
 
+    /// The native middleware every request passes when the app has no Python middleware,
+    /// outermost first: `(kind, options)` pairs (`ignyx.middleware`'s classes describe
+    /// themselves so).
+    fn set_layers(&mut self, layers: Vec<(String, Bound<'_, PyDict>)>) -> PyResult<()> {
+        self.layers = self::layers(layers)?;
+        Ok(())
+    }
+
     /// Hands every HTTP request to `entry(request_data)`, the app's Python middleware stack,
-    /// which ends in the app's routes (`ignyx._asgi_host.stack_entry`); `cors`, the options
-    /// of a CORS layer outside every Python middleware.
-    #[pyo3(signature = (entry, *, cors = None))]
+    /// which ends in the app's routes (`ignyx._asgi_host.stack_entry`); `layers`, the native
+    /// middleware outside every Python one, outermost first.
+    #[pyo3(signature = (entry, *, layers = Vec::new()))]
     fn set_middleware_stack(
         &mut self,
         entry: Py<PyAny>,
-        cors: Option<&Bound<'_, PyDict>>,
+        layers: Vec<(String, Bound<'_, PyDict>)>,
     ) -> PyResult<()> {
         let entry = Arc::new(Route {
             call: entry,
@@ -156,11 +166,8 @@ impl App {
             template: Arc::from(""),
             max_body_size: None,
         });
-        let cors = match cors {
-            Some(options) => Some(self::cors(Some(options))?),
-            None => None,
-        };
-        self.stack = Some(h::Stack { entry, cors });
+        let layers = self::layers(layers)?;
+        self.stack = Some(h::Stack { entry, layers });
         Ok(())
     }
 }
@@ -175,6 +182,7 @@ impl App {
         let http = h::Engine {
             router: std::mem::take(&mut self.router),
             cors: self.cors.take(),
+            layers: std::mem::take(&mut self.layers),
             stack: self.stack.take(),
             types,
             hooks,
@@ -186,6 +194,14 @@ impl App {
             websockets: self.websockets.take().map(Arc::new),
         })
     }
+}
+
+fn layers(described: Vec<(String, Bound<'_, PyDict>)>) -> PyResult<Layers> {
+    let layers = described
+        .iter()
+        .map(|(kind, options)| layer_of(kind, options))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(Layers::new(layers))
 }
 
 fn cors(options: Option<&Bound<'_, PyDict>>) -> PyResult<Cors> {

@@ -852,7 +852,7 @@ def test_off_without_a_provider(options: dict[str, Any]) -> None:
     app._compile()
     assert app._telemetry is None
     outer, python, inner = app._middleware_layers()
-    assert (outer, python, inner) == (None, [], None)
+    assert (outer, python, inner) == ([], [], None)
     assert users_route(app).compile(app)["fast"] is not None
     assert unconfigured_globals()
 

@@ -69,12 +69,20 @@ class App:
         """Turns on CORS in the engine, outside every Python middleware, configured like
         Starlette's `CORSMiddleware`."""
 
+    def set_layers(self, layers: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """The native middleware every request passes when the app has no Python middleware,
+        outermost first: `(kind, options)` pairs (`ignyx.middleware`'s classes describe
+        themselves so)."""
+
     def set_middleware_stack(
-        self, entry: Callable[[Any], Any], *, cors: dict[str, Any] | None = None
+        self,
+        entry: Callable[[Any], Any],
+        *,
+        layers: Sequence[tuple[str, dict[str, Any]]] = ...,
     ) -> None:
         """Hands every HTTP request to `entry(request_data)`, the app's Python middleware stack,
-        which ends in the app's routes (`ignyx._asgi_host.stack_entry`); `cors`, the options
-        of a CORS layer outside every Python middleware."""
+        which ends in the app's routes (`ignyx._asgi_host.stack_entry`); `layers`, the native
+        middleware outside every Python one, outermost first."""
 
 @final
 class ParamSource:
@@ -141,6 +149,38 @@ class CorsLayer:
         self, origin: bytes | None, headers: Sequence[tuple[bytes, bytes]]
     ) -> list[tuple[bytes, bytes]]:
         """`headers` (a response's) with the CORS headers for a request from `origin` added."""
+
+@final
+class CompressionLayer:
+    """The engine's compression for a Python ASGI stack (``src/layers/py.rs``)."""
+
+    def __new__(
+        cls,
+        *,
+        minimum_size: int,
+        encodings: Sequence[str],
+        gzip_level: int,
+        brotli_quality: int,
+        zstd_level: int,
+        exclude_content_types: Sequence[str],
+    ) -> CompressionLayer: ...
+    @property
+    def minimum_size(self) -> int: ...
+    def negotiate(self, headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+        """The coding (`"gzip"`, `"br"`, `"zstd"`) to answer a request with these headers."""
+
+    def applies(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+        """Whether a response with `status` and `headers` may be compressed, by its headers."""
+
+    def encoder(self, encoding: str) -> BodyEncoder:
+        """A compressor for one response body."""
+
+@final
+class BodyEncoder:
+    """One body's compressor."""
+
+    def chunk(self, data: bytes, more: bool) -> bytes:
+        """`data` compressed: flushed when `more`, the stream finished when not."""
 
 @final
 class ListeningSocket:
@@ -534,7 +574,9 @@ __all__ = [
     "App",
     "AsgiApp",
     "AsgiCall",
+    "BodyEncoder",
     "ChunkSink",
+    "CompressionLayer",
     "CoroutineTask",
     "CorsLayer",
     "FastParam",

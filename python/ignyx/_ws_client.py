@@ -268,9 +268,12 @@ def connect(
     target = (parts.path or "/") + (f"?{query}" if query else "")
 
     key = base64.b64encode(os.urandom(16)).decode("ascii")
+    # A `host` the test gives replaces the base URL's, as httpx lets it for requests.
+    given = {k.lower(): v for k, v in (headers or {}).items()}
+    headers = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
     lines = [
         f"GET {target} HTTP/1.1",
-        f"host: {parts.netloc}",
+        f"host: {given.get('host', parts.netloc)}",
         "upgrade: websocket",
         "connection: Upgrade",
         f"sec-websocket-key: {key}",

@@ -34,6 +34,9 @@ from .exception_handlers import (
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
+from .middleware.compression import CompressionMiddleware, GZipMiddleware
+from .middleware.httpsredirect import HTTPSRedirectMiddleware
+from .middleware.trustedhost import TrustedHostMiddleware
 from .requests import Request
 from .responses import JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, Mount, generate_unique_id
@@ -281,27 +284,30 @@ class Ignyx:
 
         return decorator
 
-    def _middleware_layers(self) -> tuple[Any, list[Any], Any]:
-        """The app's middleware as the engine runs it: `(outer, python, inner)`, outermost
-        first. The engine runs one native layer (CORS) outside every Python middleware
-        (`outer`) and one inside them all, right around the routes (`inner`); the rest are
-        ASGI middleware in Python. Without Python middleware the native layer is `inner`."""
+    def _middleware_layers(self, *, native: bool = True) -> tuple[list[Any], list[Any], Any]:
+        """The app's middleware as the engine runs it: `(outer, python, inner)`. `outer`,
+        outermost first, are the native layers (CORS, GZip, TrustedHost, HTTPSRedirect) that
+        come before any Python middleware: the engine runs them, on the `native` server.
+        `python` are ASGI middleware run in Python (native classes among them run there as
+        ASGI middleware). `inner` is a CORS layer added first, inside every Python middleware:
+        the engine runs it right around the routes. Telemetry's middleware comes first."""
         entries = list(self.user_middleware)
         layers = [_native_layer(entry) for entry in entries]
-        outer = inner = None
-        if layers and layers[-1] is not None:
+        inner = None
+        python_present = any(layer is None for layer in layers)
+        if layers and isinstance(layers[-1], CORSMiddleware) and (python_present or not native):
             inner, entries, layers = layers[-1], entries[:-1], layers[:-1]
-        if any(layer is None for layer in layers) and layers[0] is not None:
-            outer, entries = layers[0], entries[1:]
+        outer: list[Any] = []
+        if native and self._telemetry is None:
+            while layers and layers[0] is not None:
+                outer.append(layers.pop(0))
+                entries.pop(0)
         if self._telemetry is not None:
-            # Outside everything, as FastAPI observes requests: in Python, ahead of `outer`.
+            # Outside everything, as FastAPI observes requests: in Python, ahead of the rest.
             from .telemetry._middleware import TelemetryMiddleware
 
             observed = Middleware(TelemetryMiddleware, config=self._telemetry, observed=self)
             entries = [observed, *entries]
-            if outer is not None:
-                entries.insert(1, outer)
-                outer = None
         return outer, entries, inner
 
     def _telemetry_config(self) -> Optional[dict[str, Any]]:
@@ -380,9 +386,9 @@ class Ignyx:
         stack = self._asgi_stack
         if stack is None:
             self._telemetry = self._telemetry_config()
-            # The innermost native layer runs in the engine (`_compile`); the rest here.
-            outer, python, _ = self._middleware_layers()
-            stack = self._asgi_stack = self._build_stack([outer, *python] if outer else python)
+            # An innermost CORS layer runs in the engine (`_compile`); the rest here.
+            _, python, _ = self._middleware_layers(native=False)
+            stack = self._asgi_stack = self._build_stack(python)
         await stack(scope, receive, send)
 
     # -- lifespan ----------------------------------------------------------------
@@ -468,15 +474,17 @@ class Ignyx:
             app=self,
             error_handler=self._handle_error,
         )
-        outer, python, inner = self._middleware_layers()
+        outer, python, inner = self._middleware_layers(native=middleware)
         if inner is not None:
             inner._install(core)
         websocket_stack = None
+        native = [layer.native() for layer in outer]
         if middleware and python:
             stack = self._build_stack(python)
-            cors = outer.options if outer is not None else None
-            core.set_middleware_stack(stack_entry(self, stack), cors=cors)
+            core.set_middleware_stack(stack_entry(self, stack), layers=native)
             websocket_stack = websocket_stack_entry(self, stack)
+        elif native:
+            core.set_layers(native)
         for route in self._all_routes():
             # HTTP routes compile, WebSocket routes compile_websocket; a mount does both.
             if hasattr(route, "compile"):
@@ -529,11 +537,21 @@ class Ignyx:
 
 
 def _native_layer(entry: Any) -> Any:
-    """The middleware the engine can run itself for `entry` (CORS), or None."""
+    """The middleware the engine can run itself for `entry` (CORS, GZip and compression,
+    TrustedHost, HTTPSRedirect), built; or None."""
     if isinstance(entry, Middleware):
         cls, args, kwargs = entry
-        return cls(None, *args, **kwargs) if cls is CORSMiddleware else None
-    return entry if isinstance(entry, CORSMiddleware) else None
+        return cls(None, *args, **kwargs) if cls in _NATIVE else None
+    return entry if type(entry) in _NATIVE else None
+
+
+_NATIVE = (
+    CORSMiddleware,
+    CompressionMiddleware,
+    GZipMiddleware,
+    TrustedHostMiddleware,
+    HTTPSRedirectMiddleware,
+)
 
 
 class FastAPI(Ignyx):

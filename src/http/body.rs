@@ -10,6 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 use pyo3::prelude::*;
 
 pub use super::chunks::{chunk_channel, ChunkSender, Chunks, StreamAborted};
+use crate::layers::Encoder;
 use crate::runtime::{Job, LoopSender};
 
 pub struct ResponseBody {
@@ -20,6 +21,8 @@ pub struct ResponseBody {
 enum Kind {
     Full(Option<Bytes>),
     Stream(Chunks),
+    /// A stream compressed chunk by chunk; the encoder is taken once its end is written.
+    Encoded(Chunks, Option<Encoder>),
 }
 
 impl ResponseBody {
@@ -37,6 +40,28 @@ impl ResponseBody {
             kind: Kind::Stream(chunks),
             background: None,
         }
+    }
+
+    /// The size of a whole body; None for a stream.
+    pub fn whole_len(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Full(bytes) => Some(bytes.as_ref().map_or(0, Bytes::len)),
+            Kind::Stream(_) | Kind::Encoded(..) => None,
+        }
+    }
+
+    /// This body through `encoder`: a whole body at once, a stream chunk by chunk (each
+    /// flushed, so the client decodes what it has as it comes).
+    pub fn encoded(mut self, mut encoder: Encoder) -> Self {
+        self.kind = match std::mem::replace(&mut self.kind, Kind::Full(None)) {
+            Kind::Full(bytes) => {
+                let compressed = encoder.chunk(bytes.as_deref().unwrap_or_default(), false);
+                Kind::Full((!compressed.is_empty()).then_some(compressed))
+            }
+            Kind::Stream(chunks) => Kind::Encoded(chunks, Some(encoder)),
+            encoded @ Kind::Encoded(..) => encoded,
+        };
+        self
     }
 
     pub fn with_background(mut self, task: Option<Py<PyAny>>, sender: &LoopSender) -> Self {
@@ -58,6 +83,26 @@ impl Body for ResponseBody {
             Kind::Stream(chunks) => chunks
                 .poll_chunk(cx)
                 .map(|chunk| chunk.map(|chunk| chunk.map(Frame::data))),
+            Kind::Encoded(chunks, encoder) => loop {
+                let Some(active) = encoder.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                match chunks.poll_chunk(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Err(aborted))) => return Poll::Ready(Some(Err(aborted))),
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        let compressed = active.chunk(&chunk, true);
+                        if !compressed.is_empty() {
+                            return Poll::Ready(Some(Ok(Frame::data(compressed))));
+                        }
+                    }
+                    Poll::Ready(None) => {
+                        let tail = active.chunk(&[], false);
+                        *encoder = None;
+                        return Poll::Ready(Some(Ok(Frame::data(tail))));
+                    }
+                }
+            },
         }
     }
 
@@ -69,7 +114,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Stream(_) => SizeHint::default(),
+            Kind::Stream(_) | Kind::Encoded(..) => SizeHint::default(),
         }
     }
 }

@@ -33,7 +33,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use pyo3::prelude::*;
 
-use crate::layers::Cors;
+use crate::layers::{self, Cors, Layers};
 use crate::router::Router;
 use crate::runtime::{EventLoop, InFlight, SyncPool};
 
@@ -54,6 +54,8 @@ pub struct Engine {
     pub router: Router<Arc<Route>>,
     /// CORS right around the routes: inside every Python middleware.
     pub cors: Option<Cors>,
+    /// The native middleware of an app without Python middleware, outermost first.
+    pub layers: Layers,
     /// The app's Python middleware stack, which then answers every request; `None`
     /// without Python middleware.
     pub stack: Option<Stack>,
@@ -68,8 +70,8 @@ pub struct Stack {
     /// `entry(request_data)`: the stack, whose innermost app calls the route the engine
     /// matched (`RequestData::routed`).
     pub entry: Arc<Route>,
-    /// CORS outside every Python middleware.
-    pub cors: Option<Cors>,
+    /// The native middleware outside every Python middleware, outermost first.
+    pub layers: Layers,
 }
 
 /// The Python pieces a request may need besides its route.
@@ -192,6 +194,23 @@ pub async fn handle(
         if shared.protocols != Protocols::Auto && !shared.protocols.serves(req.version()) {
             break 'answer respond(request::version_refused(), to_loop);
         }
+        // The native middleware outside every Python one: it may answer the request itself
+        // (a CORS preflight, a refused host, a redirect to HTTPS).
+        let layers = match &engine.stack {
+            Some(stack) => &stack.layers,
+            None => &engine.layers,
+        };
+        let passage = match layers.is_empty() {
+            true => None,
+            false => {
+                let (passage, answer) = enter_layers(layers, &req, peers.secure);
+                if let Some((status, headers, body)) = answer {
+                    let response = respond(Reply::full(status, headers, body), to_loop);
+                    break 'answer leave_layers(layers, &passage, response);
+                }
+                Some(passage)
+            }
+        };
         if let Some(upgrade) = &shared.upgrade {
             if let Some(handshake) = upgrade.upgrade(&mut req, peers) {
                 break 'answer respond(handshake.await, to_loop);
@@ -199,18 +218,6 @@ pub async fn handle(
         }
         let (parts, body) = req.into_parts();
         let version = parts.version;
-        let outer_cors = match &engine.stack {
-            Some(stack) => stack.cors.as_ref(),
-            None => engine.cors.as_ref(),
-        };
-        if let Some(cors) = outer_cors {
-            if let Some((status, headers, body)) = cors.preflight(&parts.method, &parts.headers) {
-                break 'answer respond(Reply::full(status, headers, body), to_loop);
-            }
-        }
-        // The request's headers move to Python; CORS only needs the origin afterwards.
-        let origin = outer_cors.and_then(|_| parts.headers.get(http::header::ORIGIN).cloned());
-
         let path = decoded_path(parts.uri.path());
         // What to call: the route routing found, or, when the app has Python middleware, the
         // middleware stack (which answers every request), told the route found here for its
@@ -253,8 +260,8 @@ pub async fn handle(
         };
 
         let mut response = respond(reply, to_loop);
-        if let Some(cors) = outer_cors {
-            cors.apply(origin.as_ref(), response.headers_mut());
+        if let Some(passage) = &passage {
+            response = leave_layers(layers, passage, response);
         }
         if shared.closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
             response.headers_mut().insert(
@@ -268,6 +275,48 @@ pub async fn handle(
         observed.record(shared, response.status());
     }
     Ok(response)
+}
+
+/// Takes `req` through the native `layers` (see `Layers::enter`).
+fn enter_layers(
+    layers: &Layers,
+    req: &Request<Incoming>,
+    secure: bool,
+) -> (layers::Passage, Option<layers::Answer>) {
+    let websocket = req
+        .headers()
+        .get(http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let scheme = match (websocket, secure) {
+        (false, false) => "http",
+        (false, true) => "https",
+        (true, false) => "ws",
+        (true, true) => "wss",
+    };
+    let path = decoded_path(req.uri().path());
+    let head = layers::Head {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        path: &path,
+        scheme,
+    };
+    layers.enter(&head)
+}
+
+/// Takes `response` out through the native `layers` the request passed: their headers, and
+/// its body compressed when a compression layer chose to.
+fn leave_layers(
+    layers: &Layers,
+    passage: &layers::Passage,
+    mut response: Response<ResponseBody>,
+) -> Response<ResponseBody> {
+    let status = response.status();
+    let length = response.body().whole_len();
+    if let Some(encoder) = layers.leave(passage, status, response.headers_mut(), length) {
+        response = response.map(|body| body.encoded(encoder));
+    }
+    response
 }
 
 /// What the access log and metrics keep of a request until it is answered.

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
+use http::header::{HeaderValue, ALLOW};
 use http::StatusCode;
 
 use super::response::Reply;
 use super::route::Route;
 use super::{Engine, Peers};
+use crate::layers;
 use crate::router::{self, Match};
 
 /// Where routing sent a request.
@@ -47,69 +47,17 @@ fn not_found(engine: &Engine, path: &str, parts: &http::request::Parts, peers: &
             format!("{path}/")
         };
         if engine.router.has_path(&other) {
-            let host = parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-                .or_else(|| peers.local.map(|local| local.to_string()))
-                .unwrap_or_else(|| "localhost".to_owned());
-            // Starlette's `URL(scope=...)` escapes these three in the path, then the whole
-            // URL is quoted.
-            let other = other
-                .replace('?', "%3F")
-                .replace('#', "%23")
-                .replace('\\', "%5C");
+            let host = layers::request_host(&parts.headers, &parts.uri, || {
+                peers
+                    .local
+                    .map_or_else(|| "localhost".to_owned(), |local| local.to_string())
+            });
             let scheme = if peers.secure { "https" } else { "http" };
-            let mut target = format!("{scheme}://{host}{other}");
-            if let Some(query) = parts.uri.query() {
-                target.push('?');
-                target.push_str(query);
-            }
-            let target = percent_encoding::utf8_percent_encode(&target, URL_QUOTED).to_string();
-            if let Ok(location) = HeaderValue::from_str(&target) {
-                let mut reply = Reply::new(
-                    StatusCode::TEMPORARY_REDIRECT,
-                    &HeaderValue::from_static("text/plain; charset=utf-8"),
-                    Bytes::new(),
-                );
-                reply.headers.remove(http::header::CONTENT_TYPE);
-                reply.headers.insert(LOCATION, location);
-                // Said outright, so that an answer to HEAD carries it too.
-                reply
-                    .headers
-                    .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-                return reply;
+            let url = layers::request_url(scheme, &host, &other, &parts.uri);
+            if let Some((status, headers, body)) = layers::redirect_to(&url) {
+                return Reply::full(status, headers, body);
             }
         }
     }
     Reply::not_found()
 }
-
-/// What Starlette's `RedirectResponse` percent-encodes in a location: everything but
-/// letters, digits, `_.-~` and `:/%#?=@[]!$&'()*+,;` (`urllib.parse.quote` with that `safe`).
-const URL_QUOTED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'~')
-    .remove(b':')
-    .remove(b'/')
-    .remove(b'%')
-    .remove(b'#')
-    .remove(b'?')
-    .remove(b'=')
-    .remove(b'@')
-    .remove(b'[')
-    .remove(b']')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';');

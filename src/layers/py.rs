@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use super::cors::{Cors, CorsConfig};
+use super::{Compression, Encoder, Encoding, Layer, TrustedHosts};
 
 /// `ignyx._core.CorsLayer`: the engine's CORS, configured like Starlette's `CORSMiddleware`.
 #[pyclass(module = "ignyx._core", frozen)]
@@ -117,4 +118,112 @@ fn header_list<'py>(py: Python<'py>, headers: &HeaderMap) -> PyResult<Bound<'py,
         ))?;
     }
     Ok(list)
+}
+
+/// A native layer from its Python description: `("cors", {...})`, `("trusted_hosts",
+/// {"allowed_hosts": [...], "www_redirect": bool})`, `("https_redirect", {})` or
+/// `("compression", {"minimum_size", "encodings", "gzip_level", "brotli_quality",
+/// "zstd_level", "exclude_content_types"})`.
+pub fn layer_of(kind: &str, options: &Bound<'_, PyDict>) -> PyResult<Layer> {
+    let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+        options
+            .get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("{kind}: {key} is missing")))
+    };
+    let invalid = |message: String| PyValueError::new_err(message);
+    Ok(match kind {
+        "cors" => Layer::Cors(Box::new(
+            Cors::new(config(Some(options))?).map_err(invalid)?,
+        )),
+        "trusted_hosts" => Layer::TrustedHosts(
+            TrustedHosts::new(
+                get("allowed_hosts")?.extract()?,
+                get("www_redirect")?.extract()?,
+            )
+            .map_err(invalid)?,
+        ),
+        "https_redirect" => Layer::HttpsRedirect,
+        "compression" => Layer::Compression(
+            Compression::new(
+                get("minimum_size")?.extract()?,
+                &get("encodings")?.extract::<Vec<String>>()?,
+                get("gzip_level")?.extract()?,
+                get("brotli_quality")?.extract()?,
+                get("zstd_level")?.extract()?,
+                &get("exclude_content_types")?.extract::<Vec<String>>()?,
+            )
+            .map_err(invalid)?,
+        ),
+        other => return Err(invalid(format!("unknown native layer {other:?}"))),
+    })
+}
+
+/// `ignyx._core.CompressionLayer`: the engine's compression, for a compression middleware
+/// that runs in Python (inside another Python middleware, or under an ASGI server).
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct CompressionLayer {
+    compression: Compression,
+}
+
+#[pymethods]
+impl CompressionLayer {
+    #[new]
+    #[pyo3(signature = (**options))]
+    fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options = options.ok_or_else(|| PyValueError::new_err("compression options needed"))?;
+        match layer_of("compression", options)? {
+            Layer::Compression(compression) => Ok(Self { compression }),
+            _ => unreachable!("layer_of gives the kind asked for"),
+        }
+    }
+
+    #[getter]
+    fn minimum_size(&self) -> usize {
+        self.compression.minimum_size
+    }
+
+    /// The coding (`"gzip"`, `"br"`, `"zstd"`) to answer a request with these headers.
+    fn negotiate(&self, headers: Vec<(Vec<u8>, Vec<u8>)>) -> PyResult<Option<&'static str>> {
+        let headers = header_map(headers)?;
+        Ok(self.compression.negotiate(&headers).map(Encoding::token))
+    }
+
+    /// Whether a response with `status` and `headers` may be compressed, by its headers.
+    fn applies(&self, status: u16, headers: Vec<(Vec<u8>, Vec<u8>)>) -> PyResult<bool> {
+        let status =
+            http::StatusCode::from_u16(status).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(self.compression.applies(status, &header_map(headers)?))
+    }
+
+    /// A compressor for one response body.
+    fn encoder(&self, encoding: &str) -> PyResult<BodyEncoder> {
+        let encoding = Encoding::parse(encoding)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown encoding {encoding:?}")))?;
+        Ok(BodyEncoder {
+            encoder: std::sync::Mutex::new(self.compression.encoder(encoding)),
+        })
+    }
+}
+
+/// `ignyx._core.BodyEncoder`: one body's compressor.
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct BodyEncoder {
+    encoder: std::sync::Mutex<Encoder>,
+}
+
+#[pymethods]
+impl BodyEncoder {
+    /// `data` compressed: flushed when `more`, the stream finished when not.
+    fn chunk<'py>(
+        &self,
+        py: Python<'py>,
+        data: &[u8],
+        more: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let mut encoder = self
+            .encoder
+            .lock()
+            .map_err(|_| PyValueError::new_err("encoder poisoned"))?;
+        Ok(PyBytes::new(py, &encoder.chunk(data, more)))
+    }
 }

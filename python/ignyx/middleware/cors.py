@@ -44,8 +44,12 @@ class CORSMiddleware:
         self._layer: Optional[_core.CorsLayer] = None
 
     def _install(self, core: Any) -> None:
-        """Runs this middleware in the engine, outside every Python one."""
+        """Runs this middleware in the engine, inside every Python one."""
         core.set_cors(**self.options)
+
+    def native(self) -> tuple[str, dict[str, Any]]:
+        """How the engine runs it outside every Python middleware."""
+        return ("cors", self.options)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
