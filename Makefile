@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-serving bench-middleware bench-instructions bare-hyper lint fmt clean debian-tools fuzz
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-serving bench-middleware bench-files bench-instructions bare-hyper lint fmt clean debian-tools fuzz
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -87,6 +87,13 @@ bench-middleware: build
 	$(PYTHON) benchmarks/run.py --endpoints plaintext,users_get,users_post,sync,async --rounds 3 \
 		--frameworks ignyx-on-uvicorn,fastapi \
 		--server-cmd "ignyx-on-uvicorn={python} -m uvicorn ignyx_app:app --app-dir {apps} --host {host} --port {port} --loop uvloop --http httptools --log-level warning --no-access-log"
+
+# Issue 17: static files (4 KiB, 1 MiB) next to FastAPI and nginx, GZipMiddleware and
+# SessionMiddleware next to FastAPI, each on servers of its own (benchmarks/README.md).
+bench-files: build
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints static_4k,static_1m,gzip_json,session \
+		--frameworks ignyx,fastapi,nginx --baseline fastapi,nginx
 
 # Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
 # target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Install the load generator (wrk), the CPU pinning tool (taskset) and the instruction
-# counter (valgrind, for benchmarks/instructions.sh) when missing.
+# Install the load generator (wrk), the CPU pinning tool (taskset), the instruction
+# counter (valgrind, for benchmarks/instructions.sh) and nginx (the static files' reference
+# in make bench-files; run by the harness on its own config, not as a service) when missing.
 # Debian/Ubuntu only; uses sudo when not run as root.
 set -eu
 
@@ -13,6 +14,7 @@ missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v taskset >/dev/null 2>&1 || missing="$missing util-linux"
 command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+test -x /usr/sbin/nginx || missing="$missing nginx"
 
 if [ -n "$missing" ]; then
     echo "ensure_tools: installing$missing" >&2

@@ -10,6 +10,8 @@ share their rounds, so each round pairs them.
     .venv/bin/python benchmarks/run.py                     # what `make bench` runs
     .venv/bin/python benchmarks/run.py --frameworks fastapi --duration 2 --rounds 1
     .venv/bin/python benchmarks/run.py --endpoints plaintext,users_get
+    .venv/bin/python benchmarks/run.py --endpoints static_4k,static_1m,gzip_json,session \\
+        --frameworks ignyx,fastapi,nginx --baseline fastapi,nginx    # make bench-files
     .venv/bin/python benchmarks/run.py \\
         --server-cmd 'granian=env PYTHONPATH={apps} {python} -m granian --interface asgi --host {host} --port {port} fastapi_app:app'
 
@@ -35,22 +37,28 @@ from harness.catalog import (
     ENDPOINTS,
     FRAMEWORKS,
     MEASURED_TOGETHER,
+    STATIC_FILES,
     Endpoint,
     Framework,
 )
+from harness.fleet import Fleet
 from harness.proc import Resources, Sampler
 from harness.report import environment, median, summary, version
-from harness.servers import Server, check_endpoint, start_server
+from harness.servers import Server, check_endpoint, endpoint_headers, run_directory
 from harness.wrk import run_wrk
 
 
 def _one_run(
-    server: Server, ep: Endpoint, args: argparse.Namespace, wrk_cpu: Optional[int]
+    server: Server,
+    ep: Endpoint,
+    args: argparse.Namespace,
+    wrk_cpu: Optional[int],
+    headers: list[str],
 ) -> dict[str, Any]:
     if server.proc.poll() is not None:
         raise RuntimeError(f"server died (exit {server.proc.returncode}):\n{server.log_tail()}")
     with Sampler(server.proc.pid) as sampler:
-        r = run_wrk(server.base_url, ep, args.duration, args.connections, wrk_cpu, args.header)
+        r = run_wrk(server.base_url, ep, args.duration, args.connections, wrk_cpu, headers)
     r["peak_rss_kib"] = sampler.peak.rss_kib
     r["peak_hwm_kib"] = sampler.peak.hwm_kib
     r["peak_threads"] = sampler.peak.threads
@@ -78,36 +86,47 @@ def _print_run(ep: Endpoint, rnd: int, rounds: int, name: str, r: dict[str, Any]
 
 
 def _warm(
-    ep: Endpoint,
+    key: str,
     names: list[str],
-    servers: dict[str, Server],
+    fleet: Fleet,
     args: argparse.Namespace,
     wrk_cpu: Optional[int],
     out: dict[str, Any],
-) -> list[str]:
-    """Checks and warms up `ep` on each server; the names that passed (the others go to `out`)."""
-    active = []
+) -> dict[str, tuple[Server, list[str]]]:
+    """Checks and warms up endpoint `key` on each framework's server: for those that passed,
+    the server and the headers every request carries (the others go to `out`)."""
+    ep = ENDPOINTS[key]
+    active = {}
     for name in names:
-        why = check_endpoint(servers[name], ep)
-        if why is None and args.warmup > 0:
+        server, why = fleet.server(name, key)
+        if server is None:
+            print(f"  {ep.label}: skipping {name}: {why}")
+            out[name] = {"skipped": why}
+            continue
+        headers: list[str] = []
+        try:
+            headers = endpoint_headers(server, ep)
+            why = check_endpoint(server, ep, headers) or ""
+        except (RuntimeError, OSError) as e:
+            why = str(e)
+        headers = args.header + headers
+        if not why and args.warmup > 0:
             try:
-                run_wrk(
-                    servers[name].base_url, ep, args.warmup, args.connections, wrk_cpu, args.header
-                )
+                run_wrk(server.base_url, ep, args.warmup, args.connections, wrk_cpu, headers)
             except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                 why = f"warm-up failed: {e}"
         if why:
             print(f"  {ep.label}: skipping {name}: {why}")
             out[name] = {"skipped": why}
         else:
-            active.append(name)
+            active[name] = (server, headers)
     return active
 
 
 def measure_endpoints(
     keys: list[str],
     names: list[str],
-    servers: dict[str, Server],
+    fleet: Fleet,
     peaks: dict[str, Resources],
     args: argparse.Namespace,
     wrk_cpu: Optional[int],
@@ -117,7 +136,7 @@ def measure_endpoints(
     several make rounds whose numbers can be paired (see MEASURED_TOGETHER)."""
     eps = {key: ENDPOINTS[key] for key in keys}
     out: dict[str, dict[str, Any]] = {key: {} for key in keys}
-    active = {key: _warm(ep, names, servers, args, wrk_cpu, out[key]) for key, ep in eps.items()}
+    active = {key: _warm(key, names, fleet, args, wrk_cpu, out[key]) for key in keys}
 
     Turn = tuple[str, str]  # (endpoint, framework)
     runs: dict[Turn, list[dict[str, Any]]] = {(k, n): [] for k in keys for n in active[k]}
@@ -128,13 +147,13 @@ def measure_endpoints(
     while rnd < args.rounds and any(active.values()):
         this_round: dict[Turn, dict[str, Any]] = {}
         for key, ep in eps.items():
-            for name in list(active[key]):
+            for name, (server, headers) in list(active[key].items()):
                 try:
-                    r = _one_run(servers[name], ep, args, wrk_cpu)
+                    r = _one_run(server, ep, args, wrk_cpu, headers)
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                     print(f"  {ep.label}: {name} failed, dropping it for this endpoint: {e}")
                     out[key][name] = {"skipped": f"failed in round {rnd + 1}: {e}"}
-                    active[key].remove(name)
+                    del active[key][name]
                     del runs[(key, name)]
                     continue
                 r["round"] = rnd
@@ -262,7 +281,9 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument(
         "--baseline",
         default=DEFAULT_BASELINE,
-        help=f"framework ratios are taken against (default {DEFAULT_BASELINE})",
+        metavar="A,B",
+        help=f"framework ratios are taken against (default {DEFAULT_BASELINE}); after a comma, "
+        "more references, each with ratio columns of its own (e.g. fastapi,nginx)",
     )
     p.add_argument(
         "--header",
@@ -335,7 +356,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"  {key:12} {ep.label}")
         print("frameworks:")
         for key, fw in frameworks.items():
-            print(f"  {key:12} {fw.command}")
+            print(f"  {key:17} {fw.command}")
         return 0
 
     unknown = [n for n in names if n not in frameworks] + [
@@ -391,8 +412,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         "endpoints": {},
         "resources": {},
     }
-    servers: dict[str, Server] = {}
+    fleet = Fleet(frameworks)
     peaks: dict[str, Resources] = {}
+    run_dir = run_directory(STATIC_FILES)
 
     def skip(name: str, why: str) -> None:
         print(f"skipping {name}: {why}")
@@ -402,34 +424,20 @@ def main(argv: Optional[list[str]] = None) -> int:
         for name in names:
             fw = frameworks[name]
             missing = _missing_modules(fw.requires)
+            if fw.binary and not os.access(fw.binary, os.X_OK):
+                missing = f"{fw.binary} is missing (sh benchmarks/ensure_tools.sh installs it)"
             if missing:
                 skip(name, missing)
                 continue
             if fw.version_of:
                 results["versions"][name] = version(fw.version_of)
-            try:
-                server = start_server(
-                    name,
-                    fw,
-                    server_cpu,
-                    log_dir,
-                    ENDPOINTS[endpoint_keys[0]].path,
-                    args.startup_timeout,
-                )
-            except (RuntimeError, OSError) as e:
-                skip(name, f"server did not start: {e}")
-                tail = (log_dir / f"{name}.log").read_text(errors="replace").strip()
-                if tail:
-                    print("\n".join("    " + line for line in tail.splitlines()[-15:]))
-                continue
-            servers[name] = server
-            server.idle = Resources.sample(server.proc.pid)
-            print(
-                f"started {name} (pid {server.proc.pid}, port {server.port}, "
-                f"{server.idle.threads} threads, {server.idle.rss_kib / 1024:.1f} MiB)"
+            failures = fleet.start(
+                name, endpoint_keys, server_cpu, log_dir, args.startup_timeout, run_dir
             )
+            for label, why in failures:
+                skip(label, f"server did not start: {why}")
 
-        running = [n for n in names if n in servers]
+        running = [n for n in names if fleet.of(n)]
         if not running:
             print("error: no server could be started, nothing to measure", file=sys.stderr)
             return 1
@@ -441,39 +449,44 @@ def main(argv: Optional[list[str]] = None) -> int:
         )
 
         for group in _groups(endpoint_keys):
-            measured = measure_endpoints(group, running, servers, peaks, args, wrk_cpu)
+            measured = measure_endpoints(group, running, fleet, peaks, args, wrk_cpu)
             for key in group:
                 ep = ENDPOINTS[key]
                 results["endpoints"][key] = {
                     "label": ep.label,
                     "method": ep.method,
                     "path": ep.path,
+                    "headers": list(ep.headers),
+                    "variant": ep.variant,
                     "frameworks": measured[key],
                 }
 
-        for name, server in servers.items():
+        for name in running:
             if name not in peaks:
                 continue  # never measured: idle numbers would pass for loaded ones
+            # With servers in several variants, the largest of them.
+            own = fleet.of(name)
+            final = [Resources.sample(server.proc.pid) for server in own]
             peak = peaks[name]
-            final = Resources.sample(server.proc.pid)
             results["resources"][name] = {
-                "idle_threads": server.idle.threads,
-                "idle_rss_kib": server.idle.rss_kib,
+                "idle_threads": max(server.idle.threads for server in own),
+                "idle_rss_kib": max(server.idle.rss_kib for server in own),
                 "peak_threads": peak.threads,
-                "peak_hwm_kib": max(peak.hwm_kib, final.hwm_kib),
-                "processes": max(peak.processes, final.processes),
+                "peak_hwm_kib": max([peak.hwm_kib] + [f.hwm_kib for f in final]),
+                "processes": max([peak.processes] + [f.processes for f in final]),
             }
     finally:
-        for server in servers.values():
-            server.stop()
+        fleet.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
     results["environment"]["loadavg_end"] = os.getloadavg()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
 
-    shown = [n for n in names if n in servers]
+    shown = [n for n in names if fleet.of(n)]
+    baselines = [b for b in _csv([args.baseline]) if b in shown]
     print()
-    print(summary(results, shown, args.baseline if args.baseline in shown else None))
+    print(summary(results, shown, baselines[0] if baselines else None, baselines[1:]))
     try:
         shown_path = args.output.resolve().relative_to(Path.cwd())
     except ValueError:

@@ -54,17 +54,22 @@ impl App {
     /// Registers the Python pieces the engine calls back into: the response classes it
     /// recognises, `content_type(response_class)`, `request_class(request_data, app)`, and
     /// `error_handler(request, exc)`.
-    #[pyo3(signature = (*, response_class, streaming_class, content_type, request_class, app, error_handler))]
+    #[pyo3(signature = (
+        *, response_class, streaming_class, file_class, content_type, request_class, app,
+        error_handler
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn set_hooks(
         &mut self,
         response_class: Py<PyAny>,
         streaming_class: Py<PyAny>,
+        file_class: Py<PyAny>,
         content_type: Py<PyAny>,
         request_class: Py<PyAny>,
         app: Py<PyAny>,
         error_handler: Py<PyAny>,
     ) {
-        let types = ResponseTypes::new(response_class, streaming_class, content_type);
+        let types = ResponseTypes::new(response_class, streaming_class, file_class, content_type);
         let hooks = Hooks {
             request_class,
             app,
@@ -77,7 +82,7 @@ impl App {
     /// `route` is the Python route object, which ASGI middleware finds in `scope["route"]`.
     #[pyo3(signature = (
         path, methods, call, *, is_async, status_code, fast = None, route = None,
-        max_body_size = None
+        max_body_size = None, files = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn add_route(
@@ -91,6 +96,7 @@ impl App {
         fast: Option<Py<FastPlan>>,
         route: Option<Py<PyAny>>,
         max_body_size: Option<usize>,
+        files: Option<Py<h::StaticDirectories>>,
     ) -> PyResult<()> {
         let methods = methods
             .iter()
@@ -116,6 +122,7 @@ impl App {
             kind: RouteKind::Endpoint,
             template: Arc::from(path),
             max_body_size,
+            files,
         });
         self.router
             .insert(path, &methods, route)
@@ -165,6 +172,7 @@ impl App {
             kind: RouteKind::Stack,
             template: Arc::from(""),
             max_body_size: None,
+            files: None,
         });
         let layers = self::layers(layers)?;
         self.stack = Some(h::Stack { entry, layers });

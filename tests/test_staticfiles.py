@@ -444,3 +444,83 @@ def test_a_subclass_can_serve_a_single_page_app(tree):
         assert client.get("/orders/7").content == b"<h1>home</h1>"
         assert client.get("/hello.txt").content == b"hello world\n"
         assert client.post("/orders/7").status_code == 405
+
+
+# -- served by the engine ------------------------------------------------------------------
+
+
+def test_the_engine_answers_plain_file_requests_without_python(tree, monkeypatch):
+    """A mounted StaticFiles' GET/HEAD of a file (200, 304, a range) never reaches the Python
+    app; the rest (a missing file, html pages, odd paths) does, and answers as Starlette."""
+    import ignyx
+    from ignyx.staticfiles import StaticFiles
+    from ignyx.testclient import TestClient
+
+    seen: list[str] = []
+    python_call = StaticFiles.__call__
+
+    async def counting(self, scope, receive, send):
+        seen.append(scope["path"])
+        await python_call(self, scope, receive, send)
+
+    monkeypatch.setattr(StaticFiles, "__call__", counting)
+    app = ignyx.FastAPI()
+    app.mount("/static", StaticFiles(directory=tree / "static"), name="static")
+    with TestClient(app) as client:
+        first = client.get("/static/css/app.css")
+        again = client.get("/static/css/app.css", headers={"if-none-match": first.headers["etag"]})
+        head = client.head("/static/big.bin")
+        whole = client.get("/static/big.bin")
+        partial = client.get("/static/big.bin", headers={"range": "bytes=0-9"})
+        assert seen == []
+        missing = client.get("/static/missing.txt")
+    assert (first.status_code, first.content) == (200, b"body { color: red; }\n")
+    assert again.status_code == 304 and again.content == b""
+    assert head.headers["content-length"] == str(len(BIG)) and head.content == b""
+    assert whole.content == BIG
+    assert (partial.status_code, partial.content) == (206, BIG[:10])
+    assert missing.status_code == 404
+    assert seen == ["/static/missing.txt"]
+
+
+def test_a_file_larger_than_memory_streams_with_flat_rss(tmp_path):
+    """A 1 GiB sparse file through a live server: every byte arrives, and the server's peak
+    RSS grows by far less than the file."""
+    import textwrap
+
+    import httpx
+    from conftest import served_script
+
+    big = tmp_path / "files" / "huge.bin"
+    big.parent.mkdir()
+    with open(big, "wb") as file:
+        file.truncate(1 << 30)
+    source = textwrap.dedent(
+        f"""
+        import sys
+        from ignyx import FastAPI
+        from ignyx.staticfiles import StaticFiles
+
+        app = FastAPI()
+        app.mount("/files", StaticFiles(directory={str(big.parent)!r}))
+
+        @app.get("/rss")
+        def rss():
+            fields = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+            return {{"peak_kib": int(fields["VmHWM"].split()[0])}}
+
+        app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
+        """
+    )
+    with served_script(tmp_path / "app.py", source) as (_, port):
+        base = f"http://127.0.0.1:{port}"
+        before = httpx.get(f"{base}/rss").json()["peak_kib"]
+        received = 0
+        with httpx.stream("GET", f"{base}/files/huge.bin", timeout=120) as response:
+            assert response.headers["content-length"] == str(1 << 30)
+            for chunk in response.iter_raw(1 << 20):
+                assert not chunk.strip(b"\0")  # a sparse file reads as zeros
+                received += len(chunk)
+        growth = httpx.get(f"{base}/rss").json()["peak_kib"] - before
+    assert received == 1 << 30
+    assert growth < 32 * 1024, f"peak RSS grew by {growth} KiB serving 1 GiB"

@@ -11,7 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
@@ -20,7 +20,8 @@ app = FastAPI()
 app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
 # Python middleware for the middleware rows (bench-middleware): asgi-correlation-id, or an
-# @app.middleware("http") function adding a header.
+# @app.middleware("http") function adding a header. GZip and sessions for their own rows
+# (bench-files), on servers of their own.
 if os.environ.get("BENCH_MIDDLEWARE") == "correlation-id":
     from asgi_correlation_id import CorrelationIdMiddleware
 
@@ -32,6 +33,15 @@ elif os.environ.get("BENCH_MIDDLEWARE") == "http":
         response = await call_next(request)
         response.headers["x-bench"] = "1"
         return response
+
+elif os.environ.get("BENCH_MIDDLEWARE") == "gzip":
+    from fastapi.middleware.gzip import GZipMiddleware
+
+    app.add_middleware(GZipMiddleware)
+elif os.environ.get("BENCH_MIDDLEWARE") == "session":
+    from starlette.middleware.sessions import SessionMiddleware
+
+    app.add_middleware(SessionMiddleware, secret_key="bench-secret")
 
 
 class User(BaseModel):
@@ -46,6 +56,13 @@ class Row(BaseModel):
 
 # What /jsonl streams: made once, so that the route measures streaming, not model building.
 ROWS = [Row(id=i, name="item") for i in range(10_000)]
+
+# What /gzip-json returns (19,971 bytes of compact JSON), made once: the route measures
+# encoding and compressing it.
+DOCUMENT = [
+    {"id": i, "name": f"user{i}", "email": f"user{i}@example.com", "active": i % 2 == 0}
+    for i in range(280)
+]
 
 
 async def dep_a() -> int:
@@ -105,3 +122,22 @@ async def cpu():
     for i in range(20_000):
         total += i
     return {"sum": total}
+
+
+@app.get("/gzip-json")
+async def gzip_json():
+    return DOCUMENT
+
+
+@app.get("/session")
+async def session(request: Request):
+    count = request.session.get("count", 0) + 1
+    request.session["count"] = count
+    return {"count": count}
+
+
+# The static rows' server (bench-files) serves the files the harness wrote.
+if os.environ.get("BENCH_STATIC_DIR"):
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=os.environ["BENCH_STATIC_DIR"]), name="static")

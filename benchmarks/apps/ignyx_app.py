@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from ignyx import Depends, Ignyx
+from ignyx import Depends, Ignyx, Request
 from ignyx.middleware import CORSMiddleware
 from ignyx.responses import PlainTextResponse
 from pydantic import BaseModel
@@ -20,7 +20,8 @@ app = Ignyx()
 app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
 # Python middleware for the middleware rows (bench-middleware): asgi-correlation-id, or an
-# @app.middleware("http") function adding a header.
+# @app.middleware("http") function adding a header. GZip and sessions for their own rows
+# (bench-files), on servers of their own.
 if os.environ.get("BENCH_MIDDLEWARE") == "correlation-id":
     from asgi_correlation_id import CorrelationIdMiddleware
 
@@ -44,6 +45,18 @@ elif os.environ.get("BENCH_MIDDLEWARE") == "http":
         response.headers["x-bench"] = "1"
         return response
 
+elif os.environ.get("BENCH_MIDDLEWARE") == "gzip":
+    from ignyx.middleware.gzip import GZipMiddleware
+
+    app.add_middleware(GZipMiddleware)
+elif os.environ.get("BENCH_MIDDLEWARE") == "session":
+    try:
+        from ignyx.middleware.sessions import SessionMiddleware
+    except ImportError as e:
+        sys.exit(f"no SessionMiddleware to measure in this build of Ignyx: {e}")
+
+    app.add_middleware(SessionMiddleware, secret_key="bench-secret")
+
 
 class User(BaseModel):
     name: str
@@ -57,6 +70,13 @@ class Row(BaseModel):
 
 # What /jsonl streams: made once, so that the route measures streaming, not model building.
 ROWS = [Row(id=i, name="item") for i in range(10_000)]
+
+# What /gzip-json returns (19,971 bytes of compact JSON), made once: the route measures
+# encoding and compressing it.
+DOCUMENT = [
+    {"id": i, "name": f"user{i}", "email": f"user{i}@example.com", "active": i % 2 == 0}
+    for i in range(280)
+]
 
 
 def dep_a() -> int:
@@ -114,6 +134,25 @@ def cpu():
     for i in range(20_000):
         total += i
     return {"sum": total}
+
+
+@app.get("/gzip-json")
+def gzip_json():
+    return DOCUMENT
+
+
+@app.get("/session")
+def session(request: Request):
+    count = request.session.get("count", 0) + 1
+    request.session["count"] = count
+    return {"count": count}
+
+
+# The static rows' server (bench-files) serves the files the harness wrote.
+if os.environ.get("BENCH_STATIC_DIR"):
+    from ignyx.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=os.environ["BENCH_STATIC_DIR"]), name="static")
 
 
 if __name__ == "__main__":

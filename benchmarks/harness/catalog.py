@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -22,6 +23,43 @@ class Endpoint:
     # wrk's connections for this endpoint, in place of the run's --connections: a response
     # that takes long to send needs fewer of them to keep each under wrk's timeout.
     connections: Optional[int] = None
+    # Headers every request to it carries, the check's included.
+    headers: tuple[str, ...] = ()
+    # The Content-Encoding a correct answer has (its body is decoded before it is compared).
+    content_encoding: Optional[str] = None
+    # A path answered with a Set-Cookie: one GET per server before the check, and the cookie
+    # goes with every request after it.
+    cookie_from: Optional[str] = None
+    # Served, in each framework, by a server of its own (see VARIANTS), not the main one.
+    variant: Optional[str] = None
+
+
+def _file(name: str, size: int) -> bytes:
+    # Seeded by the name: the same bytes in every run, for every server.
+    return random.Random(name).randbytes(size)
+
+
+# The files the static rows serve, written at the start of a run into a temporary directory
+# that each server is given (`{static}` in a command, BENCH_STATIC_DIR for the apps).
+STATIC_FILES: dict[str, bytes] = {
+    "4k.bin": _file("4k.bin", 4 * 1024),
+    "1m.bin": _file("1m.bin", 1024 * 1024),
+}
+
+# What GET /gzip-json returns (19,971 bytes of JSON), as both apps build it.
+GZIP_DOCUMENT = [
+    {"id": i, "name": f"user{i}", "email": f"user{i}@example.com", "active": i % 2 == 0}
+    for i in range(280)
+]
+
+# Servers of their own for rows whose app needs something that would touch every other row
+# (a middleware wraps the whole app): each framework is started once more per variant of the
+# endpoints selected, with this environment (formatted like a command).
+VARIANTS: dict[str, dict[str, str]] = {
+    "static": {"BENCH_STATIC_DIR": "{static}"},
+    "gzip": {"BENCH_MIDDLEWARE": "gzip"},
+    "session": {"BENCH_MIDDLEWARE": "session"},
+}
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -54,6 +92,44 @@ ENDPOINTS: dict[str, Endpoint] = {
     "cpu": Endpoint(
         "GET /cpu (~1 ms of Python)", "GET", "/cpu", {"sum": 199_990_000}, default=False
     ),
+    # Issue 17 (`make bench-files`): files from disk, next to nginx too.
+    "static_4k": Endpoint(
+        "GET /static/4k.bin",
+        "GET",
+        "/static/4k.bin",
+        STATIC_FILES["4k.bin"],
+        variant="static",
+        default=False,
+    ),
+    "static_1m": Endpoint(
+        "GET /static/1m.bin",
+        "GET",
+        "/static/1m.bin",
+        STATIC_FILES["1m.bin"],
+        variant="static",
+        default=False,
+    ),
+    "gzip_json": Endpoint(
+        "GET /gzip-json (20 KB, gzip)",
+        "GET",
+        "/gzip-json",
+        GZIP_DOCUMENT,
+        headers=("Accept-Encoding: gzip",),
+        content_encoding="gzip",
+        variant="gzip",
+        default=False,
+    ),
+    # The cookie is the one the first request got ({"count": 1}), so every request reads a
+    # session, counts 2 and signs a new cookie.
+    "session": Endpoint(
+        "GET /session (signed cookie)",
+        "GET",
+        "/session",
+        {"count": 2},
+        cookie_from="/session",
+        variant="session",
+        default=False,
+    ),
 }
 
 # Endpoints compared with each other, not only across frameworks: measured in the same
@@ -64,8 +140,9 @@ MEASURED_TOGETHER: tuple[tuple[str, ...], ...] = (("sync", "async"),)
 
 @dataclass
 class Framework:
-    """How to start one server. ``command`` is formatted with
-    ``{python}``, ``{host}``, ``{port}`` and ``{apps}`` and then split like a shell would."""
+    """How to start one server. ``command`` is formatted with ``{python}``, ``{host}``,
+    ``{port}``, ``{apps}``, ``{static}`` (the static rows' directory) and ``{dir}`` (a
+    directory of the server's own, removed after the run), then split like a shell would."""
 
     command: str
     requires: tuple[str, ...] = ()
@@ -75,6 +152,16 @@ class Framework:
     tls: bool = False
     # Measured when no --frameworks are given (`make bench`); otherwise only on request.
     default: bool = True
+    # A file in benchmarks/ written into {dir} before the start, its ${host}, ${port},
+    # ${static} and ${dir} filled in (string.Template: no braces to escape in a config).
+    config: Optional[str] = None
+    # The endpoints it serves, when not all of them; the others are skipped for it.
+    endpoints: Optional[tuple[str, ...]] = None
+    # An executable it needs, for a clear message when it is missing.
+    binary: Optional[str] = None
+
+    def serves(self, key: str) -> bool:
+        return self.endpoints is None or key in self.endpoints
 
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -131,6 +218,16 @@ FRAMEWORKS.update(
             default=False,
         ),
     }
+)
+
+# The reference for files from disk (`make bench-files`): one worker, sendfile, no access log,
+# in its own directories (benchmarks/nginx.conf), a normal process stopped by PID.
+FRAMEWORKS["nginx"] = Framework(
+    "/usr/sbin/nginx -p {dir} -c {dir}/nginx.conf -e stderr",
+    config="nginx.conf",
+    endpoints=("static_4k", "static_1m"),
+    binary="/usr/sbin/nginx",
+    default=False,
 )
 
 # The framework every ratio is taken against.

@@ -8,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from harness import REPO_ROOT
@@ -29,11 +30,31 @@ def _marks(result: dict[str, Any]) -> str:
     return (" *" if result.get("errors") else "") + (" ~" if result.get("noisy") else "")
 
 
-def markdown_table(results: dict[str, Any], names: list[str], baseline: Optional[str]) -> str:
-    """endpoint | req/s per framework | ratio to the baseline | p99 | p50, then RSS and threads."""
-    others = [n for n in names if n != baseline] if baseline in names else []
+def _ratio_columns(
+    names: list[str], baseline: Optional[str], also_against: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(framework, reference) for each ratio column: every framework against the baseline,
+    then those that are no reference against each further one (nginx for static files)."""
+    references = [b for b in [baseline, *also_against] if b in names]
+    return [
+        (n, ref)
+        for i, ref in enumerate(references)
+        for n in names
+        if n != ref and (i == 0 or n not in references)
+    ]
+
+
+def markdown_table(
+    results: dict[str, Any],
+    names: list[str],
+    baseline: Optional[str],
+    also_against: Sequence[str] = (),
+) -> str:
+    """endpoint | req/s per framework | ratios to the baseline (and to `also_against`) | p99 |
+    p50, then RSS and threads. A ratio is n/a where either side did not run the endpoint."""
+    ratios = _ratio_columns(names, baseline, also_against)
     head = ["endpoint"] + [f"{n} req/s" for n in names]
-    head += [f"ratio {n}/{baseline}" for n in others]
+    head += [f"ratio {n}/{ref}" for n, ref in ratios]
     head += [f"{n} p99" for n in names] + [f"{n} p50" for n in names]
     rows = [head, ["---"] + ["---:"] * (len(head) - 1)]
 
@@ -41,7 +62,7 @@ def markdown_table(results: dict[str, Any], names: list[str], baseline: Optional
         per = {n: ep["frameworks"].get(n, {}) for n in names}
         row = [ep["label"]]
         row += [_fmt(per[n].get("rps"), ",.0f") + _marks(per[n]) for n in names]
-        row += [_ratio(per[n].get("rps"), per[baseline].get("rps")) for n in others]
+        row += [_ratio(per[n].get("rps"), per[ref].get("rps")) for n, ref in ratios]
         row += [_fmt(per[n].get("p99_ms"), ".2f", " ms") for n in names]
         row += [_fmt(per[n].get("p50_ms"), ".2f", " ms") for n in names]
         rows.append(row)
@@ -49,7 +70,7 @@ def markdown_table(results: dict[str, Any], names: list[str], baseline: Optional
     res = {n: results["resources"].get(n) for n in names}
     rss = {n: r["peak_hwm_kib"] / 1024 if r else None for n, r in res.items()}
     row = ["peak RSS (VmHWM)"] + [_fmt(rss[n], ".1f", " MiB") for n in names]
-    row += [_ratio(rss[n], rss[baseline]) for n in others]
+    row += [_ratio(rss[n], rss[ref]) for n, ref in ratios]
     rows.append(row)
     row = ["threads idle → under load"]
     row += [f"{r['idle_threads']} → {r['peak_threads']}" if r else "n/a" for r in res.values()]
@@ -57,7 +78,12 @@ def markdown_table(results: dict[str, Any], names: list[str], baseline: Optional
     return "\n".join("| " + " | ".join(r + [""] * (len(head) - len(r))) + " |" for r in rows)
 
 
-def summary(results: dict[str, Any], names: list[str], baseline: Optional[str]) -> str:
+def summary(
+    results: dict[str, Any],
+    names: list[str],
+    baseline: Optional[str],
+    also_against: Sequence[str] = (),
+) -> str:
     """What a run printed at its end: the setup, versions, the table, and what to distrust."""
     cfg = results["config"]
     pinning = (
@@ -70,7 +96,7 @@ def summary(results: dict[str, Any], names: list[str], baseline: Optional[str]) 
         f"median of {cfg['rounds']} interleaved rounds; {pinning}",
         ", ".join(f"{n} {v}" for n, v in results["versions"].items() if n in names and v),
         "",
-        markdown_table(results, names, baseline),
+        markdown_table(results, names, baseline, also_against),
     ]
     out += _async_against_sync(results, names)
     fws = [fw for ep in results["endpoints"].values() for fw in ep["frameworks"].values()]

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shlex
 import signal
 import socket
 import ssl
+import string
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Optional
 
-from harness import APPS_DIR, HOST, REPO_ROOT
+from harness import APPS_DIR, BENCH_DIR, HOST, REPO_ROOT
 from harness.catalog import Endpoint, Framework
 from harness.proc import Resources, group_pids
 
@@ -36,6 +40,8 @@ class Server:
     log_path: Path
     idle: Resources = field(default_factory=Resources)
     tls: bool = False
+    # Set-Cookie values got from it, by path (Endpoint.cookie_from).
+    cookies: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -66,39 +72,77 @@ class Server:
 
 
 def _request(
-    url: str, method: str = "GET", body: Optional[bytes] = None, content_type: Optional[str] = None
-) -> tuple[int, bytes]:
-    headers = {"Content-Type": content_type} if content_type else {}
-    req = urllib.request.Request(url, data=body, method=method, headers=headers)
+    url: str, method: str = "GET", body: Optional[bytes] = None, headers: Optional[list[str]] = None
+) -> tuple[int, Message, bytes]:
+    """(status, headers, body); `headers` written as wrk takes them, ``Name: value``."""
+    fields = {}
+    for header in headers or []:
+        name, _, value = header.partition(":")
+        fields[name.strip()] = value.strip()
+    req = urllib.request.Request(url, data=body, method=method, headers=fields)
     # The run's own self-signed certificate.
     context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
         with urllib.request.urlopen(req, timeout=5, context=context) as resp:
-            return resp.status, resp.read()
+            return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        return e.code, e.headers, e.read()
+
+
+def run_directory(files: dict[str, bytes]) -> Path:
+    """A temporary directory for one run: ``static/`` holding `files`, and beside it a
+    directory of each server's own (``{dir}``). The caller removes it."""
+    run_dir = Path(tempfile.mkdtemp(prefix="ignyx-bench-"))
+    static = run_dir / "static"
+    static.mkdir()
+    for name, data in files.items():
+        (static / name).write_bytes(data)
+        (static / name).chmod(0o644)
+    # Readable by anyone: nginx started as root reads the files as its worker's user (nobody).
+    run_dir.chmod(0o755)
+    static.chmod(0o755)
+    return run_dir
 
 
 def start_server(
-    name: str, fw: Framework, pin: Optional[int], log_dir: Path, ready_path: str, timeout: float
+    label: str,
+    fw: Framework,
+    pin: Optional[int],
+    log_dir: Path,
+    ready_path: str,
+    timeout: float,
+    run_dir: Path,
+    extra_env: Optional[dict[str, str]] = None,
 ) -> Server:
+    """Starts `fw` as `label` (its log is ``<label>.log``), with `extra_env` (formatted as the
+    command is) added to the environment, and waits until it answers `ready_path`."""
     port = _free_port()
     certfile, keyfile = certificate(log_dir) if fw.tls else ("", "")
-    argv = shlex.split(
-        fw.command.format(
-            python=shlex.quote(sys.executable),
-            host=HOST,
-            port=port,
-            apps=shlex.quote(str(APPS_DIR)),
-            certfile=shlex.quote(certfile),
-            keyfile=shlex.quote(keyfile),
-        )
+    own_dir = run_dir / label
+    own_dir.mkdir()
+    names = {
+        "host": HOST,
+        "port": str(port),
+        "static": str(run_dir / "static"),
+        "dir": str(own_dir),
+    }
+    if fw.config:
+        template = string.Template((BENCH_DIR / fw.config).read_text())
+        (own_dir / Path(fw.config).name).write_text(template.substitute(names))
+    placeholders = dict(
+        names, python=sys.executable, apps=str(APPS_DIR), certfile=certfile, keyfile=keyfile
     )
+    argv = shlex.split(fw.command.format(**{k: shlex.quote(v) for k, v in placeholders.items()}))
     if pin is not None:
         argv = ["taskset", "-c", str(pin), *argv]
-    log_path = log_dir / f"{name}.log"
+    log_path = log_dir / f"{label}.log"
     log = open(log_path, "wb")
-    env = dict(os.environ, PORT=str(port), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        **{key: value.format(**placeholders) for key, value in (extra_env or {}).items()},
+    )
     # A new session makes the server the leader of its own process group, so
     # stop() can reach every worker it forks and nothing else.
     proc = subprocess.Popen(
@@ -111,7 +155,7 @@ def start_server(
         start_new_session=True,
     )
     log.close()
-    server = Server(name, port, proc, log_path, tls=fw.tls)
+    server = Server(label, port, proc, log_path, tls=fw.tls)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -121,6 +165,7 @@ def start_server(
             return server
         except (OSError, urllib.error.URLError):
             time.sleep(0.1)
+    server.stop()
     raise RuntimeError(f"did not answer on {server.base_url}{ready_path} within {timeout:.0f}s")
 
 
@@ -144,14 +189,47 @@ def _preview(raw: bytes, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def check_endpoint(server: Server, ep: Endpoint) -> Optional[str]:
+def endpoint_headers(server: Server, ep: Endpoint) -> list[str]:
+    """The headers every request to `ep` on `server` carries: the endpoint's own, and the
+    cookie it needs, got from the server by one GET the first time (RuntimeError if none)."""
+    headers = list(ep.headers)
+    if ep.cookie_from:
+        if ep.cookie_from not in server.cookies:
+            status, answer, raw = _request(server.base_url + ep.cookie_from)
+            cookie = answer.get("Set-Cookie")
+            if status != 200 or not cookie:
+                raise RuntimeError(
+                    f"GET {ep.cookie_from} for a cookie: status {status}, "
+                    f"{'no Set-Cookie, ' if not cookie else ''}{_preview(raw)}"
+                )
+            server.cookies[ep.cookie_from] = cookie.split(";", 1)[0]
+        headers.append(f"Cookie: {server.cookies[ep.cookie_from]}")
+    return headers
+
+
+_DECODERS = {"gzip": gzip.decompress}
+
+
+def check_endpoint(server: Server, ep: Endpoint, headers: list[str]) -> Optional[str]:
     """None when the endpoint answers 200 with the expected body, else why not."""
+    if ep.content_type:
+        headers = [*headers, f"Content-Type: {ep.content_type}"]
     try:
-        status, raw = _request(server.base_url + ep.path, ep.method, ep.body, ep.content_type)
+        status, answer, raw = _request(server.base_url + ep.path, ep.method, ep.body, headers)
     except (OSError, urllib.error.URLError) as e:
         return f"request failed: {e}"
     if status != 200:
         return f"status {status}: {_preview(raw)}"
+    if ep.content_encoding:
+        encoding = answer.get("Content-Encoding")
+        if encoding != ep.content_encoding:
+            return f"Content-Encoding {encoding}, wanted {ep.content_encoding}"
+        raw = _DECODERS[encoding](raw)
+    if isinstance(ep.expected, bytes):
+        if raw == ep.expected:
+            return None
+        same = ", the same length but other bytes" if len(raw) == len(ep.expected) else ""
+        return f"a body of {len(raw):,} bytes{same}, wanted the file's {len(ep.expected):,}"
     if isinstance(ep.expected, str):
         ok = raw.decode(errors="replace") == ep.expected
     else:

@@ -24,6 +24,7 @@ class App:
         *,
         response_class: type,
         streaming_class: type,
+        file_class: type,
         content_type: Callable[..., Any],
         request_class: Callable[[RequestData, Any], Any],
         app: Any,
@@ -44,10 +45,12 @@ class App:
         fast: FastPlan | None = None,
         route: Any | None = None,
         max_body_size: int | None = None,
+        files: StaticDirectories | None = None,
     ) -> None:
         """Adds one route: `call(request)` answers it, or `fast` when its parameters convert.
         `route` is the Python route object, which ASGI middleware finds in `scope["route"]`;
-        `max_body_size`, its own body limit (else the app's)."""
+        `max_body_size`, its own body limit (else the app's); `files`, the directories of a
+        `StaticFiles` mount, whose plain file requests the engine answers itself."""
 
     def add_websocket_route(
         self, path: str, call: Callable[[RequestData, WebSocketChannel], None]
@@ -181,6 +184,50 @@ class BodyEncoder:
 
     def chunk(self, data: bytes, more: bool) -> bytes:
         """`data` compressed: flushed when `more`, the stream finished when not."""
+
+@final
+class SessionLayer:
+    """The engine's session cookies for a Python ASGI stack (``src/layers/py.rs``)."""
+
+    def __new__(
+        cls,
+        *,
+        secret_key: str,
+        session_cookie: str,
+        max_age: int | None,
+        path: str,
+        same_site: str,
+        https_only: bool,
+        domain: str | None,
+        partitioned: bool,
+    ) -> SessionLayer: ...
+    def read(self, headers: Sequence[tuple[bytes, bytes]], now: int) -> bytes | None:
+        """The session the request's cookie carries (base64 JSON), if it has a valid one."""
+
+    def set_cookie(self, payload: bytes, now: int) -> bytes | None:
+        """The `Set-Cookie` value storing `payload` (base64 JSON)."""
+
+    def clear_cookie(self) -> bytes | None:
+        """The `Set-Cookie` value clearing the session."""
+
+@final
+class StaticDirectories:
+    """The directories a `StaticFiles` mount serves (``src/http/files.rs``)."""
+
+    def __new__(
+        cls,
+        directories: Sequence[str],
+        follow_symlink: bool,
+        types: dict[str, str],
+        unusual: Sequence[str],
+    ) -> StaticDirectories: ...
+
+@final
+class FileChunks:
+    """A file reply's bytes as an iterator of chunks, for an ASGI server."""
+
+    def __iter__(self) -> FileChunks: ...
+    def __next__(self) -> bytes: ...
 
 @final
 class ListeningSocket:
@@ -423,6 +470,10 @@ class RequestData:
     @property
     def scheme(self) -> str: ...
     @property
+    def session(self) -> Any:
+        """The request's session object, when a sessions middleware gave it one."""
+
+    @property
     def client(self) -> tuple[str, int] | None: ...
     @property
     def server(self) -> tuple[str, int] | None: ...
@@ -579,6 +630,9 @@ __all__ = [
     "CompressionLayer",
     "CoroutineTask",
     "CorsLayer",
+    "FileChunks",
+    "SessionLayer",
+    "StaticDirectories",
     "FastParam",
     "FastPlan",
     "InlinePolicy",

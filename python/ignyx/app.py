@@ -36,9 +36,10 @@ from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
 from .middleware.compression import CompressionMiddleware, GZipMiddleware
 from .middleware.httpsredirect import HTTPSRedirectMiddleware
+from .middleware.sessions import SessionMiddleware
 from .middleware.trustedhost import TrustedHostMiddleware
 from .requests import Request
-from .responses import JSONResponse, Response, StreamingResponse, _content_type
+from .responses import FileResponse, JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, Mount, generate_unique_id
 from .routing.limits import FormLimits, checked_max_body_size
 
@@ -469,6 +470,7 @@ class Ignyx:
         core.set_hooks(
             response_class=Response,
             streaming_class=StreamingResponse,
+            file_class=FileResponse,
             content_type=_content_type,
             request_class=Request,
             app=self,
@@ -551,6 +553,7 @@ _NATIVE = (
     GZipMiddleware,
     TrustedHostMiddleware,
     HTTPSRedirectMiddleware,
+    SessionMiddleware,
 )
 
 

@@ -52,6 +52,10 @@ class ScopeData:
         return self.scope.get("method", "GET")
 
     @property
+    def session(self) -> Any:
+        return self.scope.get("session")
+
+    @property
     def path(self) -> str:
         return self.scope["path"]
 
@@ -259,6 +263,16 @@ class HTTPConnection:
                 cookies.update(cookie_parser(header))
             self._cookies = cookies
         return self._cookies
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The session a ``SessionMiddleware`` keeps for this client (a dict)."""
+        session = self._data.session
+        assert session is not None, "SessionMiddleware must be installed to access request.session"
+        mark = getattr(session, "mark_accessed", None)
+        if mark is not None:
+            mark()
+        return session
 
     @property
     def client(self) -> Optional[Address]:

@@ -378,7 +378,8 @@ async def send_chunks(content: ContentStream, send: Any, charset: str = "utf-8")
 
 
 class FileResponse(Response):
-    """The contents of the file at ``path``, read when the response is made.
+    """The contents of the file at ``path``, streamed as it is sent (with ``Range`` requests
+    answered as Starlette answers them).
 
     ``content-type`` is guessed from ``filename`` or ``path``; ``filename`` adds a
     ``content-disposition`` (``attachment`` unless ``content_disposition_type`` says
@@ -419,15 +420,16 @@ class FileResponse(Response):
             stat_result = self._stat_regular_file()
         self.stat_result = stat_result
         self.set_stat_headers(stat_result)
-        self.body = b"" if self.send_header_only else self.render(path)
+        # Never read whole: the engine streams the file, ranges answered (src/http/files.rs);
+        # through ASGI, `__call__` does (ignyx._file_sending).
+        self.body = b""
 
-    def render(self, content: Any) -> bytes:
-        """Reads the whole file at ``content`` (the path), byte for byte."""
-        try:
-            with open(content, "rb") as file:
-                return file.read()
-        except FileNotFoundError:
-            raise RuntimeError(f"File at path {content} does not exist.") from None
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from ._file_sending import send_file
+
+        await send_file(self, scope, send)
+        if self.background is not None:
+            await self.background()
 
     def _stat_regular_file(self) -> os.stat_result:
         try:

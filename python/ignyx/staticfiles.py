@@ -12,20 +12,20 @@ paths and symlinks pointing elsewhere (unless ``follow_symlink=True``) are 404s.
 from __future__ import annotations
 
 import errno
+import functools
 import importlib.util
+import mimetypes
 import os
 import stat
 from email.utils import parsedate_to_datetime
-from secrets import token_hex
-from typing import Any, BinaryIO, Optional, Union
+from typing import Any, Optional, Union
 
 from ._paths import route_path
-from ._ranges import MalformedRange, RangeNotSatisfiable, parse_ranges
 from .concurrency import run_in_threadpool
 from .datastructures import Headers
 from .exceptions import HTTPException
 from .requests import HTTPConnection
-from .responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from .responses import FileResponse, RedirectResponse, Response, _content_type
 
 __all__ = ["StaticFiles"]
 
@@ -78,6 +78,19 @@ class StaticFiles:
             directories.append(found)
         return directories
 
+    def _native_directories(self) -> Any:
+        """What the engine needs to answer this app's plain file requests itself (mounted
+        with ``app.mount``): the directories, and each extension's content type as this
+        app would give it."""
+        from . import _core
+
+        return _core.StaticDirectories(
+            [os.fspath(directory) for directory in self.all_directories],
+            self.follow_symlink,
+            _content_types(),
+            [*mimetypes.suffix_map, *mimetypes.encodings_map],
+        )
+
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1000, "reason": ""})
@@ -110,7 +123,7 @@ class StaticFiles:
         if self.html:
             page_path, page_stat = await self._lookup("404.html")
             if page_stat is not None and stat.S_ISREG(page_stat.st_mode):
-                return _FileStream(page_path, page_stat, status_code=404)
+                return FileResponse(page_path, status_code=404, stat_result=page_stat)
         raise HTTPException(status_code=404)
 
     async def _lookup(self, path: str) -> tuple[str, Optional[os.stat_result]]:
@@ -150,7 +163,7 @@ class StaticFiles:
         status_code: int = 200,
     ) -> Response:
         """The file, or a 304 when the request's validators say the client has it."""
-        response = _FileStream(full_path, stat_result, status_code=status_code)
+        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
         if self.is_not_modified(response.headers, Headers(raw=_raw_headers(scope))):
             kept = {k: v for k, v in response.headers.items() if k in _NOT_MODIFIED_KEEPS}
             return Response(status_code=304, headers=kept)
@@ -191,129 +204,11 @@ def _raw_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     return [(bytes(name).lower(), bytes(value)) for name, value in scope.get("headers", ())]
 
 
-class _FileStream(Response):
-    """A file sent through ASGI ``send`` in chunks, with the headers of a ``FileResponse``
-    (type, length, ``Last-Modified``, ``ETag``); a 200 answers ``Range`` requests with 206."""
-
-    chunk_size = 64 * 1024
-
-    def __init__(self, path: PathLike, stat_result: os.stat_result, status_code: int) -> None:
-        # A HEAD FileResponse has every header of the file and never reads it.
-        headers_only = FileResponse(
-            path, status_code=status_code, stat_result=stat_result, method="HEAD"
-        )
-        self.path = path
-        self.stat_result = stat_result
-        self.status_code = status_code
-        self.media_type = headers_only.media_type
-        self.background = None
-        self.body = b""
-        self.raw_headers = headers_only.raw_headers
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        method = scope.get("method", "GET").upper()
-        request_headers = Headers(raw=_raw_headers(scope))
-        asked = request_headers.get("range")
-        if_range = request_headers.get("if-range")
-        ranges: list[tuple[int, int]] = []
-        if self.status_code == 200 and asked is not None and self._range_applies(if_range):
-            size = self.stat_result.st_size
-            try:
-                ranges = parse_ranges(asked, size)
-            except MalformedRange as exc:
-                await PlainTextResponse(exc.message, status_code=400)(scope, receive, send)
-                return
-            except RangeNotSatisfiable:
-                refusal = PlainTextResponse(
-                    status_code=416, headers={"content-range": f"bytes */{size}"}
-                )
-                await refusal(scope, receive, send)
-                return
-        head_only = method == "HEAD"
-        if len(ranges) == 1:
-            await self._send_range(send, ranges[0], head_only)
-        elif ranges:
-            await self._send_ranges(send, ranges, head_only)
-        else:
-            await self._start(send, self.status_code, self.raw_headers)
-            await self._send_span(send, 0, None, head_only=head_only)
-
-    def _range_applies(self, if_range: Optional[str]) -> bool:
-        """``If-Range``: the range stands only while the file is the one the client names."""
-        if if_range is None:
-            return True
-        if if_range.startswith("W/"):
-            return False
-        return if_range in (self.headers["last-modified"], self.headers["etag"])
-
-    async def _send_range(self, send: Any, span: tuple[int, int], head_only: bool) -> None:
-        start, end = span
-        headers = Headers(raw=list(self.raw_headers)).mutablecopy()
-        headers["content-range"] = f"bytes {start}-{end - 1}/{self.stat_result.st_size}"
-        headers["content-length"] = str(end - start)
-        await self._start(send, 206, headers.raw)
-        await self._send_span(send, start, end, head_only=head_only)
-
-    async def _send_ranges(self, send: Any, spans: list[tuple[int, int]], head_only: bool) -> None:
-        boundary = token_hex(13)
-        content_type = self.headers["content-type"]
-        size = self.stat_result.st_size
-
-        def part_head(start: int, end: int) -> bytes:
-            return (
-                f"--{boundary}\r\nContent-Type: {content_type}\r\n"
-                f"Content-Range: bytes {start}-{end - 1}/{size}\r\n\r\n"
-            ).encode("latin-1")
-
-        closing = f"--{boundary}--".encode("latin-1")
-        length = sum(len(part_head(s, e)) + (e - s) + 2 for s, e in spans) + len(closing)
-        headers = Headers(raw=list(self.raw_headers)).mutablecopy()
-        headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
-        headers["content-length"] = str(length)
-        await self._start(send, 206, headers.raw)
-        if head_only:
-            await _body(send, b"", more=False)
-            return
-        for start, end in spans:
-            await _body(send, part_head(start, end), more=True)
-            await self._send_span(send, start, end, last=False)
-            await _body(send, b"\r\n", more=True)
-        await _body(send, closing, more=False)
-
-    async def _start(self, send: Any, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-
-    async def _send_span(
-        self,
-        send: Any,
-        start: int,
-        end: Optional[int],
-        *,
-        head_only: bool = False,
-        last: bool = True,
-    ) -> None:
-        """Sends the bytes from `start` to `end` (None: to the end of the file) in chunks;
-        with `last`, the final message ends the body. For HEAD, only that end."""
-        if head_only:
-            await _body(send, b"", more=False)
-            return
-        file: BinaryIO = await run_in_threadpool(open, self.path, "rb")
-        try:
-            await run_in_threadpool(file.seek, start)
-            position = start
-            while True:
-                wanted = self.chunk_size if end is None else min(self.chunk_size, end - position)
-                chunk = await run_in_threadpool(file.read, wanted)
-                position += len(chunk)
-                if end is not None and len(chunk) < wanted:
-                    raise RuntimeError(f"File at path {self.path} is shorter than expected.")
-                finished = len(chunk) < wanted or position == end
-                await _body(send, chunk, more=not (finished and last))
-                if finished:
-                    return
-        finally:
-            file.close()
-
-
-async def _body(send: Any, chunk: bytes, *, more: bool) -> None:
-    await send({"type": "http.response.body", "body": chunk, "more_body": more})
+@functools.lru_cache(maxsize=1)
+def _content_types() -> dict[str, str]:
+    """The content type ``FileResponse`` gives each extension ``mimetypes`` knows."""
+    mimetypes.init()
+    return {
+        extension: _content_type(media_type, "utf-8").decode("latin-1")
+        for extension, media_type in mimetypes.types_map.items()
+    }

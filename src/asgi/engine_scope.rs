@@ -16,7 +16,9 @@ use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::scope::header_map;
-use crate::http::{header_list, http_version, ip_text, PyRequestData, RequestData, RoutedHere};
+use crate::http::{
+    header_list, http_version, ip_text, PyRequestData, RequestData, RoutedHere, SessionSlot,
+};
 
 /// The scope key under which the scope's `Origin` travels.
 pub const ORIGIN_KEY: &str = "ignyx.request";
@@ -89,6 +91,9 @@ pub fn engine_scope<'py>(
     if let Some(state) = state {
         scope.set_item(intern!(py, "state"), state)?;
     }
+    if let Some(session) = &request.session {
+        scope.set_item(intern!(py, "session"), session.object(py)?)?;
+    }
     let origin = ScopeOrigin {
         data: request,
         values: remembered,
@@ -141,6 +146,18 @@ pub fn continued(py: Python<'_>, scope: &Bound<'_, PyDict>) -> PyResult<Option<C
         if !kept.is(&state) {
             let mut altered = data.altered(py, None, None);
             altered.state = std::sync::OnceLock::from(state.unbind());
+            data = Arc::new(altered);
+        }
+    }
+    if let Some(session) = scope.get_item(intern!(py, "session"))? {
+        // A Python session middleware's session (or the engine's, passed along).
+        let same = match &data.session {
+            Some(slot) => slot.object(py)?.is(&session),
+            None => false,
+        };
+        if !same {
+            let mut altered = data.altered(py, None, None);
+            altered.session = Some(Box::new(SessionSlot::Scope(session.unbind())));
             data = Arc::new(altered);
         }
     }

@@ -353,6 +353,9 @@ fn reply_tuple<'py>(
     let body = match reply.body {
         ReplyBody::Full(bytes) => PyBytes::new(py, &bytes).into_any(),
         ReplyBody::Stream(iterator) => iterator.into_bound(py),
+        ReplyBody::File(file, len) => Py::new(py, h::FileChunks::new(file, len))?
+            .into_bound(py)
+            .into_any(),
         // Only the native server's middleware stack sends through a `SentReply`.
         ReplyBody::Channel(_) => {
             return Err(PyRuntimeError::new_err(
@@ -416,6 +419,9 @@ impl Head {
         }
         data.root_path = self.root_path;
         data.named_client = self.named_client;
+        data.session = self
+            .session
+            .map(|session| Box::new(h::SessionSlot::Scope(session)));
         data
     }
 }

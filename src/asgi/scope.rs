@@ -29,6 +29,8 @@ pub struct Head {
     pub state: Option<Py<PyAny>>,
     /// `scope["client"]` when its host is a name, not an IP address.
     pub named_client: Option<Arc<NamedClient>>,
+    /// `scope["session"]`, a Python session middleware's.
+    pub session: Option<Py<PyAny>>,
 }
 
 /// Characters of a decoded path that must be escaped again to form a URI.
@@ -106,6 +108,7 @@ impl Head {
             scheme,
             state: None,
             named_client: named_client(scope)?,
+            session: scope.get_item("session")?.map(Bound::unbind),
         })
     }
 }

@@ -23,7 +23,19 @@ enum Kind {
     Stream(Chunks),
     /// A stream compressed chunk by chunk; the encoder is taken once its end is written.
     Encoded(Chunks, Option<Encoder>),
+    /// A file read as the client takes it.
+    File(Box<FileBody>),
 }
+
+/// A file sent in chunks: exactly `remaining` more bytes (its size when it was looked at).
+pub struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buffer: Vec<u8>,
+}
+
+/// The largest chunk of a file read at once.
+const FILE_CHUNK: usize = 256 * 1024;
 
 impl ResponseBody {
     pub fn full(bytes: Bytes) -> Self {
@@ -42,11 +54,23 @@ impl ResponseBody {
         }
     }
 
+    /// A file of `len` bytes, read on the runtime's blocking threads as the client takes it.
+    pub fn file(file: std::fs::File, len: u64) -> Self {
+        Self {
+            kind: Kind::File(Box::new(FileBody {
+                file: tokio::fs::File::from_std(file),
+                remaining: len,
+                buffer: Vec::new(),
+            })),
+            background: None,
+        }
+    }
+
     /// The size of a whole body; None for a stream.
     pub fn whole_len(&self) -> Option<usize> {
         match &self.kind {
             Kind::Full(bytes) => Some(bytes.as_ref().map_or(0, Bytes::len)),
-            Kind::Stream(_) | Kind::Encoded(..) => None,
+            Kind::Stream(_) | Kind::Encoded(..) | Kind::File(_) => None,
         }
     }
 
@@ -59,7 +83,9 @@ impl ResponseBody {
                 Kind::Full((!compressed.is_empty()).then_some(compressed))
             }
             Kind::Stream(chunks) => Kind::Encoded(chunks, Some(encoder)),
-            encoded @ Kind::Encoded(..) => encoded,
+            // Files are served as they are (a compression layer sees them as streams only
+            // when they come through Python).
+            other @ (Kind::Encoded(..) | Kind::File(_)) => other,
         };
         self
     }
@@ -83,6 +109,7 @@ impl Body for ResponseBody {
             Kind::Stream(chunks) => chunks
                 .poll_chunk(cx)
                 .map(|chunk| chunk.map(|chunk| chunk.map(Frame::data))),
+            Kind::File(file) => file.poll_chunk(cx),
             Kind::Encoded(chunks, encoder) => loop {
                 let Some(active) = encoder.as_mut() else {
                     return Poll::Ready(None);
@@ -107,7 +134,11 @@ impl Body for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self.kind, Kind::Full(None))
+        match &self.kind {
+            Kind::Full(None) => true,
+            Kind::File(file) => file.remaining == 0,
+            _ => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -115,6 +146,35 @@ impl Body for ResponseBody {
             Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
             Kind::Stream(_) | Kind::Encoded(..) => SizeHint::default(),
+            Kind::File(file) => SizeHint::with_exact(file.remaining),
+        }
+    }
+}
+
+impl FileBody {
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, StreamAborted>>> {
+        use tokio::io::AsyncRead;
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = self.remaining.min(FILE_CHUNK as u64) as usize;
+        self.buffer.resize(want, 0);
+        let mut read = tokio::io::ReadBuf::new(&mut self.buffer);
+        match Pin::new(&mut self.file).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            // The file shrank or failed: the client sees the body cut, not complete.
+            Poll::Ready(Err(_)) => Poll::Ready(Some(Err(StreamAborted))),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                Poll::Ready(Some(Err(StreamAborted)))
+            }
+            Poll::Ready(Ok(())) => {
+                let chunk = Bytes::copy_from_slice(read.filled());
+                self.remaining -= chunk.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use super::request::{PyRequestData, RequestData};
-use super::response::{self, Reply};
+use super::response::{self, Reply, ReplyBody};
 use super::route::{Route, RouteKind};
 use super::sent::SentReply;
 use super::{Engine, Shared};
@@ -144,8 +144,23 @@ impl Exchange {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Answers the request (called with the GIL held).
-    fn send(&self, _py: Python<'_>, reply: Reply) {
+    /// Answers the request (called with the GIL held), with its session's cookie.
+    fn send(&self, py: Python<'_>, mut reply: Reply) {
+        if let ReplyBody::File(..) = reply.body {
+            if let Some(range) = self.data.headers.get(http::header::RANGE) {
+                let if_range = self.data.headers.get(http::header::IF_RANGE);
+                super::ranges::apply(&mut reply, range, if_range);
+            }
+        }
+        if let Some(session) = &self.data.session {
+            let failed = self.failed.load(Ordering::Relaxed)
+                && reply.status == StatusCode::INTERNAL_SERVER_ERROR;
+            if let Err(err) = session.settle(py, failed) {
+                // A session that cannot be stored (a value JSON has no form for) is a 500.
+                crate::runtime::report(py, err);
+                reply = Reply::internal_error();
+            }
+        }
         let mut state = self.state();
         let request = state.request.take();
         match std::mem::replace(&mut state.reply, ReplySlot::Gone) {

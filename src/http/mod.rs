@@ -12,14 +12,17 @@ mod body;
 mod call;
 mod chunks;
 mod extract;
+mod files;
 pub mod forwarded;
 pub mod gate;
 pub mod metrics;
+mod ranges;
 mod request;
 mod response;
 mod route;
 mod routing;
 mod sent;
+mod session;
 mod stream;
 
 use std::convert::Infallible;
@@ -39,6 +42,7 @@ use crate::runtime::{EventLoop, InFlight, SyncPool};
 
 pub use body::ResponseBody;
 pub use call::Exchange;
+pub use files::{FileChunks, StaticDirectories};
 pub use request::{
     declares_too_large, decoded_path, framing_error, header_list, http_version, ip_text,
     NamedClient, Peers, PyRequestData, RequestData, RoutedHere,
@@ -48,6 +52,7 @@ pub use response::{Reply, ReplyBody, ResponseTypes};
 pub use route::{FastParam, FastPlan, ParamKind, ParamSource, Route, RouteKind, RouteObject};
 pub use routing::{route, Routed};
 pub use sent::SentReply;
+pub use session::{SessionSeed, SessionSlot};
 
 /// The HTTP half of the compiled application.
 pub struct Engine {
@@ -200,13 +205,19 @@ pub async fn handle(
             Some(stack) => &stack.layers,
             None => &engine.layers,
         };
+        let mut session = None;
         let passage = match layers.is_empty() {
             true => None,
             false => {
-                let (passage, answer) = enter_layers(layers, &req, peers.secure);
+                let (mut passage, answer) = enter_layers(layers, &req, peers.secure);
                 if let Some((status, headers, body)) = answer {
                     let response = respond(Reply::full(status, headers, body), to_loop);
-                    break 'answer leave_layers(layers, &passage, response);
+                    break 'answer leave_layers(layers, &passage, response, None);
+                }
+                if let Some((layer, payload)) = passage.session.take() {
+                    let seed = SessionSeed::new(layer, payload);
+                    session = Some(seed.clone());
+                    req.extensions_mut().insert(seed);
                 }
                 Some(passage)
             }
@@ -226,6 +237,23 @@ pub async fn handle(
         let routed = routing::route(engine, &parts, &path, &peers);
         if let (Some(observed), Routed::Route(route, _)) = (&mut observed, &routed) {
             observed.template = Some(route.template.clone());
+        }
+        // A static file, when no Python middleware has to see the request first.
+        if let (None, Routed::Route(route, params)) = (&engine.stack, &routed) {
+            if let Some(files) = &route.files {
+                let rest = params.first().map_or("", |(_, value)| value.as_str());
+                if let Some(mut reply) = files.get().serve(&parts.method, &parts.headers, rest) {
+                    if let Some(range) = parts.headers.get(http::header::RANGE) {
+                        let if_range = parts.headers.get(http::header::IF_RANGE);
+                        ranges::apply(&mut reply, range, if_range);
+                    }
+                    let mut response = respond(reply, to_loop);
+                    if let Some(passage) = &passage {
+                        response = leave_layers(layers, passage, response, session.as_ref());
+                    }
+                    break 'answer response;
+                }
+            }
         }
         let limit = match &routed {
             Routed::Route(route, _) => route.body_limit(engine),
@@ -261,7 +289,7 @@ pub async fn handle(
 
         let mut response = respond(reply, to_loop);
         if let Some(passage) = &passage {
-            response = leave_layers(layers, passage, response);
+            response = leave_layers(layers, passage, response, session.as_ref());
         }
         if shared.closing.load(Ordering::Relaxed) && version < http::Version::HTTP_2 {
             response.headers_mut().insert(
@@ -300,20 +328,35 @@ fn enter_layers(
         headers: req.headers(),
         path: &path,
         scheme,
+        now: session::seconds_now(),
     };
     layers.enter(&head)
 }
 
-/// Takes `response` out through the native `layers` the request passed: their headers, and
-/// its body compressed when a compression layer chose to.
+/// Takes `response` out through the native `layers` the request passed: their headers (the
+/// `session`'s at the sessions layer), and its body compressed when a compression layer
+/// chose to.
 fn leave_layers(
     layers: &Layers,
     passage: &layers::Passage,
     mut response: Response<ResponseBody>,
+    session: Option<&SessionSeed>,
 ) -> Response<ResponseBody> {
     let status = response.status();
     let length = response.body().whole_len();
-    if let Some(encoder) = layers.leave(passage, status, response.headers_mut(), length) {
+    let mut write_session = |headers: &mut http::HeaderMap| {
+        if let Some(session) = session {
+            session.write(headers);
+        }
+    };
+    let encoder = layers.leave(
+        passage,
+        status,
+        response.headers_mut(),
+        length,
+        &mut write_session,
+    );
+    if let Some(encoder) = encoder {
         response = response.map(|body| body.encoded(encoder));
     }
     response
@@ -344,6 +387,8 @@ impl Observed<'_> {
 
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRequestData>()?;
+    m.add_class::<StaticDirectories>()?;
+    m.add_class::<FileChunks>()?;
     m.add_class::<stream::ChunkSink>()?;
     m.add_class::<SentReply>()?;
     m.add_class::<FastPlan>()?;

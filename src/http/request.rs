@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::response::Reply;
+use super::session::{SessionSeed, SessionSlot};
 
 /// Everything Rust knows about one request, shared with Python without copying.
 pub struct RequestData {
@@ -44,6 +45,8 @@ pub struct RequestData {
     /// The client by name, where it has one instead of an address: a TestClient's
     /// `("testclient", 50000)`, or an ASGI server's `scope["client"]` that is no IP.
     pub named_client: Option<std::sync::Arc<NamedClient>>,
+    /// Its session, when a sessions layer passed it (`request.session`).
+    pub session: Option<Box<SessionSlot>>,
     query: OnceLock<Vec<(String, String)>>,
 }
 
@@ -73,13 +76,20 @@ impl RequestData {
     /// The request as routed: its head, the decoded `path` it was routed by, the
     /// parameters the route captured, and the body read.
     pub fn from_parts(
-        parts: Parts,
+        mut parts: Parts,
         path: String,
         path_params: Vec<(String, String)>,
         body: Bytes,
         peers: Peers,
         scheme: &'static str,
     ) -> Self {
+        let session = match parts.extensions.is_empty() {
+            true => None,
+            false => parts
+                .extensions
+                .remove::<SessionSeed>()
+                .map(SessionSlot::native),
+        };
         let uri = &parts.uri;
         Self {
             raw_path: Bytes::copy_from_slice(uri.path().as_bytes()),
@@ -100,6 +110,7 @@ impl RequestData {
             root_path: String::new(),
             routed: None,
             named_client: None,
+            session,
             query: OnceLock::new(),
         }
     }
@@ -127,6 +138,7 @@ impl RequestData {
             root_path: self.root_path.clone(),
             routed: None,
             named_client: self.named_client.clone(),
+            session: self.session.as_ref().map(|slot| slot.duplicate(py)),
             query: OnceLock::new(),
         }
     }
@@ -292,6 +304,16 @@ impl PyRequestData {
     #[getter]
     fn scheme(&self) -> &'static str {
         self.data.scheme
+    }
+
+    /// The request's session object, when a sessions middleware gave it one.
+    #[getter]
+    fn session(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.data
+            .session
+            .as_ref()
+            .map(|slot| slot.object(py))
+            .transpose()
     }
 
     #[getter]

@@ -22,6 +22,7 @@ pub fn respond(reply: Reply, to_loop: &LoopSender) -> Response<ResponseBody> {
         ReplyBody::Full(bytes) => ResponseBody::full(bytes),
         ReplyBody::Stream(iterator) => stream::start(iterator, to_loop),
         ReplyBody::Channel(chunks) => ResponseBody::stream(chunks, to_loop),
+        ReplyBody::File(file, len) => ResponseBody::file(file, len),
     };
     let mut response = Response::new(body.with_background(reply.background, to_loop));
     *response.status_mut() = reply.status;
@@ -44,6 +45,8 @@ pub enum ReplyBody {
     Stream(Py<PyAny>),
     /// Chunks an ASGI app sends (`SentReply`), as it sends them.
     Channel(super::body::Chunks),
+    /// A file of this many bytes, read as the client takes it.
+    File(std::fs::File, u64),
 }
 
 static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -114,6 +117,8 @@ impl Reply {
 pub struct ResponseTypes {
     response: Py<PyAny>,
     streaming: Py<PyAny>,
+    /// `FileResponse`: its file is sent by the engine.
+    file: Py<PyAny>,
     content_types: ContentTypes,
     /// What returned objects are, by class.
     kinds: IdentityCache<1, ResultKind>,
@@ -126,6 +131,8 @@ enum ResultKind {
     Full,
     /// A `StreamingResponse` (or a subclass).
     Streaming,
+    /// A `FileResponse` (or a subclass): the file at its `path`.
+    File,
     /// Another framework's response (Starlette's): `status_code`, `raw_headers`, and a
     /// `body`, or a `body_iterator` when `streaming`.
     Foreign { streaming: bool },
@@ -174,10 +181,16 @@ impl<const N: usize, V: Clone> IdentityCache<N, V> {
 }
 
 impl ResponseTypes {
-    pub fn new(response: Py<PyAny>, streaming: Py<PyAny>, content_type: Py<PyAny>) -> Self {
+    pub fn new(
+        response: Py<PyAny>,
+        streaming: Py<PyAny>,
+        file: Py<PyAny>,
+        content_type: Py<PyAny>,
+    ) -> Self {
         Self {
             response,
             streaming,
+            file,
             content_types: ContentTypes::new(content_type),
             kinds: IdentityCache::new(32),
         }
@@ -198,6 +211,8 @@ impl ResponseTypes {
                 }
             } else if obj.is_instance(self.streaming.bind(py))? {
                 ResultKind::Streaming
+            } else if obj.is_instance(self.file.bind(py))? {
+                ResultKind::File
             } else {
                 ResultKind::Full
             })
@@ -254,6 +269,7 @@ pub fn from_result(
     match types.kind(obj)? {
         ResultKind::Full => return from_response(obj, false, types),
         ResultKind::Streaming => return from_response(obj, true, types),
+        ResultKind::File => return from_file(obj, types),
         ResultKind::Foreign { streaming } => return from_foreign(obj, streaming),
         ResultKind::Content => {}
     }
@@ -339,6 +355,31 @@ fn from_response(
         body,
         background,
     })
+}
+
+/// A `FileResponse`: its headers, and its file opened to be sent as the client takes it.
+fn from_file(obj: &Bound<'_, PyAny>, types: &ResponseTypes) -> PyResult<Reply> {
+    let py = obj.py();
+    let mut reply = from_response(obj, false, types)?;
+    let head_only: bool = obj
+        .getattr(pyo3::intern!(py, "send_header_only"))?
+        .extract()?;
+    if head_only {
+        return Ok(reply);
+    }
+    let path: std::path::PathBuf = obj.getattr(pyo3::intern!(py, "path"))?.extract()?;
+    let size: u64 = obj
+        .getattr(pyo3::intern!(py, "stat_result"))?
+        .getattr(pyo3::intern!(py, "st_size"))?
+        .extract()?;
+    let file = std::fs::File::open(&path).map_err(|_| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "File at path {} does not exist.",
+            path.display()
+        ))
+    })?;
+    reply.body = ReplyBody::File(file, size);
+    Ok(reply)
 }
 
 /// Another framework's response, taken as it is: its status, its headers as they are,

@@ -31,6 +31,8 @@ pub struct Route {
     /// Its own largest request body (`max_body_size=` on the route or its router), which
     /// wins over the app's.
     pub max_body_size: Option<usize>,
+    /// A `StaticFiles` mount's directories, whose plain file requests the engine answers.
+    pub files: Option<Py<super::files::StaticDirectories>>,
 }
 
 impl Route {

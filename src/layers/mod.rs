@@ -7,6 +7,7 @@ mod cors;
 mod hosts;
 mod py;
 mod redirect;
+mod sessions;
 
 use http::header::{HeaderValue, ORIGIN};
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -17,8 +18,11 @@ pub use cors::Cors;
 #[cfg(any(fuzzing, test))]
 pub use cors::CorsConfig;
 pub use hosts::TrustedHosts;
-pub use py::{config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer};
+pub use py::{
+    config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer, SessionLayer,
+};
 pub use redirect::{request_host, temporary as redirect_to, url as request_url, Answer};
+pub use sessions::Sessions;
 
 /// One native middleware.
 pub enum Layer {
@@ -26,6 +30,7 @@ pub enum Layer {
     TrustedHosts(TrustedHosts),
     HttpsRedirect,
     Compression(Compression),
+    Sessions(std::sync::Arc<Sessions>),
 }
 
 /// The native middleware a request passes, outermost first.
@@ -40,6 +45,8 @@ pub struct Passage {
     passed: usize,
     origin: Option<HeaderValue>,
     encoding: Option<Encoding>,
+    /// The sessions layer passed, and the session the request's cookie carries.
+    pub session: Option<(std::sync::Arc<Sessions>, Option<bytes::Bytes>)>,
 }
 
 /// A request's head, as the layers read it.
@@ -51,6 +58,8 @@ pub struct Head<'a> {
     pub path: &'a str,
     /// `http`, `https`, `ws` or `wss`.
     pub scheme: &'a str,
+    /// Seconds since the epoch (sessions check their cookie's age against it).
+    pub now: u64,
 }
 
 impl Layers {
@@ -70,6 +79,7 @@ impl Layers {
             passed: 0,
             origin: None,
             encoding: None,
+            session: None,
         };
         let websocket = head.scheme.starts_with("ws");
         for layer in &self.layers {
@@ -90,6 +100,11 @@ impl Layers {
                     None
                 }
                 Layer::Compression(_) => None,
+                Layer::Sessions(sessions) => {
+                    let payload = sessions.read(head.headers, head.now);
+                    passage.session = Some((sessions.clone(), payload));
+                    None
+                }
             };
             if answer.is_some() {
                 return (passage, answer);
@@ -109,6 +124,7 @@ impl Layers {
         status: StatusCode,
         headers: &mut HeaderMap,
         body_len: Option<usize>,
+        write_session: &mut dyn FnMut(&mut HeaderMap),
     ) -> Option<Encoder> {
         let mut encoder = None;
         let mut compressed = false;
@@ -130,6 +146,8 @@ impl Layers {
                         encoder = Some(compression.encoder(encoding));
                     }
                 }
+                // The session's headers were settled with the reply, under the GIL.
+                Layer::Sessions(_) => write_session(headers),
                 Layer::TrustedHosts(_) | Layer::HttpsRedirect => {}
             }
         }
@@ -140,5 +158,6 @@ impl Layers {
 pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CorsLayer>()?;
     m.add_class::<CompressionLayer>()?;
+    m.add_class::<SessionLayer>()?;
     m.add_class::<BodyEncoder>()
 }

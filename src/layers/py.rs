@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use super::cors::{Cors, CorsConfig};
-use super::{Compression, Encoder, Encoding, Layer, TrustedHosts};
+use super::{Compression, Encoder, Encoding, Layer, Sessions, TrustedHosts};
 
 /// `ignyx._core.CorsLayer`: the engine's CORS, configured like Starlette's `CORSMiddleware`.
 #[pyclass(module = "ignyx._core", frozen)]
@@ -154,6 +154,7 @@ pub fn layer_of(kind: &str, options: &Bound<'_, PyDict>) -> PyResult<Layer> {
             )
             .map_err(invalid)?,
         ),
+        "sessions" => Layer::Sessions(std::sync::Arc::new(sessions(options)?)),
         other => return Err(invalid(format!("unknown native layer {other:?}"))),
     })
 }
@@ -225,5 +226,73 @@ impl BodyEncoder {
             .lock()
             .map_err(|_| PyValueError::new_err("encoder poisoned"))?;
         Ok(PyBytes::new(py, &encoder.chunk(data, more)))
+    }
+}
+
+fn sessions(options: &Bound<'_, PyDict>) -> PyResult<Sessions> {
+    let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+        options
+            .get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("sessions: {key} is missing")))
+    };
+    Ok(Sessions::new(
+        &get("secret_key")?.extract::<String>()?,
+        get("session_cookie")?.extract()?,
+        get("max_age")?.extract()?,
+        get("path")?.extract()?,
+        &get("same_site")?.extract::<String>()?,
+        get("https_only")?.extract()?,
+        get("domain")?.extract()?,
+        get("partitioned")?.extract()?,
+    ))
+}
+
+/// `ignyx._core.SessionLayer`: the engine's session cookies, for a session middleware that
+/// runs in Python (inside another Python middleware, or under an ASGI server).
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct SessionLayer {
+    sessions: Sessions,
+}
+
+#[pymethods]
+impl SessionLayer {
+    #[new]
+    #[pyo3(signature = (**options))]
+    fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options = options.ok_or_else(|| PyValueError::new_err("session options needed"))?;
+        Ok(Self {
+            sessions: sessions(options)?,
+        })
+    }
+
+    /// The session the request's cookie carries (base64 JSON), if it has a valid one.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        now: u64,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let headers = header_map(headers)?;
+        Ok(self
+            .sessions
+            .read(&headers, now)
+            .map(|p| PyBytes::new(py, &p)))
+    }
+
+    /// The `Set-Cookie` value storing `payload` (base64 JSON).
+    fn set_cookie<'py>(
+        &self,
+        py: Python<'py>,
+        payload: &[u8],
+        now: u64,
+    ) -> Option<Bound<'py, PyBytes>> {
+        let value = self.sessions.set_cookie(payload, now)?;
+        Some(PyBytes::new(py, value.as_bytes()))
+    }
+
+    /// The `Set-Cookie` value clearing the session.
+    fn clear_cookie<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        let value = self.sessions.clear_cookie()?;
+        Some(PyBytes::new(py, value.as_bytes()))
     }
 }

@@ -21,7 +21,7 @@ use super::session::{Ended, Session};
 use super::{connection, Routes, WebSockets, WsRoute};
 use crate::http::{
     decoded_path, Handshake, NamedClient, Peers, PyRequestData, Reply, ReplyBody, RequestData,
-    Upgrade,
+    SessionSeed, SessionSlot, Upgrade,
 };
 use crate::router::{self, Match};
 use crate::runtime::{Job, LoopSender};
@@ -56,9 +56,11 @@ impl Upgrade for Upgrader {
             .unwrap_or_default();
         let on_upgrade = hyper::upgrade::on(&mut *req);
         let scheme = if peers.secure { "wss" } else { "ws" };
+        let seed = req.extensions_mut().remove::<SessionSeed>();
         let mut data =
             RequestData::from_parts(head(req), path, params, Bytes::new(), peers, scheme);
         data.named_client.clone_from(&self.client_name);
+        data.session = seed.map(SessionSlot::native);
         let session = Session::new(self.to_loop.clone());
         // If this request is dropped unanswered (client gone, server stopping), Python
         // hears of it.

@@ -81,6 +81,8 @@ class Mount:
 
     def compile(self, app: Any) -> dict[str, Any]:
         """What `ignyx._core.App.add_route` takes for this mount: every method, under it."""
+        # Our StaticFiles: the engine answers its plain file requests itself.
+        native = getattr(self.app, "_native_directories", None)
         return {
             "path": self.path + "/{path:path}",
             "methods": _ALL_METHODS,
@@ -88,6 +90,7 @@ class Mount:
             "is_async": True,
             "status_code": 200,
             "route": self,
+            "files": native() if native is not None else None,
         }
 
     def compile_websocket(self, app: Any) -> dict[str, Any]:

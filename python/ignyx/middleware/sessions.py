@@ -1,0 +1,190 @@
+"""``SessionMiddleware``, as in Starlette, with the cookie signed and checked by the engine::
+
+    app.add_middleware(SessionMiddleware, secret_key=os.environ["SESSION_SECRET"])
+
+    @app.get("/visits")
+    def visits(request: Request):
+        request.session["visits"] = request.session.get("visits", 0) + 1
+        return {"visits": request.session["visits"]}
+
+``request.session`` is a dict kept in a signed cookie, in Starlette's format (itsdangerous'
+``TimestampSigner``): a cookie either framework wrote reads in the other with the same
+key. A tampered, expired or malformed cookie is an empty session, never an error. The
+cookie is written only when the session changed, and ``Vary: Cookie`` added when it was
+read, as Starlette does.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from base64 import b64decode, b64encode
+from typing import Any, Literal, Optional
+
+from .. import _core
+
+__all__ = ["Session", "SessionMiddleware"]
+
+_logger = logging.getLogger("ignyx.error")
+
+
+class Session(dict[str, Any]):
+    """The session: a dict that remembers whether it was read (`accessed`) and changed
+    (`modified`)."""
+
+    accessed: bool = False
+    modified: bool = False
+
+    def mark_accessed(self) -> None:
+        self.accessed = True
+
+    def mark_modified(self) -> None:
+        self.accessed = True
+        self.modified = True
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.mark_modified()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.mark_modified()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.mark_modified()
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.mark_modified()
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        item = super().popitem()
+        self.mark_modified()
+        return item
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.mark_modified()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.mark_modified()
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        self.mark_modified()
+        return super().__ior__(other)
+
+
+def _load(payload: Optional[bytes]) -> Session:
+    """The session a verified cookie carries (base64 JSON), or a new one."""
+    if payload is None:
+        return Session()
+    try:
+        data = json.loads(b64decode(payload))
+    except ValueError:
+        return Session()  # signed with the key, but not a session: start afresh
+    return Session(data) if isinstance(data, dict) else Session()
+
+
+def _outcome(session: Session, had_cookie: bool) -> tuple[bool, Optional[bytes], bool]:
+    """What the response says of `session`: whether it varies on the cookie, the payload
+    to store (base64 JSON) if it changed and holds something, and whether to clear the
+    cookie (it changed to empty, and the request had one)."""
+    accessed = getattr(session, "accessed", True)
+    modified = getattr(session, "modified", True)
+    if modified and session:
+        return accessed, b64encode(json.dumps(session).encode("utf-8")), False
+    return accessed, None, bool(modified and had_cookie)
+
+
+class SessionMiddleware:
+    """Signed-cookie sessions (``request.session``), configured as Starlette's."""
+
+    def __init__(
+        self,
+        app: Any = None,
+        secret_key: Any = None,
+        session_cookie: str = "session",
+        max_age: Optional[int] = 14 * 24 * 60 * 60,
+        path: str = "/",
+        same_site: Literal["lax", "strict", "none"] = "lax",
+        https_only: bool = False,
+        domain: Optional[str] = None,
+        partitioned: bool = False,
+    ) -> None:
+        if secret_key is None:
+            raise TypeError("SessionMiddleware needs a secret_key")
+        self.app = app
+        self.options: dict[str, Any] = {
+            "secret_key": str(secret_key),
+            "session_cookie": session_cookie,
+            "max_age": max_age,
+            "path": path,
+            "same_site": same_site,
+            "https_only": https_only,
+            "domain": domain,
+            "partitioned": partitioned,
+        }
+        self._layer = _core.SessionLayer(**self.options)
+
+    def native(self) -> tuple[str, dict[str, Any]]:
+        """How the engine runs it (outside every Python middleware)."""
+        return ("sessions", self.options)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", ())]
+        payload = self._layer.read(headers, int(time.time()))
+        scope["session"] = _load(payload)
+        layer = self._layer
+
+        failed = False
+
+        async def send_with_cookie(message: dict[str, Any]) -> None:
+            nonlocal failed
+            if failed:
+                return  # the rest of a response replaced by the 500 below
+            if message["type"] == "http.response.start":
+                try:
+                    accessed, store, clear = _outcome(scope["session"], payload is not None)
+                except Exception:
+                    # A value JSON has no form for: the session cannot be kept (a 500, as
+                    # Starlette's error middleware answers around the session's).
+                    _logger.exception("Exception in ASGI application")
+                    failed = True
+                    await _internal_error(send)
+                    return
+                if accessed or store is not None or clear:
+                    headers = list(message.get("headers", ()))
+                    if accessed:
+                        vary = [
+                            bytes(v).decode("latin-1")
+                            for k, v in headers
+                            if bytes(k).lower() == b"vary"
+                        ]
+                        headers = [(k, v) for k, v in headers if bytes(k).lower() != b"vary"]
+                        headers.append((b"vary", ", ".join([*vary, "Cookie"]).encode("latin-1")))
+                    if store is not None:
+                        headers.append((b"set-cookie", layer.set_cookie(store, int(time.time()))))
+                    elif clear:
+                        headers.append((b"set-cookie", layer.clear_cookie()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _internal_error(send: Any) -> None:
+    body = b"Internal Server Error"
+    headers = [
+        (b"content-length", str(len(body)).encode()),
+        (b"content-type", b"text/plain; charset=utf-8"),
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,161 @@
+//! Sessions, as the native sessions layer hands them to a request: the verified cookie read
+//! on the way in, the Python session (`request.session`) made from it on first use, and the
+//! cookie written from it when the reply is settled (`ignyx.middleware.sessions` decides
+//! what Starlette's middleware would: store, clear, or leave it, and `Vary: Cookie`). The
+//! headers are added on the way out at the layer's place among the other native layers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, SET_COOKIE, VARY};
+use http::HeaderMap;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::PyBytes;
+
+use crate::layers::Sessions;
+
+/// One request's native session, shared by the request (Python's side) and the connection
+/// (which writes its headers on the way out).
+pub struct SessionShared {
+    pub layer: Arc<Sessions>,
+    /// The session the cookie carried (base64 JSON), when it had a valid one.
+    pub payload: Option<Bytes>,
+    object: OnceLock<Py<PyAny>>,
+    /// What the response says of it, once settled: `Vary: Cookie`, and the cookie to set.
+    headers: Mutex<Option<(bool, Option<HeaderValue>)>>,
+    /// Set once the request's route failed with an unhandled error: the 500 says nothing of
+    /// the session, whichever middleware passes it on.
+    unhandled: AtomicBool,
+}
+
+/// What the sessions layer found for a request (carried in its extensions up to its data).
+#[derive(Clone)]
+pub struct SessionSeed(pub Arc<SessionShared>);
+
+impl SessionSeed {
+    pub fn new(layer: Arc<Sessions>, payload: Option<Bytes>) -> Self {
+        Self(Arc::new(SessionShared {
+            layer,
+            payload,
+            object: OnceLock::new(),
+            headers: Mutex::new(None),
+            unhandled: AtomicBool::new(false),
+        }))
+    }
+
+    /// Adds the session's headers to a response on its way out.
+    pub fn write(&self, headers: &mut HeaderMap) {
+        let settled = self.0.headers.lock().ok().and_then(|mut h| h.take());
+        let Some((vary, cookie)) = settled else {
+            return;
+        };
+        if vary {
+            let mut values: Vec<&str> = headers
+                .get_all(VARY)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            values.push("Cookie");
+            if let Ok(value) = HeaderValue::from_str(&values.join(", ")) {
+                headers.insert(VARY, value);
+            }
+        }
+        if let Some(cookie) = cookie {
+            headers.append(SET_COOKIE, cookie);
+        }
+    }
+}
+
+/// A request's session.
+pub enum SessionSlot {
+    /// The native layer's, made into a Python session on first use.
+    Native(Arc<SessionShared>),
+    /// The `session` of the ASGI scope the request came in (a Python middleware's).
+    Scope(Py<PyAny>),
+}
+
+impl SessionSlot {
+    pub fn native(seed: SessionSeed) -> Box<Self> {
+        Box::new(Self::Native(seed.0))
+    }
+
+    /// The same session for a copy of the request (one a middleware altered).
+    pub fn duplicate(&self, py: Python<'_>) -> Box<Self> {
+        Box::new(match self {
+            Self::Scope(object) => Self::Scope(object.clone_ref(py)),
+            Self::Native(shared) => Self::Native(shared.clone()),
+        })
+    }
+
+    /// The Python session (`ignyx.middleware.sessions.Session`).
+    pub fn object(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self {
+            Self::Scope(object) => Ok(object.clone_ref(py)),
+            Self::Native(shared) => {
+                if let Some(made) = shared.object.get() {
+                    return Ok(made.clone_ref(py));
+                }
+                let payload = shared.payload.as_deref().map(|p| PyBytes::new(py, p));
+                let made = hook(py, &LOAD, "_load")?.call1((payload,))?.unbind();
+                Ok(shared.object.get_or_init(|| made).clone_ref(py))
+            }
+        }
+    }
+
+    /// Settles what the response says of the session, when the request used it (the last
+    /// reply settled counts: a middleware stack's, around its route's). An unhandled error
+    /// says nothing, as Starlette's error middleware answers outside the session's.
+    pub fn settle(&self, py: Python<'_>, failed: bool) -> PyResult<()> {
+        let Self::Native(shared) = self else {
+            return Ok(());
+        };
+        if failed {
+            shared.unhandled.store(true, Ordering::Relaxed);
+        }
+        let failed = shared.unhandled.load(Ordering::Relaxed);
+        let settled = match (shared.object.get(), failed) {
+            (Some(object), false) => {
+                let outcome =
+                    hook(py, &OUTCOME, "_outcome")?.call1((object, shared.payload.is_some()))?;
+                let (accessed, store, clear): (bool, Option<Vec<u8>>, bool) = outcome.extract()?;
+                let cookie = match (store, clear) {
+                    (Some(payload), _) => shared.layer.set_cookie(&payload, seconds_now()),
+                    (None, true) => shared.layer.clear_cookie(),
+                    (None, false) => None,
+                };
+                (accessed || cookie.is_some()).then_some((accessed, cookie))
+            }
+            _ => None,
+        };
+        if let Ok(mut headers) = shared.headers.lock() {
+            *headers = settled;
+        }
+        Ok(())
+    }
+}
+
+/// Seconds since the epoch, as itsdangerous stamps its signatures.
+pub fn seconds_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+static LOAD: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+static OUTCOME: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+
+fn hook<'py>(
+    py: Python<'py>,
+    cell: &'static GILOnceCell<Py<PyAny>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    let function = cell.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py
+            .import("ignyx.middleware.sessions")?
+            .getattr(name)?
+            .unbind())
+    })?;
+    Ok(function.bind(py))
+}
