@@ -524,3 +524,35 @@ def test_a_file_larger_than_memory_streams_with_flat_rss(tmp_path):
         growth = httpx.get(f"{base}/rss").json()["peak_kib"] - before
     assert received == 1 << 30
     assert growth < 32 * 1024, f"peak RSS grew by {growth} KiB serving 1 GiB"
+
+
+def test_curl_ranges_and_conditional_requests_on_the_wire(tree):
+    """curl as a user runs it against a live server: a range (-r), a conditional request
+    (-z, If-Modified-Since from the file's own date) and a resumed download (-C)."""
+    import shutil
+    import subprocess
+
+    import ignyx
+    from conftest import live_server
+    from ignyx.staticfiles import StaticFiles
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    app = ignyx.FastAPI()
+    app.mount("/static", StaticFiles(directory=tree / "static"), name="static")
+
+    def curl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["curl", "-s", *args], capture_output=True, check=True, timeout=30
+        )
+
+    with live_server(app) as server:
+        url = f"http://127.0.0.1:{server.port}/static/big.bin"
+        ranged = curl("-r", "100-199", "-w", "%{http_code}", url).stdout
+        assert ranged == BIG[100:200] + b"206"
+        unchanged = curl("-z", str(tree / "static" / "big.bin"), "-w", "%{http_code}", url)
+        assert unchanged.stdout == b"304"
+        partial = tree / "partial.bin"
+        partial.write_bytes(BIG[:1000])
+        curl("-C", "-", "-o", str(partial), url)
+        assert partial.read_bytes() == BIG
