@@ -22,7 +22,7 @@ enum Kind {
     Full(Option<Bytes>),
     Stream(Chunks),
     /// A stream compressed chunk by chunk; the encoder is taken once its end is written.
-    Encoded(Chunks, Option<Encoder>),
+    Encoded(Box<(Chunks, Option<Encoder>)>),
     /// A file read as the client takes it.
     File(Box<FileBody>),
 }
@@ -70,7 +70,7 @@ impl ResponseBody {
     pub fn whole_len(&self) -> Option<usize> {
         match &self.kind {
             Kind::Full(bytes) => Some(bytes.as_ref().map_or(0, Bytes::len)),
-            Kind::Stream(_) | Kind::Encoded(..) | Kind::File(_) => None,
+            Kind::Stream(_) | Kind::Encoded(_) | Kind::File(_) => None,
         }
     }
 
@@ -82,10 +82,10 @@ impl ResponseBody {
                 let compressed = encoder.chunk(bytes.as_deref().unwrap_or_default(), false);
                 Kind::Full((!compressed.is_empty()).then_some(compressed))
             }
-            Kind::Stream(chunks) => Kind::Encoded(chunks, Some(encoder)),
+            Kind::Stream(chunks) => Kind::Encoded(Box::new((chunks, Some(encoder)))),
             // Files are served as they are (a compression layer sees them as streams only
             // when they come through Python).
-            other @ (Kind::Encoded(..) | Kind::File(_)) => other,
+            other @ (Kind::Encoded(_) | Kind::File(_)) => other,
         };
         self
     }
@@ -110,7 +110,8 @@ impl Body for ResponseBody {
                 .poll_chunk(cx)
                 .map(|chunk| chunk.map(|chunk| chunk.map(Frame::data))),
             Kind::File(file) => file.poll_chunk(),
-            Kind::Encoded(chunks, encoder) => loop {
+            Kind::Encoded(encoded) => loop {
+                let (chunks, encoder) = &mut **encoded;
                 let Some(active) = encoder.as_mut() else {
                     return Poll::Ready(None);
                 };
@@ -145,7 +146,7 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Stream(_) | Kind::Encoded(..) => SizeHint::default(),
+            Kind::Stream(_) | Kind::Encoded(_) => SizeHint::default(),
             Kind::File(file) => SizeHint::with_exact(file.remaining),
         }
     }

@@ -219,7 +219,8 @@ pub async fn handle(
                     session = Some(seed.clone());
                     req.extensions_mut().insert(seed);
                 }
-                Some(passage)
+                // Boxed: an app without layers carries one word of it in each request's future.
+                Some(Box::new(passage))
             }
         };
         if let Some(upgrade) = &shared.upgrade {
