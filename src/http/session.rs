@@ -8,13 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, SET_COOKIE, VARY};
+use http::header::{HeaderValue, SET_COOKIE};
 use http::HeaderMap;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::PyBytes;
 
-use crate::layers::Sessions;
+use crate::layers::{add_vary, Sessions};
 
 /// One request's native session, shared by the request (Python's side) and the connection
 /// (which writes its headers on the way out).
@@ -52,15 +52,7 @@ impl SessionSeed {
             return;
         };
         if vary {
-            let mut values: Vec<&str> = headers
-                .get_all(VARY)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            values.push("Cookie");
-            if let Ok(value) = HeaderValue::from_str(&values.join(", ")) {
-                headers.insert(VARY, value);
-            }
+            add_vary(headers, "Cookie");
         }
         if let Some(cookie) = cookie {
             headers.append(SET_COOKIE, cookie);

@@ -189,14 +189,15 @@ impl Compression {
     }
 }
 
-/// `Vary: Accept-Encoding` added to what the response varies on, as Starlette adds it.
-pub fn add_vary(headers: &mut HeaderMap) {
+/// `token` added to what the response varies on (`Vary`), as Starlette's
+/// `add_vary_header` adds it: one header, the earlier values first.
+pub fn add_vary(headers: &mut HeaderMap, token: &str) {
     let mut values: Vec<&str> = headers
         .get_all(VARY)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    values.push("Accept-Encoding");
+    values.push(token);
     if let Ok(value) = HeaderValue::from_str(&values.join(", ")) {
         headers.insert(VARY, value);
     }

@@ -13,7 +13,7 @@ use http::header::{HeaderValue, ORIGIN};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use pyo3::prelude::*;
 
-pub use compress::{Compression, Encoder, Encoding};
+pub use compress::{add_vary, Compression, Encoder, Encoding};
 pub use cors::Cors;
 #[cfg(any(fuzzing, test))]
 pub use cors::CorsConfig;
@@ -139,7 +139,7 @@ impl Layers {
                         continue;
                     }
                     // Said even when the client accepts no coding, as Starlette says it.
-                    compress::add_vary(headers);
+                    compress::add_vary(headers, "Accept-Encoding");
                     compressed = true;
                     if let Some(encoding) = passage.encoding {
                         compression.mark(encoding, headers);
