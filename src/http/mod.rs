@@ -209,18 +209,23 @@ pub async fn handle(
         let passage = match layers.is_empty() {
             true => None,
             false => {
-                let (mut passage, answer) = enter_layers(layers, &req, peers.secure);
+                let head = layers::Head {
+                    method: req.method(),
+                    uri: req.uri(),
+                    headers: req.headers(),
+                    secure: peers.secure,
+                };
+                let (passage, answer, found) = layers.enter(&head);
                 if let Some((status, headers, body)) = answer {
                     let response = respond(Reply::full(status, headers, body), to_loop);
                     break 'answer leave_layers(layers, &passage, response, None);
                 }
-                if let Some((layer, payload)) = passage.session.take() {
+                if let Some((layer, payload)) = found {
                     let seed = SessionSeed::new(layer, payload);
                     session = Some(seed.clone());
                     req.extensions_mut().insert(seed);
                 }
-                // Boxed: an app without layers carries one word of it in each request's future.
-                Some(Box::new(passage))
+                Some(passage)
             }
         };
         if let Some(upgrade) = &shared.upgrade {
@@ -304,34 +309,6 @@ pub async fn handle(
         observed.record(shared, response.status());
     }
     Ok(response)
-}
-
-/// Takes `req` through the native `layers` (see `Layers::enter`).
-fn enter_layers(
-    layers: &Layers,
-    req: &Request<Incoming>,
-    secure: bool,
-) -> (layers::Passage, Option<layers::Answer>) {
-    let websocket = req
-        .headers()
-        .get(http::header::UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    let scheme = match (websocket, secure) {
-        (false, false) => "http",
-        (false, true) => "https",
-        (true, false) => "ws",
-        (true, true) => "wss",
-    };
-    let path = decoded_path(req.uri().path());
-    let head = layers::Head {
-        method: req.method(),
-        uri: req.uri(),
-        headers: req.headers(),
-        path: &path,
-        scheme,
-        now: session::seconds_now(),
-    };
-    layers.enter(&head)
 }
 
 /// Takes `response` out through the native `layers` the request passed: their headers (the

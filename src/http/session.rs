@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::PyBytes;
 
-use crate::layers::{add_vary, Sessions};
+use crate::layers::{add_vary, seconds_now, Sessions};
 
 /// One request's native session, shared by the request (Python's side) and the connection
 /// (which writes its headers on the way out).
@@ -126,13 +126,6 @@ impl SessionSlot {
         }
         Ok(())
     }
-}
-
-/// Seconds since the epoch, as itsdangerous stamps its signatures.
-pub fn seconds_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 static LOAD: GILOnceCell<Py<PyAny>> = GILOnceCell::new();

@@ -35,13 +35,7 @@ impl TrustedHosts {
     }
 
     /// The answer to a request for a host that is not allowed; None lets it through.
-    pub fn check(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        path: &str,
-        scheme: &str,
-    ) -> Option<Answer> {
+    pub fn check(&self, headers: &HeaderMap, uri: &Uri, scheme: &str) -> Option<Answer> {
         if self.allow_any {
             return None;
         }
@@ -58,7 +52,8 @@ impl TrustedHosts {
             }
         }
         if www && self.www_redirect {
-            let url = redirect::url(scheme, &format!("www.{authority}"), path, uri);
+            let path = redirect::decoded_path(uri);
+            let url = redirect::url(scheme, &format!("www.{authority}"), &path, uri);
             if let Some(answer) = redirect::temporary(&url) {
                 return Some(answer);
             }
@@ -78,7 +73,7 @@ impl TrustedHosts {
 
 /// `HTTPSRedirectMiddleware`: a request over plain HTTP (or WebSocket) is sent to the same
 /// URL over HTTPS (or WSS), the port dropped when it is 80 or 443.
-pub fn https_redirect(headers: &HeaderMap, uri: &Uri, path: &str, scheme: &str) -> Option<Answer> {
+pub fn https_redirect(headers: &HeaderMap, uri: &Uri, scheme: &str) -> Option<Answer> {
     let secure_scheme = match scheme {
         "http" => "https",
         "ws" => "wss",
@@ -95,5 +90,6 @@ pub fn https_redirect(headers: &HeaderMap, uri: &Uri, path: &str, scheme: &str) 
         Some(80 | 443) => host,
         _ => authority.as_str(),
     };
-    redirect::temporary(&redirect::url(secure_scheme, netloc, path, uri))
+    let path = redirect::decoded_path(uri);
+    redirect::temporary(&redirect::url(secure_scheme, netloc, &path, uri))
 }

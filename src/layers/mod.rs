@@ -22,7 +22,7 @@ pub use py::{
     config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer, SessionLayer,
 };
 pub use redirect::{request_host, temporary as redirect_to, url as request_url, Answer};
-pub use sessions::Sessions;
+pub use sessions::{seconds_now, Sessions};
 
 /// One native middleware.
 pub enum Layer {
@@ -45,21 +45,35 @@ pub struct Passage {
     passed: usize,
     origin: Option<HeaderValue>,
     encoding: Option<Encoding>,
-    /// The sessions layer passed, and the session the request's cookie carries.
-    pub session: Option<(std::sync::Arc<Sessions>, Option<bytes::Bytes>)>,
 }
 
-/// A request's head, as the layers read it.
+/// The sessions layer a request passed, and the session its cookie carries (base64 JSON).
+pub type FoundSession = (std::sync::Arc<Sessions>, Option<bytes::Bytes>);
+
+/// A request's head, as the layers read it; each layer works out what else it needs (the
+/// scheme, the decoded path, the time) only when it needs it.
 pub struct Head<'a> {
     pub method: &'a Method,
     pub uri: &'a Uri,
     pub headers: &'a HeaderMap,
-    /// The decoded path, as Starlette rebuilds the URL from it.
-    pub path: &'a str,
+    /// Whether it came over TLS (to this server, or to a trusted proxy before it).
+    pub secure: bool,
+}
+
+impl Head<'_> {
     /// `http`, `https`, `ws` or `wss`.
-    pub scheme: &'a str,
-    /// Seconds since the epoch (sessions check their cookie's age against it).
-    pub now: u64,
+    fn scheme(&self) -> &'static str {
+        let websocket = self
+            .headers
+            .get(http::header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        match (websocket, self.secure) {
+            (false, false) => "http",
+            (false, true) => "https",
+            (true, false) => "ws",
+            (true, true) => "wss",
+        }
+    }
 }
 
 impl Layers {
@@ -72,46 +86,41 @@ impl Layers {
     }
 
     /// Takes a request through the layers, outermost first: the answer of the first one
-    /// that answers it instead of the app (a preflight, a refused host, a redirect), and
-    /// what the way out needs.
-    pub fn enter(&self, head: &Head<'_>) -> (Passage, Option<Answer>) {
+    /// that answers it instead of the app (a preflight, a refused host, a redirect), what
+    /// the way out needs, and the session found.
+    pub fn enter(&self, head: &Head<'_>) -> (Passage, Option<Answer>, Option<FoundSession>) {
         let mut passage = Passage {
             passed: 0,
             origin: None,
             encoding: None,
-            session: None,
         };
-        let websocket = head.scheme.starts_with("ws");
+        let mut session = None;
         for layer in &self.layers {
             let answer = match layer {
-                Layer::Cors(cors) if !websocket => {
+                Layer::Cors(cors) => {
                     passage.origin = head.headers.get(ORIGIN).cloned();
                     cors.preflight(head.method, head.headers)
                 }
-                Layer::Cors(_) => None,
-                Layer::TrustedHosts(hosts) => {
-                    hosts.check(head.headers, head.uri, head.path, head.scheme)
-                }
+                Layer::TrustedHosts(hosts) => hosts.check(head.headers, head.uri, head.scheme()),
                 Layer::HttpsRedirect => {
-                    hosts::https_redirect(head.headers, head.uri, head.path, head.scheme)
+                    hosts::https_redirect(head.headers, head.uri, head.scheme())
                 }
-                Layer::Compression(compression) if !websocket => {
+                Layer::Compression(compression) => {
                     passage.encoding = compression.negotiate(head.headers);
                     None
                 }
-                Layer::Compression(_) => None,
                 Layer::Sessions(sessions) => {
-                    let payload = sessions.read(head.headers, head.now);
-                    passage.session = Some((sessions.clone(), payload));
+                    let payload = sessions.read(head.headers, sessions::seconds_now());
+                    session = Some((sessions.clone(), payload));
                     None
                 }
             };
             if answer.is_some() {
-                return (passage, answer);
+                return (passage, answer, session);
             }
             passage.passed += 1;
         }
-        (passage, None)
+        (passage, None, session)
     }
 
     /// Takes a response out through the layers the request passed, innermost first: CORS

@@ -29,6 +29,13 @@ pub fn request_host(headers: &HeaderMap, uri: &Uri, fallback: impl FnOnce() -> S
         .unwrap_or_else(fallback)
 }
 
+/// `uri`'s path percent-decoded, as Starlette rebuilds a request's URL from it.
+pub fn decoded_path(uri: &Uri) -> String {
+    percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// `path` and `uri`'s query after `scheme://host`, as Starlette rebuilds a request's URL
 /// (it escapes `?`, `#` and `\` in the path).
 pub fn url(scheme: &str, host: &str, path: &str, uri: &Uri) -> String {

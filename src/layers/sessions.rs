@@ -144,6 +144,13 @@ impl Sessions {
     }
 }
 
+/// Seconds since the epoch, as itsdangerous stamps its signatures.
+pub fn seconds_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The value of cookie `name`, as Starlette's cookie parser reads the `Cookie` headers
 /// (bytes as latin-1): the last one of that name wins, and a quoted value is unquoted.
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
