@@ -67,3 +67,42 @@ def test_every_third_party_import_is_a_declared_dependency():
 def test_the_check_sees_an_undeclared_import():
     assert "pydantic" in imported_top_level_names()
     assert "pytest" not in declared_distributions()
+
+
+def test_an_app_runs_without_the_opentelemetry_api():
+    """opentelemetry-api is declared, but an environment without it still serves an app
+    (telemetry off, with a warning when it was asked for) rather than failing to start."""
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["opentelemetry"] = None  # as if it were not installed
+        import ignyx
+        from ignyx.testclient import TestClient
+
+        app = ignyx.FastAPI(telemetry={"operation_spans": True})
+
+        @app.get("/")
+        def root():
+            return {"ok": True}
+
+        with TestClient(app) as client:
+            print(client.get("/").json())
+        try:
+            import ignyx.telemetry
+        except ImportError as exc:
+            print("error:", exc)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "{'ok': True}",
+        "error: telemetry needs the OpenTelemetry API, a dependency of ignyx: "
+        "pip install opentelemetry-api",
+    ]
+    assert "Telemetry is off" in done.stderr

@@ -315,7 +315,13 @@ class Ignyx:
         """The telemetry settings, when telemetry is on: one of the signals asked for has a
         provider configured (checked when serving starts, as
         routes are compiled for it); else None, and the app runs without it."""
-        from .telemetry import _api, _middleware
+        try:
+            from .telemetry import _api, _middleware
+        except ImportError as exc:
+            # The OpenTelemetry API (a dependency) is missing: the app runs without telemetry.
+            if self.telemetry_settings:
+                logger.warning("Telemetry is off: %s", exc)
+            return None
 
         environment = (os.getenv(name, "") for name in _AUTO_CONFIGURE)
         automatic = any(value.lower() == "true" for value in environment)

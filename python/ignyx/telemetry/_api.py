@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from time import time_ns
 from typing import Any, Optional
 
-from opentelemetry import context as otel_context
-from opentelemetry._logs import Logger, SeverityNumber
-from opentelemetry.trace import Span, StatusCode, Tracer
 from typing_extensions import TypedDict
 
 from ..exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from ._otel import Logger, SeverityNumber, Span, StatusCode, Tracer, otel_context
 
 # The method names spans and metrics use as they are; any other is `_OTHER`.
 HTTP_METHODS = frozenset(

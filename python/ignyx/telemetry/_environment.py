@@ -13,9 +13,8 @@ import threading
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
-from opentelemetry import _logs, metrics, trace
-
 from ._middleware import placeholder
+from ._otel import _logs, metrics, trace
 
 _lock = threading.Lock()
 # (signal, provider) pairs given an exporter here, and what was made here, to flush.

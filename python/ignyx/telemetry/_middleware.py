@@ -12,15 +12,11 @@ from time import perf_counter
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from opentelemetry import _logs, metrics, propagate, trace
-from opentelemetry import context as otel_context
-from opentelemetry.propagators.textmap import Getter
-from opentelemetry.trace import SpanKind, StatusCode
-
 from .._version import __version__
 from ..datastructures import Headers
 from . import _api
 from ._api import HTTP_METHODS, RequestTelemetry, exception_type, normal_close
+from ._otel import Getter, SpanKind, StatusCode, _logs, metrics, otel_context, propagate, trace
 
 SCOPE_NAME = "fastapi"
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.44.0"
