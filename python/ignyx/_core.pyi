@@ -204,7 +204,7 @@ class SessionLayer:
     def read(self, headers: Sequence[tuple[bytes, bytes]], now: int) -> bytes | None:
         """The session the request's cookie carries (base64 JSON), if it has a valid one."""
 
-    def set_cookie(self, payload: bytes, now: int) -> bytes | None:
+    def set_cookie(self, json: bytes, now: int) -> bytes | None:
         """The `Set-Cookie` value storing `payload` (base64 JSON)."""
 
     def clear_cookie(self) -> bytes | None:

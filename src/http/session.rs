@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::PyBytes;
 
-use crate::layers::{add_vary, seconds_now, Sessions};
+use crate::layers::{add_vary, seconds_now, session_json, Sessions};
 
 /// One request's native session, shared by the request (Python's side) and the connection
 /// (which writes its headers on the way out).
@@ -89,8 +89,10 @@ impl SessionSlot {
                 if let Some(made) = shared.object.get() {
                     return Ok(made.clone_ref(py));
                 }
-                let payload = shared.payload.as_deref().map(|p| PyBytes::new(py, p));
-                let made = hook(py, &LOAD, "_load")?.call1((payload,))?.unbind();
+                let payload = shared.payload.as_deref();
+                let json = payload.and_then(session_json).map(|j| PyBytes::new(py, &j));
+                let payload = payload.map(|p| PyBytes::new(py, p));
+                let made = hook(py, &LOAD, "_load")?.call1((payload, json))?.unbind();
                 Ok(shared.object.get_or_init(|| made).clone_ref(py))
             }
         }
@@ -113,7 +115,7 @@ impl SessionSlot {
                     hook(py, &OUTCOME, "_outcome")?.call1((object, shared.payload.is_some()))?;
                 let (accessed, store, clear): (bool, Option<Vec<u8>>, bool) = outcome.extract()?;
                 let cookie = match (store, clear) {
-                    (Some(payload), _) => shared.layer.set_cookie(&payload, seconds_now()),
+                    (Some(json), _) => shared.layer.set_cookie(&json, seconds_now()),
                     (None, true) => shared.layer.clear_cookie(),
                     (None, false) => None,
                 };

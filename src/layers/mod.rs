@@ -22,7 +22,7 @@ pub use py::{
     config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer, SessionLayer,
 };
 pub use redirect::{request_host, temporary as redirect_to, url as request_url, Answer};
-pub use sessions::{seconds_now, Sessions};
+pub use sessions::{seconds_now, session_json, Sessions};
 
 /// One native middleware.
 pub enum Layer {

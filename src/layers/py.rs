@@ -279,14 +279,14 @@ impl SessionLayer {
             .map(|p| PyBytes::new(py, &p)))
     }
 
-    /// The `Set-Cookie` value storing `payload` (base64 JSON).
+    /// The `Set-Cookie` value storing the session `json`.
     fn set_cookie<'py>(
         &self,
         py: Python<'py>,
-        payload: &[u8],
+        json: &[u8],
         now: u64,
     ) -> Option<Bound<'py, PyBytes>> {
-        let value = self.sessions.set_cookie(payload, now)?;
+        let value = self.sessions.set_cookie(json, now)?;
         Some(PyBytes::new(py, value.as_bytes()))
     }
 

@@ -24,6 +24,18 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// Python's `base64.b64encode`/`b64decode` of the session's JSON: standard, padded. Only a
+/// canonical payload decodes here; Python's lenient reading of any other is left to it.
+const STANDARD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+
+/// The JSON a cookie's payload (base64) holds, when it is canonical base64.
+pub fn session_json(payload: &[u8]) -> Option<Vec<u8>> {
+    STANDARD.decode(payload).ok()
+}
+
 /// `SessionMiddleware(secret_key, session_cookie, max_age, path, same_site, https_only,
 /// domain, partitioned)`.
 #[derive(Clone, Debug)]
@@ -81,9 +93,9 @@ impl Sessions {
             .map(Bytes::copy_from_slice)
     }
 
-    /// The `Set-Cookie` value that stores `payload` (the session as base64 JSON).
-    pub fn set_cookie(&self, payload: &[u8], now: u64) -> Option<HeaderValue> {
-        let signed = self.sign(payload, now);
+    /// The `Set-Cookie` value that stores the session `json` (as base64 JSON).
+    pub fn set_cookie(&self, json: &[u8], now: u64) -> Option<HeaderValue> {
+        let signed = self.sign(STANDARD.encode(json).as_bytes(), now);
         let max_age = match self.max_age {
             Some(seconds) => format!("Max-Age={seconds}; "),
             None => String::new(),
@@ -226,7 +238,7 @@ mod tests {
     #[test]
     fn a_signed_session_reads_back_until_it_expires() {
         let layer = sessions(Some(100));
-        let cookie = layer.set_cookie(b"eyJhIjogMX0=", 1_700_000_000).unwrap();
+        let cookie = layer.set_cookie(br#"{"a": 1}"#, 1_700_000_000).unwrap();
         let value = cookie
             .to_str()
             .unwrap()
@@ -247,7 +259,7 @@ mod tests {
     #[test]
     fn a_tampered_cookie_reads_as_no_session() {
         let layer = sessions(None);
-        let cookie = layer.set_cookie(b"eyJhIjogMX0=", 1_700_000_000).unwrap();
+        let cookie = layer.set_cookie(br#"{"a": 1}"#, 1_700_000_000).unwrap();
         let value = cookie
             .to_str()
             .unwrap()
@@ -273,7 +285,7 @@ mod tests {
             Some("example.com".into()),
             false,
         );
-        let set = layer.set_cookie(b"e30=", 1).unwrap();
+        let set = layer.set_cookie(b"{}", 1).unwrap();
         let set = set.to_str().unwrap();
         assert!(set.starts_with("s=e30=.AQ."));
         assert!(set.ends_with(

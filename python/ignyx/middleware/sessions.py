@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from base64 import b64decode, b64encode
+from base64 import b64decode
 from typing import Any, Literal, Optional
 
 from .. import _core
@@ -44,8 +44,8 @@ class Session(dict[str, Any]):
         self.modified = True
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self.mark_modified()
-        super().__setitem__(key, value)
+        self.accessed = self.modified = True
+        dict.__setitem__(self, key, value)
 
     def __delitem__(self, key: str) -> None:
         self.mark_modified()
@@ -79,25 +79,27 @@ class Session(dict[str, Any]):
         return super().__ior__(other)
 
 
-def _load(payload: Optional[bytes]) -> Session:
-    """The session a verified cookie carries (base64 JSON), or a new one."""
+def _load(payload: Optional[bytes], decoded: Optional[bytes] = None) -> Session:
+    """The session a verified cookie carries (base64 JSON, or its JSON already `decoded`
+    by the engine), or a new one."""
     if payload is None:
         return Session()
     try:
-        data = json.loads(b64decode(payload))
+        data = json.loads(b64decode(payload) if decoded is None else decoded)
     except ValueError:
         return Session()  # signed with the key, but not a session: start afresh
     return Session(data) if isinstance(data, dict) else Session()
 
 
 def _outcome(session: Session, had_cookie: bool) -> tuple[bool, Optional[bytes], bool]:
-    """What the response says of `session`: whether it varies on the cookie, the payload
-    to store (base64 JSON) if it changed and holds something, and whether to clear the
-    cookie (it changed to empty, and the request had one)."""
+    """What the response says of `session`: whether it varies on the cookie, the session
+    to store (its JSON, which the engine encodes in base64 and signs) if it changed and
+    holds something, and whether to clear the cookie (it changed to empty, and the request
+    had one)."""
     accessed = getattr(session, "accessed", True)
     modified = getattr(session, "modified", True)
     if modified and session:
-        return accessed, b64encode(json.dumps(session).encode("utf-8")), False
+        return accessed, json.dumps(session).encode("utf-8"), False
     return accessed, None, bool(modified and had_cookie)
 
 
