@@ -93,7 +93,7 @@ bench-middleware: build
 bench-files: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints static_4k,static_1m,gzip_json,session \
-		--frameworks ignyx,fastapi,nginx --baseline fastapi,nginx
+		--frameworks ignyx,fastapi,nginx,nginx-copy --baseline fastapi,nginx,nginx-copy
 
 # Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
 # target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in

@@ -2,8 +2,9 @@
 //!
 //! - `runtime`: where Python runs (the event loop bridge, request tasks, the sync pool);
 //!   imports nothing above it.
-//! - `json`, `router`, `layers`: building blocks (the JSON writer, the matchit table,
-//!   native middleware such as CORS).
+//! - `json`, `router`, `store`: building blocks (the JSON writer, the matchit table, Redis
+//!   for state shared between processes).
+//! - `layers`: native middleware (CORS, compression, sessions, rate limits...).
 //! - `http`: one HTTP request, from the request in to the response out.
 //! - `ws`: WebSockets (handshake, frames, sessions); builds on `http`'s request.
 //! - `app`: the compiled application Python fills; `server`: the accept loop, limits,
@@ -20,6 +21,7 @@ mod layers;
 mod router;
 mod runtime;
 mod server;
+mod store;
 mod ws;
 
 use pyo3::prelude::*;
@@ -36,6 +38,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init(m)?;
     json::init(m)?;
+    store::init(m)?;
     layers::init(m)?;
     http::init(m)?;
     ws::init(m)?;

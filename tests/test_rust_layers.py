@@ -15,14 +15,15 @@ RANKS = {
     "runtime": 0,
     "json": 0,
     "router": 0,
-    "layers": 0,
-    "http": 1,
-    "ws": 2,
-    "app": 3,
-    "server": 4,
-    "asgi": 4,
+    "store": 0,
+    "layers": 1,
+    "http": 2,
+    "ws": 3,
+    "app": 4,
+    "server": 5,
+    "asgi": 5,
     # The fuzz targets' entry points drive the parsers of the layers below.
-    "fuzzing": 5,
+    "fuzzing": 6,
 }
 
 _CRATE_PATH = re.compile(r"\bcrate::(\w+)")

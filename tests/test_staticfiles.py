@@ -542,9 +542,7 @@ def test_curl_ranges_and_conditional_requests_on_the_wire(tree):
     app.mount("/static", StaticFiles(directory=tree / "static"), name="static")
 
     def curl(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["curl", "-s", *args], capture_output=True, check=True, timeout=30
-        )
+        return subprocess.run(["curl", "-s", *args], capture_output=True, check=True, timeout=30)
 
     with live_server(app) as server:
         url = f"http://127.0.0.1:{server.port}/static/big.bin"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 
@@ -155,6 +155,8 @@ class Framework:
     # A file in benchmarks/ written into {dir} before the start, its ${host}, ${port},
     # ${static} and ${dir} filled in (string.Template: no braces to escape in a config).
     config: Optional[str] = None
+    # More values for the config's placeholders (``${sendfile}`` in nginx.conf).
+    config_values: dict[str, str] = field(default_factory=dict)
     # The endpoints it serves, when not all of them; the others are skipped for it.
     endpoints: Optional[tuple[str, ...]] = None
     # An executable it needs, for a clear message when it is missing.
@@ -225,10 +227,15 @@ FRAMEWORKS.update(
 FRAMEWORKS["nginx"] = Framework(
     "/usr/sbin/nginx -p {dir} -c {dir}/nginx.conf -e stderr",
     config="nginx.conf",
+    config_values={"sendfile": "on"},
     endpoints=("static_4k", "static_1m"),
     binary="/usr/sbin/nginx",
     default=False,
 )
+# nginx copying the bytes as Ignyx does (read, then write), without sendfile: with sendfile
+# the 1 MiB row is bound by wrk's core, not nginx's, so this shows what serving costs a
+# server that copies.
+FRAMEWORKS["nginx-copy"] = replace(FRAMEWORKS["nginx"], config_values={"sendfile": "off"})
 
 # The framework every ratio is taken against.
 DEFAULT_BASELINE = "fastapi"

@@ -128,7 +128,8 @@ def start_server(
     }
     if fw.config:
         template = string.Template((BENCH_DIR / fw.config).read_text())
-        (own_dir / Path(fw.config).name).write_text(template.substitute(names))
+        filled = template.substitute(names, **fw.config_values)
+        (own_dir / Path(fw.config).name).write_text(filled)
     placeholders = dict(
         names, python=sys.executable, apps=str(APPS_DIR), certfile=certfile, keyfile=keyfile
     )

@@ -186,6 +186,43 @@ class BodyEncoder:
         """`data` compressed: flushed when `more`, the stream finished when not."""
 
 @final
+class RateLimiter:
+    """A rate limit for Python to ask (``src/layers/py.rs``; ``ignyx.ratelimit``)."""
+
+    def __new__(
+        cls,
+        *,
+        limit: str,
+        storage: str,
+        key: str,
+        key_prefix: str,
+        fail_open: bool,
+        timeout: float,
+        headers: bool,
+    ) -> RateLimiter: ...
+    def check(self, future: Any, key: str) -> None: ...
+
+@final
+class RedisClient:
+    """A Redis server for Python (``src/store/py.rs``): replies resolve asyncio futures."""
+
+    def __new__(cls, url: str, timeout: float = 1.0) -> RedisClient: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def timeout(self) -> float: ...
+    def execute(self, future: Any, *args: bytes | str | int | float) -> None: ...
+    def listen(self, event_loop: Any, callback: Any) -> RedisListener: ...
+
+@final
+class RedisListener:
+    """One subscriber's connection; messages reach its callback in batches."""
+
+    def subscribe(self, future: Any, channel: bytes) -> None: ...
+    def unsubscribe(self, future: Any, channel: bytes) -> None: ...
+    def close(self) -> None: ...
+
+@final
 class SessionLayer:
     """The engine's session cookies for a Python ASGI stack (``src/layers/py.rs``)."""
 
@@ -205,7 +242,7 @@ class SessionLayer:
         """The session the request's cookie carries (base64 JSON), if it has a valid one."""
 
     def set_cookie(self, json: bytes, now: int) -> bytes | None:
-        """The `Set-Cookie` value storing `payload` (base64 JSON)."""
+        """The `Set-Cookie` value storing the session `json` (base64-encoded by the engine)."""
 
     def clear_cookie(self) -> bytes | None:
         """The `Set-Cookie` value clearing the session."""
@@ -631,6 +668,9 @@ __all__ = [
     "CoroutineTask",
     "CorsLayer",
     "FileChunks",
+    "RateLimiter",
+    "RedisClient",
+    "RedisListener",
     "SessionLayer",
     "StaticDirectories",
     "FastParam",

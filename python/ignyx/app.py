@@ -36,6 +36,7 @@ from .middleware import CORSMiddleware, Middleware
 from .middleware.base import BaseHTTPMiddleware
 from .middleware.compression import CompressionMiddleware, GZipMiddleware
 from .middleware.httpsredirect import HTTPSRedirectMiddleware
+from .middleware.ratelimit import RateLimitMiddleware
 from .middleware.sessions import SessionMiddleware
 from .middleware.trustedhost import TrustedHostMiddleware
 from .requests import Request
@@ -549,8 +550,11 @@ def _native_layer(entry: Any) -> Any:
     TrustedHost, HTTPSRedirect), built; or None."""
     if isinstance(entry, Middleware):
         cls, args, kwargs = entry
-        return cls(None, *args, **kwargs) if cls in _NATIVE else None
-    return entry if type(entry) in _NATIVE else None
+        layer = cls(None, *args, **kwargs) if cls in _NATIVE else None
+    else:
+        layer = entry if type(entry) in _NATIVE else None
+    # A rate limit keyed by a Python function runs in Python.
+    return layer if getattr(layer, "runs_natively", True) else None
 
 
 _NATIVE = (
@@ -560,6 +564,7 @@ _NATIVE = (
     TrustedHostMiddleware,
     HTTPSRedirectMiddleware,
     SessionMiddleware,
+    RateLimitMiddleware,
 )
 
 

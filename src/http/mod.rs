@@ -214,8 +214,9 @@ pub async fn handle(
                     uri: req.uri(),
                     headers: req.headers(),
                     secure: peers.secure,
+                    client: peers.client.map(|address| address.ip()),
                 };
-                let (passage, answer, found) = layers.enter(&head);
+                let (passage, answer, found) = layers.enter(&head).await;
                 if let Some((status, headers, body)) = answer {
                     let response = respond(Reply::full(status, headers, body), to_loop);
                     break 'answer leave_layers(layers, &passage, response, None);

@@ -1,15 +1,19 @@
 //! Native middleware: layers around every request that run in Rust, configured like their
-//! Starlette classes (CORS, GZip, TrustedHost, HTTPSRedirect), in Starlette's order: the
-//! first is the outermost.
+//! Starlette classes (CORS, GZip, TrustedHost, HTTPSRedirect, sessions) and our rate
+//! limits, in Starlette's order: the first is the outermost.
 
 mod compress;
 mod cors;
 mod hosts;
 mod py;
+mod ratelimit;
 mod redirect;
 mod sessions;
 
-use http::header::{HeaderValue, ORIGIN};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use http::header::{HeaderName, HeaderValue, ORIGIN};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use pyo3::prelude::*;
 
@@ -19,8 +23,10 @@ pub use cors::Cors;
 pub use cors::CorsConfig;
 pub use hosts::TrustedHosts;
 pub use py::{
-    config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer, SessionLayer,
+    config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer, RateLimiter,
+    SessionLayer,
 };
+pub use ratelimit::{Checked, RateLimit};
 pub use redirect::{request_host, temporary as redirect_to, url as request_url, Answer};
 pub use sessions::{seconds_now, session_json, Sessions};
 
@@ -30,7 +36,30 @@ pub enum Layer {
     TrustedHosts(TrustedHosts),
     HttpsRedirect,
     Compression(Compression),
-    Sessions(std::sync::Arc<Sessions>),
+    Sessions(Arc<Sessions>),
+    RateLimit(Arc<RateLimit>, LimitKey),
+}
+
+/// Whom a rate limit counts requests of.
+pub enum LimitKey {
+    /// The client's address (as trusted proxies give it, when proxy headers are on).
+    Client,
+    /// The value of this header; requests without it count by client address.
+    Header(HeaderName),
+}
+
+impl LimitKey {
+    fn of(&self, head: &Head<'_>) -> String {
+        if let Self::Header(name) = self {
+            if let Some(value) = head.headers.get(name) {
+                return format!("h:{}", String::from_utf8_lossy(value.as_bytes()));
+            }
+        }
+        match head.client {
+            Some(address) => address.to_string(),
+            None => "unknown".to_owned(),
+        }
+    }
 }
 
 /// The native middleware a request passes, outermost first.
@@ -45,10 +74,12 @@ pub struct Passage {
     passed: usize,
     origin: Option<HeaderValue>,
     encoding: Option<Encoding>,
+    /// A rate limit's headers for the response.
+    limited: Option<Box<HeaderMap>>,
 }
 
 /// The sessions layer a request passed, and the session its cookie carries (base64 JSON).
-pub type FoundSession = (std::sync::Arc<Sessions>, Option<bytes::Bytes>);
+pub type FoundSession = (Arc<Sessions>, Option<bytes::Bytes>);
 
 /// A request's head, as the layers read it; each layer works out what else it needs (the
 /// scheme, the decoded path, the time) only when it needs it.
@@ -58,6 +89,8 @@ pub struct Head<'a> {
     pub headers: &'a HeaderMap,
     /// Whether it came over TLS (to this server, or to a trusted proxy before it).
     pub secure: bool,
+    /// The client's address (as a trusted proxy gives it, when proxy headers are on).
+    pub client: Option<IpAddr>,
 }
 
 impl Head<'_> {
@@ -86,13 +119,15 @@ impl Layers {
     }
 
     /// Takes a request through the layers, outermost first: the answer of the first one
-    /// that answers it instead of the app (a preflight, a refused host, a redirect), what
-    /// the way out needs, and the session found.
-    pub fn enter(&self, head: &Head<'_>) -> (Passage, Option<Answer>, Option<FoundSession>) {
+    /// that answers it instead of the app (a preflight, a refused host, a redirect, a rate
+    /// limit's 429), what the way out needs, and the session found. Only a rate limit kept
+    /// in Redis waits.
+    pub async fn enter(&self, head: &Head<'_>) -> (Passage, Option<Answer>, Option<FoundSession>) {
         let mut passage = Passage {
             passed: 0,
             origin: None,
             encoding: None,
+            limited: None,
         };
         let mut session = None;
         for layer in &self.layers {
@@ -114,6 +149,13 @@ impl Layers {
                     session = Some((sessions.clone(), payload));
                     None
                 }
+                Layer::RateLimit(limit, key) => match limit.check(&key.of(head)).await {
+                    Checked::Pass(headers) => {
+                        passage.limited = headers;
+                        None
+                    }
+                    Checked::Refused(answer) => Some(answer),
+                },
             };
             if answer.is_some() {
                 return (passage, answer, session);
@@ -157,6 +199,13 @@ impl Layers {
                 }
                 // The session's headers were settled with the reply, under the GIL.
                 Layer::Sessions(_) => write_session(headers),
+                Layer::RateLimit(..) => {
+                    if let Some(limited) = &passage.limited {
+                        for (name, value) in limited.iter() {
+                            headers.insert(name, value.clone());
+                        }
+                    }
+                }
                 Layer::TrustedHosts(_) | Layer::HttpsRedirect => {}
             }
         }
@@ -168,5 +217,6 @@ pub fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CorsLayer>()?;
     m.add_class::<CompressionLayer>()?;
     m.add_class::<SessionLayer>()?;
+    m.add_class::<RateLimiter>()?;
     m.add_class::<BodyEncoder>()
 }

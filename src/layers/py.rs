@@ -1,6 +1,8 @@
 //! The native layers as Python objects: for a Python ASGI stack (a CORS middleware inside
 //! a Python one, or the app served by an ASGI server), `ignyx.middleware.cors` calls these.
 
+use std::future::Future;
+
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use pyo3::exceptions::PyValueError;
@@ -8,7 +10,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use super::cors::{Cors, CorsConfig};
-use super::{Compression, Encoder, Encoding, Layer, Sessions, TrustedHosts};
+use super::ratelimit::{self, OnError, RateLimit, Storage};
+use super::{Checked, Compression, Encoder, Encoding, Layer, LimitKey, Sessions, TrustedHosts};
+use crate::store::{resolve, Redis, StoreError};
 
 /// `ignyx._core.CorsLayer`: the engine's CORS, configured like Starlette's `CORSMiddleware`.
 #[pyclass(module = "ignyx._core", frozen)]
@@ -155,6 +159,20 @@ pub fn layer_of(kind: &str, options: &Bound<'_, PyDict>) -> PyResult<Layer> {
             .map_err(invalid)?,
         ),
         "sessions" => Layer::Sessions(std::sync::Arc::new(sessions(options)?)),
+        "rate_limit" => {
+            let key = match get("key")?.extract::<String>()?.as_str() {
+                "client" => LimitKey::Client,
+                other => match other.strip_prefix("header:") {
+                    Some(name) => {
+                        LimitKey::Header(HeaderName::from_bytes(name.trim().as_bytes()).map_err(
+                            |_| invalid(format!("rate limit: invalid header name {name:?}")),
+                        )?)
+                    }
+                    None => return Err(invalid(format!("rate limit: unknown key {other:?}"))),
+                },
+            };
+            Layer::RateLimit(std::sync::Arc::new(rate_limit(options)?), key)
+        }
         other => return Err(invalid(format!("unknown native layer {other:?}"))),
     })
 }
@@ -295,4 +313,112 @@ impl SessionLayer {
         let value = self.sessions.clear_cookie()?;
         Some(PyBytes::new(py, value.as_bytes()))
     }
+}
+
+/// A rate limit from its options: `limit` ("100/minute"), `storage` ("memory://" or a
+/// Redis URL), `key_prefix`, `fail_open`, `timeout` (seconds) and `headers`.
+fn rate_limit(options: &Bound<'_, PyDict>) -> PyResult<RateLimit> {
+    let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+        options
+            .get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("rate limit: {key} is missing")))
+    };
+    let windows = ratelimit::parse_rule(&get("limit")?.extract::<String>()?)
+        .map_err(PyValueError::new_err)?;
+    let storage_url: String = get("storage")?.extract()?;
+    let timeout: f64 = get("timeout")?.extract()?;
+    let timeout = std::time::Duration::try_from_secs_f64(timeout)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| PyValueError::new_err("rate limit: timeout must be positive seconds"))?;
+    let storage = match storage_url.as_str() {
+        "memory://" | "memory" => Storage::Memory(Default::default()),
+        url => Storage::Redis {
+            redis: Redis::open(url, timeout).map_err(PyValueError::new_err)?,
+            prefix: get("key_prefix")?.extract()?,
+        },
+    };
+    let on_error = match get("fail_open")?.extract::<bool>()? {
+        true => OnError::Open,
+        false => OnError::Closed,
+    };
+    let report = Box::new(|message: &str| {
+        Python::with_gil(|py| {
+            let logged = py
+                .import("ignyx.middleware.ratelimit")
+                .and_then(|module| module.getattr("report_storage_failure"))
+                .and_then(|report| report.call1((message,)));
+            if let Err(error) = logged {
+                error.print(py);
+            }
+        });
+    });
+    Ok(RateLimit::new(
+        windows,
+        storage,
+        on_error,
+        get("headers")?.extract()?,
+        report,
+    ))
+}
+
+/// `ignyx._core.RateLimiter(**options)`: a rate limit for Python to ask (the middleware
+/// keyed by a Python function, or a route's `RateLimit` dependency).
+#[pyclass(module = "ignyx._core", frozen)]
+pub struct RateLimiter {
+    limit: std::sync::Arc<RateLimit>,
+}
+
+#[pymethods]
+impl RateLimiter {
+    #[new]
+    #[pyo3(signature = (**options))]
+    fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let options = options.ok_or_else(|| PyValueError::new_err("rate limit options needed"))?;
+        Ok(Self {
+            limit: std::sync::Arc::new(rate_limit(options)?),
+        })
+    }
+
+    /// Counts a request from `key`; `future` gets `None` when it passes without headers,
+    /// `(0, headers, b"")` when it passes with them, or `(status, headers, body)`: the
+    /// answer refusing it.
+    fn check(&self, py: Python<'_>, future: Py<PyAny>, key: String) -> PyResult<()> {
+        let limit = self.limit.clone();
+        let checking = async move { limit.check(&key).await };
+        // A limit kept in memory decides at once, here.
+        let mut checking = Box::pin(checking);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(checked) = checking.as_mut().poll(&mut context) {
+            let outcome = checked_to_python(py, checked)?;
+            future.call_method1(py, pyo3::intern!(py, "set_result"), (outcome,))?;
+            return Ok(());
+        }
+        Redis::spawn_task(async move {
+            let checked = checking.await;
+            Python::with_gil(|py| {
+                let outcome = checked_to_python(py, checked).map_err(|e| StoreError(e.to_string()));
+                resolve(py, &future, outcome);
+            });
+        });
+        Ok(())
+    }
+}
+
+fn checked_to_python(py: Python<'_>, checked: Checked) -> PyResult<PyObject> {
+    Ok(match checked {
+        Checked::Pass(None) => py.None(),
+        Checked::Pass(Some(headers)) => (0, header_list(py, &headers)?, PyBytes::new(py, b""))
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+        Checked::Refused((status, headers, body)) => (
+            status.as_u16(),
+            header_list(py, &headers)?,
+            PyBytes::new(py, &body),
+        )
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+    })
 }

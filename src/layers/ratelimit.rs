@@ -1,0 +1,511 @@
+//! Rate limits (`RateLimitMiddleware`, `RateLimit`): each rule is one or more windows
+//! ("10/second;1000/hour"), checked by GCRA, the generic cell rate algorithm. A window of N
+//! requests per period P lets one request through every T = P / N on average, with up to N
+//! at once; per client it keeps a single number, the theoretical arrival time (TAT) of its
+//! next request, so every check is one read and one write of one value per window, atomic
+//! in Redis as one Lua script, with no counters to reset at window edges (a fixed window
+//! lets 2N through across an edge) and no log of timestamps (a sliding log keeps N of
+//! them). A request passes only when every window of the rule lets it, and only then does
+//! any window count it.
+//!
+//! The state lives in this process's memory (`memory://`: each worker limits alone) or in
+//! Redis (`redis://`, `rediss://`: every worker and host shares it, on Redis's clock).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, StatusCode};
+
+use super::redirect::Answer;
+use crate::store::Redis;
+
+/// One window: `limit` requests per `period`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub limit: u64,
+    /// In microseconds.
+    pub period: u64,
+}
+
+impl Window {
+    /// T: the interval one request uses up (microseconds).
+    fn interval(self) -> u64 {
+        (self.period / self.limit).max(1)
+    }
+
+    /// How far ahead of now the TAT may be after a request: N intervals, so that exactly
+    /// N requests pass at once.
+    fn capacity(self) -> u64 {
+        self.interval() * self.limit
+    }
+}
+
+/// Windows from the text users write, as `slowapi` and `limits` read it: `"5/minute"`,
+/// `"100 per hour"`, `"10/5 seconds"`, several joined by `;` or `,`.
+pub fn parse_rule(text: &str) -> Result<Vec<Window>, String> {
+    let invalid = || format!("invalid rate limit {text:?} (expected e.g. \"100/minute\")");
+    let mut windows = Vec::new();
+    for part in text
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let (count, per) = match part.split_once('/') {
+            Some(split) => split,
+            None => part.split_once(" per ").ok_or_else(invalid)?,
+        };
+        let limit: u64 = count.trim().parse().map_err(|_| invalid())?;
+        let per = per.trim();
+        let (multiple, unit) = match per.split_once(char::is_whitespace) {
+            Some((n, unit)) => (n.trim().parse::<u64>().map_err(|_| invalid())?, unit.trim()),
+            None => (1, per),
+        };
+        let seconds: u64 = match unit {
+            "second" | "seconds" | "sec" | "secs" => 1,
+            "minute" | "minutes" | "min" | "mins" => 60,
+            "hour" | "hours" => 3_600,
+            "day" | "days" => 86_400,
+            "month" | "months" => 30 * 86_400,
+            "year" | "years" => 365 * 86_400,
+            _ => return Err(invalid()),
+        };
+        if limit == 0 || multiple == 0 {
+            return Err(invalid());
+        }
+        windows.push(Window {
+            limit,
+            period: seconds * multiple * 1_000_000,
+        });
+    }
+    if windows.is_empty() {
+        return Err(invalid());
+    }
+    Ok(windows)
+}
+
+/// What a check says of one request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// Of the window with the fewest requests left.
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until that window is whole again.
+    pub reset: u64,
+    /// Seconds until a refused request would pass.
+    pub retry_after: u64,
+}
+
+/// GCRA over `windows` at `now`, from each window's TAT before the request (0: none yet):
+/// the verdict, and the TATs to store when it passes.
+pub fn decide(windows: &[Window], now: u64, tats: &[u64]) -> (Verdict, Option<Vec<u64>>) {
+    let mut allowed = true;
+    let mut retry = 0;
+    let mut next = Vec::with_capacity(windows.len());
+    for (window, &tat) in windows.iter().zip(tats) {
+        let tat = tat.max(now);
+        let after = tat + window.interval();
+        if after - now > window.capacity() {
+            allowed = false;
+            retry = retry.max(after - now - window.capacity());
+        }
+        next.push(after);
+    }
+    // The window with the fewest requests left, as it stands after this one.
+    let mut report = (u64::MAX, 0, 0);
+    for ((window, &tat), &after) in windows.iter().zip(tats).zip(&next) {
+        let ahead = if allowed {
+            after - now
+        } else {
+            tat.max(now) - now
+        };
+        let remaining = window.capacity().saturating_sub(ahead) / window.interval();
+        if remaining < report.0 {
+            report = (remaining, window.limit, ahead);
+        }
+    }
+    let verdict = Verdict {
+        allowed,
+        limit: report.1,
+        remaining: report.0,
+        reset: seconds_up(report.2),
+        retry_after: if allowed { 0 } else { seconds_up(retry).max(1) },
+    };
+    (verdict, allowed.then_some(next))
+}
+
+fn seconds_up(micros: u64) -> u64 {
+    micros.div_ceil(1_000_000)
+}
+
+/// Where the TATs are kept.
+pub enum Storage {
+    Memory(Memory),
+    Redis { redis: Arc<Redis>, prefix: String },
+}
+
+/// `memory://`: this process's TATs, keyed by client, on a monotonic clock. Keys whose
+/// every TAT has passed are forgotten now and then, so the map holds only clients seen
+/// within their windows.
+#[derive(Default)]
+pub struct Memory {
+    state: Mutex<MemoryState>,
+}
+
+#[derive(Default)]
+struct MemoryState {
+    tats: HashMap<Box<str>, Box<[u64]>>,
+    /// Size of the map after the last sweep.
+    swept_at: usize,
+}
+
+impl Memory {
+    fn hit(&self, windows: &[Window], key: &str) -> Verdict {
+        self.hit_at(windows, key, monotonic_micros())
+    }
+
+    fn hit_at(&self, windows: &[Window], key: &str, now: u64) -> Verdict {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let zeros;
+        let tats = match state.tats.get(key) {
+            Some(tats) => &tats[..],
+            None => {
+                zeros = vec![0; windows.len()];
+                &zeros[..]
+            }
+        };
+        let (verdict, next) = decide(windows, now, tats);
+        if let Some(next) = next {
+            state.tats.insert(key.into(), next.into_boxed_slice());
+            if state.tats.len() >= 1024 && state.tats.len() >= 2 * state.swept_at {
+                state.tats.retain(|_, tats| tats.iter().any(|&t| t > now));
+                state.swept_at = state.tats.len();
+            }
+        }
+        verdict
+    }
+}
+
+/// Microseconds on a clock that only moves forward; never 0, the TAT of "not seen".
+fn monotonic_micros() -> u64 {
+    static START: LazyLock<Instant> = LazyLock::new(Instant::now);
+    START.elapsed().as_micros() as u64 + 1
+}
+
+/// The Redis side of the check: every window's TAT read, the GCRA test, and, only when
+/// all pass, the new TATs written with an expiry, on Redis's clock (the same for every
+/// host). Returns whether it passed, the time, and the TATs as they were.
+static GCRA_SCRIPT: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local allowed = 1
+local out = {0, now}
+local next = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local capacity = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  out[i + 2] = tat
+  if tat < now then tat = now end
+  next[i] = tat + interval
+  if next[i] - now > capacity then allowed = 0 end
+end
+if allowed == 1 then
+  for i = 1, #KEYS do
+    local ttl = math.ceil((next[i] - now) / 1000)
+    redis.call('SET', KEYS[i], string.format('%.0f', next[i]), 'PX', ttl)
+  end
+end
+out[1] = allowed
+return out
+",
+    )
+});
+
+/// What happens when the storage cannot be asked (Redis down or too slow).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// The request passes, without rate-limit headers.
+    Open,
+    /// The request is refused with a 503.
+    Closed,
+}
+
+/// One rule: its windows, where it keeps its state, and how it answers.
+pub struct RateLimit {
+    windows: Vec<Window>,
+    storage: Storage,
+    on_error: OnError,
+    /// `RateLimit-*` headers on every response it lets through.
+    headers: bool,
+    /// `RateLimit-Policy`: every window, as `limit;w=seconds`.
+    policy: HeaderValue,
+    /// Called with a message when the storage fails (at most once a second).
+    report: Box<dyn Fn(&str) + Send + Sync>,
+    reported: Mutex<Option<Instant>>,
+}
+
+/// The outcome of a check, for the request's way in and out.
+pub enum Checked {
+    /// It passes; these headers go on its response.
+    Pass(Option<Box<HeaderMap>>),
+    /// It is answered here (429, or 503 when the storage failed and the rule fails closed).
+    Refused(Answer),
+}
+
+impl RateLimit {
+    pub fn new(
+        windows: Vec<Window>,
+        storage: Storage,
+        on_error: OnError,
+        headers: bool,
+        report: Box<dyn Fn(&str) + Send + Sync>,
+    ) -> Self {
+        let policy = windows
+            .iter()
+            .map(|w| format!("{};w={}", w.limit, w.period / 1_000_000))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            policy: HeaderValue::from_str(&policy).expect("digits and punctuation"),
+            windows,
+            storage,
+            on_error,
+            headers,
+            report,
+            reported: Mutex::new(None),
+        }
+    }
+
+    /// Counts a request from `key` (a client's address, a header's value, ...).
+    pub async fn check(&self, key: &str) -> Checked {
+        let verdict = match &self.storage {
+            Storage::Memory(memory) => Ok(memory.hit(&self.windows, key)),
+            Storage::Redis { redis, prefix } => self.hit_redis(redis, prefix, key).await,
+        };
+        match verdict {
+            Ok(verdict) if verdict.allowed => {
+                Checked::Pass(self.headers.then(|| Box::new(self.headers_of(&verdict))))
+            }
+            Ok(verdict) => Checked::Refused(self.refusal(&verdict)),
+            Err(message) => {
+                self.report_failure(&message);
+                match self.on_error {
+                    OnError::Open => Checked::Pass(None),
+                    OnError::Closed => Checked::Refused(unavailable()),
+                }
+            }
+        }
+    }
+
+    async fn hit_redis(
+        &self,
+        redis: &Arc<Redis>,
+        prefix: &str,
+        key: &str,
+    ) -> Result<Verdict, String> {
+        let keys: Vec<String> = self
+            .windows
+            .iter()
+            .map(|w| format!("{prefix}{key}:{}/{}", w.limit, w.period / 1_000_000))
+            .collect();
+        let args: Vec<u64> = self
+            .windows
+            .iter()
+            .flat_map(|w| [w.interval(), w.capacity()])
+            .collect();
+        let reply: Vec<i64> = redis
+            .run(move |mut connection| async move {
+                let mut invocation = GCRA_SCRIPT.prepare_invoke();
+                for key in &keys {
+                    invocation.key(key);
+                }
+                for arg in &args {
+                    invocation.arg(arg);
+                }
+                invocation.invoke_async(&mut connection).await
+            })
+            .await
+            .map_err(|e| e.0)?;
+        let (Some(&now), Some(tats)) = (reply.get(1), reply.get(2..)) else {
+            return Err("unexpected reply from the rate-limit script".into());
+        };
+        let tats: Vec<u64> = tats.iter().map(|&t| t.max(0) as u64).collect();
+        if tats.len() != self.windows.len() {
+            return Err("unexpected reply from the rate-limit script".into());
+        }
+        let (mut verdict, _) = decide(&self.windows, now.max(0) as u64, &tats);
+        // Redis decided, atomically; its answer stands.
+        verdict.allowed = reply[0] == 1;
+        Ok(verdict)
+    }
+
+    fn headers_of(&self, verdict: &Verdict) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(5);
+        let number = |n: u64| HeaderValue::from(n);
+        headers.insert(LIMIT.clone(), number(verdict.limit));
+        headers.insert(REMAINING.clone(), number(verdict.remaining));
+        headers.insert(RESET.clone(), number(verdict.reset));
+        headers.insert(POLICY.clone(), self.policy.clone());
+        headers
+    }
+
+    /// The 429: FastAPI's body for `HTTPException(429)`, `Retry-After` and the headers.
+    fn refusal(&self, verdict: &Verdict) -> Answer {
+        let mut headers = self.headers_of(verdict);
+        headers.insert(RETRY_AFTER, HeaderValue::from(verdict.retry_after));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = Bytes::from_static(br#"{"detail":"Too Many Requests"}"#);
+        (StatusCode::TOO_MANY_REQUESTS, headers, body)
+    }
+
+    fn report_failure(&self, message: &str) {
+        let mut last = self.reported.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        drop(last);
+        let policy = match self.on_error {
+            OnError::Open => "letting requests through",
+            OnError::Closed => "refusing requests with 503",
+        };
+        (self.report)(&format!("rate limit storage failed ({policy}): {message}"));
+    }
+}
+
+/// The answer when the storage failed and the rule fails closed.
+fn unavailable() -> Answer {
+    let mut headers = HeaderMap::with_capacity(2);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    let body = Bytes::from_static(br#"{"detail":"Service Unavailable"}"#);
+    (StatusCode::SERVICE_UNAVAILABLE, headers, body)
+}
+
+static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000;
+
+    fn rule(text: &str) -> Vec<Window> {
+        parse_rule(text).unwrap()
+    }
+
+    #[test]
+    fn rules_read_as_limits_reads_them() {
+        assert_eq!(
+            rule("5/minute"),
+            [Window {
+                limit: 5,
+                period: 60 * SECOND
+            }]
+        );
+        assert_eq!(
+            rule("100 per hour"),
+            [Window {
+                limit: 100,
+                period: 3_600 * SECOND
+            }]
+        );
+        assert_eq!(
+            rule("10/5 seconds"),
+            [Window {
+                limit: 10,
+                period: 5 * SECOND
+            }]
+        );
+        assert_eq!(
+            rule("10/second; 1000/day"),
+            [
+                Window {
+                    limit: 10,
+                    period: SECOND
+                },
+                Window {
+                    limit: 1000,
+                    period: 86_400 * SECOND
+                }
+            ]
+        );
+        for bad in [
+            "",
+            "5",
+            "five/minute",
+            "5/fortnight",
+            "0/minute",
+            "5/0 minutes",
+            "5/s",
+        ] {
+            assert!(parse_rule(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn n_pass_at_once_then_one_per_interval() {
+        let windows = rule("5/minute");
+        let mut tats = vec![0];
+        let now = 1_000 * SECOND;
+        for left in (0..5).rev() {
+            let (verdict, next) = decide(&windows, now, &tats);
+            assert!(verdict.allowed);
+            assert_eq!(verdict.remaining, left);
+            tats = next.unwrap();
+        }
+        let (verdict, next) = decide(&windows, now, &tats);
+        assert!(!verdict.allowed && next.is_none());
+        assert_eq!(
+            (verdict.remaining, verdict.retry_after, verdict.reset),
+            (0, 12, 60)
+        );
+        // One interval (12 s) later, one more passes.
+        let (verdict, _) = decide(&windows, now + 12 * SECOND, &tats);
+        assert!(verdict.allowed);
+        assert_eq!(verdict.remaining, 0);
+    }
+
+    #[test]
+    fn a_request_counts_only_when_every_window_lets_it_pass() {
+        let windows = rule("2/second;3/minute");
+        let mut tats = vec![0, 0];
+        let mut passed = 0;
+        for second in 10..20 {
+            let (verdict, next) = decide(&windows, second * SECOND, &tats);
+            if let Some(next) = next {
+                tats = next;
+                passed += 1;
+            } else {
+                // The minute's window refuses, and is the one reported.
+                assert_eq!((verdict.limit, verdict.remaining), (3, 0));
+            }
+        }
+        assert_eq!(passed, 3);
+    }
+
+    #[test]
+    fn memory_forgets_clients_whose_windows_passed() {
+        let memory = Memory::default();
+        let windows = rule("1/second");
+        for i in 0..1500 {
+            memory.hit_at(&windows, &format!("early-{i}"), SECOND);
+        }
+        assert!(!memory.hit_at(&windows, "early-0", SECOND).allowed);
+        for i in 0..600 {
+            memory.hit_at(&windows, &format!("late-{i}"), 100 * SECOND);
+        }
+        let held = memory.state.lock().unwrap().tats.len();
+        assert!(held < 1000, "{held} clients kept");
+        assert!(memory.hit_at(&windows, "early-0", 100 * SECOND).allowed);
+    }
+}
