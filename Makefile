@@ -26,8 +26,11 @@ cargo-test: $(STAMP)
 	PYO3_PYTHON=$(abspath $(PYTHON)) VIRTUAL_ENV=$(abspath $(VENV)) LD_LIBRARY_PATH=$(PYLIB) cargo test --no-default-features -q
 
 # Debian tools the tests use: chromium checks the docs pages in a real headless browser,
-# h2load (nghttp2-client) loads the server over HTTP/2, nginx runs the deployment guide's recipe.
-DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/h2load:nghttp2-client /usr/sbin/nginx:nginx
+# h2load (nghttp2-client) loads the server over HTTP/2, nginx runs the deployment guide's recipe,
+# redis-server is the shared store of the rate limits, sessions and broadcasts (tests start
+# their own on a free port; the package's own service is not used).
+DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/h2load:nghttp2-client /usr/sbin/nginx:nginx \
+	/usr/bin/redis-server:redis-server
 debian-tools:
 	@missing=""; for tool in $(DEBIAN_TOOLS); do \
 		test -x $${tool%%:*} || missing="$$missing $${tool#*:}"; \

@@ -316,3 +316,15 @@ def private_authority(directory: Path) -> Path:
                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile",
                 f"{name}.ext", cwd=directory)  # fmt: skip
     return directory
+
+
+@pytest.fixture
+def redis_server() -> Iterator[Any]:
+    """A Redis of the test's own (``tests/redis_server.py``), stopped after it."""
+    from redis_server import RedisServer
+
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()

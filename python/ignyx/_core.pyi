@@ -237,12 +237,23 @@ class SessionLayer:
         https_only: bool,
         domain: str | None,
         partitioned: bool,
+        backend: str | None,
+        key_prefix: str,
+        timeout: float,
     ) -> SessionLayer: ...
     def read(self, headers: Sequence[tuple[bytes, bytes]], now: int) -> bytes | None:
-        """The session the request's cookie carries (base64 JSON), if it has a valid one."""
+        """What the request's cookie carries, if it has a valid one: the session as base64
+        JSON, or with a store the session's id."""
 
     def set_cookie(self, json: bytes, now: int) -> bytes | None:
         """The `Set-Cookie` value storing the session `json` (base64-encoded by the engine)."""
+
+    def id_cookie(self, id: str, now: int) -> bytes | None:
+        """The `Set-Cookie` value carrying a stored session's `id`."""
+
+    @staticmethod
+    def new_id() -> str:
+        """A new id for a stored session."""
 
     def clear_cookie(self) -> bytes | None:
         """The `Set-Cookie` value clearing the session."""

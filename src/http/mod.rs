@@ -221,8 +221,8 @@ pub async fn handle(
                     let response = respond(Reply::full(status, headers, body), to_loop);
                     break 'answer leave_layers(layers, &passage, response, None);
                 }
-                if let Some((layer, payload)) = found {
-                    let seed = SessionSeed::new(layer, payload);
+                if let Some((layer, found)) = found {
+                    let seed = SessionSeed::new(layer, found);
                     session = Some(seed.clone());
                     req.extensions_mut().insert(seed);
                 }
@@ -293,6 +293,9 @@ pub async fn handle(
                 }
             }
         };
+        if let Some(session) = &session {
+            session.persist().await;
+        }
 
         let mut response = respond(reply, to_loop);
         if let Some(passage) = &passage {

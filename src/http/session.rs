@@ -14,14 +14,21 @@ use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::PyBytes;
 
-use crate::layers::{add_vary, seconds_now, session_json, Sessions};
+use crate::layers::{
+    add_vary, new_session_id, seconds_now, session_json, Found, Sessions, StoreWrite,
+};
 
 /// One request's native session, shared by the request (Python's side) and the connection
 /// (which writes its headers on the way out).
 pub struct SessionShared {
     pub layer: Arc<Sessions>,
-    /// The session the cookie carried (base64 JSON), when it had a valid one.
+    /// The session the cookie carried (base64 JSON; its JSON from the store), when it had
+    /// a valid one.
     pub payload: Option<Bytes>,
+    /// With a store: the session's id, when the cookie carried a stored session.
+    id: Option<String>,
+    /// With a store: the change the response makes to it, saved before it is sent.
+    write: Mutex<Option<StoreWrite>>,
     object: OnceLock<Py<PyAny>>,
     /// What the response says of it, once settled: `Vary: Cookie`, and the cookie to set.
     headers: Mutex<Option<(bool, Option<HeaderValue>)>>,
@@ -35,14 +42,26 @@ pub struct SessionShared {
 pub struct SessionSeed(pub Arc<SessionShared>);
 
 impl SessionSeed {
-    pub fn new(layer: Arc<Sessions>, payload: Option<Bytes>) -> Self {
+    pub fn new(layer: Arc<Sessions>, found: Found) -> Self {
         Self(Arc::new(SessionShared {
             layer,
-            payload,
+            payload: found.payload,
+            id: found.id,
+            write: Mutex::new(None),
             object: OnceLock::new(),
             headers: Mutex::new(None),
             unhandled: AtomicBool::new(false),
         }))
+    }
+
+    /// Saves the change the response made to a stored session (before it is sent: the
+    /// client's next request, to any worker, reads it).
+    pub async fn persist(&self) {
+        let write = self.0.write.lock().ok().and_then(|mut w| w.take());
+        if let Some(write) = write {
+            // A failure is reported by the layer; the response goes out all the same.
+            let _ = self.0.layer.save(write).await;
+        }
     }
 
     /// Adds the session's headers to a response on its way out.
@@ -90,7 +109,10 @@ impl SessionSlot {
                     return Ok(made.clone_ref(py));
                 }
                 let payload = shared.payload.as_deref();
-                let json = payload.and_then(session_json).map(|j| PyBytes::new(py, &j));
+                let json = match shared.layer.is_stored() {
+                    true => payload.map(|j| PyBytes::new(py, j)),
+                    false => payload.and_then(session_json).map(|j| PyBytes::new(py, &j)),
+                };
                 let payload = payload.map(|p| PyBytes::new(py, p));
                 let made = hook(py, &LOAD, "_load")?.call1((payload, json))?.unbind();
                 Ok(shared.object.get_or_init(|| made).clone_ref(py))
@@ -114,10 +136,13 @@ impl SessionSlot {
                 let outcome =
                     hook(py, &OUTCOME, "_outcome")?.call1((object, shared.payload.is_some()))?;
                 let (accessed, store, clear): (bool, Option<Vec<u8>>, bool) = outcome.extract()?;
-                let cookie = match (store, clear) {
-                    (Some(json), _) => shared.layer.set_cookie(&json, seconds_now()),
-                    (None, true) => shared.layer.clear_cookie(),
-                    (None, false) => None,
+                let cookie = match shared.layer.is_stored() {
+                    false => match (store, clear) {
+                        (Some(json), _) => shared.layer.set_cookie(&json, seconds_now()),
+                        (None, true) => shared.layer.clear_cookie(),
+                        (None, false) => None,
+                    },
+                    true => shared.stored_change(store, clear),
                 };
                 (accessed || cookie.is_some()).then_some((accessed, cookie))
             }
@@ -127,6 +152,30 @@ impl SessionSlot {
             *headers = settled;
         }
         Ok(())
+    }
+}
+
+impl SessionShared {
+    /// The cookie for a change to a stored session, with the write it needs queued: a
+    /// session kept gets its id (a new one when the request had none), a cleared one is
+    /// deleted.
+    fn stored_change(&self, store: Option<Vec<u8>>, clear: bool) -> Option<HeaderValue> {
+        let (write, cookie) = match (store, clear) {
+            (Some(json), _) => {
+                let id = self.id.clone().unwrap_or_else(new_session_id);
+                let cookie = self.layer.id_cookie(&id, seconds_now());
+                (Some(StoreWrite::Set { id, json }), cookie)
+            }
+            (None, true) => {
+                let write = self.id.clone().map(|id| StoreWrite::Delete { id });
+                (write, self.layer.clear_cookie())
+            }
+            (None, false) => (None, None),
+        };
+        if let Ok(mut slot) = self.write.lock() {
+            *slot = write;
+        }
+        cookie
     }
 }
 

@@ -28,7 +28,7 @@ pub use py::{
 };
 pub use ratelimit::{Checked, RateLimit};
 pub use redirect::{request_host, temporary as redirect_to, url as request_url, Answer};
-pub use sessions::{seconds_now, session_json, Sessions};
+pub use sessions::{new_session_id, seconds_now, session_json, Found, Sessions, StoreWrite};
 
 /// One native middleware.
 pub enum Layer {
@@ -78,8 +78,8 @@ pub struct Passage {
     limited: Option<Box<HeaderMap>>,
 }
 
-/// The sessions layer a request passed, and the session its cookie carries (base64 JSON).
-pub type FoundSession = (Arc<Sessions>, Option<bytes::Bytes>);
+/// The sessions layer a request passed, and the session its cookie gave.
+pub type FoundSession = (Arc<Sessions>, Found);
 
 /// A request's head, as the layers read it; each layer works out what else it needs (the
 /// scheme, the decoded path, the time) only when it needs it.
@@ -145,8 +145,8 @@ impl Layers {
                     None
                 }
                 Layer::Sessions(sessions) => {
-                    let payload = sessions.read(head.headers, sessions::seconds_now());
-                    session = Some((sessions.clone(), payload));
+                    let found = sessions.find(head.headers, sessions::seconds_now()).await;
+                    session = Some((sessions.clone(), found));
                     None
                 }
                 Layer::RateLimit(limit, key) => match limit.check(&key.of(head)).await {

@@ -11,6 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 
 use super::cors::{Cors, CorsConfig};
 use super::ratelimit::{self, OnError, RateLimit, Storage};
+use super::sessions::SessionStore;
 use super::{Checked, Compression, Encoder, Encoding, Layer, LimitKey, Sessions, TrustedHosts};
 use crate::store::{resolve, Redis, StoreError};
 
@@ -253,7 +254,18 @@ fn sessions(options: &Bound<'_, PyDict>) -> PyResult<Sessions> {
             .get_item(key)?
             .ok_or_else(|| PyValueError::new_err(format!("sessions: {key} is missing")))
     };
-    Ok(Sessions::new(
+    let store = match get("backend")?.extract::<Option<String>>()? {
+        None => None,
+        Some(url) => {
+            let timeout = seconds(get("timeout")?.extract()?, "sessions")?;
+            Some(SessionStore {
+                redis: Redis::open(&url, timeout).map_err(PyValueError::new_err)?,
+                prefix: get("key_prefix")?.extract()?,
+                report: python_report("ignyx.middleware.sessions", "report_store_failure"),
+            })
+        }
+    };
+    let sessions = Sessions::new(
         &get("secret_key")?.extract::<String>()?,
         get("session_cookie")?.extract()?,
         get("max_age")?.extract()?,
@@ -262,7 +274,35 @@ fn sessions(options: &Bound<'_, PyDict>) -> PyResult<Sessions> {
         get("https_only")?.extract()?,
         get("domain")?.extract()?,
         get("partitioned")?.extract()?,
-    ))
+    );
+    Ok(match store {
+        Some(store) => sessions.with_store(store),
+        None => sessions,
+    })
+}
+
+/// A positive number of seconds, from Python.
+fn seconds(value: f64, what: &str) -> PyResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| PyValueError::new_err(format!("{what}: timeout must be positive seconds")))
+}
+
+/// Reports a failure of the store through the Python function `module.name(message)`
+/// (which logs it).
+fn python_report(module: &'static str, name: &'static str) -> Box<dyn Fn(&str) + Send + Sync> {
+    Box::new(move |message: &str| {
+        Python::with_gil(|py| {
+            let logged = py
+                .import(module)
+                .and_then(|module| module.getattr(name))
+                .and_then(|report| report.call1((message,)));
+            if let Err(error) = logged {
+                error.print(py);
+            }
+        });
+    })
 }
 
 /// `ignyx._core.SessionLayer`: the engine's session cookies, for a session middleware that
@@ -283,7 +323,8 @@ impl SessionLayer {
         })
     }
 
-    /// The session the request's cookie carries (base64 JSON), if it has a valid one.
+    /// What the request's cookie carries, if it has a valid one: the session as base64
+    /// JSON, or with a store the session's id.
     fn read<'py>(
         &self,
         py: Python<'py>,
@@ -308,6 +349,18 @@ impl SessionLayer {
         Some(PyBytes::new(py, value.as_bytes()))
     }
 
+    /// The `Set-Cookie` value carrying a stored session's `id`.
+    fn id_cookie<'py>(&self, py: Python<'py>, id: &str, now: u64) -> Option<Bound<'py, PyBytes>> {
+        let value = self.sessions.id_cookie(id, now)?;
+        Some(PyBytes::new(py, value.as_bytes()))
+    }
+
+    /// A new id for a stored session.
+    #[staticmethod]
+    fn new_id() -> String {
+        super::new_session_id()
+    }
+
     /// The `Set-Cookie` value clearing the session.
     fn clear_cookie<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         let value = self.sessions.clear_cookie()?;
@@ -326,11 +379,7 @@ fn rate_limit(options: &Bound<'_, PyDict>) -> PyResult<RateLimit> {
     let windows = ratelimit::parse_rule(&get("limit")?.extract::<String>()?)
         .map_err(PyValueError::new_err)?;
     let storage_url: String = get("storage")?.extract()?;
-    let timeout: f64 = get("timeout")?.extract()?;
-    let timeout = std::time::Duration::try_from_secs_f64(timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| PyValueError::new_err("rate limit: timeout must be positive seconds"))?;
+    let timeout = seconds(get("timeout")?.extract()?, "rate limit")?;
     let storage = match storage_url.as_str() {
         "memory://" | "memory" => Storage::Memory(Default::default()),
         url => Storage::Redis {
@@ -342,17 +391,7 @@ fn rate_limit(options: &Bound<'_, PyDict>) -> PyResult<RateLimit> {
         true => OnError::Open,
         false => OnError::Closed,
     };
-    let report = Box::new(|message: &str| {
-        Python::with_gil(|py| {
-            let logged = py
-                .import("ignyx.middleware.ratelimit")
-                .and_then(|module| module.getattr("report_storage_failure"))
-                .and_then(|report| report.call1((message,)));
-            if let Err(error) = logged {
-                error.print(py);
-            }
-        });
-    });
+    let report = python_report("ignyx.ratelimit", "report_storage_failure");
     Ok(RateLimit::new(
         windows,
         storage,

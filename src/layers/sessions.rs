@@ -3,16 +3,25 @@
 //! `TimestampSigner` signs (HMAC-SHA1 with its "django-concat" key, a timestamp, URL-safe
 //! base64 without padding), so a cookie written by either reads in the other with the same
 //! key. A tampered, expired or malformed cookie reads as no session.
+//!
+//! With a store (`SessionMiddleware(backend="redis://...")`), the cookie carries only a
+//! random id, signed the same way, and the session's JSON is kept in Redis under
+//! `key_prefix` + id, expiring with `max_age`. A session Redis cannot give back in time
+//! reads as a new one (its stored copy is left alone: it gets a new id if written).
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use hmac::{KeyInit, Mac};
 use http::header::{HeaderValue, COOKIE};
 use http::HeaderMap;
 use sha1::{Digest, Sha1};
+
+use crate::store::{Redis, StoreError};
 
 type HmacSha1 = hmac::Hmac<Sha1>;
 
@@ -37,8 +46,7 @@ pub fn session_json(payload: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `SessionMiddleware(secret_key, session_cookie, max_age, path, same_site, https_only,
-/// domain, partitioned)`.
-#[derive(Clone, Debug)]
+/// domain, partitioned, backend)`.
 pub struct Sessions {
     key: Vec<u8>,
     cookie: String,
@@ -46,6 +54,30 @@ pub struct Sessions {
     path: String,
     /// `httponly; samesite=lax` and the rest, as Starlette writes them.
     flags: String,
+    /// Where the sessions are kept when the cookie carries only their id.
+    store: Option<SessionStore>,
+}
+
+/// Server-side sessions: Redis, each under `prefix` + its id.
+pub struct SessionStore {
+    pub redis: Arc<Redis>,
+    pub prefix: String,
+    /// Told when Redis fails (the request goes on with a new session, or unsaved).
+    pub report: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// What a request's cookie gave: the session (base64 JSON in the cookie; its JSON from the
+/// store) and, with a store, its id.
+#[derive(Default)]
+pub struct Found {
+    pub payload: Option<Bytes>,
+    pub id: Option<String>,
+}
+
+/// A change to a stored session, made once its response is settled.
+pub enum StoreWrite {
+    Set { id: String, json: Vec<u8> },
+    Delete { id: String },
 }
 
 impl Sessions {
@@ -82,20 +114,116 @@ impl Sessions {
             max_age,
             path,
             flags,
+            store: None,
         }
     }
 
-    /// The session the request's cookie carries, as base64 JSON, if it has a valid one
-    /// (`now`: seconds since the epoch).
+    /// Keeps the sessions in `store`; the cookie carries their ids.
+    pub fn with_store(mut self, store: SessionStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn is_stored(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The session of a request with these headers: from its cookie, or from the store
+    /// by the id its cookie carries.
+    pub async fn find(&self, headers: &HeaderMap, now: u64) -> Found {
+        let payload = self.read(headers, now);
+        let Some(store) = &self.store else {
+            return Found { payload, id: None };
+        };
+        let Some(id) = payload else {
+            return Found::default();
+        };
+        let id = String::from_utf8_lossy(&id).into_owned();
+        let key = format!("{}{id}", store.prefix);
+        let loaded = store
+            .redis
+            .run(move |mut connection| async move {
+                ::redis::cmd("GET")
+                    .arg(key)
+                    .query_async::<Option<Vec<u8>>>(&mut connection)
+                    .await
+            })
+            .await;
+        match loaded {
+            Ok(Some(json)) => Found {
+                payload: Some(Bytes::from(json)),
+                id: Some(id),
+            },
+            // Expired or deleted: a new session, under a new id if it is written.
+            Ok(None) => Found::default(),
+            Err(error) => {
+                (store.report)(&format!(
+                    "session store failed (a new session is used): {error}"
+                ));
+                Found::default()
+            }
+        }
+    }
+
+    /// Applies a change to a stored session.
+    pub async fn save(&self, write: StoreWrite) -> Result<(), StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let prefix = store.prefix.clone();
+        let max_age = self.max_age;
+        let saved = store
+            .redis
+            .run(move |mut connection| async move {
+                let command = match write {
+                    StoreWrite::Set { id, json } => {
+                        let mut command = ::redis::cmd("SET");
+                        command.arg(format!("{prefix}{id}")).arg(json);
+                        if let Some(seconds) = max_age {
+                            command.arg("EX").arg(seconds.max(1));
+                        }
+                        command
+                    }
+                    StoreWrite::Delete { id } => {
+                        let mut command = ::redis::cmd("DEL");
+                        command.arg(format!("{prefix}{id}"));
+                        command
+                    }
+                };
+                command.query_async::<()>(&mut connection).await
+            })
+            .await;
+        if let Err(error) = &saved {
+            (store.report)(&format!(
+                "session store failed (the session was not saved): {error}"
+            ));
+        }
+        saved
+    }
+
+    /// The `Set-Cookie` value that carries the stored session's `id`.
+    pub fn id_cookie(&self, id: &str, now: u64) -> Option<HeaderValue> {
+        self.cookie_of(self.sign(id.as_bytes(), now))
+    }
+
+    /// What the request's cookie carries, if it has a valid one (`now`: seconds since the
+    /// epoch): the session as base64 JSON, or with a store the session's id.
     pub fn read(&self, headers: &HeaderMap, now: u64) -> Option<Bytes> {
         let value = cookie_value(headers, &self.cookie)?;
-        self.unsign(value.as_bytes(), now)
-            .map(Bytes::copy_from_slice)
+        let payload = self.unsign(value.as_bytes(), now)?;
+        // With a store, only what has the shape of our ids.
+        if self.store.is_some() && !is_session_id(payload) {
+            return None;
+        }
+        Some(Bytes::copy_from_slice(payload))
     }
 
     /// The `Set-Cookie` value that stores the session `json` (as base64 JSON).
     pub fn set_cookie(&self, json: &[u8], now: u64) -> Option<HeaderValue> {
-        let signed = self.sign(STANDARD.encode(json).as_bytes(), now);
+        self.cookie_of(self.sign(STANDARD.encode(json).as_bytes(), now))
+    }
+
+    fn cookie_of(&self, signed: String) -> Option<HeaderValue> {
         let max_age = match self.max_age {
             Some(seconds) => format!("Max-Age={seconds}; "),
             None => String::new(),
@@ -154,6 +282,21 @@ impl Sessions {
         }
         Some(payload)
     }
+}
+
+/// A new session id: 32 random bytes, URL-safe base64 (43 characters).
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    URL_SAFE.encode(bytes)
+}
+
+/// Whether a verified cookie value has the shape of an id this module makes.
+fn is_session_id(value: &[u8]) -> bool {
+    value.len() == 43
+        && value
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Seconds since the epoch, as itsdangerous stamps its signatures.

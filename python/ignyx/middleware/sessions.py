@@ -12,6 +12,14 @@
 key. A tampered, expired or malformed cookie is an empty session, never an error. The
 cookie is written only when the session changed, and ``Vary: Cookie`` added when it was
 read, as Starlette does.
+
+Server-side sessions keep the session in Redis and only its id in the cookie (signed the
+same way): ``SessionMiddleware(secret_key=..., backend="redis://127.0.0.1:6379/0")``. The
+same ``request.session`` API; every worker and host sharing the Redis reads the session
+another wrote (it is saved before the response is sent), and it expires in Redis with
+``max_age``. A session Redis cannot give back within ``timeout`` seconds reads as a new
+one, and a failed save leaves the response as it was; both are logged on
+``ignyx.sessions``.
 """
 
 from __future__ import annotations
@@ -23,10 +31,19 @@ from base64 import b64decode
 from typing import Any, Literal, Optional
 
 from .. import _core
+from .._store import StoreError, execute
 
 __all__ = ["Session", "SessionMiddleware"]
 
 _logger = logging.getLogger("ignyx.error")
+_store_logger = logging.getLogger("ignyx.sessions")
+
+DEFAULT_PREFIX = "ignyx:session:"
+
+
+def report_store_failure(message: str) -> None:
+    """Logs that the session store failed (the engine calls it)."""
+    _store_logger.warning(message)
 
 
 class Session(dict[str, Any]):
@@ -117,9 +134,14 @@ class SessionMiddleware:
         https_only: bool = False,
         domain: Optional[str] = None,
         partitioned: bool = False,
+        backend: Optional[str] = None,
+        key_prefix: str = DEFAULT_PREFIX,
+        timeout: float = 1.0,
     ) -> None:
         if secret_key is None:
             raise TypeError("SessionMiddleware needs a secret_key")
+        if backend is not None and not backend.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"unknown session backend {backend!r} (a redis:// URL)")
         self.app = app
         self.options: dict[str, Any] = {
             "secret_key": str(secret_key),
@@ -130,8 +152,12 @@ class SessionMiddleware:
             "https_only": https_only,
             "domain": domain,
             "partitioned": partitioned,
+            "backend": backend,
+            "key_prefix": key_prefix,
+            "timeout": float(timeout),
         }
         self._layer = _core.SessionLayer(**self.options)
+        self._store = None if backend is None else _core.RedisClient(backend, float(timeout))
 
     def native(self) -> tuple[str, dict[str, Any]]:
         """How the engine runs it (outside every Python middleware)."""
@@ -143,7 +169,12 @@ class SessionMiddleware:
             return
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", ())]
         payload = self._layer.read(headers, int(time.time()))
-        scope["session"] = _load(payload)
+        session_id = None
+        if self._store is None:
+            scope["session"] = _load(payload)
+        else:
+            payload, session_id = await self._fetch(payload)
+            scope["session"] = _load(payload, payload)
         layer = self._layer
 
         failed = False
@@ -172,14 +203,45 @@ class SessionMiddleware:
                         ]
                         headers = [(k, v) for k, v in headers if bytes(k).lower() != b"vary"]
                         headers.append((b"vary", ", ".join([*vary, "Cookie"]).encode("latin-1")))
-                    if store is not None:
+                    if store is not None and self._store is not None:
+                        kept_id = session_id or layer.new_id()
+                        await self._save("SET", kept_id, store)
+                        headers.append((b"set-cookie", layer.id_cookie(kept_id, int(time.time()))))
+                    elif store is not None:
                         headers.append((b"set-cookie", layer.set_cookie(store, int(time.time()))))
                     elif clear:
+                        if session_id is not None:
+                            await self._save("DEL", session_id)
                         headers.append((b"set-cookie", layer.clear_cookie()))
                     message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+    async def _fetch(self, found: Optional[bytes]) -> tuple[Optional[bytes], Optional[str]]:
+        """The stored session (its JSON) and id the cookie's verified id `found` names;
+        nothing when there is none, or Redis failed."""
+        if found is None:
+            return None, None
+        session_id = found.decode("ascii")
+        try:
+            data = await execute(self._store, "GET", self.options["key_prefix"] + session_id)
+        except StoreError as exc:
+            report_store_failure(f"session store failed (a new session is used): {exc}")
+            return None, None
+        return (data, session_id) if data is not None else (None, None)
+
+    async def _save(self, command: str, session_id: str, data: Optional[bytes] = None) -> None:
+        key = self.options["key_prefix"] + session_id
+        args: list[Any] = [command, key]
+        if data is not None:
+            args.append(data)
+            if self.options["max_age"] is not None:
+                args += ["EX", max(1, int(self.options["max_age"]))]
+        try:
+            await execute(self._store, *args)
+        except StoreError as exc:
+            report_store_failure(f"session store failed (the session was not saved): {exc}")
 
 
 async def _internal_error(send: Any) -> None:
