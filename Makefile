@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-serving bench-middleware bench-files bench-instructions bare-hyper lint fmt clean debian-tools fuzz
+.PHONY: run test build develop cargo-test pytest bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-instructions bare-hyper lint fmt clean debian-tools fuzz
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -97,6 +97,14 @@ bench-files: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints static_4k,static_1m,gzip_json,session \
 		--frameworks ignyx,fastapi,nginx,nginx-copy --baseline fastapi,nginx,nginx-copy
+
+# Issue 19: GET /users/{id} with RateLimitMiddleware(storage="memory://") next to the plain
+# app, and GET /limited/{id} limited in the run's own Redis, Ignyx's middleware next to
+# FastAPI with slowapi (benchmarks/README.md).
+bench-ratelimit: build
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints users_get,limited \
+		--frameworks ignyx,ignyx-ratelimit-memory,fastapi --baseline fastapi,ignyx
 
 # Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
 # target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in

@@ -32,6 +32,10 @@ class Endpoint:
     cookie_from: Optional[str] = None
     # Served, in each framework, by a server of its own (see VARIANTS), not the main one.
     variant: Optional[str] = None
+    # Its servers keep state in the run's Redis (``{redis}``): the harness starts one, the
+    # check wants the request to have written a key into the server's database, and each
+    # round counts Redis's commands per request and its CPU.
+    redis: bool = False
 
 
 def _file(name: str, size: int) -> bytes:
@@ -59,6 +63,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     "static": {"BENCH_STATIC_DIR": "{static}"},
     "gzip": {"BENCH_MIDDLEWARE": "gzip"},
     "session": {"BENCH_MIDDLEWARE": "session"},
+    # A rate limit kept in the run's Redis, in a database of each server's own.
+    "redis": {"BENCH_RATELIMIT": "{redis}"},
 }
 
 
@@ -130,7 +136,22 @@ ENDPOINTS: dict[str, Endpoint] = {
         variant="session",
         default=False,
     ),
+    # Issue 19 (`make bench-ratelimit`): a rate limit on every request, counted in Redis:
+    # Ignyx's RateLimitMiddleware against slowapi's @limiter.limit on FastAPI's route, both
+    # on the run's Redis with the apps' RATE_LIMIT (one script call a request each).
+    "limited": Endpoint(
+        "GET /limited/{id} (limit in Redis)",
+        "GET",
+        "/limited/1",
+        {"id": 1, "name": "user"},
+        variant="redis",
+        redis=True,
+        default=False,
+    ),
 }
+
+# The rows the main app serves (no variant of their own).
+MAIN_ROWS = tuple(key for key, ep in ENDPOINTS.items() if ep.variant is None)
 
 # Endpoints compared with each other, not only across frameworks: measured in the same
 # rounds (turns go through every endpoint of the group, then every framework), so each
@@ -141,8 +162,9 @@ MEASURED_TOGETHER: tuple[tuple[str, ...], ...] = (("sync", "async"),)
 @dataclass
 class Framework:
     """How to start one server. ``command`` is formatted with ``{python}``, ``{host}``,
-    ``{port}``, ``{apps}``, ``{static}`` (the static rows' directory) and ``{dir}`` (a
-    directory of the server's own, removed after the run), then split like a shell would."""
+    ``{port}``, ``{apps}``, ``{static}`` (the static rows' directory), ``{dir}`` (a
+    directory of the server's own, removed after the run) and ``{redis}`` (a database of its
+    own in the run's Redis, when the run has one), then split like a shell would."""
 
     command: str
     requires: tuple[str, ...] = ()
@@ -161,6 +183,8 @@ class Framework:
     endpoints: Optional[tuple[str, ...]] = None
     # An executable it needs, for a clear message when it is missing.
     binary: Optional[str] = None
+    # Headers the check wants in every answer of it: what shows that its option is on.
+    answer_headers: tuple[str, ...] = ()
 
     def serves(self, key: str) -> bool:
         return self.endpoints is None or key in self.endpoints
@@ -218,6 +242,17 @@ FRAMEWORKS.update(
             _UVICORN + " --workers 2",
             requires=("fastapi", "uvicorn", "uvloop", "httptools"),
             default=False,
+        ),
+        # The main app behind RateLimitMiddleware(storage="memory://"), the apps' RATE_LIMIT,
+        # next to the plain one (`make bench-ratelimit`, --baseline ...,ignyx). The check
+        # wants the limit's RateLimit-Policy header in every answer, so an app without the
+        # limit is not measured as one with it.
+        "ignyx-ratelimit-memory": Framework(
+            "env IGNYX_ACCESS_LOG=0 BENCH_RATELIMIT=memory:// " + _IGNYX,
+            requires=("ignyx",),
+            default=False,
+            endpoints=MAIN_ROWS,
+            answer_headers=("RateLimit-Policy",),
         ),
     }
 )

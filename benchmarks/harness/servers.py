@@ -19,14 +19,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from harness import APPS_DIR, BENCH_DIR, HOST, REPO_ROOT
 from harness.catalog import Endpoint, Framework
 from harness.proc import Resources, group_pids
 
+if TYPE_CHECKING:
+    from harness.redis_server import Redis
 
-def _free_port() -> int:
+
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
@@ -42,6 +45,8 @@ class Server:
     tls: bool = False
     # Set-Cookie values got from it, by path (Endpoint.cookie_from).
     cookies: dict[str, str] = field(default_factory=dict)
+    # Its database in the run's Redis ({redis}), when the run has one.
+    redis_db: Optional[int] = None
 
     @property
     def base_url(self) -> str:
@@ -113,10 +118,12 @@ def start_server(
     timeout: float,
     run_dir: Path,
     extra_env: Optional[dict[str, str]] = None,
+    redis: Optional[Redis] = None,
 ) -> Server:
     """Starts `fw` as `label` (its log is ``<label>.log``), with `extra_env` (formatted as the
-    command is) added to the environment, and waits until it answers `ready_path`."""
-    port = _free_port()
+    command is) added to the environment, and waits until it answers `ready_path`. With the
+    run's `redis`, ``{redis}`` is the URL of a database of the server's own."""
+    port = free_port()
     certfile, keyfile = certificate(log_dir) if fw.tls else ("", "")
     own_dir = run_dir / label
     own_dir.mkdir()
@@ -130,8 +137,14 @@ def start_server(
         template = string.Template((BENCH_DIR / fw.config).read_text())
         filled = template.substitute(names, **fw.config_values)
         (own_dir / Path(fw.config).name).write_text(filled)
+    redis_db = redis.database() if redis else None
     placeholders = dict(
-        names, python=sys.executable, apps=str(APPS_DIR), certfile=certfile, keyfile=keyfile
+        names,
+        python=sys.executable,
+        apps=str(APPS_DIR),
+        certfile=certfile,
+        keyfile=keyfile,
+        redis=redis.url(redis_db) if redis and redis_db is not None else "",
     )
     argv = shlex.split(fw.command.format(**{k: shlex.quote(v) for k, v in placeholders.items()}))
     if pin is not None:
@@ -156,7 +169,7 @@ def start_server(
         start_new_session=True,
     )
     log.close()
-    server = Server(label, port, proc, log_path, tls=fw.tls)
+    server = Server(label, port, proc, log_path, tls=fw.tls, redis_db=redis_db)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -211,8 +224,11 @@ def endpoint_headers(server: Server, ep: Endpoint) -> list[str]:
 _DECODERS = {"gzip": gzip.decompress}
 
 
-def check_endpoint(server: Server, ep: Endpoint, headers: list[str]) -> Optional[str]:
-    """None when the endpoint answers 200 with the expected body, else why not."""
+def check_endpoint(
+    server: Server, ep: Endpoint, headers: list[str], required: tuple[str, ...] = ()
+) -> Optional[str]:
+    """None when the endpoint answers 200 with the expected body (and the `required`
+    headers: ``Framework.answer_headers``), else why not."""
     if ep.content_type:
         headers = [*headers, f"Content-Type: {ep.content_type}"]
     try:
@@ -221,6 +237,9 @@ def check_endpoint(server: Server, ep: Endpoint, headers: list[str]) -> Optional
         return f"request failed: {e}"
     if status != 200:
         return f"status {status}: {_preview(raw)}"
+    missing = [name for name in required if answer.get(name) is None]
+    if missing:
+        return f"no {', '.join(missing)} header in its answer"
     if ep.content_encoding:
         encoding = answer.get("Content-Encoding")
         if encoding != ep.content_encoding:
