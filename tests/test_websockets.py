@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import ignyx
 import pytest
 import websockets
-from conftest import eventually, live_server
+from conftest import eventually, framework, live_server
 from ignyx import Depends, Ignyx, Query, WebSocket, WebSocketDisconnect, WebSocketException
 from ignyx.testclient import TestClient
 from websockets.sync.client import connect as sync_connect
@@ -795,3 +795,25 @@ def test_json_over_the_wire_is_compact() -> None:
         with sync_connect(f"ws://127.0.0.1:{server.port}/json") as ws:
             ws.send(json.dumps({"a": 1}))
             assert ws.recv(timeout=5) == '{"got":{"a":1}}'
+
+
+@pytest.mark.parametrize("name", ["fastapi", "ignyx"])
+def test_a_denial_response_answers_the_handshake_as_in_starlette(name: str) -> None:
+    fw = framework(name)
+    app = fw.FastAPI()
+
+    @app.websocket("/ws")
+    async def refuse(websocket: fw.WebSocket):
+        response = fw.responses.JSONResponse(
+            {"detail": "no entry"}, status_code=401, headers={"x-why": "t"}
+        )
+        await websocket.send_denial_response(response)
+
+    client = fw.TestClient(app)
+    with pytest.raises(Exception) as refused:
+        with client.websocket_connect("/ws"):
+            pass
+    assert type(refused.value).__name__ == "WebSocketDenialResponse"
+    assert refused.value.status_code == 401
+    assert refused.value.json() == {"detail": "no entry"}
+    assert refused.value.headers["x-why"] == "t"

@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import AsyncIterator
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Optional, TypeVar
 
 from . import _core
 from .responses import Response, StreamingResponse
@@ -140,6 +140,8 @@ def _websocket_scope(app: Any, data: Any) -> Scope:
     scope["scheme"] = data.scheme
     offered = data.header_all("sec-websocket-protocol")
     scope["subprotocols"] = [p.strip() for v in offered for p in v.split(",") if p.strip()]
+    # An app may answer the handshake with a whole HTTP response (a denial response).
+    scope["extensions"] = {**scope.get("extensions", {}), "websocket.http.response": {}}
     del scope["method"]
     return scope
 
@@ -160,6 +162,8 @@ class _ChannelLink:
         self._channel = channel
         self._connected = False
         self._accepted = False
+        # A denial response being sent: status, headers and the body so far.
+        self._denial: Optional[tuple[int, list[Any], list[bytes]]] = None
 
     async def receive(self) -> Message:
         if not self._connected:
@@ -197,9 +201,14 @@ class _ChannelLink:
         elif kind == "websocket.close":
             channel.close(message.get("code", 1000), str(message.get("reason") or ""))
         elif kind == "websocket.http.response.start" and not self._accepted:
-            channel.deny(message.get("status", 403))
-        elif kind == "websocket.http.response.body":
-            pass
+            self._denial = (message["status"], list(message.get("headers", ())), [])
+        elif kind == "websocket.http.response.body" and self._denial is not None:
+            status, headers, body = self._denial
+            body.append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                raw = [(bytes(k), bytes(v)) for k, v in headers]
+                channel.respond(status, raw, b"".join(body))
+                self._denial = None
         else:
             raise RuntimeError(f"unexpected ASGI message {kind!r}")
 

@@ -643,6 +643,9 @@ class WebSocketChannel:
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Closes with `code` and `reason`; before `accept()` the client gets HTTP 403."""
 
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """Answers the upgrade request with an HTTP response instead (a denial response)."""
+
     def deny(self, status: int) -> None:
         """Answers the upgrade request with a bare HTTP `status` instead (an error before accept)."""
 

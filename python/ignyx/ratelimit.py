@@ -29,9 +29,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
+import weakref
 from typing import Any, Awaitable, Callable, Optional, Union
 
 from . import _core
+from ._paths import Match
 from .exceptions import HTTPException
 from .requests import Request
 from .responses import Response
@@ -39,6 +42,9 @@ from .responses import Response
 __all__ = ["RateLimit"]
 
 DEFAULT_PREFIX = "ignyx:ratelimit:"
+
+# A header name (RFC 9110's token).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 #: How requests are told apart: ``"client"``, ``"header:<name>"``, or a function of the request.
 Key = Union[str, Callable[[Any], Union[str, Awaitable[str]]]]
@@ -66,7 +72,14 @@ def limiter_options(
         raise TypeError("limit must be a string such as '100/minute'")
     if isinstance(key, str) and key != "client" and not key.startswith("header:"):
         raise ValueError("key must be 'client', 'header:<name>' or a function of the request")
-    if not (storage.startswith(("memory://", "redis://", "rediss://", "unix://"))):
+    if isinstance(key, str) and key.startswith("header:"):
+        name = key[len("header:") :].strip()
+        if not _TOKEN.fullmatch(name):
+            # Else a request would never carry it, and every one would count by address.
+            raise ValueError(f"key {key!r}: {name!r} is not a header name")
+    if not isinstance(storage, str) or not (
+        storage == "memory://" or storage.startswith(("redis://", "rediss://", "unix://"))
+    ):
         raise ValueError(f"unknown rate limit storage {storage!r} (memory:// or redis://...)")
     options: dict[str, Any] = {
         "limit": limit,
@@ -112,8 +125,9 @@ async def check(limiter: Any, key: str) -> Optional[tuple[int, list[tuple[bytes,
 class RateLimit:
     """A route's rate limit, used as a dependency: ``Depends(RateLimit("5/minute"))``.
 
-    Each route counts on its own (the method and path template are part of the key), with
-    the same options as ``RateLimitMiddleware``."""
+    Each route counts on its own (the method and path template are part of the key: HEAD
+    counts as GET, ``/items/1`` and ``/items/2`` as ``/items/{item_id}``), with the same
+    options as ``RateLimitMiddleware``."""
 
     def __init__(
         self,
@@ -130,14 +144,20 @@ class RateLimit:
         self.key = key
         self.options = limiter_options(limit, storage, key, key_prefix, fail_open, timeout, headers)
         self._limiter = _core.RateLimiter(**self.options)
+        # Per app: the routes whose dependencies include this limit (see `_route_of`).
+        self._routes: weakref.WeakKeyDictionary[Any, tuple[int, list[Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, request: Request, response: Response) -> None:
         if callable(self.key):
             who = await called_key(self.key, request)
         else:
             who = client_key(request.scope.get("client"), request.headers, self.key)
-        route = request.scope.get("route")
-        where = f"{request.method} {getattr(route, 'path', request.url.path)}"
+        route = request.scope.get("route") or self._route_of(request.scope)
+        # HEAD runs the GET route: it counts as GET (else it would double a client's quota).
+        method = "GET" if request.method == "HEAD" else request.method
+        where = f"{method} {getattr(route, 'path', request.url.path)}"
         outcome = await check(self._limiter, f"{where}|{who}")
         if outcome is None:
             return
@@ -151,6 +171,35 @@ class RateLimit:
             detail = "Too Many Requests" if status == 429 else "Service Unavailable"
             raise HTTPException(status_code=status, detail=detail, headers=named)
         response.headers.update(named)
+
+    def _route_of(self, scope: dict[str, Any]) -> Any:
+        """The route of `scope` among those using this limit (the engine's scope names no
+        route): its path template is the key, so that ``/items/1`` and ``/items/2`` count
+        together, as ``/items/{item_id}``. None when not found (the request's path is the
+        key then)."""
+        app = scope.get("app")
+        routes = getattr(app, "routes", None)
+        if not routes:
+            return None
+        try:
+            known = self._routes.get(app)
+        except TypeError:  # an app that cannot be weakly referenced
+            known = None
+        if known is None or known[0] != len(routes):
+            known = (len(routes), [r for r in routes if self._is_used_by(r)])
+            try:
+                self._routes[app] = known
+            except TypeError:
+                pass
+        for route in known[1]:
+            if route.matches(scope)[0] == Match.FULL:
+                return route
+        return None
+
+    def _is_used_by(self, route: Any) -> bool:
+        dependant = getattr(route, "dependant", None)
+        walk = getattr(dependant, "walk", None)
+        return walk is not None and any(d.call is self for d in walk())
 
     def __repr__(self) -> str:
         return f"RateLimit({self.limit!r}, storage={self.options['storage']!r})"

@@ -238,7 +238,19 @@ class WebSocket(HTTPConnection):
         await self.send({"type": "websocket.close", "code": code, "reason": reason or ""})
 
     async def send_denial_response(self, response: Any) -> None:
-        raise RuntimeError("The server doesn't support the Websocket Denial Response extension.")
+        """Answers the handshake with `response` (a whole HTTP response) instead of
+        accepting it."""
+        if self.application_state != CONNECTING:
+            raise RuntimeError(
+                'Expected ASGI message "websocket.http.response.start", but the '
+                "handshake was already answered."
+            )
+        body = getattr(response, "body", None)
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise RuntimeError("A denial response needs a body in memory (not a stream).")
+        self.application_state = DISCONNECTED
+        headers = [(bytes(k), bytes(v)) for k, v in response.raw_headers]
+        self._channel.respond(response.status_code, headers, bytes(body))
 
     def _deny(self, status_code: int) -> None:
         """Answers the upgrade request with a bare HTTP status (only before `accept()`)."""

@@ -52,7 +52,9 @@ impl LimitKey {
     fn of(&self, head: &Head<'_>) -> String {
         if let Self::Header(name) = self {
             if let Some(value) = head.headers.get(name) {
-                return format!("h:{}", String::from_utf8_lossy(value.as_bytes()));
+                // Latin-1, as the ASGI form reads it: every byte value a key of its own.
+                let text: String = value.as_bytes().iter().map(|&b| char::from(b)).collect();
+                return format!("h:{text}");
             }
         }
         match head.client {
@@ -201,9 +203,7 @@ impl Layers {
                 Layer::Sessions(_) => write_session(headers),
                 Layer::RateLimit(..) => {
                     if let Some(limited) = &passage.limited {
-                        for (name, value) in limited.iter() {
-                            headers.insert(name, value.clone());
-                        }
+                        RateLimit::merge_headers(limited, headers);
                     }
                 }
                 Layer::TrustedHosts(_) | Layer::HttpsRedirect => {}

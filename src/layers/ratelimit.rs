@@ -72,13 +72,12 @@ pub fn parse_rule(text: &str) -> Result<Vec<Window>, String> {
             "year" | "years" => 365 * 86_400,
             _ => return Err(invalid()),
         };
-        if limit == 0 || multiple == 0 {
-            return Err(invalid());
-        }
-        windows.push(Window {
-            limit,
-            period: seconds * multiple * 1_000_000,
-        });
+        let period = seconds
+            .checked_mul(multiple)
+            .and_then(|s| s.checked_mul(1_000_000))
+            .filter(|_| limit > 0 && multiple > 0)
+            .ok_or_else(invalid)?;
+        windows.push(Window { limit, period });
     }
     if windows.is_empty() {
         return Err(invalid());
@@ -345,6 +344,25 @@ impl RateLimit {
         Ok(verdict)
     }
 
+    /// Adds `ours` to a response's headers, unless a rate limit inside this one (a
+    /// route's) set them already with fewer requests left: the closer limit is told.
+    pub fn merge_headers(ours: &HeaderMap, response: &mut HeaderMap) {
+        let remaining = |headers: &HeaderMap| {
+            headers
+                .get(&REMAINING)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let (Some(theirs), Some(mine)) = (remaining(response), remaining(ours)) {
+            if theirs <= mine {
+                return;
+            }
+        }
+        for (name, value) in ours {
+            response.insert(name, value.clone());
+        }
+    }
+
     fn headers_of(&self, verdict: &Verdict) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(5);
         let number = |n: u64| HeaderValue::from(n);
@@ -440,6 +458,7 @@ mod tests {
             ]
         );
         for bad in [
+            "1/288230376151711744 seconds", // 2**58 s: its microseconds overflow
             "",
             "5",
             "five/minute",

@@ -26,6 +26,12 @@ pub enum Decision {
         status: StatusCode,
         close: Option<(u16, String)>,
     },
+    /// A whole HTTP response instead of the upgrade (ASGI's `websocket.http.response`).
+    Respond {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
 }
 
 #[pyclass(module = "ignyx._core", frozen)]
@@ -82,17 +88,9 @@ impl WebSocketChannel {
             .map(HeaderValue::from_str)
             .transpose()
             .map_err(|e| PyValueError::new_err(format!("invalid subprotocol: {e}")))?;
-        let mut map = HeaderMap::with_capacity(headers.len());
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(&name)
-                .map_err(|e| PyValueError::new_err(format!("invalid header name: {e}")))?;
-            let value = HeaderValue::from_bytes(&value)
-                .map_err(|e| PyValueError::new_err(format!("invalid header value: {e}")))?;
-            map.append(name, value);
-        }
         let decision = Decision::Accept {
             subprotocol,
-            headers: map,
+            headers: header_map(headers)?,
         };
         if self.decide(decision) {
             Ok(())
@@ -120,6 +118,31 @@ impl WebSocketChannel {
         };
         // Nothing to do if the connection is already gone.
         let _ = self.outbox.send(Message::Close(Some(frame)));
+    }
+
+    /// Answers the upgrade request with an HTTP response instead (a denial response sent
+    /// before accept).
+    fn respond(
+        &self,
+        status: u16,
+        headers: Vec<(Vec<u8>, Vec<u8>)>,
+        body: Vec<u8>,
+    ) -> PyResult<()> {
+        let status = StatusCode::from_u16(status)
+            .map_err(|_| PyValueError::new_err(format!("invalid status code {status}")))?;
+        let headers = header_map(headers)?;
+        if self.decide(Decision::Respond {
+            status,
+            headers,
+            body,
+        }) {
+            self.session.finish(1006);
+            Ok(())
+        } else {
+            Err(PyRuntimeError::new_err(
+                "the handshake was already answered",
+            ))
+        }
     }
 
     /// Answers the upgrade request with a bare HTTP `status` instead (an error before accept).
@@ -185,4 +208,16 @@ mod tests {
         assert_eq!(truncate("ééé", 3), "é");
         assert_eq!(truncate(&"a".repeat(200), 123).len(), 123);
     }
+}
+
+fn header_map(headers: Vec<(Vec<u8>, Vec<u8>)>) -> PyResult<HeaderMap> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(&name)
+            .map_err(|e| PyValueError::new_err(format!("invalid header name: {e}")))?;
+        let value = HeaderValue::from_bytes(&value)
+            .map_err(|e| PyValueError::new_err(format!("invalid header value: {e}")))?;
+        map.append(name, value);
+    }
+    Ok(map)
 }

@@ -89,6 +89,16 @@ impl Upgrade for Upgrader {
                     switching_protocols(&accept_key, subprotocol, headers)
                 }
                 Ok(Decision::Reject { status, close }) => rejection(status, close),
+                Ok(Decision::Respond {
+                    status,
+                    headers,
+                    body,
+                }) => Reply {
+                    status,
+                    headers,
+                    body: ReplyBody::Full(Bytes::from(body)),
+                    background: None,
+                },
                 // The handler could not start (an error was printed).
                 Err(_) => Reply::internal_error(),
             }

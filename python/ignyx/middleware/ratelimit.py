@@ -69,21 +69,45 @@ class RateLimitMiddleware:
             return
         status, headers, body = outcome
         if status and scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                # The server can deny the handshake with a response: the same 429 (or 503).
+                start = {"type": "websocket.http.response.start", "status": status}
+                await send({**start, "headers": _with_length(headers, body)})
+                await send({"type": "websocket.http.response.body", "body": body})
+            else:
+                await send({"type": "websocket.close", "code": 1008, "reason": ""})
             return
         if status:
-            headers = [*headers, (b"content-length", str(len(body)).encode())]
+            headers = _with_length(headers, body)
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
         names = {name for name, _ in headers}
+        left = _remaining(headers)
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                kept = [
-                    (k, v) for k, v in message.get("headers", ()) if bytes(k).lower() not in names
-                ]
-                message = {**message, "headers": [*kept, *headers]}
+                given = message.get("headers", ())
+                inner = _remaining(given)
+                # An inner limit (a route's) closer to its end, or refusing, tells its own.
+                if inner is None or left is None or left < inner:
+                    kept = [(k, v) for k, v in given if bytes(k).lower() not in names]
+                    message = {**message, "headers": [*kept, *headers]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _with_length(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[bytes, bytes]]:
+    return [*headers, (b"content-length", str(len(body)).encode())]
+
+
+def _remaining(headers: Any) -> Optional[int]:
+    """The ``RateLimit-Remaining`` among `headers`, if any."""
+    for name, value in headers:
+        if bytes(name).lower() == b"ratelimit-remaining":
+            try:
+                return int(bytes(value))
+            except ValueError:
+                return None
+    return None
