@@ -99,12 +99,15 @@ bench-files: build
 		--frameworks ignyx,fastapi,nginx,nginx-copy --baseline fastapi,nginx,nginx-copy
 
 # Issue 19: GET /users/{id} with RateLimitMiddleware(storage="memory://") next to the plain
-# app, and GET /limited/{id} limited in the run's own Redis, Ignyx's middleware next to
-# FastAPI with slowapi (benchmarks/README.md).
+# app, and GET /limited/{id} limited in the run's own Redis (on wrk's core), Ignyx's
+# middleware next to FastAPI with slowapi; then the Redis row again with Redis on the
+# server's core, the placement most favourable to FastAPI (benchmarks/README.md).
 bench-ratelimit: build
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints users_get,limited \
 		--frameworks ignyx,ignyx-ratelimit-memory,fastapi --baseline fastapi,ignyx
+	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints limited --frameworks ignyx,fastapi \
+		--redis-cpu 0 --output benchmarks/results/ratelimit-redis-core0.json
 
 # Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
 # target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in

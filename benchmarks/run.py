@@ -12,6 +12,8 @@ share their rounds, so each round pairs them.
     .venv/bin/python benchmarks/run.py --endpoints plaintext,users_get
     .venv/bin/python benchmarks/run.py --endpoints static_4k,static_1m,gzip_json,session \\
         --frameworks ignyx,fastapi,nginx --baseline fastapi,nginx    # make bench-files
+    .venv/bin/python benchmarks/run.py --endpoints users_get,limited \\
+        --frameworks ignyx,ignyx-ratelimit-memory,fastapi --baseline fastapi,ignyx  # bench-ratelimit
     .venv/bin/python benchmarks/run.py \\
         --server-cmd 'granian=env PYTHONPATH={apps} {python} -m granian --interface asgi --host {host} --port {port} fastapi_app:app'
 
@@ -43,6 +45,7 @@ from harness.catalog import (
 )
 from harness.fleet import Fleet
 from harness.proc import Resources, Sampler
+from harness.redis_server import REDIS_SERVER, SCRIPT_CALLS, Redis
 from harness.report import environment, median, summary, version
 from harness.servers import Server, check_endpoint, endpoint_headers, run_directory
 from harness.wrk import run_wrk
@@ -54,11 +57,29 @@ def _one_run(
     args: argparse.Namespace,
     wrk_cpu: Optional[int],
     headers: list[str],
+    redis: Optional[Redis] = None,
 ) -> dict[str, Any]:
     if server.proc.poll() is not None:
         raise RuntimeError(f"server died (exit {server.proc.returncode}):\n{server.log_tail()}")
-    with Sampler(server.proc.pid) as sampler:
+    # Only the server under load talks to Redis meanwhile: what Redis ran is its doing.
+    counting = redis if ep.redis else None
+    calls0 = counting.command_calls() if counting else {}
+    with Sampler(server.proc.pid, aux_pgid=redis.pid if redis else None) as sampler:
         r = run_wrk(server.base_url, ep, args.duration, args.connections, wrk_cpu, headers)
+    if counting:
+        calls = {
+            name: n - calls0.get(name, 0)
+            for name, n in counting.command_calls().items()
+            if n != calls0.get(name, 0)
+        }
+        r["redis_cpu_pct"] = round(sampler.aux_cpu_pct, 1)
+        r["redis_calls"] = calls
+        if r["requests"]:
+            # Scripts sent (round trips, for these limiters), and every command run,
+            # those inside the scripts included.
+            scripts = sum(calls.get(name, 0) for name in SCRIPT_CALLS)
+            r["redis_scripts_per_request"] = round(scripts / r["requests"], 3)
+            r["redis_commands_per_request"] = round(sum(calls.values()) / r["requests"], 3)
     r["peak_rss_kib"] = sampler.peak.rss_kib
     r["peak_hwm_kib"] = sampler.peak.hwm_kib
     r["peak_threads"] = sampler.peak.threads
@@ -81,6 +102,12 @@ def _print_run(ep: Endpoint, rnd: int, rounds: int, name: str, r: dict[str, Any]
         f"{r['rps']:>10,.0f} req/s  p99 {r.get('p99_ms', float('nan')):7.2f} ms"
         f"  cpu: server {r['server_cpu_pct']:3.0f}% wrk {r['wrk_cpu_pct']:3.0f}%"
         f" other {r['other_cpu_pct']:3.0f}%"
+        + (
+            f" redis {r['redis_cpu_pct']:3.0f}%, a request: {r['redis_scripts_per_request']:.2f}"
+            f" scripts, {r['redis_commands_per_request']:.2f} commands"
+            if "redis_commands_per_request" in r
+            else ""
+        )
         + (f"  ({r['non_2xx']} non-2xx, {r['socket_errors']} socket errors)" if bad else "")
     )
 
@@ -104,9 +131,13 @@ def _warm(
             out[name] = {"skipped": why}
             continue
         headers: list[str] = []
+        required = fleet.frameworks[name].answer_headers
         try:
             headers = endpoint_headers(server, ep)
-            why = check_endpoint(server, ep, headers) or ""
+            if ep.redis:
+                why = _check_with_redis(server, ep, headers, required, fleet.redis)
+            else:
+                why = check_endpoint(server, ep, headers, required) or ""
         except (RuntimeError, OSError) as e:
             why = str(e)
         headers = args.header + headers
@@ -115,12 +146,46 @@ def _warm(
                 run_wrk(server.base_url, ep, args.warmup, args.connections, wrk_cpu, headers)
             except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                 why = f"warm-up failed: {e}"
+            # As between rounds: a slow server finishes what wrk left in flight before the
+            # next one is loaded (its Redis commands would be counted as the next one's).
+            time.sleep(0.3)
         if why:
             print(f"  {ep.label}: skipping {name}: {why}")
             out[name] = {"skipped": why}
         else:
             active[name] = (server, headers)
     return active
+
+
+def _check_with_redis(
+    server: Server,
+    ep: Endpoint,
+    headers: list[str],
+    required: tuple[str, ...],
+    redis: Optional[Redis],
+) -> str:
+    """The check of a row whose servers count in Redis: the check's request, watched with
+    MONITOR, must also have written to the server's own database, so that a limit that
+    silently did nothing (no Redis, or a storage it never wrote) is not measured. (The keys
+    themselves may be gone by then: a GCRA key expires as soon as its TAT has passed, here
+    after a millisecond.) Says what it saw."""
+    if redis is None or server.redis_db is None:
+        return "no Redis in this run"
+    db = server.redis_db
+    why, seen = redis.watch(lambda: check_endpoint(server, ep, headers, required))
+    if why:
+        return why
+    writes = [c for c in seen if c.db == db and redis.is_write(c.name)]
+    if not writes:
+        elsewhere = sorted({f"{c.name} in db {c.db}" for c in seen})
+        return (
+            f"its answer was right, but it wrote nothing to its Redis database ({redis.url(db)})"
+            + (f"; Redis ran {', '.join(elsewhere)}" if elsewhere else "; Redis ran nothing")
+        )
+    ran = " ".join(c.name if c.client != "lua" else f"({c.name})" for c in seen if c.db == db)
+    key = writes[0].args[0] if writes[0].args else ""
+    print(f"  {ep.label}: {server.name} in {redis.url(db)}: {ran}; wrote {key!r}")
+    return ""
 
 
 def measure_endpoints(
@@ -149,7 +214,7 @@ def measure_endpoints(
         for key, ep in eps.items():
             for name, (server, headers) in list(active[key].items()):
                 try:
-                    r = _one_run(server, ep, args, wrk_cpu, headers)
+                    r = _one_run(server, ep, args, wrk_cpu, headers, fleet.redis)
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                     print(f"  {ep.label}: {name} failed, dropping it for this endpoint: {e}")
                     out[key][name] = {"skipped": f"failed in round {rnd + 1}: {e}"}
@@ -193,6 +258,19 @@ def measure_endpoints(
             "p99_ms": median([r["p99_ms"] for r in rs if "p99_ms" in r]),
             "errors": sum(r["non_2xx"] + r["socket_errors"] for r in rs),
             "noisy": any(r["other_cpu_pct"] > args.max_other for r in rs),
+            **(
+                {
+                    "redis_scripts_per_request": median(
+                        [r["redis_scripts_per_request"] for r in rs]
+                    ),
+                    "redis_commands_per_request": median(
+                        [r["redis_commands_per_request"] for r in rs]
+                    ),
+                    "redis_cpu_pct": median([r["redis_cpu_pct"] for r in rs]),
+                }
+                if all("redis_commands_per_request" in r for r in rs) and rs
+                else {}
+            ),
             "runs": [{k: v for k, v in r.items() if k != "raw"} for r in rs],
             "discarded_noisy_runs": [
                 {k: v for k, v in r.items() if k != "raw"} for r in discarded[(key, name)]
@@ -297,6 +375,13 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     )
     p.add_argument("--wrk-cpu", type=int, default=1, help="core wrk is pinned to (default 1)")
     p.add_argument(
+        "--redis-cpu",
+        type=int,
+        default=None,
+        help="core the run's redis-server is pinned to, for the rows that use it "
+        "(default: wrk's core, so that the server's core stays its own)",
+    )
+    p.add_argument(
         "--no-pin",
         action="store_true",
         help="do not pin servers or wrk (e.g. to measure several workers)",
@@ -356,7 +441,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"  {key:12} {ep.label}")
         print("frameworks:")
         for key, fw in frameworks.items():
-            print(f"  {key:17} {fw.command}")
+            print(f"  {key:22} {fw.command}")
         return 0
 
     unknown = [n for n in names if n not in frameworks] + [
@@ -369,14 +454,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("--rounds must be >= 1 and --duration > 0", file=sys.stderr)
         return 2
 
-    server_cpu = wrk_cpu = None
+    server_cpu = wrk_cpu = redis_cpu = None
     if not args.no_pin:
         allowed = os.sched_getaffinity(0)
-        if {args.server_cpu, args.wrk_cpu} <= allowed and args.server_cpu != args.wrk_cpu:
-            server_cpu, wrk_cpu = args.server_cpu, args.wrk_cpu
+        redis_wanted = args.wrk_cpu if args.redis_cpu is None else args.redis_cpu
+        wanted = {args.server_cpu, args.wrk_cpu, redis_wanted}
+        if wanted <= allowed and args.server_cpu != args.wrk_cpu:
+            server_cpu, wrk_cpu, redis_cpu = args.server_cpu, args.wrk_cpu, redis_wanted
         else:
             print(
-                f"note: cores {args.server_cpu} and {args.wrk_cpu} are not both available "
+                f"note: cores {args.server_cpu}, {args.wrk_cpu} (and {redis_wanted} for Redis) "
+                "are not all available "
                 f"(have {sorted(allowed)}); running unpinned, numbers are less comparable"
             )
     problem = _check_tools(server_cpu is not None)
@@ -403,6 +491,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "wrk_threads": 1,
             "server_cpu": server_cpu,
             "wrk_cpu": wrk_cpu,
+            "redis_cpu": redis_cpu,
             "headers": args.header,
             "baseline": args.baseline,
             "frameworks": {n: frameworks[n].command for n in names},
@@ -421,6 +510,32 @@ def main(argv: Optional[list[str]] = None) -> int:
         results["skipped"][name] = why
 
     try:
+        # The rows that keep their state in Redis get the run's own; without it they are
+        # skipped, and the others still run.
+        redis_rows = [key for key in endpoint_keys if ENDPOINTS[key].redis]
+        if redis_rows:
+            try:
+                if not os.access(REDIS_SERVER, os.X_OK):
+                    raise RuntimeError(
+                        f"{REDIS_SERVER} is missing (sh benchmarks/ensure_tools.sh installs it)"
+                    )
+                fleet.redis = Redis.start(run_dir / "redis", log_dir, redis_cpu)
+            except (RuntimeError, OSError) as e:
+                for key in redis_rows:
+                    skip(key, f"no Redis: {e}")
+                endpoint_keys = [key for key in endpoint_keys if key not in redis_rows]
+            else:
+                where = "unpinned" if redis_cpu is None else f"on core {redis_cpu}"
+                version_ = fleet.redis.version()
+                results["versions"]["redis-server"] = version_
+                for module in ("slowapi", "limits", "redis"):
+                    results["versions"][f"{module} (python)"] = version(module)
+                results["config"]["redis"] = {"port": fleet.redis.server.port, "cpu": redis_cpu}
+                print(
+                    f"started redis-server {version_} (pid {fleet.redis.pid}, port "
+                    f"{fleet.redis.server.port}, {where}, a database for each server)"
+                )
+
         for name in names:
             fw = frameworks[name]
             missing = _missing_modules(fw.requires)

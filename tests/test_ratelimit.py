@@ -47,7 +47,6 @@ from ignyx.ratelimit import RateLimit
 from ignyx.testclient import TestClient
 from test_cli import local, serve
 from websockets.exceptions import InvalidStatus
-from websockets.http11 import Response as HandshakeResponse
 from websockets.sync.client import connect
 
 TOO_MANY = b'{"detail":"Too Many Requests"}'

@@ -43,6 +43,20 @@ elif os.environ.get("BENCH_MIDDLEWARE") == "session":
 
     app.add_middleware(SessionMiddleware, secret_key="bench-secret")
 
+# A rate limit for the rate-limit rows (bench-ratelimit), on servers of their own:
+# BENCH_RATELIMIT is the storage, memory:// or the run's redis://. Far above what a server
+# here reaches, so every request is counted and none refused. slowapi as its README has it,
+# on the route below; its default (swallow_errors=False) answers a failing Redis with 500s.
+RATE_LIMIT = "1000000/second"
+if os.environ.get("BENCH_RATELIMIT"):
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.util import get_remote_address
+
+    limiter = Limiter(key_func=get_remote_address, storage_uri=os.environ["BENCH_RATELIMIT"])
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)
+
 
 class User(BaseModel):
     name: str
@@ -134,6 +148,16 @@ async def session(request: Request):
     count = request.session.get("count", 0) + 1
     request.session["count"] = count
     return {"count": count}
+
+
+# The rate-limited route (bench-ratelimit): slowapi's decorator counts every request.
+if os.environ.get("BENCH_RATELIMIT"):
+
+    @app.get("/limited/{id}")
+    @limiter.limit(RATE_LIMIT)
+    async def limited(request: Request, id: int):
+        # slowapi wants the request; Ignyx's limit runs in the engine, before the handler.
+        return {"id": id, "name": "user"}
 
 
 # The static rows' server (bench-files) serves the files the harness wrote.

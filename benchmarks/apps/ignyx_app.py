@@ -57,6 +57,21 @@ elif os.environ.get("BENCH_MIDDLEWARE") == "session":
 
     app.add_middleware(SessionMiddleware, secret_key="bench-secret")
 
+# A rate limit for the rate-limit rows (bench-ratelimit), on servers of their own:
+# BENCH_RATELIMIT is the storage, memory:// or the run's redis://. Far above what a server
+# here reaches (one request a microsecond), so every request is counted and none refused.
+# fail_open=False: a Redis that does not answer gives 503s (wrk counts them), not fast 200s.
+RATE_LIMIT = "1000000/second"
+if os.environ.get("BENCH_RATELIMIT"):
+    from ignyx.middleware.ratelimit import RateLimitMiddleware
+
+    app.add_middleware(
+        RateLimitMiddleware,
+        limit=RATE_LIMIT,
+        storage=os.environ["BENCH_RATELIMIT"],
+        fail_open=False,
+    )
+
 
 class User(BaseModel):
     name: str
@@ -146,6 +161,14 @@ def session(request: Request):
     count = request.session.get("count", 0) + 1
     request.session["count"] = count
     return {"count": count}
+
+
+# The rate-limited route (bench-ratelimit): the middleware above counts every request.
+if os.environ.get("BENCH_RATELIMIT"):
+
+    @app.get("/limited/{id}")
+    def limited(id: int):
+        return {"id": id, "name": "user"}
 
 
 # The static rows' server (bench-files) serves the files the harness wrote.

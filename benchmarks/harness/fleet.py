@@ -1,5 +1,6 @@
 """The servers of one run: each framework started once per variant of the endpoints it
-serves (``Endpoint.variant``; ``None`` is the main app), and which of them answers what."""
+serves (``Endpoint.variant``; ``None`` is the main app), and which of them answers what;
+the run's Redis, when its endpoints need one."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Optional
 
 from harness.catalog import ENDPOINTS, VARIANTS, Framework
 from harness.proc import Resources
+from harness.redis_server import Redis
 from harness.servers import Server, start_server
 
 Variant = Optional[str]
@@ -20,6 +22,8 @@ class Fleet:
     servers: dict[tuple[str, Variant], Server] = field(default_factory=dict)
     # Why a framework has no server for a variant.
     failed: dict[tuple[str, Variant], str] = field(default_factory=dict)
+    # Started before the servers, each of which gets a database in it ({redis}).
+    redis: Optional[Redis] = None
 
     def start(
         self,
@@ -43,7 +47,9 @@ class Fleet:
             label = name if variant is None else f"{name}-{variant}"
             env = VARIANTS[variant] if variant else None
             try:
-                server = start_server(label, fw, pin, log_dir, ready_path, timeout, run_dir, env)
+                server = start_server(
+                    label, fw, pin, log_dir, ready_path, timeout, run_dir, env, self.redis
+                )
             except (RuntimeError, OSError) as e:
                 tail = (log_dir / f"{label}.log").read_text(errors="replace").strip()
                 # The last line is usually why (an app that cannot serve a row says so).
@@ -76,3 +82,5 @@ class Fleet:
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
+        if self.redis is not None:
+            self.redis.stop()

@@ -7,6 +7,7 @@ import resource
 import threading
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -95,10 +96,14 @@ class Resources:
 
 
 class Sampler:
-    """Polls a process group's /proc status in the background while wrk runs."""
+    """Polls a process group's /proc status in the background while wrk runs. The CPU of
+    `aux_pgid` (the run's Redis), when given, is counted apart (``aux_cpu_pct``), not as
+    other work."""
 
-    def __init__(self, pgid: int, interval: float = 0.1) -> None:
+    def __init__(self, pgid: int, interval: float = 0.1, aux_pgid: Optional[int] = None) -> None:
         self.pgid = pgid
+        self.aux_pgid = aux_pgid
+        self.aux_cpu_pct = 0.0
         self.interval = interval
         self.peak = Resources()
         self._stop = threading.Event()
@@ -119,7 +124,7 @@ class Sampler:
 
     def __enter__(self) -> Sampler:
         self._t0 = time.monotonic()
-        self._cpu0 = (_machine_cpu_s(), _group_cpu_s(self.pgid), _own_cpu_s())
+        self._cpu0 = (_machine_cpu_s(), _group_cpu_s(self.pgid), _own_cpu_s(), self._aux_s())
         self._thread.start()
         return self
 
@@ -128,12 +133,17 @@ class Sampler:
         self._thread.join()
         self._take()
         wall = time.monotonic() - self._t0
-        (busy0, steal0), server0, own0 = self._cpu0
+        (busy0, steal0), server0, own0, aux0 = self._cpu0
         busy1, steal1 = _machine_cpu_s()
         self.server_cpu_pct = 100 * (_group_cpu_s(self.pgid) - server0) / wall
         self.harness_cpu_pct = 100 * (_own_cpu_s() - own0) / wall
-        # CPU the machine spent on neither the server nor wrk: other tenants'
+        self.aux_cpu_pct = 100 * (self._aux_s() - aux0) / wall
+        # CPU the machine spent on neither the server, wrk nor Redis: other tenants'
         # work on our cores, which is what makes a run noisy.
-        other = (busy1 - busy0) - (self.server_cpu_pct + self.harness_cpu_pct) * wall / 100
+        ours = self.server_cpu_pct + self.harness_cpu_pct + self.aux_cpu_pct
+        other = (busy1 - busy0) - ours * wall / 100
         self.other_cpu_pct = max(0.0, 100 * other / wall)
         self.steal_pct = 100 * (steal1 - steal0) / wall
+
+    def _aux_s(self) -> float:
+        return _group_cpu_s(self.aux_pgid) if self.aux_pgid is not None else 0.0

@@ -99,6 +99,7 @@ def summary(
         markdown_table(results, names, baseline, also_against),
     ]
     out += _async_against_sync(results, names)
+    out += _redis_rows(results, names)
     fws = [fw for ep in results["endpoints"].values() for fw in ep["frameworks"].values()]
     if any(fw.get("errors") for fw in fws):
         out.append("\n* some responses were non-2xx or hit socket errors; see the JSON")
@@ -131,6 +132,37 @@ def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:
             f"{name}: GET /async is {median(pairs):.2f}x of GET /sync "
             f"(median of {len(pairs)} rounds, each pairing the two{spread})"
         )
+    return lines
+
+
+def _redis_rows(results: dict[str, Any], names: list[str]) -> list[str]:
+    """For the rows that count in the run's Redis: where Redis ran, and per framework the
+    commands it ran per request (1.00: one round trip each) and the CPU it took."""
+    redis = results["config"].get("redis")
+    if not redis:
+        return []
+    v = results["versions"]
+    where = "unpinned" if redis["cpu"] is None else f"on core {redis['cpu']}"
+    lines = [
+        "",
+        f"redis-server {v.get('redis-server')} {where}; slowapi {v.get('slowapi (python)')}, "
+        f"limits {v.get('limits (python)')}, redis-py {v.get('redis (python)')}",
+    ]
+    for ep in results["endpoints"].values():
+        per = []
+        for n in names:
+            fw = ep["frameworks"].get(n, {})
+            if "redis_commands_per_request" in fw:
+                scripts, commands = (
+                    fw["redis_scripts_per_request"],
+                    fw["redis_commands_per_request"],
+                )
+                per.append(
+                    f"{n} {scripts:.2f} scripts, {commands:.2f} commands "
+                    f"(Redis's CPU {fw['redis_cpu_pct']:.0f}%)"
+                )
+        if per:
+            lines.append(f"{ep['label']}, Redis a request: {'; '.join(per)}")
     return lines
 
 
