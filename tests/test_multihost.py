@@ -174,7 +174,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
                 **os.environ,
                 "REDIS_URL": f"redis://{redis_address}:6379/0",
                 "HOST_NAME": name,
-                "PYTHONPATH": f"{directory}{os.pathsep}{ROOT / 'python'}",
+                "PYTHONPATH": str(directory),
             }
             address = network.address(name)
             command = [sys.executable, "-m", "ignyx", "run", "app:app", "--host", address]
