@@ -21,11 +21,12 @@ package. What is covered, in each placement where it applies:
 - Redis stopped, hung or not yet started costs a new empty session within the timeout, a
   warning on ``ignyx.sessions`` (without the URL's password; on the output of a served
   app) and no 500; sessions work again once it is back, late replies reach nobody, and a
-  closed connection is made again (xfail: one cut under a request loses its session, and
-  a session cleared while Redis hangs is not ended);
+  closed connection is made again (a command cut under a request is sent once more), and a
+  session cleared while Redis hangs is still ended;
 - a WebSocket reads the session an HTTP route wrote;
 - ``examples/sessions_redis.py`` (log in, count visits, log out), in a test client and in
-  two worker processes of ``ignyx run`` (a login keeping a planted id: xfail).
+  two worker processes of ``ignyx run``; a login (clear, then the user) gets a new id, so
+  a planted cookie does not log its planter in.
 
 Placements: "native" (the engine runs the middleware), "python" (inside a Python
 ``@app.middleware("http")``: the middleware's ASGI form, on the engine's server) and
@@ -883,12 +884,6 @@ def test_a_hung_redis_costs_the_timeout_and_serves_the_right_sessions_after(
     assert _stored(store, _unsign(ada)) == b'{"user": "ada"}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a session cleared while Redis cannot give it back (the cookie's id verified) "
-    "neither clears the cookie nor deletes the key: a logout answered during a Redis hang "
-    "leaves the user logged in once Redis is back",
-)
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_clearing_the_session_while_redis_hangs_still_ends_it(
     redis_server: Any, placement: str
@@ -974,12 +969,6 @@ class CuttingProxy:
             end.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a connection cut with the session's GET on it fails that request's session "
-    "('broken pipe' or 'connection closed'), though Redis is up and the timeout not spent: "
-    "the GET is not tried again on a new connection",
-)
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_a_connection_cut_under_a_request_does_not_lose_its_session(
     redis_server: Any, placement: str
@@ -1084,11 +1073,6 @@ def test_the_example_keeps_users_apart(example: ModuleType) -> None:
         assert grace.get("/me").json()["user"] == "grace"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session fixation: a login (clear(), then the user) keeps the session's id, so "
-    "whoever planted that id's cookie in the browser is logged in as the user",
-)
 def test_logging_in_under_a_planted_cookie_does_not_log_the_planter_in(
     example: ModuleType,
 ) -> None:

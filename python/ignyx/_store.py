@@ -22,8 +22,10 @@ def settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(StoreError(value))
 
 
-async def execute(client: Any, *args: Any) -> Any:
-    """The reply to the command `args` sent through `client`."""
+async def execute(client: Any, *args: Any, again_if_cut: bool = False) -> Any:
+    """The reply to the command `args` sent through `client` (sent once more on a new
+    connection if the one it went on broke, with `again_if_cut`: for commands that may be
+    repeated)."""
     future = asyncio.get_running_loop().create_future()
-    client.execute(future, *args)
+    client.execute(future, *args, again_if_cut=again_if_cut)
     return await future

@@ -133,16 +133,17 @@ impl SessionSlot {
         let failed = shared.unhandled.load(Ordering::Relaxed);
         let settled = match (shared.object.get(), failed) {
             (Some(object), false) => {
-                let outcome =
-                    hook(py, &OUTCOME, "_outcome")?.call1((object, shared.payload.is_some()))?;
-                let (accessed, store, clear): (bool, Option<Vec<u8>>, bool) = outcome.extract()?;
+                let had_session = shared.payload.is_some() || shared.id.is_some();
+                let outcome = hook(py, &OUTCOME, "_outcome")?.call1((object, had_session))?;
+                let (accessed, store, clear, renew): (bool, Option<Vec<u8>>, bool, bool) =
+                    outcome.extract()?;
                 let cookie = match shared.layer.is_stored() {
                     false => match (store, clear) {
                         (Some(json), _) => shared.layer.set_cookie(&json, seconds_now()),
                         (None, true) => shared.layer.clear_cookie(),
                         (None, false) => None,
                     },
-                    true => shared.stored_change(store, clear),
+                    true => shared.stored_change(store, clear, renew),
                 };
                 (accessed || cookie.is_some()).then_some((accessed, cookie))
             }
@@ -157,14 +158,25 @@ impl SessionSlot {
 
 impl SessionShared {
     /// The cookie for a change to a stored session, with the write it needs queued: a
-    /// session kept gets its id (a new one when the request had none), a cleared one is
+    /// session kept keeps its id, unless it was read from no stored session or was cleared
+    /// on the way (`renew`: a login after a logout must not keep an id someone else may
+    /// have planted), and then gets a new one (the old one deleted); a cleared session is
     /// deleted.
-    fn stored_change(&self, store: Option<Vec<u8>>, clear: bool) -> Option<HeaderValue> {
+    fn stored_change(
+        &self,
+        store: Option<Vec<u8>>,
+        clear: bool,
+        renew: bool,
+    ) -> Option<HeaderValue> {
         let (write, cookie) = match (store, clear) {
             (Some(json), _) => {
-                let id = self.id.clone().unwrap_or_else(new_session_id);
+                let keeps = self.payload.is_some() && !renew;
+                let (id, replaces) = match (&self.id, keeps) {
+                    (Some(id), true) => (id.clone(), None),
+                    (old, _) => (new_session_id(), old.clone().filter(|_| renew)),
+                };
                 let cookie = self.layer.id_cookie(&id, seconds_now());
-                (Some(StoreWrite::Set { id, json }), cookie)
+                (Some(StoreWrite::Set { id, json, replaces }), cookie)
             }
             (None, true) => {
                 let write = self.id.clone().map(|id| StoreWrite::Delete { id });

@@ -67,7 +67,8 @@ pub struct SessionStore {
 }
 
 /// What a request's cookie gave: the session (base64 JSON in the cookie; its JSON from the
-/// store) and, with a store, its id.
+/// store) and, with a store, the id its signature vouches for (even when Redis could not
+/// give the session back: clearing the session still ends it).
 #[derive(Default)]
 pub struct Found {
     pub payload: Option<Bytes>,
@@ -76,8 +77,15 @@ pub struct Found {
 
 /// A change to a stored session, made once its response is settled.
 pub enum StoreWrite {
-    Set { id: String, json: Vec<u8> },
-    Delete { id: String },
+    /// Keeps `json` under `id`, and deletes `replaces` (the id of a session given a new one).
+    Set {
+        id: String,
+        json: Vec<u8>,
+        replaces: Option<String>,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 impl Sessions {
@@ -142,26 +150,30 @@ impl Sessions {
         let key = format!("{}{id}", store.prefix);
         let loaded = store
             .redis
-            .run(move |mut connection| async move {
-                ::redis::cmd("GET")
-                    .arg(key)
-                    .query_async::<Option<Vec<u8>>>(&mut connection)
-                    .await
+            .run_again_if_cut(move |mut connection| {
+                let key = key.clone();
+                async move {
+                    ::redis::cmd("GET")
+                        .arg(key)
+                        .query_async::<Option<Vec<u8>>>(&mut connection)
+                        .await
+                }
             })
             .await;
-        match loaded {
-            Ok(Some(json)) => Found {
-                payload: Some(Bytes::from(json)),
-                id: Some(id),
-            },
-            // Expired or deleted: a new session, under a new id if it is written.
-            Ok(None) => Found::default(),
+        let payload = match loaded {
+            Ok(json) => json.map(Bytes::from),
             Err(error) => {
                 (store.report)(&format!(
                     "session store failed (a new session is used): {error}"
                 ));
-                Found::default()
+                None
             }
+        };
+        // Without a payload (expired, deleted, or unreadable) the session is a new one: it
+        // gets a new id if it is written.
+        Found {
+            payload,
+            id: Some(id),
         }
     }
 
@@ -172,25 +184,26 @@ impl Sessions {
         };
         let prefix = store.prefix.clone();
         let max_age = self.max_age;
+        let mut pipeline = ::redis::pipe();
+        match write {
+            StoreWrite::Set { id, json, replaces } => {
+                let set = pipeline.cmd("SET").arg(format!("{prefix}{id}")).arg(json);
+                if let Some(seconds) = max_age {
+                    set.arg("EX").arg(seconds.max(1));
+                }
+                if let Some(old) = replaces {
+                    pipeline.cmd("DEL").arg(format!("{prefix}{old}"));
+                }
+            }
+            StoreWrite::Delete { id } => {
+                pipeline.cmd("DEL").arg(format!("{prefix}{id}"));
+            }
+        }
         let saved = store
             .redis
-            .run(move |mut connection| async move {
-                let command = match write {
-                    StoreWrite::Set { id, json } => {
-                        let mut command = ::redis::cmd("SET");
-                        command.arg(format!("{prefix}{id}")).arg(json);
-                        if let Some(seconds) = max_age {
-                            command.arg("EX").arg(seconds.max(1));
-                        }
-                        command
-                    }
-                    StoreWrite::Delete { id } => {
-                        let mut command = ::redis::cmd("DEL");
-                        command.arg(format!("{prefix}{id}"));
-                        command
-                    }
-                };
-                command.query_async::<()>(&mut connection).await
+            .run_again_if_cut(move |mut connection| {
+                let pipeline = pipeline.clone();
+                async move { pipeline.query_async::<()>(&mut connection).await }
             })
             .await;
         if let Err(error) = &saved {

@@ -64,8 +64,10 @@ impl RedisClient {
     }
 
     /// Sends the command `args`; `future` (an asyncio future) gets the reply, or the error.
-    #[pyo3(signature = (future, *args))]
-    fn execute(&self, future: Py<PyAny>, args: Vec<Arg>) -> PyResult<()> {
+    /// With `again_if_cut` (a command that may be repeated), a connection that broke under
+    /// it is made again and the command sent once more, within the timeout.
+    #[pyo3(signature = (future, *args, again_if_cut = false))]
+    fn execute(&self, future: Py<PyAny>, args: Vec<Arg>, again_if_cut: bool) -> PyResult<()> {
         if args.is_empty() {
             return Err(PyValueError::new_err("a Redis command needs a name"));
         }
@@ -79,7 +81,14 @@ impl RedisClient {
             };
         }
         let task = self.redis.spawn(move |mut connection| async move {
-            command.query_async::<Value>(&mut connection).await
+            match command.query_async::<Value>(&mut connection).await {
+                Err(error)
+                    if again_if_cut && (error.is_io_error() || error.is_connection_dropped()) =>
+                {
+                    command.query_async::<Value>(&mut connection).await
+                }
+                outcome => outcome,
+            }
         });
         Redis::spawn_task(async move {
             let outcome = match task.await {
@@ -99,7 +108,6 @@ impl RedisClient {
             .redis
             .subscriber(sender)
             .map_err(|e| PyValueError::new_err(e.0))?;
-        let forward = Redis::spawn_task(forward(receiver, event_loop, callback));
         let mut pinged = connection.clone();
         let keepalive = Redis::spawn_task(async move {
             loop {
@@ -107,6 +115,12 @@ impl RedisClient {
                 // A failed ping reconnects (and subscribes again) on the next one.
                 let _ = ::redis::cmd("PING").query_async::<Value>(&mut pinged).await;
             }
+        });
+        // Once nobody listens (the loop closed), the pings stop too.
+        let pings = keepalive.abort_handle();
+        let forward = Redis::spawn_task(async move {
+            forward(receiver, event_loop, callback).await;
+            pings.abort();
         });
         Ok(RedisListener {
             redis: self.redis.clone(),

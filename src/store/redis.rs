@@ -1,6 +1,6 @@
-//! A Redis server, as the rate limits, server-side sessions and broadcasts reach it: one
-//! multiplexed connection per process (the `redis` crate's `ConnectionManager`, which
-//! reconnects after a failure), made on first use on the store's thread, and every
+//! A Redis server, as a rate limit, a session store or a broadcast reaches it: each `Redis`
+//! has one multiplexed connection per process (the `redis` crate's `ConnectionManager`,
+//! which reconnects after a failure), made on first use on the store's thread, and every
 //! operation bounded by the configured timeout, so a request never hangs on Redis.
 
 use std::fmt;
@@ -86,6 +86,28 @@ impl Redis {
                 ))),
             }
         })
+    }
+
+    /// Runs `work` (an operation that may be repeated: a read, a `SET`, a `DEL`) and waits
+    /// for its outcome; a connection that broke under it (Redis closed an idle connection,
+    /// or restarted) is made again and the operation tried once more, within the timeout.
+    pub async fn run_again_if_cut<T, F, Fut>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(ConnectionManager) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = RedisResult<T>> + Send,
+    {
+        let work = Arc::new(work);
+        let again = work.clone();
+        self.run(move |connection| async move {
+            match work(connection.clone()).await {
+                Err(error) if error.is_io_error() || error.is_connection_dropped() => {
+                    again(connection).await
+                }
+                outcome => outcome,
+            }
+        })
+        .await
     }
 
     /// Runs `work` and waits for its outcome (from any tokio runtime).

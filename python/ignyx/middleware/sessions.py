@@ -52,6 +52,7 @@ class Session(dict[str, Any]):
 
     accessed: bool = False
     modified: bool = False
+    renewed: bool = False
 
     def mark_accessed(self) -> None:
         self.accessed = True
@@ -70,6 +71,9 @@ class Session(dict[str, Any]):
 
     def clear(self) -> None:
         self.mark_modified()
+        # A stored session cleared and written again (a logout, then a login) gets a new
+        # id: an id someone else planted in the browser must not become the user's.
+        self.renewed = True
         super().clear()
 
     def pop(self, key: str, *default: Any) -> Any:
@@ -108,16 +112,17 @@ def _load(payload: Optional[bytes], decoded: Optional[bytes] = None) -> Session:
     return Session(data) if isinstance(data, dict) else Session()
 
 
-def _outcome(session: Session, had_cookie: bool) -> tuple[bool, Optional[bytes], bool]:
+def _outcome(session: Session, had_cookie: bool) -> tuple[bool, Optional[bytes], bool, bool]:
     """What the response says of `session`: whether it varies on the cookie, the session
     to store (its JSON, which the engine encodes in base64 and signs) if it changed and
-    holds something, and whether to clear the cookie (it changed to empty, and the request
-    had one)."""
+    holds something, whether to clear the cookie (it changed to empty, and the request
+    had one), and whether a stored session needs a new id (it was cleared on the way)."""
     accessed = getattr(session, "accessed", True)
     modified = getattr(session, "modified", True)
+    renewed = bool(getattr(session, "renewed", False))
     if modified and session:
-        return accessed, json.dumps(session).encode("utf-8"), False
-    return accessed, None, bool(modified and had_cookie)
+        return accessed, json.dumps(session).encode("utf-8"), False, renewed
+    return accessed, None, bool(modified and had_cookie), False
 
 
 class SessionMiddleware:
@@ -169,11 +174,14 @@ class SessionMiddleware:
             return
         headers = [(bytes(k), bytes(v)) for k, v in scope.get("headers", ())]
         payload = self._layer.read(headers, int(time.time()))
+        # With a store: the id the cookie's signature vouches for (even when Redis could
+        # not give its session back: a logout still ends it).
         session_id = None
         if self._store is None:
             scope["session"] = _load(payload)
         else:
-            payload, session_id = await self._fetch(payload)
+            session_id = payload.decode("ascii") if payload is not None else None
+            payload = await self._fetch(session_id)
             scope["session"] = _load(payload, payload)
         layer = self._layer
 
@@ -185,7 +193,8 @@ class SessionMiddleware:
                 return  # the rest of a response replaced by the 500 below
             if message["type"] == "http.response.start":
                 try:
-                    accessed, store, clear = _outcome(scope["session"], payload is not None)
+                    had = payload is not None or session_id is not None
+                    accessed, store, clear, renew = _outcome(scope["session"], had)
                 except Exception:
                     # A value JSON has no form for: the session cannot be kept (a 500, as
                     # Starlette's error middleware answers around the session's).
@@ -204,8 +213,12 @@ class SessionMiddleware:
                         headers = [(k, v) for k, v in headers if bytes(k).lower() != b"vary"]
                         headers.append((b"vary", ", ".join([*vary, "Cookie"]).encode("latin-1")))
                     if store is not None and self._store is not None:
-                        kept_id = session_id or layer.new_id()
+                        # The id stays only for a session read from the store, not renewed.
+                        keeps = payload is not None and not renew and session_id is not None
+                        kept_id = session_id if keeps else layer.new_id()
                         await self._save("SET", kept_id, store)
+                        if renew and session_id is not None:
+                            await self._save("DEL", session_id)
                         headers.append((b"set-cookie", layer.id_cookie(kept_id, int(time.time()))))
                     elif store is not None:
                         headers.append((b"set-cookie", layer.set_cookie(store, int(time.time()))))
@@ -218,18 +231,18 @@ class SessionMiddleware:
 
         await self.app(scope, receive, send_with_cookie)
 
-    async def _fetch(self, found: Optional[bytes]) -> tuple[Optional[bytes], Optional[str]]:
-        """The stored session (its JSON) and id the cookie's verified id `found` names;
-        nothing when there is none, or Redis failed."""
-        if found is None:
-            return None, None
-        session_id = found.decode("ascii")
+    async def _fetch(self, session_id: Optional[str]) -> Optional[bytes]:
+        """The stored session (its JSON) the cookie's verified `session_id` names; None when
+        there is none, or Redis failed (tried again once if the connection broke)."""
+        if session_id is None:
+            return None
+        key = self.options["key_prefix"] + session_id
         try:
-            data = await execute(self._store, "GET", self.options["key_prefix"] + session_id)
+            data: Optional[bytes] = await execute(self._store, "GET", key, again_if_cut=True)
         except StoreError as exc:
             report_store_failure(f"session store failed (a new session is used): {exc}")
-            return None, None
-        return (data, session_id) if data is not None else (None, None)
+            return None
+        return data
 
     async def _save(self, command: str, session_id: str, data: Optional[bytes] = None) -> None:
         key = self.options["key_prefix"] + session_id
@@ -239,7 +252,7 @@ class SessionMiddleware:
             if self.options["max_age"] is not None:
                 args += ["EX", max(1, int(self.options["max_age"]))]
         try:
-            await execute(self._store, *args)
+            await execute(self._store, *args, again_if_cut=True)
         except StoreError as exc:
             report_store_failure(f"session store failed (the session was not saved): {exc}")
 
