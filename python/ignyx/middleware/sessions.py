@@ -214,8 +214,8 @@ class SessionMiddleware:
                         headers.append((b"vary", ", ".join([*vary, "Cookie"]).encode("latin-1")))
                     if store is not None and self._store is not None:
                         # The id stays only for a session read from the store, not renewed.
-                        keeps = payload is not None and not renew and session_id is not None
-                        kept_id = session_id if keeps else layer.new_id()
+                        kept = session_id if payload is not None and not renew else None
+                        kept_id = kept if kept is not None else layer.new_id()
                         await self._save("SET", kept_id, store)
                         if renew and session_id is not None:
                             await self._save("DEL", session_id)
