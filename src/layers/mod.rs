@@ -26,7 +26,7 @@ pub use py::{
     config as cors_config, layer_of, BodyEncoder, CompressionLayer, CorsLayer, RateLimiter,
     SessionLayer,
 };
-pub use ratelimit::{Checked, RateLimit};
+pub use ratelimit::{Checked, ClientKey, RateLimit, Verdict};
 pub use redirect::{request_host, temporary as redirect_to, url as request_url, Answer};
 pub use sessions::{new_session_id, seconds_now, session_json, Found, Sessions, StoreWrite};
 
@@ -49,17 +49,17 @@ pub enum LimitKey {
 }
 
 impl LimitKey {
-    fn of(&self, head: &Head<'_>) -> String {
+    fn of(&self, head: &Head<'_>) -> ClientKey {
         if let Self::Header(name) = self {
             if let Some(value) = head.headers.get(name) {
                 // Latin-1, as the ASGI form reads it: every byte value a key of its own.
                 let text: String = value.as_bytes().iter().map(|&b| char::from(b)).collect();
-                return format!("h:{text}");
+                return ClientKey::Text(format!("h:{text}").into());
             }
         }
         match head.client {
-            Some(address) => address.to_string(),
-            None => "unknown".to_owned(),
+            Some(address) => ClientKey::Address(address),
+            None => ClientKey::Text("unknown".into()),
         }
     }
 }
@@ -76,8 +76,8 @@ pub struct Passage {
     passed: usize,
     origin: Option<HeaderValue>,
     encoding: Option<Encoding>,
-    /// A rate limit's headers for the response.
-    limited: Option<Box<HeaderMap>>,
+    /// What a rate limit's headers tell the response.
+    limited: Option<Verdict>,
 }
 
 /// The sessions layer a request passed, and the session its cookie gave.
@@ -152,8 +152,8 @@ impl Layers {
                     None
                 }
                 Layer::RateLimit(limit, key) => match limit.check(&key.of(head)).await {
-                    Checked::Pass(headers) => {
-                        passage.limited = headers;
+                    Checked::Pass(verdict) => {
+                        passage.limited = verdict;
                         None
                     }
                     Checked::Refused(answer) => Some(answer),
@@ -201,9 +201,9 @@ impl Layers {
                 }
                 // The session's headers were settled with the reply, under the GIL.
                 Layer::Sessions(_) => write_session(headers),
-                Layer::RateLimit(..) => {
-                    if let Some(limited) = &passage.limited {
-                        RateLimit::merge_headers(limited, headers);
+                Layer::RateLimit(limit, _) => {
+                    if let Some(verdict) = &passage.limited {
+                        limit.write_headers(verdict, headers);
                     }
                 }
                 Layer::TrustedHosts(_) | Layer::HttpsRedirect => {}

@@ -12,7 +12,9 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use super::cors::{Cors, CorsConfig};
 use super::ratelimit::{self, OnError, RateLimit, Storage};
 use super::sessions::SessionStore;
-use super::{Checked, Compression, Encoder, Encoding, Layer, LimitKey, Sessions, TrustedHosts};
+use super::{
+    Checked, ClientKey, Compression, Encoder, Encoding, Layer, LimitKey, Sessions, TrustedHosts,
+};
 use crate::store::{resolve, Redis, StoreError};
 
 /// `ignyx._core.CorsLayer`: the engine's CORS, configured like Starlette's `CORSMiddleware`.
@@ -424,19 +426,24 @@ impl RateLimiter {
     /// answer refusing it.
     fn check(&self, py: Python<'_>, future: Py<PyAny>, key: String) -> PyResult<()> {
         let limit = self.limit.clone();
-        let checking = async move { limit.check(&key).await };
+        let key = ClientKey::Text(key.into());
+        let checking = async move {
+            let checked = limit.check(&key).await;
+            (limit, checked)
+        };
         // A limit kept in memory decides at once, here.
         let mut checking = Box::pin(checking);
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        if let std::task::Poll::Ready(checked) = checking.as_mut().poll(&mut context) {
-            let outcome = checked_to_python(py, checked)?;
+        if let std::task::Poll::Ready((limit, checked)) = checking.as_mut().poll(&mut context) {
+            let outcome = checked_to_python(py, &limit, checked)?;
             future.call_method1(py, pyo3::intern!(py, "set_result"), (outcome,))?;
             return Ok(());
         }
         Redis::spawn_task(async move {
-            let checked = checking.await;
+            let (limit, checked) = checking.await;
             Python::with_gil(|py| {
-                let outcome = checked_to_python(py, checked).map_err(|e| StoreError(e.to_string()));
+                let outcome =
+                    checked_to_python(py, &limit, checked).map_err(|e| StoreError(e.to_string()));
                 resolve(py, &future, outcome);
             });
         });
@@ -444,13 +451,17 @@ impl RateLimiter {
     }
 }
 
-fn checked_to_python(py: Python<'_>, checked: Checked) -> PyResult<PyObject> {
+fn checked_to_python(py: Python<'_>, limit: &RateLimit, checked: Checked) -> PyResult<PyObject> {
     Ok(match checked {
         Checked::Pass(None) => py.None(),
-        Checked::Pass(Some(headers)) => (0, header_list(py, &headers)?, PyBytes::new(py, b""))
-            .into_pyobject(py)?
-            .into_any()
-            .unbind(),
+        Checked::Pass(Some(verdict)) => {
+            let mut headers = HeaderMap::with_capacity(4);
+            limit.write_headers(&verdict, &mut headers);
+            (0, header_list(py, &headers)?, PyBytes::new(py, b""))
+                .into_pyobject(py)?
+                .into_any()
+                .unbind()
+        }
         Checked::Refused((status, headers, body)) => (
             status.as_u16(),
             header_list(py, &headers)?,

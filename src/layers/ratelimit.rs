@@ -12,6 +12,8 @@
 //! Redis (`redis://`, `rediss://`: every worker and host shares it, on Redis's clock).
 
 use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +42,26 @@ impl Window {
     /// N requests pass at once.
     fn capacity(self) -> u64 {
         self.interval() * self.limit
+    }
+}
+
+/// The most windows one rule may have (their TATs are kept on the stack while checked).
+pub const MAX_WINDOWS: usize = 8;
+
+/// Whom a request is counted for: a client's address (no allocation to look it up), or a
+/// text (a header's value, what a Python function returned).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum ClientKey {
+    Address(IpAddr),
+    Text(Box<str>),
+}
+
+impl fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Address(address) => address.fmt(f),
+            Self::Text(text) => f.write_str(text),
+        }
     }
 }
 
@@ -79,7 +101,7 @@ pub fn parse_rule(text: &str) -> Result<Vec<Window>, String> {
             .ok_or_else(invalid)?;
         windows.push(Window { limit, period });
     }
-    if windows.is_empty() {
+    if windows.is_empty() || windows.len() > MAX_WINDOWS {
         return Err(invalid());
     }
     Ok(windows)
@@ -99,23 +121,22 @@ pub struct Verdict {
 }
 
 /// GCRA over `windows` at `now`, from each window's TAT before the request (0: none yet):
-/// the verdict, and the TATs to store when it passes.
-pub fn decide(windows: &[Window], now: u64, tats: &[u64]) -> (Verdict, Option<Vec<u64>>) {
+/// the verdict, with the TATs to store when it passes written into `next`.
+pub fn decide(windows: &[Window], now: u64, tats: &[u64], next: &mut [u64]) -> Verdict {
     let mut allowed = true;
     let mut retry = 0;
-    let mut next = Vec::with_capacity(windows.len());
-    for (window, &tat) in windows.iter().zip(tats) {
+    for ((window, &tat), slot) in windows.iter().zip(tats).zip(next.iter_mut()) {
         let tat = tat.max(now);
         let after = tat + window.interval();
         if after - now > window.capacity() {
             allowed = false;
             retry = retry.max(after - now - window.capacity());
         }
-        next.push(after);
+        *slot = after;
     }
     // The window with the fewest requests left, as it stands after this one.
     let mut report = (u64::MAX, 0, 0);
-    for ((window, &tat), &after) in windows.iter().zip(tats).zip(&next) {
+    for ((window, &tat), &after) in windows.iter().zip(tats).zip(next.iter()) {
         let ahead = if allowed {
             after - now
         } else {
@@ -126,14 +147,13 @@ pub fn decide(windows: &[Window], now: u64, tats: &[u64]) -> (Verdict, Option<Ve
             report = (remaining, window.limit, ahead);
         }
     }
-    let verdict = Verdict {
+    Verdict {
         allowed,
         limit: report.1,
         remaining: report.0,
         reset: seconds_up(report.2),
         retry_after: if allowed { 0 } else { seconds_up(retry).max(1) },
-    };
-    (verdict, allowed.then_some(next))
+    }
 }
 
 fn seconds_up(micros: u64) -> u64 {
@@ -156,29 +176,31 @@ pub struct Memory {
 
 #[derive(Default)]
 struct MemoryState {
-    tats: HashMap<Box<str>, Box<[u64]>>,
+    tats: HashMap<ClientKey, Box<[u64]>>,
     /// Size of the map after the last sweep.
     swept_at: usize,
 }
 
 impl Memory {
-    fn hit(&self, windows: &[Window], key: &str) -> Verdict {
+    fn hit(&self, windows: &[Window], key: &ClientKey) -> Verdict {
         self.hit_at(windows, key, monotonic_micros())
     }
 
-    fn hit_at(&self, windows: &[Window], key: &str, now: u64) -> Verdict {
+    fn hit_at(&self, windows: &[Window], key: &ClientKey, now: u64) -> Verdict {
+        let mut next = [0; MAX_WINDOWS];
+        let next = &mut next[..windows.len()];
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let zeros;
-        let tats = match state.tats.get(key) {
-            Some(tats) => &tats[..],
-            None => {
-                zeros = vec![0; windows.len()];
-                &zeros[..]
+        // A client seen before: its TATs updated in place.
+        if let Some(tats) = state.tats.get_mut(key) {
+            let verdict = decide(windows, now, tats, next);
+            if verdict.allowed {
+                tats.copy_from_slice(next);
             }
-        };
-        let (verdict, next) = decide(windows, now, tats);
-        if let Some(next) = next {
-            state.tats.insert(key.into(), next.into_boxed_slice());
+            return verdict;
+        }
+        let verdict = decide(windows, now, &[0; MAX_WINDOWS][..windows.len()], next);
+        if verdict.allowed {
+            state.tats.insert(key.clone(), next.into());
             if state.tats.len() >= 1024 && state.tats.len() >= 2 * state.swept_at {
                 state.tats.retain(|_, tats| tats.iter().any(|&t| t > now));
                 state.swept_at = state.tats.len();
@@ -244,6 +266,8 @@ pub struct RateLimit {
     headers: bool,
     /// `RateLimit-Policy`: every window, as `limit;w=seconds`.
     policy: HeaderValue,
+    /// Each window's limit as a header value, made once.
+    limits: Vec<(u64, HeaderValue)>,
     /// Called with a message when the storage fails (at most once a second).
     report: Box<dyn Fn(&str) + Send + Sync>,
     reported: Mutex<Option<Instant>>,
@@ -251,8 +275,8 @@ pub struct RateLimit {
 
 /// The outcome of a check, for the request's way in and out.
 pub enum Checked {
-    /// It passes; these headers go on its response.
-    Pass(Option<Box<HeaderMap>>),
+    /// It passes; with the verdict its response's headers tell, when the rule adds them.
+    Pass(Option<Verdict>),
     /// It is answered here (429, or 503 when the storage failed and the rule fails closed).
     Refused(Answer),
 }
@@ -272,6 +296,7 @@ impl RateLimit {
             .join(", ");
         Self {
             policy: HeaderValue::from_str(&policy).expect("digits and punctuation"),
+            limits: windows.iter().map(|w| (w.limit, HeaderValue::from(w.limit))).collect(),
             windows,
             storage,
             on_error,
@@ -282,15 +307,13 @@ impl RateLimit {
     }
 
     /// Counts a request from `key` (a client's address, a header's value, ...).
-    pub async fn check(&self, key: &str) -> Checked {
+    pub async fn check(&self, key: &ClientKey) -> Checked {
         let verdict = match &self.storage {
             Storage::Memory(memory) => Ok(memory.hit(&self.windows, key)),
             Storage::Redis { redis, prefix } => self.hit_redis(redis, prefix, key).await,
         };
         match verdict {
-            Ok(verdict) if verdict.allowed => {
-                Checked::Pass(self.headers.then(|| Box::new(self.headers_of(&verdict))))
-            }
+            Ok(verdict) if verdict.allowed => Checked::Pass(self.headers.then_some(verdict)),
             Ok(verdict) => Checked::Refused(self.refusal(&verdict)),
             Err(message) => {
                 self.report_failure(&message);
@@ -306,7 +329,7 @@ impl RateLimit {
         &self,
         redis: &Arc<Redis>,
         prefix: &str,
-        key: &str,
+        key: &ClientKey,
     ) -> Result<Verdict, String> {
         let keys: Vec<String> = self
             .windows
@@ -338,44 +361,39 @@ impl RateLimit {
         if tats.len() != self.windows.len() {
             return Err("unexpected reply from the rate-limit script".into());
         }
-        let (mut verdict, _) = decide(&self.windows, now.max(0) as u64, &tats);
+        let mut next = [0; MAX_WINDOWS];
+        let next = &mut next[..tats.len()];
+        let mut verdict = decide(&self.windows, now.max(0) as u64, &tats, next);
         // Redis decided, atomically; its answer stands.
         verdict.allowed = reply[0] == 1;
         Ok(verdict)
     }
 
-    /// Adds `ours` to a response's headers, unless a rate limit inside this one (a
-    /// route's) set them already with fewer requests left: the closer limit is told.
-    pub fn merge_headers(ours: &HeaderMap, response: &mut HeaderMap) {
-        let remaining = |headers: &HeaderMap| {
-            headers
-                .get(&REMAINING)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
-        };
-        if let (Some(theirs), Some(mine)) = (remaining(response), remaining(ours)) {
-            if theirs <= mine {
-                return;
-            }
+    /// Writes the `RateLimit-*` headers of `verdict` into a response's, unless a rate limit
+    /// inside this one (a route's) wrote them already with fewer requests left: the closer
+    /// limit is the one told.
+    pub fn write_headers(&self, verdict: &Verdict, headers: &mut HeaderMap) {
+        let theirs = headers
+            .get(&REMAINING)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if theirs.is_some_and(|theirs| theirs <= verdict.remaining) {
+            return;
         }
-        for (name, value) in ours {
-            response.insert(name, value.clone());
-        }
-    }
-
-    fn headers_of(&self, verdict: &Verdict) -> HeaderMap {
-        let mut headers = HeaderMap::with_capacity(5);
-        let number = |n: u64| HeaderValue::from(n);
-        headers.insert(LIMIT.clone(), number(verdict.limit));
+        // Room for the four at once: one growth of the map at most, not one per header.
+        headers.reserve(4);
+        let limit = self.limits.iter().find(|(n, _)| *n == verdict.limit);
+        let limit = limit.map_or_else(|| number(verdict.limit), |(_, value)| value.clone());
+        headers.insert(LIMIT.clone(), limit);
         headers.insert(REMAINING.clone(), number(verdict.remaining));
         headers.insert(RESET.clone(), number(verdict.reset));
         headers.insert(POLICY.clone(), self.policy.clone());
-        headers
     }
 
     /// The 429: FastAPI's body for `HTTPException(429)`, `Retry-After` and the headers.
     fn refusal(&self, verdict: &Verdict) -> Answer {
-        let mut headers = self.headers_of(verdict);
+        let mut headers = HeaderMap::with_capacity(6);
+        self.write_headers(verdict, &mut headers);
         headers.insert(RETRY_AFTER, HeaderValue::from(verdict.retry_after));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let body = Bytes::from_static(br#"{"detail":"Too Many Requests"}"#);
@@ -394,6 +412,16 @@ impl RateLimit {
             OnError::Closed => "refusing requests with 503",
         };
         (self.report)(&format!("rate limit storage failed ({policy}): {message}"));
+    }
+}
+
+/// A number as a header value; the small ones made once.
+fn number(n: u64) -> HeaderValue {
+    static SMALL: LazyLock<Vec<HeaderValue>> =
+        LazyLock::new(|| (0..=1024u64).map(HeaderValue::from).collect());
+    match SMALL.get(n as usize) {
+        Some(value) => value.clone(),
+        None => HeaderValue::from(n),
     }
 }
 
@@ -419,6 +447,10 @@ mod tests {
 
     fn rule(text: &str) -> Vec<Window> {
         parse_rule(text).unwrap()
+    }
+
+    fn text(key: &str) -> ClientKey {
+        ClientKey::Text(key.into())
     }
 
     #[test]
@@ -477,19 +509,21 @@ mod tests {
         let mut tats = vec![0];
         let now = 1_000 * SECOND;
         for left in (0..5).rev() {
-            let (verdict, next) = decide(&windows, now, &tats);
+            let mut next = vec![0; 1];
+            let verdict = decide(&windows, now, &tats, &mut next);
             assert!(verdict.allowed);
             assert_eq!(verdict.remaining, left);
-            tats = next.unwrap();
+            tats = next;
         }
-        let (verdict, next) = decide(&windows, now, &tats);
-        assert!(!verdict.allowed && next.is_none());
+        let mut next = vec![0; 1];
+        let verdict = decide(&windows, now, &tats, &mut next);
+        assert!(!verdict.allowed);
         assert_eq!(
             (verdict.remaining, verdict.retry_after, verdict.reset),
             (0, 12, 60)
         );
         // One interval (12 s) later, one more passes.
-        let (verdict, _) = decide(&windows, now + 12 * SECOND, &tats);
+        let verdict = decide(&windows, now + 12 * SECOND, &tats, &mut next);
         assert!(verdict.allowed);
         assert_eq!(verdict.remaining, 0);
     }
@@ -500,8 +534,9 @@ mod tests {
         let mut tats = vec![0, 0];
         let mut passed = 0;
         for second in 10..20 {
-            let (verdict, next) = decide(&windows, second * SECOND, &tats);
-            if let Some(next) = next {
+            let mut next = vec![0; 2];
+            let verdict = decide(&windows, second * SECOND, &tats, &mut next);
+            if verdict.allowed {
                 tats = next;
                 passed += 1;
             } else {
@@ -517,14 +552,18 @@ mod tests {
         let memory = Memory::default();
         let windows = rule("1/second");
         for i in 0..1500 {
-            memory.hit_at(&windows, &format!("early-{i}"), SECOND);
+            memory.hit_at(&windows, &text(&format!("early-{i}")), SECOND);
         }
-        assert!(!memory.hit_at(&windows, "early-0", SECOND).allowed);
+        assert!(!memory.hit_at(&windows, &text("early-0"), SECOND).allowed);
         for i in 0..600 {
-            memory.hit_at(&windows, &format!("late-{i}"), 100 * SECOND);
+            memory.hit_at(&windows, &text(&format!("late-{i}")), 100 * SECOND);
         }
         let held = memory.state.lock().unwrap().tats.len();
         assert!(held < 1000, "{held} clients kept");
-        assert!(memory.hit_at(&windows, "early-0", 100 * SECOND).allowed);
+        assert!(
+            memory
+                .hit_at(&windows, &text("early-0"), 100 * SECOND)
+                .allowed
+        );
     }
 }
