@@ -216,7 +216,16 @@ pub async fn handle(
                     secure: peers.secure,
                     client: peers.client.map(|address| address.ip()),
                 };
-                let (passage, answer, found) = layers.enter(&head).await;
+                let mut entry = layers.enter(&head);
+                if entry.waiting {
+                    layers.finish_entry(&head, &mut entry).await;
+                }
+                let layers::Entry {
+                    passage,
+                    answer,
+                    session: found,
+                    ..
+                } = entry;
                 if let Some((status, headers, body)) = answer {
                     let response = respond(Reply::full(status, headers, body), to_loop);
                     break 'answer leave_layers(layers, &passage, response, None);

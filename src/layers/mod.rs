@@ -80,6 +80,16 @@ pub struct Passage {
     limited: Option<Verdict>,
 }
 
+/// A request on its way in through the layers.
+pub struct Entry {
+    pub passage: Passage,
+    /// A layer's answer instead of the app's.
+    pub answer: Option<Answer>,
+    pub session: Option<FoundSession>,
+    /// Stopped before a layer that must wait (see `Layers::finish_entry`).
+    pub waiting: bool,
+}
+
 /// The sessions layer a request passed, and the session its cookie gave.
 pub type FoundSession = (Arc<Sessions>, Found);
 
@@ -120,19 +130,56 @@ impl Layers {
         self.layers.is_empty()
     }
 
-    /// Takes a request through the layers, outermost first: the answer of the first one
-    /// that answers it instead of the app (a preflight, a refused host, a redirect, a rate
-    /// limit's 429), what the way out needs, and the session found. Only a rate limit kept
-    /// in Redis waits.
-    pub async fn enter(&self, head: &Head<'_>) -> (Passage, Option<Answer>, Option<FoundSession>) {
-        let mut passage = Passage {
-            passed: 0,
-            origin: None,
-            encoding: None,
-            limited: None,
+    /// Takes a request through the layers, outermost first, as far as they go without
+    /// waiting: the answer of the first one that answers it instead of the app (a
+    /// preflight, a refused host, a redirect), what the way out needs, and the session
+    /// found. When a layer must wait (a rate limit's check, a session read from Redis), the
+    /// entry stops before it, `waiting`, and `finish_entry` takes it the rest of the way: an
+    /// app without such layers never awaits here.
+    pub fn enter(&self, head: &Head<'_>) -> Entry {
+        let mut entry = Entry {
+            passage: Passage {
+                passed: 0,
+                origin: None,
+                encoding: None,
+                limited: None,
+            },
+            answer: None,
+            session: None,
+            waiting: false,
         };
-        let mut session = None;
-        for layer in &self.layers {
+        self.advance(head, &mut entry);
+        entry
+    }
+
+    /// Takes a `waiting` entry through the rest of the layers.
+    pub async fn finish_entry(&self, head: &Head<'_>, entry: &mut Entry) {
+        while entry.waiting {
+            entry.waiting = false;
+            match &self.layers[entry.passage.passed] {
+                Layer::Sessions(sessions) => {
+                    let found = sessions.find(head.headers, sessions::seconds_now()).await;
+                    entry.session = Some((sessions.clone(), found));
+                }
+                Layer::RateLimit(limit, key) => match limit.check(&key.of(head)).await {
+                    Checked::Pass(verdict) => entry.passage.limited = verdict,
+                    Checked::Refused(answer) => {
+                        entry.answer = Some(answer);
+                        return;
+                    }
+                },
+                _ => unreachable!("only sessions and rate limits wait"),
+            }
+            entry.passage.passed += 1;
+            self.advance(head, entry);
+        }
+    }
+
+    /// Runs the layers from where `entry` stands until one answers, one must wait, or all
+    /// are passed.
+    fn advance(&self, head: &Head<'_>, entry: &mut Entry) {
+        let passage = &mut entry.passage;
+        for layer in &self.layers[passage.passed..] {
             let answer = match layer {
                 Layer::Cors(cors) => {
                     passage.origin = head.headers.get(ORIGIN).cloned();
@@ -146,25 +193,17 @@ impl Layers {
                     passage.encoding = compression.negotiate(head.headers);
                     None
                 }
-                Layer::Sessions(sessions) => {
-                    let found = sessions.find(head.headers, sessions::seconds_now()).await;
-                    session = Some((sessions.clone(), found));
-                    None
+                Layer::Sessions(_) | Layer::RateLimit(..) => {
+                    entry.waiting = true;
+                    return;
                 }
-                Layer::RateLimit(limit, key) => match limit.check(&key.of(head)).await {
-                    Checked::Pass(verdict) => {
-                        passage.limited = verdict;
-                        None
-                    }
-                    Checked::Refused(answer) => Some(answer),
-                },
             };
             if answer.is_some() {
-                return (passage, answer, session);
+                entry.answer = answer;
+                return;
             }
             passage.passed += 1;
         }
-        (passage, None, session)
     }
 
     /// Takes a response out through the layers the request passed, innermost first: CORS

@@ -296,7 +296,10 @@ impl RateLimit {
             .join(", ");
         Self {
             policy: HeaderValue::from_str(&policy).expect("digits and punctuation"),
-            limits: windows.iter().map(|w| (w.limit, HeaderValue::from(w.limit))).collect(),
+            limits: windows
+                .iter()
+                .map(|w| (w.limit, HeaderValue::from(w.limit)))
+                .collect(),
             windows,
             storage,
             on_error,
