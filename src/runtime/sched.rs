@@ -4,9 +4,11 @@
 //! default policy every hand-off wakes the other thread and preempts the current one,
 //! which costs a context switch per request when they share a core. `SCHED_BATCH`
 //! tells the kernel these threads are throughput work: a woken thread waits for the
-//! current one's slice, so work is handed over in batches.
+//! current one's slice, so work is handed over in batches. `SCHED_BATCH` is Linux's; on
+//! other systems the threads keep the default policy.
 
 /// Marks the calling thread `SCHED_BATCH`; returns the policy it had, to restore later.
+#[cfg(target_os = "linux")]
 pub fn batch_current_thread() -> Option<i32> {
     // SAFETY: plain syscalls on the calling thread with a valid, zeroed sched_param.
     unsafe {
@@ -19,8 +21,15 @@ pub fn batch_current_thread() -> Option<i32> {
     }
 }
 
+/// Elsewhere: nothing to change, nothing to restore.
+#[cfg(not(target_os = "linux"))]
+pub fn batch_current_thread() -> Option<i32> {
+    None
+}
+
 /// Puts back the policy `batch_current_thread` replaced.
 pub fn restore_current_thread(previous: Option<i32>) {
+    #[cfg(target_os = "linux")]
     if let Some(policy) = previous {
         // SAFETY: as above.
         unsafe {
@@ -28,4 +37,6 @@ pub fn restore_current_thread(previous: Option<i32>) {
             libc::sched_setscheduler(0, policy, &param);
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = previous;
 }
