@@ -11,8 +11,10 @@ A limit is one or more windows, ``"10/second;1000/hour"`` (as slowapi writes the
 by GCRA: each window lets its N requests through at once, then one per period/N, and a
 request counts only when every window lets it pass. A refused request gets 429
 ``{"detail": "Too Many Requests"}`` with ``Retry-After``; every response may carry the
-IETF draft's ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` and
-``RateLimit-Policy`` headers.
+IETF draft's two fields (draft-ietf-httpapi-ratelimit-headers): ``RateLimit-Policy`` names
+every window of the limit with its quota and length (``"100/60s";q=100;w=60``), and
+``RateLimit`` tells, for the window with the fewest requests left, how many are left and the
+seconds until it is whole again (``"100/60s";r=42;t=25``).
 
 Requests are counted per client address by default (behind a proxy, the address the
 server's trusted proxy headers give: a client cannot pick its own), per header value with

@@ -111,7 +111,8 @@ pub fn parse_rule(text: &str) -> Result<Vec<Window>, String> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub allowed: bool,
-    /// Of the window with the fewest requests left.
+    /// The window with the fewest requests left (its index in the rule), and its limit.
+    pub window: usize,
     pub limit: u64,
     pub remaining: u64,
     /// Seconds until that window is whole again.
@@ -135,8 +136,8 @@ pub fn decide(windows: &[Window], now: u64, tats: &[u64], next: &mut [u64]) -> V
         *slot = after;
     }
     // The window with the fewest requests left, as it stands after this one.
-    let mut report = (u64::MAX, 0, 0);
-    for ((window, &tat), &after) in windows.iter().zip(tats).zip(next.iter()) {
+    let mut report = (u64::MAX, 0, 0, 0);
+    for (index, ((window, &tat), &after)) in windows.iter().zip(tats).zip(next.iter()).enumerate() {
         let ahead = if allowed {
             after - now
         } else {
@@ -144,11 +145,12 @@ pub fn decide(windows: &[Window], now: u64, tats: &[u64], next: &mut [u64]) -> V
         };
         let remaining = window.capacity().saturating_sub(ahead) / window.interval();
         if remaining < report.0 {
-            report = (remaining, window.limit, ahead);
+            report = (remaining, window.limit, ahead, index);
         }
     }
     Verdict {
         allowed,
+        window: report.3,
         limit: report.1,
         remaining: report.0,
         reset: seconds_up(report.2),
@@ -264,10 +266,10 @@ pub struct RateLimit {
     on_error: OnError,
     /// `RateLimit-*` headers on every response it lets through.
     headers: bool,
-    /// `RateLimit-Policy`: every window, as `limit;w=seconds`.
+    /// `RateLimit-Policy`: every window, as `"name";q=limit;w=seconds`.
     policy: HeaderValue,
-    /// Each window's limit as a header value, made once.
-    limits: Vec<(u64, HeaderValue)>,
+    /// Each window's name in the two fields: `"100/60s"`.
+    names: Vec<String>,
     /// Called with a message when the storage fails (at most once a second).
     report: Box<dyn Fn(&str) + Send + Sync>,
     reported: Mutex<Option<Instant>>,
@@ -289,17 +291,19 @@ impl RateLimit {
         headers: bool,
         report: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Self {
+        let names: Vec<String> = windows
+            .iter()
+            .map(|w| format!("{}/{}s", w.limit, w.period / 1_000_000))
+            .collect();
         let policy = windows
             .iter()
-            .map(|w| format!("{};w={}", w.limit, w.period / 1_000_000))
+            .zip(&names)
+            .map(|(w, name)| format!("\"{name}\";q={};w={}", w.limit, w.period / 1_000_000))
             .collect::<Vec<_>>()
             .join(", ");
         Self {
             policy: HeaderValue::from_str(&policy).expect("digits and punctuation"),
-            limits: windows
-                .iter()
-                .map(|w| (w.limit, HeaderValue::from(w.limit)))
-                .collect(),
+            names,
             windows,
             storage,
             on_error,
@@ -372,30 +376,32 @@ impl RateLimit {
         Ok(verdict)
     }
 
-    /// Writes the `RateLimit-*` headers of `verdict` into a response's, unless a rate limit
-    /// inside this one (a route's) wrote them already with fewer requests left: the closer
-    /// limit is the one told.
+    /// Writes the `RateLimit` and `RateLimit-Policy` fields of `verdict` (the IETF draft's:
+    /// `RateLimit: "100/60s";r=42;t=25`, the window with the fewest requests left, and every
+    /// window of the rule) into a response's headers, unless a rate limit inside this one (a
+    /// route's) wrote them already with fewer requests left: the closer limit is the one
+    /// told.
     pub fn write_headers(&self, verdict: &Verdict, headers: &mut HeaderMap) {
-        let theirs = headers
-            .get(&REMAINING)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if theirs.is_some_and(|theirs| theirs <= verdict.remaining) {
+        if headers
+            .get(&RATELIMIT)
+            .and_then(remaining_in)
+            .is_some_and(|theirs| theirs <= verdict.remaining)
+        {
             return;
         }
-        // Room for the four at once: one growth of the map at most, not one per header.
-        headers.reserve(4);
-        let limit = self.limits.iter().find(|(n, _)| *n == verdict.limit);
-        let limit = limit.map_or_else(|| number(verdict.limit), |(_, value)| value.clone());
-        headers.insert(LIMIT.clone(), limit);
-        headers.insert(REMAINING.clone(), number(verdict.remaining));
-        headers.insert(RESET.clone(), number(verdict.reset));
+        let name = &self.names[verdict.window];
+        let value = format!("\"{name}\";r={};t={}", verdict.remaining, verdict.reset);
+        headers.reserve(2);
+        headers.insert(
+            RATELIMIT.clone(),
+            HeaderValue::try_from(value).expect("plain text"),
+        );
         headers.insert(POLICY.clone(), self.policy.clone());
     }
 
     /// The 429: FastAPI's body for `HTTPException(429)`, `Retry-After` and the headers.
     fn refusal(&self, verdict: &Verdict) -> Answer {
-        let mut headers = HeaderMap::with_capacity(6);
+        let mut headers = HeaderMap::with_capacity(4);
         self.write_headers(verdict, &mut headers);
         headers.insert(RETRY_AFTER, HeaderValue::from(verdict.retry_after));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -418,14 +424,11 @@ impl RateLimit {
     }
 }
 
-/// A number as a header value; the small ones made once.
-fn number(n: u64) -> HeaderValue {
-    static SMALL: LazyLock<Vec<HeaderValue>> =
-        LazyLock::new(|| (0..=1024u64).map(HeaderValue::from).collect());
-    match SMALL.get(n as usize) {
-        Some(value) => value.clone(),
-        None => HeaderValue::from(n),
-    }
+/// The `r` (remaining) of a `RateLimit` field.
+fn remaining_in(value: &HeaderValue) -> Option<u64> {
+    let text = value.to_str().ok()?;
+    let (_, after) = text.split_once(";r=")?;
+    after.split(';').next()?.trim().parse().ok()
 }
 
 /// The answer when the storage failed and the rule fails closed.
@@ -437,9 +440,7 @@ fn unavailable() -> Answer {
     (StatusCode::SERVICE_UNAVAILABLE, headers, body)
 }
 
-static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 #[cfg(test)]
@@ -548,6 +549,23 @@ mod tests {
             }
         }
         assert_eq!(passed, 3);
+    }
+
+    #[test]
+    fn the_headers_are_the_drafts_two_fields() {
+        let storage = Storage::Memory(Memory::default());
+        let limit = RateLimit::new(rule("2/second;3/minute"), storage, OnError::Open, true, Box::new(|_| {}));
+        let verdict = decide(&limit.windows, SECOND, &[0, 0], &mut [0, 0]);
+        let mut headers = HeaderMap::new();
+        limit.write_headers(&verdict, &mut headers);
+        assert_eq!(headers["ratelimit-policy"], r#""2/1s";q=2;w=1, "3/60s";q=3;w=60"#);
+        assert_eq!(headers["ratelimit"], r#""2/1s";r=1;t=1"#);
+        // A limit inside with fewer left keeps its fields.
+        let inner = HeaderValue::from_static(r#""5/60s";r=0;t=60"#);
+        let mut headers = HeaderMap::new();
+        headers.insert(RATELIMIT.clone(), inner.clone());
+        limit.write_headers(&verdict, &mut headers);
+        assert_eq!(headers["ratelimit"], inner);
     }
 
     #[test]

@@ -103,11 +103,12 @@ def _with_length(headers: list[tuple[bytes, bytes]], body: bytes) -> list[tuple[
 
 
 def _remaining(headers: Any) -> Optional[int]:
-    """The ``RateLimit-Remaining`` among `headers`, if any."""
+    """The requests left (``r``) that a ``RateLimit`` field among `headers` tells, if any."""
     for name, value in headers:
-        if bytes(name).lower() == b"ratelimit-remaining":
+        if bytes(name).lower() == b"ratelimit":
+            _, found, rest = bytes(value).partition(b";r=")
             try:
-                return int(bytes(value))
+                return int(rest.split(b";")[0]) if found else None
             except ValueError:
                 return None
     return None
