@@ -268,8 +268,8 @@ pub struct RateLimit {
     headers: bool,
     /// `RateLimit-Policy`: every window, as `"name";q=limit;w=seconds`.
     policy: HeaderValue,
-    /// Each window's name in the two fields: `"100/60s"`.
-    names: Vec<String>,
+    /// Each window's `RateLimit` field up to its numbers: `"100/60s";r=`.
+    prefixes: Vec<Vec<u8>>,
     /// Called with a message when the storage fails (at most once a second).
     report: Box<dyn Fn(&str) + Send + Sync>,
     reported: Mutex<Option<Instant>>,
@@ -303,7 +303,10 @@ impl RateLimit {
             .join(", ");
         Self {
             policy: HeaderValue::from_str(&policy).expect("digits and punctuation"),
-            names,
+            prefixes: names
+                .iter()
+                .map(|name| format!("\"{name}\";r=").into_bytes())
+                .collect(),
             windows,
             storage,
             on_error,
@@ -389,13 +392,16 @@ impl RateLimit {
         {
             return;
         }
-        let name = &self.names[verdict.window];
-        let value = format!("\"{name}\";r={};t={}", verdict.remaining, verdict.reset);
+        // `"name";r=` made once per window, the two numbers written after it by itoa.
+        let prefix = &self.prefixes[verdict.window];
+        let mut value = Vec::with_capacity(prefix.len() + 24);
+        value.extend_from_slice(prefix);
+        value.extend_from_slice(itoa::Buffer::new().format(verdict.remaining).as_bytes());
+        value.extend_from_slice(b";t=");
+        value.extend_from_slice(itoa::Buffer::new().format(verdict.reset).as_bytes());
+        let value = HeaderValue::from_maybe_shared(Bytes::from(value)).expect("plain text");
         headers.reserve(2);
-        headers.insert(
-            RATELIMIT.clone(),
-            HeaderValue::try_from(value).expect("plain text"),
-        );
+        headers.insert(RATELIMIT.clone(), value);
         headers.insert(POLICY.clone(), self.policy.clone());
     }
 
@@ -554,11 +560,20 @@ mod tests {
     #[test]
     fn the_headers_are_the_drafts_two_fields() {
         let storage = Storage::Memory(Memory::default());
-        let limit = RateLimit::new(rule("2/second;3/minute"), storage, OnError::Open, true, Box::new(|_| {}));
+        let limit = RateLimit::new(
+            rule("2/second;3/minute"),
+            storage,
+            OnError::Open,
+            true,
+            Box::new(|_| {}),
+        );
         let verdict = decide(&limit.windows, SECOND, &[0, 0], &mut [0, 0]);
         let mut headers = HeaderMap::new();
         limit.write_headers(&verdict, &mut headers);
-        assert_eq!(headers["ratelimit-policy"], r#""2/1s";q=2;w=1, "3/60s";q=3;w=60"#);
+        assert_eq!(
+            headers["ratelimit-policy"],
+            r#""2/1s";q=2;w=1, "3/60s";q=3;w=60"#
+        );
         assert_eq!(headers["ratelimit"], r#""2/1s";r=1;t=1"#);
         // A limit inside with fewer left keeps its fields.
         let inner = HeaderValue::from_static(r#""5/60s";r=0;t=60"#);
