@@ -132,11 +132,7 @@ fn header_list<'py>(py: Python<'py>, headers: &HeaderMap) -> PyResult<Bound<'py,
 /// `("compression", {"minimum_size", "encodings", "gzip_level", "brotli_quality",
 /// "zstd_level", "exclude_content_types"})`.
 pub fn layer_of(kind: &str, options: &Bound<'_, PyDict>) -> PyResult<Layer> {
-    let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
-        options
-            .get_item(key)?
-            .ok_or_else(|| PyValueError::new_err(format!("{kind}: {key} is missing")))
-    };
+    let get = |key: &str| option(options, kind, key);
     let invalid = |message: String| PyValueError::new_err(message);
     Ok(match kind {
         "cors" => Layer::Cors(Box::new(
@@ -251,11 +247,7 @@ impl BodyEncoder {
 }
 
 fn sessions(options: &Bound<'_, PyDict>) -> PyResult<Sessions> {
-    let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
-        options
-            .get_item(key)?
-            .ok_or_else(|| PyValueError::new_err(format!("sessions: {key} is missing")))
-    };
+    let get = |key: &str| option(options, "sessions", key);
     let store = match get("backend")?.extract::<Option<String>>()? {
         None => None,
         Some(url) => {
@@ -283,6 +275,13 @@ fn sessions(options: &Bound<'_, PyDict>) -> PyResult<Sessions> {
     })
 }
 
+/// Option `key` of a layer's options (`what` names the layer in the error).
+fn option<'py>(options: &Bound<'py, PyDict>, what: &str, key: &str) -> PyResult<Bound<'py, PyAny>> {
+    options
+        .get_item(key)?
+        .ok_or_else(|| PyValueError::new_err(format!("{what}: {key} is missing")))
+}
+
 /// A positive number of seconds, from Python.
 fn seconds(value: f64, what: &str) -> PyResult<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(value)
@@ -292,9 +291,22 @@ fn seconds(value: f64, what: &str) -> PyResult<std::time::Duration> {
 }
 
 /// Reports a failure of the store through the Python function `module.name(message)`
-/// (which logs it).
+/// (which logs it), each kind of failure (the message up to its first `": "`) at most once
+/// a second: while Redis is down every request fails, and the log must not repeat it for
+/// each.
 fn python_report(module: &'static str, name: &'static str) -> Box<dyn Fn(&str) + Send + Sync> {
+    let reported = std::sync::Mutex::new(Vec::<(String, std::time::Instant)>::new());
     Box::new(move |message: &str| {
+        let kind = message.split(": ").next().unwrap_or(message);
+        {
+            let mut last = reported.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            match last.iter_mut().find(|(seen, _)| seen == kind) {
+                Some((_, at)) if at.elapsed() < std::time::Duration::from_secs(1) => return,
+                Some((_, at)) => *at = now,
+                None => last.push((kind.to_owned(), now)),
+            }
+        }
         Python::with_gil(|py| {
             let logged = py
                 .import(module)
@@ -373,11 +385,7 @@ impl SessionLayer {
 /// A rate limit from its options: `limit` ("100/minute"), `storage` ("memory://" or a
 /// Redis URL), `key_prefix`, `fail_open`, `timeout` (seconds) and `headers`.
 fn rate_limit(options: &Bound<'_, PyDict>) -> PyResult<RateLimit> {
-    let get = |key: &str| -> PyResult<Bound<'_, PyAny>> {
-        options
-            .get_item(key)?
-            .ok_or_else(|| PyValueError::new_err(format!("rate limit: {key} is missing")))
-    };
+    let get = |key: &str| option(options, "rate limit", key);
     let windows = ratelimit::parse_rule(&get("limit")?.extract::<String>()?)
         .map_err(PyValueError::new_err)?;
     let storage_url: String = get("storage")?.extract()?;

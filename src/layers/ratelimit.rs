@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
@@ -270,9 +270,12 @@ pub struct RateLimit {
     policy: HeaderValue,
     /// Each window's `RateLimit` field up to its numbers: `"100/60s";r=`.
     prefixes: Vec<Vec<u8>>,
-    /// Called with a message when the storage fails (at most once a second).
+    /// Called with a message when the storage fails (it keeps the log from repeating).
     report: Box<dyn Fn(&str) + Send + Sync>,
-    reported: Mutex<Option<Instant>>,
+    /// For Redis: each window's key after the client's (`:100/60`) and the script's two
+    /// arguments for it (interval and capacity), made once.
+    key_suffixes: Vec<String>,
+    script_args: Vec<u64>,
 }
 
 /// The outcome of a check, for the request's way in and out.
@@ -307,12 +310,19 @@ impl RateLimit {
                 .iter()
                 .map(|name| format!("\"{name}\";r=").into_bytes())
                 .collect(),
+            key_suffixes: windows
+                .iter()
+                .map(|w| format!(":{}/{}", w.limit, w.period / 1_000_000))
+                .collect(),
+            script_args: windows
+                .iter()
+                .flat_map(|w| [w.interval(), w.capacity()])
+                .collect(),
             windows,
             storage,
             on_error,
             headers,
             report,
-            reported: Mutex::new(None),
         }
     }
 
@@ -342,15 +352,11 @@ impl RateLimit {
         key: &ClientKey,
     ) -> Result<Verdict, String> {
         let keys: Vec<String> = self
-            .windows
+            .key_suffixes
             .iter()
-            .map(|w| format!("{prefix}{key}:{}/{}", w.limit, w.period / 1_000_000))
+            .map(|suffix| format!("{prefix}{key}{suffix}"))
             .collect();
-        let args: Vec<u64> = self
-            .windows
-            .iter()
-            .flat_map(|w| [w.interval(), w.capacity()])
-            .collect();
+        let args = self.script_args.clone();
         let reply: Vec<i64> = redis
             .run(move |mut connection| async move {
                 let mut invocation = GCRA_SCRIPT.prepare_invoke();
@@ -416,12 +422,6 @@ impl RateLimit {
     }
 
     fn report_failure(&self, message: &str) {
-        let mut last = self.reported.lock().unwrap_or_else(|p| p.into_inner());
-        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
-            return;
-        }
-        *last = Some(Instant::now());
-        drop(last);
         let policy = match self.on_error {
             OnError::Open => "letting requests through",
             OnError::Closed => "refusing requests with 503",

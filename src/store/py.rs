@@ -180,15 +180,7 @@ impl RedisListener {
                     false => connection.unsubscribe(&channel).await,
                 }
             };
-            let outcome = match tokio::time::timeout(redis.timeout(), call).await {
-                Ok(Ok(())) => Ok(Value::Okay),
-                Ok(Err(e)) => Err(StoreError(format!("Redis at {}: {e}", redis.url()))),
-                Err(_) => Err(StoreError(format!(
-                    "Redis at {} did not answer within {:?}",
-                    redis.url(),
-                    redis.timeout()
-                ))),
-            };
+            let outcome = redis.within_timeout(call).await.map(|()| Value::Okay);
             Python::with_gil(|py| settle(py, &future, outcome));
         });
         Ok(())

@@ -74,17 +74,8 @@ impl Redis {
     {
         let this = self.clone();
         store_runtime().spawn(async move {
-            let run = async {
-                let connection = this.connection()?;
-                work(connection).await.map_err(|e| this.failed(&e))
-            };
-            match tokio::time::timeout(this.timeout, run).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError(format!(
-                    "Redis at {} did not answer within {:?}",
-                    this.shown, this.timeout
-                ))),
-            }
+            let connection = this.connection()?;
+            this.within_timeout(work(connection)).await
         })
     }
 
@@ -120,6 +111,20 @@ impl Redis {
         match self.spawn(work).await {
             Ok(result) => result,
             Err(e) => Err(StoreError(format!("Redis operation lost: {e}"))),
+        }
+    }
+
+    /// What `operation` gives, unless it fails or outlasts the timeout: the error says which.
+    pub async fn within_timeout<T>(
+        &self,
+        operation: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, operation).await {
+            Ok(result) => result.map_err(|e| self.failed(&e)),
+            Err(_) => Err(StoreError(format!(
+                "Redis at {} did not answer within {:?}",
+                self.shown, self.timeout
+            ))),
         }
     }
 
