@@ -20,6 +20,8 @@ use pyo3::types::{
 };
 use pyo3::{ffi, intern};
 
+use crate::pycall::{call_method, class_attr};
+
 /// Deepest nesting of containers and conversions before giving up.
 const MAX_DEPTH: u32 = 255;
 
@@ -97,6 +99,7 @@ static KNOWN_TYPES: GILOnceCell<KnownTypes> = GILOnceCell::new();
 static BASE_MODEL: GILOnceCell<Option<Py<PyType>>> = GILOnceCell::new();
 /// `{"mode": "json", "by_alias": True}`, the arguments FastAPI gives `model_dump`.
 static MODEL_DUMP_KWARGS: GILOnceCell<Py<PyDict>> = GILOnceCell::new();
+static MODEL_DUMP_KWNAMES: GILOnceCell<Py<PyTuple>> = GILOnceCell::new();
 
 fn known_types(py: Python<'_>) -> PyResult<&KnownTypes> {
     KNOWN_TYPES.get_or_try_init(py, || {
@@ -130,6 +133,52 @@ fn base_model(py: Python<'_>) -> Option<&Bound<'_, PyType>> {
         })
         .as_ref()
         .map(|model| model.bind(py))
+}
+
+/// `model.model_dump(mode="json", by_alias=True)`, as `jsonable_encoder` calls it. When
+/// the model's class does not override it, what `BaseModel.model_dump` does (its
+/// serializer's `to_python`) is called straight, without its Python frame.
+fn dump_model<'py>(
+    obj: &Bound<'py, PyAny>,
+    ty: &Bound<'py, PyType>,
+    model: &Bound<'py, PyType>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = obj.py();
+    let dump = class_attr(ty, intern!(py, "model_dump"));
+    let plain = match (dump, model_dump(py, model)) {
+        (Some(dump), Some(plain)) => dump.is(plain),
+        _ => false,
+    };
+    if plain {
+        if let Some(serializer) = class_attr(ty, intern!(py, "__pydantic_serializer__")) {
+            let names = MODEL_DUMP_KWNAMES.get_or_init(py, || {
+                PyTuple::new(py, ["mode", "by_alias"])
+                    .expect("a tuple")
+                    .unbind()
+            });
+            let mode = intern!(py, "json").as_any();
+            let by_alias = PyBool::new(py, true);
+            return call_method(
+                &serializer,
+                intern!(py, "to_python"),
+                &[obj],
+                Some(names.bind(py)),
+                &[mode, by_alias.as_any()],
+            );
+        }
+    }
+    obj.call_method(intern!(py, "model_dump"), (), Some(model_dump_kwargs(py)?))
+}
+
+/// `BaseModel.model_dump`, the function.
+fn model_dump<'py>(py: Python<'py>, model: &Bound<'py, PyType>) -> Option<&'py Bound<'py, PyAny>> {
+    static MODEL_DUMP: GILOnceCell<Option<Py<PyAny>>> = GILOnceCell::new();
+    MODEL_DUMP
+        .get_or_init(py, || {
+            class_attr(model, intern!(py, "model_dump")).map(Bound::unbind)
+        })
+        .as_ref()
+        .map(|dump| dump.bind(py))
 }
 
 fn model_dump_kwargs(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
@@ -274,9 +323,12 @@ fn model_like<'py>(
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = obj.py();
     if let Some(model) = base_model(py) {
-        if obj.is_instance(model)? {
-            let dump = obj.getattr(intern!(py, "model_dump"))?;
-            return Ok(Some(dump.call((), Some(model_dump_kwargs(py)?))?));
+        let ty = obj.get_type();
+        // A real subclass is found without `ModelMetaclass.__instancecheck__`.
+        // SAFETY: two live type objects, the GIL held.
+        let real = unsafe { ffi::PyType_IsSubtype(ty.as_type_ptr(), model.as_type_ptr()) != 0 };
+        if real || obj.is_instance(model)? {
+            return dump_model(obj, &ty, model).map(Some);
         }
     }
     if !obj.is_instance_of::<PyType>()

@@ -1,5 +1,6 @@
 //! `ignyx._core`: the Rust engine of Ignyx. From the bottom up:
 //!
+//! - `pycall`: the cheapest ways to call into Python, for the calls made per request.
 //! - `runtime`: where Python runs (the event loop bridge, request tasks, the sync pool);
 //!   imports nothing above it.
 //! - `json`, `router`, `store`: building blocks (the JSON writer, the matchit table, Redis
@@ -18,6 +19,7 @@ pub mod fuzzing;
 mod http;
 mod json;
 mod layers;
+mod pycall;
 mod router;
 mod runtime;
 mod server;

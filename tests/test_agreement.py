@@ -621,6 +621,8 @@ def json_requests(draw) -> Req:
         path, valid, query = "/aitems", ("POST",), ""
         if draw(st.booleans()):
             headers += (("x-trace", "t"),)
+    elif route == 2:
+        path, valid, query = "/echo/" + draw(st.sampled_from(["1", "x"])), ("POST",), ""
     else:
         path, valid, query = "/items", ("POST",), ""
     return Req(draw(methods(*valid)), path, query, headers, body)
@@ -809,6 +811,7 @@ def test_headers_and_cookies_agree(servers, fastapi_routes, req):
 @seed(int(SEED or 0))
 @given(req=json_requests())
 @example(req=Req("POST", "/items", headers=JSON_HEADERS, body=VALID))
+@example(req=Req("POST", "/echo/1", headers=JSON_HEADERS, body=VALID))
 @example(req=Req("PUT", "/items/3"))
 def test_json_bodies_agree(servers, fastapi_routes, req):
     check(servers, fastapi_routes, req)

@@ -12,18 +12,19 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 
 # From the bottom up; a module may use only modules of a lower rank.
 RANKS = {
-    "runtime": 0,
-    "json": 0,
-    "router": 0,
-    "store": 0,
-    "layers": 1,
-    "http": 2,
-    "ws": 3,
-    "app": 4,
-    "server": 5,
-    "asgi": 5,
+    "pycall": 0,
+    "runtime": 1,
+    "json": 1,
+    "router": 1,
+    "store": 1,
+    "layers": 2,
+    "http": 3,
+    "ws": 4,
+    "app": 5,
+    "server": 6,
+    "asgi": 6,
     # The fuzz targets' entry points drive the parsers of the layers below.
-    "fuzzing": 6,
+    "fuzzing": 7,
 }
 
 _CRATE_PATH = re.compile(r"\bcrate::(\w+)")

@@ -93,6 +93,7 @@ class ParamSource:
 
     PATH: ParamSource
     QUERY: ParamSource
+    BODY: ParamSource
     def __int__(self) -> int: ...
 
 @final
@@ -103,11 +104,15 @@ class ParamKind:
     INT: ParamKind
     FLOAT: ParamKind
     BOOL: ParamKind
+    JSON: ParamKind
     def __int__(self) -> int: ...
 
 @final
 class FastParam:
     """One parameter of a fast plan."""
+
+    @property
+    def source(self) -> ParamSource: ...
 
     def __new__(
         cls,
@@ -117,12 +122,13 @@ class FastParam:
         *,
         required: bool,
         default: Any | None = None,
+        validator: Any | None = None,
     ) -> FastParam: ...
 
 @final
 class FastPlan:
-    """A route whose parameters are all plain path or query scalars: the endpoint, called
-    with them converted in Rust, in order."""
+    """A route whose parameters are all plain path or query scalars, or its one JSON body:
+    the endpoint, called with them converted in Rust, in order."""
 
     def __new__(cls, endpoint: Callable[..., Any], params: Sequence[FastParam]) -> FastPlan: ...
 

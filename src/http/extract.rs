@@ -1,11 +1,14 @@
 //! The fast plan's extraction: a route's path and query scalars converted in Rust,
-//! exactly as pydantic's lax mode would, or left to pydantic when in doubt.
+//! exactly as pydantic's lax mode would, or left to pydantic when in doubt; its JSON
+//! body given to its pydantic validator as bytes.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyString, PyTuple};
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple, PyType};
 
 use super::request::RequestData;
-use super::route::{FastPlan, ParamKind, ParamSource};
+use super::route::{FastParam, FastPlan, ParamKind, ParamSource};
+use crate::pycall::call_method;
 
 impl FastPlan {
     /// The positional arguments for the endpoint, or `None` to take the general path.
@@ -19,6 +22,13 @@ impl FastPlan {
             let raw = match param.source {
                 ParamSource::Path => data.path_param(&param.name),
                 ParamSource::Query => data.query_last(&param.name),
+                ParamSource::Body => match validated_body(py, param, data)? {
+                    Some(value) => {
+                        args.push(value);
+                        continue;
+                    }
+                    None => return Ok(None),
+                },
             };
             let value = match raw {
                 Some(raw) => match convert(py, param.kind, raw) {
@@ -36,10 +46,84 @@ impl FastPlan {
     }
 }
 
+/// The body validated from its JSON bytes, as the general path does first
+/// (`ignyx.dependencies.solve`); `None` leaves the request to that path: an empty body,
+/// one whose content type is not JSON, one that may hold an integer past the float range
+/// (pydantic reads it as inf where FastAPI answers 422), or one that fails validation,
+/// whose 422 FastAPI makes from `json.loads` and Python-mode validation.
+fn validated_body<'py>(
+    py: Python<'py>,
+    param: &FastParam,
+    data: &RequestData,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let Some(validator) = &param.validator else {
+        return Ok(None);
+    };
+    let body = &data.body;
+    if body.is_empty() || !is_json(data) || may_hold_huge_integer(body) {
+        return Ok(None);
+    }
+    let bytes = PyBytes::new(py, body);
+    let validate_json = pyo3::intern!(py, "validate_json");
+    match call_method(
+        validator.bind(py),
+        validate_json,
+        &[bytes.as_any()],
+        None,
+        &[],
+    ) {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_instance(py, validation_error(py)?) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether the request's content type is JSON (`application/json` or `application/*+json`,
+/// parameters aside), as FastAPI decides it; no content type is not JSON.
+fn is_json(data: &RequestData) -> bool {
+    let Some(value) = data.headers.get(http::header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let Some((main, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    main.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || (sub.len() >= 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json")))
+}
+
+/// Whether `body` has a run of 309 digits or more (an integer that may be past the float
+/// range); bodies shorter than that are not searched.
+fn may_hold_huge_integer(body: &[u8]) -> bool {
+    const DIGITS: usize = 309;
+    if body.len() < DIGITS {
+        return false;
+    }
+    let mut run = 0;
+    for &byte in body {
+        run = if byte.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= DIGITS {
+            return true;
+        }
+    }
+    false
+}
+
+/// `pydantic_core.ValidationError`.
+fn validation_error(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: GILOnceCell<Py<PyType>> = GILOnceCell::new();
+    TYPE.import(py, "pydantic_core", "ValidationError")
+}
+
 /// Converts `raw` the way pydantic's lax mode would, but only for inputs whose
 /// result is beyond doubt; `None` defers to pydantic.
 pub fn convert<'py>(py: Python<'py>, kind: ParamKind, raw: &str) -> Option<Bound<'py, PyAny>> {
     match kind {
+        ParamKind::Json => None,
         ParamKind::Str => Some(PyString::new(py, raw).into_any()),
         ParamKind::Int => parse_int(raw)
             .map(|n| n.into_pyobject(py).ok())?

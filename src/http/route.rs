@@ -2,14 +2,16 @@
 //!
 //! Python compiles each route once at registration (`ignyx.routing`) into a
 //! general entry point `call(request)` and, when every parameter is a plain
-//! path or query scalar, a fast plan (`FastPlan`) that lets Rust convert the
-//! parameters and call the endpoint directly (see `extract.rs`). The fast plan
-//! only ever accepts input it can convert exactly as pydantic would; anything else
-//! falls back to `call`, whose pydantic validation produces FastAPI's 422 body.
+//! path or query scalar or the one JSON body, a fast plan (`FastPlan`) that lets
+//! Rust convert the parameters and call the endpoint directly (see `extract.rs`).
+//! The fast plan only ever accepts input it can convert exactly as pydantic would;
+//! anything else falls back to `call`, whose pydantic validation produces FastAPI's
+//! 422 body.
 
 use std::sync::Arc;
 
 use http::StatusCode;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::runtime::InlinePolicy;
@@ -80,18 +82,21 @@ impl FastPlan {
 /// `ignyx._core.FastParam`: one parameter of a fast plan.
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct FastParam {
+    #[pyo3(get)]
     pub source: ParamSource,
     /// The name in the path template or the query string.
     pub name: String,
     pub kind: ParamKind,
     /// `None` when the parameter is required.
     pub default: Option<Py<PyAny>>,
+    /// The body's pydantic `SchemaValidator` (`ParamSource::Body` only).
+    pub validator: Option<Py<PyAny>>,
 }
 
 #[pymethods]
 impl FastParam {
     #[new]
-    #[pyo3(signature = (source, name, kind, *, required, default = None))]
+    #[pyo3(signature = (source, name, kind, *, required, default = None, validator = None))]
     fn new(
         py: Python<'_>,
         source: ParamSource,
@@ -99,14 +104,22 @@ impl FastParam {
         kind: ParamKind,
         required: bool,
         default: Option<Py<PyAny>>,
-    ) -> Self {
+        validator: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let reads_body = source == ParamSource::Body;
+        if reads_body != (kind == ParamKind::Json) || reads_body != validator.is_some() {
+            return Err(PyValueError::new_err(
+                "the body, and only it, is read as JSON by a validator",
+            ));
+        }
         let default = (!required).then(|| default.unwrap_or_else(|| py.None()));
-        Self {
+        Ok(Self {
             source,
             name,
             kind,
             default,
-        }
+            validator,
+        })
     }
 }
 
@@ -117,6 +130,7 @@ impl FastParam {
             name: self.name.clone(),
             kind: self.kind,
             default: self.default.as_ref().map(|d| d.clone_ref(py)),
+            validator: self.validator.as_ref().map(|v| v.clone_ref(py)),
         }
     }
 }
@@ -127,6 +141,8 @@ impl FastParam {
 pub enum ParamSource {
     Path,
     Query,
+    /// The whole request body.
+    Body,
 }
 
 /// `ignyx._core.ParamKind`: what a fast parameter is converted to.
@@ -137,4 +153,6 @@ pub enum ParamKind {
     Int,
     Float,
     Bool,
+    /// JSON, validated by the parameter's validator.
+    Json,
 }
