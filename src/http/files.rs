@@ -5,6 +5,7 @@
 //! gives Starlette's answers to all of it.
 
 use std::collections::HashMap;
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
@@ -19,6 +20,8 @@ use md5::{Digest, Md5};
 use pyo3::prelude::*;
 
 use super::response::{Reply, ReplyBody};
+#[cfg(not(unix))]
+use portable::MetadataExt;
 
 /// Files up to this size are read whole; larger ones are streamed.
 const READ_WHOLE: u64 = 256 * 1024;
@@ -256,5 +259,46 @@ impl FileChunks {
         }
         self.remaining -= read as u64;
         Ok(Some(pyo3::types::PyBytes::new(py, &chunk[..read])))
+    }
+}
+
+/// Windows: a file's `mtime()`/`mtime_nsec()` as Unix's `MetadataExt` gives them (and
+/// CPython's `os.stat` there), from the portable modification time, so the `ETag` and
+/// `Last-Modified` are made the same way.
+#[cfg(not(unix))]
+mod portable {
+    use std::time::UNIX_EPOCH;
+
+    pub trait MetadataExt {
+        fn mtime(&self) -> i64;
+        fn mtime_nsec(&self) -> i64;
+    }
+
+    impl MetadataExt for std::fs::Metadata {
+        fn mtime(&self) -> i64 {
+            since_epoch(self).0
+        }
+
+        fn mtime_nsec(&self) -> i64 {
+            since_epoch(self).1
+        }
+    }
+
+    /// Seconds (rounded down) and nanoseconds since 1970; 0 when the time is unknown.
+    fn since_epoch(meta: &std::fs::Metadata) -> (i64, i64) {
+        let Ok(modified) = meta.modified() else {
+            return (0, 0);
+        };
+        match modified.duration_since(UNIX_EPOCH) {
+            Ok(after) => (after.as_secs() as i64, i64::from(after.subsec_nanos())),
+            Err(before) => {
+                let before = before.duration();
+                let (seconds, nanos) = (before.as_secs() as i64, i64::from(before.subsec_nanos()));
+                match nanos {
+                    0 => (-seconds, 0),
+                    _ => (-seconds - 1, 1_000_000_000 - nanos),
+                }
+            }
+        }
     }
 }

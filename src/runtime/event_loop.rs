@@ -8,17 +8,21 @@
 //! sync routes, background tasks, streaming bodies, WebSocket events), then one
 //! iteration of the loop. A pass is due when a job is queued, when a request leaves
 //! work behind, when the loop's selector has I/O (its epoll descriptor is watched by
-//! tokio), or when its next timer is due.
+//! tokio), or when its next timer is due. On Windows the selector (`select()`) has no
+//! descriptor to watch: it is asked every `SELECTOR_POLL` instead (see `SelectorWatch`).
 //!
 //! Request coroutines are stepped by `CoroutineTask`s (see `task.rs`).
 
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::prelude::*;
+#[cfg(unix)]
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+#[cfg(unix)]
 use tokio::io::Interest;
 
 use super::job::{Job, LoopSender};
@@ -78,8 +82,10 @@ struct Next {
 }
 
 /// The selector's epoll descriptor, watched by tokio (Python owns and closes it).
+#[cfg(unix)]
 struct SelectorFd(RawFd);
 
+#[cfg(unix)]
 impl AsRawFd for SelectorFd {
     fn as_raw_fd(&self) -> RawFd {
         self.0
@@ -87,6 +93,7 @@ impl AsRawFd for SelectorFd {
 }
 
 /// Resolves when the selector has events; never when it could not be watched.
+#[cfg(unix)]
 async fn readable(fd: Option<&AsyncFd<SelectorFd>>) -> AsyncFdReadyGuard<'_, SelectorFd> {
     match fd {
         Some(fd) => match fd.readable().await {
@@ -97,11 +104,43 @@ async fn readable(fd: Option<&AsyncFd<SelectorFd>>) -> AsyncFdReadyGuard<'_, Sel
     }
 }
 
+/// When the loop's selector may have I/O for a pass to look at.
+#[cfg(unix)]
+struct SelectorWatch(Option<AsyncFd<SelectorFd>>);
+
+#[cfg(unix)]
+impl SelectorWatch {
+    /// Resolves when the selector's descriptor is readable.
+    async fn io(&self) {
+        readable(self.0.as_ref()).await.clear_ready();
+    }
+}
+
+/// How often the selector is asked for I/O on Windows, where it (`select()`) has no
+/// descriptor to watch. A simple polling fallback, not a faithful wake-up: the loop's I/O
+/// (a socket a handler awaits) waits up to this long for a pass, or up to the system
+/// timer's resolution if coarser (15.6 ms by default), and an idle loop steps each time.
+#[cfg(not(unix))]
+const SELECTOR_POLL: Duration = Duration::from_millis(1);
+
+/// Windows: the selector is polled (see `SELECTOR_POLL`).
+#[cfg(not(unix))]
+struct SelectorWatch;
+
+#[cfg(not(unix))]
+impl SelectorWatch {
+    /// Resolves after `SELECTOR_POLL`: a pass then asks the selector.
+    async fn io(&self) {
+        tokio::time::sleep(SELECTOR_POLL).await;
+    }
+}
+
 /// The worker's event loop as the I/O thread sees it.
 pub struct EventLoop {
     sender: LoopSender,
     python: LoopCalls,
     tasks: Arc<Tasks>,
+    #[cfg(unix)]
     selector: RawFd,
     /// The loop is the I/O thread's running loop (see `mark_running`).
     running_here: AtomicBool,
@@ -120,11 +159,13 @@ impl EventLoop {
                 .unbind(),
             step: method("step")?,
         };
+        #[cfg(unix)]
         let selector = event_loop.call_method0("selector_fileno")?.extract()?;
         Ok(Arc::new(Self {
             sender: LoopSender::new(),
             python,
             tasks: Tasks::new(event_loop)?,
+            #[cfg(unix)]
             selector,
             running_here: AtomicBool::new(false),
             timers: Mutex::new(Timers::of(event_loop.call_method0("timer_heap")?)?),
@@ -139,19 +180,7 @@ impl EventLoop {
     /// Steps the loop whenever it has work, forever; run it as a task of the I/O thread's
     /// runtime, which drops it when serving ends.
     pub async fn drive(self: Arc<Self>) {
-        // SAFETY: the descriptor stays open while this task lives: Python closes the
-        // selector only after `serve` returned, by which time the runtime (and with it this
-        // task and its registration) is gone.
-        let watched = unsafe {
-            AsyncFd::register_with_interest(SelectorFd(self.selector), Interest::READABLE)
-        };
-        let selector = match watched {
-            Ok(fd) => Some(fd),
-            Err(err) => {
-                eprintln!("ignyx: cannot watch the event loop's selector: {err}");
-                None
-            }
-        };
+        let selector = self.watch_selector();
         let mut io = true;
         loop {
             let next = self.pass(io);
@@ -169,13 +198,34 @@ impl EventLoop {
             tokio::select! {
                 biased;
                 _ = self.sender.woken() => {}
-                mut readable = readable(selector.as_ref()) => {
-                    readable.clear_ready();
-                    io = true;
-                }
+                _ = selector.io() => io = true,
                 _ = timer => {}
             }
         }
+    }
+
+    /// The selector's descriptor, registered with tokio.
+    #[cfg(unix)]
+    fn watch_selector(&self) -> SelectorWatch {
+        // SAFETY: the descriptor stays open while this task lives: Python closes the
+        // selector only after `serve` returned, by which time the runtime (and with it this
+        // task and its registration) is gone.
+        let watched = unsafe {
+            AsyncFd::register_with_interest(SelectorFd(self.selector), Interest::READABLE)
+        };
+        SelectorWatch(match watched {
+            Ok(fd) => Some(fd),
+            Err(err) => {
+                eprintln!("ignyx: cannot watch the event loop's selector: {err}");
+                None
+            }
+        })
+    }
+
+    /// Windows: nothing to register (see `SelectorWatch`).
+    #[cfg(not(unix))]
+    fn watch_selector(&self) -> SelectorWatch {
+        SelectorWatch
     }
 
     /// Runs `call` in a connection's task as if in a pass (the loop running): an async

@@ -1,11 +1,17 @@
-//! The listening socket: a TCP port (SO_REUSEADDR), a Unix domain socket, or a socket
-//! inherited as a descriptor (from a supervisor that bound it for all its workers, or from
-//! systemd); and the descriptors to accept on it.
+//! The listening socket: a TCP port (SO_REUSEADDR on Unix), a Unix domain socket, or a
+//! socket inherited as a descriptor (from a supervisor that bound it for all its workers,
+//! or from systemd); and the descriptors to accept on it.
+//!
+//! On Windows only TCP is: a Unix socket (`uds=`) or an inherited descriptor (`fd=`) is an
+//! error when the server starts (see `bind_unix` and `from_fd` there).
 
 use std::io::{self, IoSlice};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+#[cfg(unix)]
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+#[cfg(unix)]
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -14,10 +20,15 @@ use std::task::{Context, Poll};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Windows: the type of the `fd=` setting, which is refused there (see `from_fd`).
+#[cfg(not(unix))]
+pub type RawFd = i32;
+
 /// Where a server listens, before the runtime that accepts on it exists.
 pub enum Listening {
     Tcp(TcpListener),
     /// `path` is removed when the server stops, if the server created it.
+    #[cfg(unix)]
     Unix {
         listener: UnixListener,
         path: Option<PathBuf>,
@@ -27,6 +38,7 @@ pub enum Listening {
 /// The listener, registered with the serving runtime.
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
+    #[cfg(unix)]
     Unix(tokio::net::UnixListener),
 }
 
@@ -34,6 +46,7 @@ pub enum Listener {
 /// that hyper's connection code is compiled once.
 pub enum Stream {
     Tcp(tokio::net::TcpStream),
+    #[cfg(unix)]
     Unix(tokio::net::UnixStream),
     Tls(Box<tokio_rustls::server::TlsStream<Stream>>),
 }
@@ -47,6 +60,7 @@ impl AsyncRead for Stream {
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
+            #[cfg(unix)]
             Self::Unix(stream) => Pin::new(stream).poll_read(cx, buf),
             Self::Tls(stream) => tls::read(stream, cx, buf),
         }
@@ -62,6 +76,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
+            #[cfg(unix)]
             Self::Unix(stream) => Pin::new(stream).poll_write(cx, buf),
             Self::Tls(stream) => tls::write(stream, cx, buf),
         }
@@ -75,6 +90,7 @@ impl AsyncWrite for Stream {
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            #[cfg(unix)]
             Self::Unix(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
             Self::Tls(stream) => tls::write_vectored(stream, cx, bufs),
         }
@@ -84,6 +100,7 @@ impl AsyncWrite for Stream {
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Tcp(stream) => stream.is_write_vectored(),
+            #[cfg(unix)]
             Self::Unix(stream) => stream.is_write_vectored(),
             Self::Tls(stream) => stream.is_write_vectored(),
         }
@@ -93,6 +110,7 @@ impl AsyncWrite for Stream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_flush(cx),
+            #[cfg(unix)]
             Self::Unix(stream) => Pin::new(stream).poll_flush(cx),
             Self::Tls(stream) => tls::flush(stream, cx),
         }
@@ -102,6 +120,7 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Self::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
+            #[cfg(unix)]
             Self::Unix(stream) => Pin::new(stream).poll_shutdown(cx),
             Self::Tls(stream) => tls::shutdown(stream, cx),
         }
@@ -177,6 +196,7 @@ impl Listening {
             Self::Tcp(listener) => listener
                 .local_addr()
                 .map_or_else(|_| "http://?".to_owned(), |local| format!("http://{local}")),
+            #[cfg(unix)]
             Self::Unix { listener, .. } => {
                 let local = listener.local_addr().ok();
                 let path = local.as_ref().and_then(|a| a.as_pathname());
@@ -185,6 +205,7 @@ impl Listening {
         }
     }
 
+    #[cfg(unix)]
     pub fn as_raw_fd(&self) -> RawFd {
         match self {
             Self::Tcp(listener) => listener.as_raw_fd(),
@@ -192,10 +213,21 @@ impl Listening {
         }
     }
 
+    /// Windows: the socket's handle, as Python's `socket.fileno()` gives it there (or -1 if
+    /// it does not fit); `fd=` refuses it, since a socket is not inherited by descriptor.
+    #[cfg(windows)]
+    pub fn as_raw_fd(&self) -> RawFd {
+        use std::os::windows::io::AsRawSocket;
+        match self {
+            Self::Tcp(listener) => RawFd::try_from(listener.as_raw_socket()).unwrap_or(-1),
+        }
+    }
+
     /// The TCP address listened on (`None` for a Unix socket).
     pub fn local_addr(&self) -> std::io::Result<Option<SocketAddr>> {
         match self {
             Self::Tcp(listener) => listener.local_addr().map(Some),
+            #[cfg(unix)]
             Self::Unix { .. } => Ok(None),
         }
     }
@@ -204,6 +236,7 @@ impl Listening {
     pub fn into_listener(self) -> std::io::Result<Listener> {
         Ok(match self {
             Self::Tcp(listener) => Listener::Tcp(tokio::net::TcpListener::from_std(listener)?),
+            #[cfg(unix)]
             Self::Unix { listener, .. } => {
                 Listener::Unix(tokio::net::UnixListener::from_std(listener)?)
             }
@@ -213,6 +246,7 @@ impl Listening {
     /// The socket file this server created, to remove when it stops.
     pub fn created_path(&self) -> Option<PathBuf> {
         match self {
+            #[cfg(unix)]
             Self::Unix { path, .. } => path.clone(),
             Self::Tcp(_) => None,
         }
@@ -228,6 +262,7 @@ impl Listener {
                 let _ = stream.set_nodelay(true);
                 Ok((Stream::Tcp(stream), Some(client)))
             }
+            #[cfg(unix)]
             Self::Unix(listener) => Ok((Stream::Unix(listener.accept().await?.0), None)),
         }
     }
@@ -241,6 +276,9 @@ fn bind(host: &str, port: u16, backlog: i32) -> std::io::Result<Listening> {
         )
     })?;
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Not on Windows, where SO_REUSEADDR would let a second server bind the same port
+    // (as asyncio does not set it there).
+    #[cfg(unix)]
     socket.set_reuse_address(true)?;
     socket.set_nodelay(true)?;
     socket.bind(&addr.into())?;
@@ -252,6 +290,7 @@ fn bind(host: &str, port: u16, backlog: i32) -> std::io::Result<Listening> {
 /// Listens on a Unix domain socket at `path`, as uvicorn's `--uds` does: a socket file
 /// left there by an earlier server is replaced, and the new one is open to every local
 /// user (0o666), as a proxy such as nginx needs.
+#[cfg(unix)]
 fn bind_unix(path: &Path, backlog: i32) -> std::io::Result<Listening> {
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
         std::fs::remove_file(path)?;
@@ -269,6 +308,7 @@ fn bind_unix(path: &Path, backlog: i32) -> std::io::Result<Listening> {
 
 /// Listens on a socket already bound and listening, inherited as descriptor `fd` (which
 /// stays open for its owner: the server works on a duplicate).
+#[cfg(unix)]
 fn from_fd(fd: RawFd) -> std::io::Result<Listening> {
     // SAFETY: `dup` returns a new descriptor this server owns, or -1 (checked).
     let own = unsafe { libc::dup(fd) };
@@ -297,6 +337,7 @@ fn from_fd(fd: RawFd) -> std::io::Result<Listening> {
 /// Raises this process's soft limit on open descriptors to its hard limit, as nginx's
 /// `worker_rlimit_nofile` and Go's runtime do: each connection holds one, and the usual
 /// soft limit (1,024) would refuse connections long before memory runs short.
+#[cfg(unix)]
 pub fn raise_descriptor_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -311,3 +352,29 @@ pub fn raise_descriptor_limit() {
         }
     }
 }
+
+/// Windows: Unix domain sockets (`uds=`) are refused when the server starts.
+#[cfg(not(unix))]
+fn bind_unix(_path: &Path, _backlog: i32) -> std::io::Result<Listening> {
+    Err(unsupported(
+        "a Unix domain socket (uds=) is not supported on Windows",
+    ))
+}
+
+/// Windows: a listening socket inherited by descriptor (`fd=`) is refused when the server
+/// starts (sockets are not shared with workers by descriptor there).
+#[cfg(not(unix))]
+fn from_fd(_fd: RawFd) -> std::io::Result<Listening> {
+    Err(unsupported(
+        "an inherited socket (fd=) is not supported on Windows",
+    ))
+}
+
+#[cfg(not(unix))]
+fn unsupported(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Unsupported, what)
+}
+
+/// Windows: nothing to raise (no per-process soft limit on sockets).
+#[cfg(not(unix))]
+pub fn raise_descriptor_limit() {}

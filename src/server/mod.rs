@@ -1,8 +1,9 @@
 //! The HTTP server of one worker: a current-thread tokio runtime owns the
 //! listener and every connection, and steps the asyncio event loop on the same
 //! thread; sync routes run inline when quick, else on the sync pool.
-//! SIGINT/SIGTERM (or `Server.shutdown()`, or the worker's end of life in `gate`) stop
-//! accepting, let in-flight requests finish within a grace period, then `serve` returns.
+//! SIGINT/SIGTERM (Ctrl+C/Ctrl+Break on Windows; or `Server.shutdown()`, or the worker's end
+//! of life in `gate`) stop accepting, let in-flight requests finish within a grace period,
+//! then `serve` returns.
 
 mod listener;
 mod memory;
@@ -475,10 +476,12 @@ fn connection(
         .into_owned()
 }
 
+#[cfg(unix)]
 struct Signals {
     inner: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
+#[cfg(unix)]
 impl Signals {
     fn new(enabled: bool) -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
@@ -499,6 +502,40 @@ impl Signals {
                 tokio::select! {
                     _ = int.recv() => {}
                     _ = term.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Windows: Ctrl+C and Ctrl+Break stand for SIGINT and SIGTERM.
+#[cfg(windows)]
+struct Signals {
+    inner: Option<(
+        tokio::signal::windows::CtrlC,
+        tokio::signal::windows::CtrlBreak,
+    )>,
+}
+
+#[cfg(windows)]
+impl Signals {
+    fn new(enabled: bool) -> std::io::Result<Self> {
+        use tokio::signal::windows::{ctrl_break, ctrl_c};
+        let inner = if enabled {
+            Some((ctrl_c()?, ctrl_break()?))
+        } else {
+            None
+        };
+        Ok(Self { inner })
+    }
+
+    async fn recv(&mut self) {
+        match &mut self.inner {
+            Some((ctrl_c, ctrl_break)) => {
+                tokio::select! {
+                    _ = ctrl_c.recv() => {}
+                    _ = ctrl_break.recv() => {}
                 }
             }
             None => std::future::pending().await,
