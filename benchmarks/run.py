@@ -35,6 +35,7 @@ from typing import Any, Optional
 
 from harness import RESULTS_DIR
 from harness.catalog import (
+    CPU_RATIO,
     DEFAULT_BASELINE,
     ENDPOINTS,
     FRAMEWORKS,
@@ -85,6 +86,12 @@ def _one_run(
     r["peak_threads"] = sampler.peak.threads
     r["processes"] = sampler.peak.processes
     r["server_cpu_pct"] = round(sampler.server_cpu_pct, 1)
+    # What a request cost the server, whoever was the bottleneck: its CPU time during the
+    # round (clock ticks, 10 ms apart) over the requests wrk completed in it.
+    r["server_cpu_s"] = round(sampler.server_cpu_s, 3)
+    r["server_cpu_us_per_request"] = (
+        round(1e6 * sampler.server_cpu_s / r["requests"], 2) if r["requests"] else None
+    )
     r["wrk_cpu_pct"] = round(sampler.harness_cpu_pct, 1)
     r["other_cpu_pct"] = round(sampler.other_cpu_pct, 1)
     r["steal_pct"] = round(sampler.steal_pct, 1)
@@ -102,6 +109,11 @@ def _print_run(ep: Endpoint, rnd: int, rounds: int, name: str, r: dict[str, Any]
         f"{r['rps']:>10,.0f} req/s  p99 {r.get('p99_ms', float('nan')):7.2f} ms"
         f"  cpu: server {r['server_cpu_pct']:3.0f}% wrk {r['wrk_cpu_pct']:3.0f}%"
         f" other {r['other_cpu_pct']:3.0f}%"
+        + (
+            f", server {r['server_cpu_us_per_request']:.1f} µs a request"
+            if r["server_cpu_us_per_request"] is not None
+            else ""
+        )
         + (
             f" redis {r['redis_cpu_pct']:3.0f}%, a request: {r['redis_scripts_per_request']:.2f}"
             f" scripts, {r['redis_commands_per_request']:.2f} commands"
@@ -257,6 +269,17 @@ def measure_endpoints(
             "p50_ms": median([r["p50_ms"] for r in rs if "p50_ms" in r]),
             "p99_ms": median([r["p99_ms"] for r in rs if "p99_ms" in r]),
             "errors": sum(r["non_2xx"] + r["socket_errors"] for r in rs),
+            # Medians over the rounds: the server's CPU per request, and how full its core
+            # and wrk's were (which side was the limit).
+            "server_cpu_us_per_request": median(
+                [
+                    r["server_cpu_us_per_request"]
+                    for r in rs
+                    if r["server_cpu_us_per_request"] is not None
+                ]
+            ),
+            "server_cpu_pct": median([r["server_cpu_pct"] for r in rs]),
+            "wrk_cpu_pct": median([r["wrk_cpu_pct"] for r in rs]),
             "noisy": any(r["other_cpu_pct"] > args.max_other for r in rs),
             **(
                 {
@@ -494,6 +517,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "redis_cpu": redis_cpu,
             "headers": args.header,
             "baseline": args.baseline,
+            "cpu_ratio": list(CPU_RATIO),
             "frameworks": {n: frameworks[n].command for n in names},
         },
         "skipped": {},
@@ -601,7 +625,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     shown = [n for n in names if fleet.of(n)]
     baselines = [b for b in _csv([args.baseline]) if b in shown]
     print()
-    print(summary(results, shown, baselines[0] if baselines else None, baselines[1:]))
+    print(summary(results, shown, baselines[0] if baselines else None, baselines[1:], CPU_RATIO))
     try:
         shown_path = args.output.resolve().relative_to(Path.cwd())
     except ValueError:

@@ -36,6 +36,20 @@ class Endpoint:
     # check wants the request to have written a key into the server's database, and each
     # round counts Redis's commands per request and its CPU.
     redis: bool = False
+    # The Content-Type a correct answer has (compared without case or spaces). None: the
+    # one its `expected` implies (expected_content_type()).
+    answer_content_type: Optional[str] = None
+
+    def expected_content_type(self) -> Optional[str]:
+        """The Content-Type the check wants: text for a str, JSON for a dict or list, any
+        for bytes (files: each server guesses its own type for .bin)."""
+        if self.answer_content_type is not None:
+            return self.answer_content_type
+        if isinstance(self.expected, str):
+            return "text/plain; charset=utf-8"
+        if isinstance(self.expected, (dict, list)):
+            return "application/json"
+        return None
 
 
 def _file(name: str, size: int) -> bytes:
@@ -92,6 +106,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/jsonl",
         "".join(f'{{"id":{i},"name":"item"}}\n' for i in range(10_000)),
         connections=8,
+        answer_content_type="application/jsonl",
     ),
     # ~1 ms of Python per request: wrk needs almost no CPU, so on a 2-core machine two
     # workers can each have a core (make bench-workers).
@@ -203,7 +218,20 @@ FRAMEWORKS: dict[str, Framework] = {
         requires=("fastapi", "uvicorn", "uvloop", "httptools"),
         version_of="fastapi",
     ),
+    # A peer on Rust too (axum and PyO3 under a FastAPI-like API): one process, its
+    # `app.serve(host, port)`. The main app's rows only (apps/fastrapi_app.py says which it
+    # answers wrongly; the check skips those).
+    "fastrapi": Framework(
+        "{python} {apps}/fastrapi_app.py {port}",
+        requires=("fastrapi",),
+        version_of="fastrapi",
+        endpoints=MAIN_ROWS,
+    ),
 }
+
+# Server CPU per request: each framework's is printed, and the first's over the second's
+# (Ignyx against the bare-hyper ceiling, which `make bench` adds with --server-cmd).
+CPU_RATIO = ("ignyx", "bare-hyper")
 
 _IGNYX = "{python} {apps}/ignyx_app.py {port}"
 _UVICORN = (

@@ -135,7 +135,9 @@ class Sampler:
         wall = time.monotonic() - self._t0
         (busy0, steal0), server0, own0, aux0 = self._cpu0
         busy1, steal1 = _machine_cpu_s()
-        self.server_cpu_pct = 100 * (_group_cpu_s(self.pgid) - server0) / wall
+        # The server's CPU time in the window (user and system, every process of its group).
+        self.server_cpu_s = _group_cpu_s(self.pgid) - server0
+        self.server_cpu_pct = 100 * self.server_cpu_s / wall
         self.harness_cpu_pct = 100 * (_own_cpu_s() - own0) / wall
         self.aux_cpu_pct = 100 * (self._aux_s() - aux0) / wall
         # CPU the machine spent on neither the server, wrk nor Redis: other tenants'

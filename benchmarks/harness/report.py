@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from harness import REPO_ROOT
+from harness.catalog import CPU_RATIO
 
 
 def median(values: list[float]) -> Optional[float]:
@@ -28,6 +29,14 @@ def _ratio(a: Optional[float], b: Optional[float]) -> str:
 
 def _marks(result: dict[str, Any]) -> str:
     return (" *" if result.get("errors") else "") + (" ~" if result.get("noisy") else "")
+
+
+def _cell(result: dict[str, Any], key: str, spec: str) -> str:
+    """A framework's number on a row; "skipped" where it was not measured (its answer failed
+    the check, it does not serve the endpoint, or it failed during the run)."""
+    if "skipped" in result:
+        return "skipped"
+    return _fmt(result.get(key), spec) + _marks(result)
 
 
 def _ratio_columns(
@@ -61,7 +70,7 @@ def markdown_table(
     for ep in results["endpoints"].values():
         per = {n: ep["frameworks"].get(n, {}) for n in names}
         row = [ep["label"]]
-        row += [_fmt(per[n].get("rps"), ",.0f") + _marks(per[n]) for n in names]
+        row += [_cell(per[n], "rps", ",.0f") for n in names]
         row += [_ratio(per[n].get("rps"), per[ref].get("rps")) for n, ref in ratios]
         row += [_fmt(per[n].get("p99_ms"), ".2f", " ms") for n in names]
         row += [_fmt(per[n].get("p50_ms"), ".2f", " ms") for n in names]
@@ -78,11 +87,41 @@ def markdown_table(
     return "\n".join("| " + " | ".join(r + [""] * (len(head) - len(r))) + " |" for r in rows)
 
 
+def cpu_table(results: dict[str, Any], names: list[str], ratio: tuple[str, str]) -> str:
+    """endpoint | server CPU µs per request per framework | `ratio` (first's over second's,
+    when both ran) | the server's and wrk's core % per framework, all medians of the rounds.
+    Empty when no endpoint was measured."""
+    num, den = ratio
+    with_ratio = num in names and den in names
+    head = ["endpoint"] + [f"{n} µs/req" for n in names]
+    head += [f"cpu {num}/{den}"] if with_ratio else []
+    head += [f"{n} core % server/wrk" for n in names]
+    rows = [head, ["---"] + ["---:"] * (len(head) - 1)]
+    measured = False
+    for ep in results["endpoints"].values():
+        per = {n: ep["frameworks"].get(n, {}) for n in names}
+        cost = {n: per[n].get("server_cpu_us_per_request") for n in names}
+        measured = measured or any(v is not None for v in cost.values())
+        row = [ep["label"]] + [_cell(per[n], "server_cpu_us_per_request", ",.1f") for n in names]
+        row += [_ratio(cost[num], cost[den])] if with_ratio else []
+        row += [
+            f"{per[n]['server_cpu_pct']:.0f}/{per[n]['wrk_cpu_pct']:.0f}"
+            if "server_cpu_pct" in per[n]
+            else "n/a"
+            for n in names
+        ]
+        rows.append(row)
+    if not measured:
+        return ""
+    return "\n".join("| " + " | ".join(r) + " |" for r in rows)
+
+
 def summary(
     results: dict[str, Any],
     names: list[str],
     baseline: Optional[str],
     also_against: Sequence[str] = (),
+    cpu_ratio: tuple[str, str] = CPU_RATIO,
 ) -> str:
     """What a run printed at its end: the setup, versions, the table, and what to distrust."""
     cfg = results["config"]
@@ -98,6 +137,15 @@ def summary(
         "",
         markdown_table(results, names, baseline, also_against),
     ]
+    cpu = cpu_table(results, names, cpu_ratio)
+    if cpu:
+        out += [
+            "",
+            "Server CPU per request (its CPU time in a round over the requests wrk completed, "
+            "median of the rounds), and how full each core was (server/wrk, %):",
+            "",
+            cpu,
+        ]
     out += _async_against_sync(results, names)
     out += _redis_rows(results, names)
     fws = [fw for ep in results["endpoints"].values() for fw in ep["frameworks"].values()]
@@ -109,9 +157,24 @@ def summary(
             "quietest try of a round (see 'other' above): that number is unreliable, ratio "
             "included. Rerun when the machine is quieter."
         )
+    out += _not_measured(results, names)
     for name, why in results["skipped"].items():
         out.append(f"\n{name} was skipped: {why}")
     return "\n".join(out)
+
+
+def _not_measured(results: dict[str, Any], names: list[str]) -> list[str]:
+    """Why each "skipped" cell is one: the answer that failed the check (status,
+    Content-Type or body), or the endpoint not being one the framework serves."""
+    lines = [
+        f"- {n}, {ep['label']}: {ep['frameworks'][n]['skipped']}"
+        for ep in results["endpoints"].values()
+        for n in names
+        if "skipped" in ep["frameworks"].get(n, {})
+    ]
+    if not lines:
+        return []
+    return ["", "skipped (not measured), and why:", *lines]
 
 
 def _async_against_sync(results: dict[str, Any], names: list[str]) -> list[str]:

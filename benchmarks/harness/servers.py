@@ -224,11 +224,16 @@ def endpoint_headers(server: Server, ep: Endpoint) -> list[str]:
 _DECODERS = {"gzip": gzip.decompress}
 
 
+def _media(content_type: Optional[str]) -> str:
+    """A Content-Type as compared: no case, no spaces (``text/plain;charset=utf-8``)."""
+    return "".join((content_type or "").split()).lower()
+
+
 def check_endpoint(
     server: Server, ep: Endpoint, headers: list[str], required: tuple[str, ...] = ()
 ) -> Optional[str]:
-    """None when the endpoint answers 200 with the expected body (and the `required`
-    headers: ``Framework.answer_headers``), else why not."""
+    """None when the endpoint answers 200 with the expected Content-Type and body (and the
+    `required` headers: ``Framework.answer_headers``), else why not."""
     if ep.content_type:
         headers = [*headers, f"Content-Type: {ep.content_type}"]
     try:
@@ -240,6 +245,12 @@ def check_endpoint(
     missing = [name for name in required if answer.get(name) is None]
     if missing:
         return f"no {', '.join(missing)} header in its answer"
+    wanted_type = ep.expected_content_type()
+    answered_type = answer.get("Content-Type")
+    if wanted_type and _media(answered_type) != _media(wanted_type):
+        return (
+            f"Content-Type {answered_type or '(none)'}, wanted {wanted_type} (body {_preview(raw)})"
+        )
     if ep.content_encoding:
         encoding = answer.get("Content-Encoding")
         if encoding != ep.content_encoding:
