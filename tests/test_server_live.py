@@ -860,3 +860,56 @@ def test_a_long_run_keeps_memory_descriptors_threads_and_temp_files_flat(tmp_pat
     assert threads_after == threads
     assert fds_after <= fds + 2  # the fresh connection may still be closing
     assert rss_after - rss < 8 * 1024
+
+
+SERVER_HEADER_APP = textwrap.dedent(
+    """
+    import os
+    import sys
+
+    from ignyx import Ignyx, Response
+
+    app = Ignyx()
+
+    @app.get("/")
+    def hello():
+        return {"hello": "world"}
+
+    @app.get("/own")
+    def own():
+        return Response("mine", headers={"server": "my-proxy"})
+
+    options = {"server_header": False} if os.environ.get("NO_SERVER_HEADER") else {}
+    app.run(host="127.0.0.1", port=int(sys.argv[1]), **options)
+    """
+)
+
+
+@pytest.mark.parametrize("off_by", [None, "keyword", "environment"])
+def test_server_header_is_sent_as_uvicorn_sends_its_own(tmp_path, off_by):
+    env = {"NO_SERVER_HEADER": "1"} if off_by == "keyword" else {}
+    if off_by == "environment":
+        env["IGNYX_SERVER_HEADER"] = "false"
+    with served_script(tmp_path / "app.py", SERVER_HEADER_APP, env) as (_, port):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            hello, own, missing = client.get("/"), client.get("/own"), client.get("/nope")
+    want = None if off_by else ["ignyx"]
+    assert (hello.headers.get_list("server") or None) == want
+    assert missing.status_code == 404
+    assert (missing.headers.get_list("server") or None) == want
+    # The app's own Server header is the one sent, alone.
+    assert own.headers.get_list("server") == ["my-proxy"]
+    assert "date" in hello.headers
+
+
+def test_the_test_client_sends_no_server_header_as_starlettes_does():
+    from ignyx.testclient import TestClient
+
+    app = ignyx.Ignyx()
+
+    @app.get("/")
+    def hello():
+        return {}
+
+    with TestClient(app) as client:
+        assert "server" not in client.get("/").headers

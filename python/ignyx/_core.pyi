@@ -361,10 +361,12 @@ class Server:
         metrics_uds: str | os.PathLike[str] | None = None,
         metrics_worker: int | None = None,
         client_name: tuple[str, int] | None = None,
+        server_header: bool = False,
     ) -> Server:
         """Listens on `host:port`, or on the Unix socket `uds`, or on the inherited listening
         socket `fd`; the first of `fd`, `uds` given wins over `host:port`. `client_name`
-        names every request's client instead of its address (a TestClient's)."""
+        names every request's client instead of its address (a TestClient's);
+        `server_header` adds `Server: ignyx` to responses without one."""
 
     @property
     def host(self) -> str | None:

@@ -136,6 +136,12 @@ class Config:
         "proxies of --forwarded-allow-ips: the client's address, scheme and host.",
         parse_flag,
     )
+    server_header: bool = _setting(
+        True,
+        "Send Server: ignyx with every response that has no Server header of its own, as "
+        "uvicorn sends its own.",
+        parse_flag,
+    )
     forwarded_allow_ips: str = _setting(
         "127.0.0.1,::1",
         "Proxies whose headers are believed: addresses, networks (10.0.0.0/8), or * for any.",
@@ -291,6 +297,7 @@ class Config:
             "ws_ping_timeout": self.ws_ping_timeout,
             "http": self.http,
             "proxy_headers": self.proxy_headers,
+            "server_header": self.server_header,
             "forwarded_allow_ips": self.forwarded_allow_ips,
             "access_log": access_log_sink(self.access_log),
             "access_log_format": self.access_log_format,

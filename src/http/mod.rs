@@ -124,6 +124,8 @@ pub struct Shared {
     pub metrics: Option<Arc<metrics::Metrics>>,
     /// The name every request's client is given instead of its address (a TestClient's).
     pub client_name: Option<Arc<NamedClient>>,
+    /// The `Server` header every response gets unless the app set its own.
+    pub server_header: Option<http::HeaderValue>,
 }
 
 /// The HTTP versions a server speaks (`http="auto"`, `"1"`, `"2"`): over TLS, offered by
@@ -184,7 +186,7 @@ pub async fn handle(
     });
     let engine = &shared.engine;
     let to_loop = shared.event_loop.sender();
-    let response = 'answer: {
+    let mut response = 'answer: {
         // Held until the answer is given.
         let _admitted = match &shared.gate {
             None => None,
@@ -318,6 +320,13 @@ pub async fn handle(
         }
         response
     };
+    if let Some(server) = &shared.server_header {
+        if let http::header::Entry::Vacant(slot) =
+            response.headers_mut().entry(http::header::SERVER)
+        {
+            slot.insert(server.clone());
+        }
+    }
     if let Some(observed) = observed {
         observed.record(shared, response.status());
     }

@@ -68,6 +68,8 @@ pub struct Server {
     metrics_file: Option<std::path::PathBuf>,
     /// The name every request's client gets instead of its address (a TestClient's).
     client_name: Option<Arc<h::NamedClient>>,
+    /// Whether responses carry `Server: ignyx` (uvicorn's `server_header`).
+    server_header: bool,
 }
 
 #[pymethods]
@@ -83,7 +85,7 @@ impl Server {
         http = "auto", tls = None, proxy_headers = false, forwarded_allow_ips = "127.0.0.1,::1",
         access_log = None, access_log_format = "text",
         metrics_port = None, metrics_host = "127.0.0.1", metrics_uds = None, metrics_worker = None,
-        client_name = None))]
+        client_name = None, server_header = false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         mut app: PyRefMut<'_, App>,
@@ -115,6 +117,7 @@ impl Server {
         metrics_uds: Option<std::path::PathBuf>,
         metrics_worker: Option<u32>,
         client_name: Option<(String, u16)>,
+        server_header: bool,
     ) -> PyResult<Self> {
         let json = match access_log_format {
             "text" => false,
@@ -189,6 +192,7 @@ impl Server {
             metrics: Mutex::new(metrics),
             metrics_file,
             client_name: client_name.map(|(host, port)| Arc::new(h::NamedClient { host, port })),
+            server_header,
         })
     }
 
@@ -273,6 +277,9 @@ impl Server {
             access_log,
             metrics: counted.clone(),
             client_name: self.client_name.clone(),
+            server_header: self
+                .server_header
+                .then(|| http::HeaderValue::from_static("ignyx")),
         });
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();
