@@ -113,7 +113,6 @@ class FastParam:
 
     @property
     def source(self) -> ParamSource: ...
-
     def __new__(
         cls,
         source: ParamSource,
