@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-instructions bare-hyper lint fmt clean debian-tools fuzz docs check-targets
+.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-tfb bench-instructions bare-hyper lint fmt clean debian-tools fuzz docs check-targets
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -28,9 +28,11 @@ cargo-test: $(STAMP)
 # Debian tools the tests use: chromium checks the docs pages in a real headless browser,
 # h2load (nghttp2-client) loads the server over HTTP/2, nginx runs the deployment guide's recipe,
 # redis-server is the shared store of the rate limits, sessions and broadcasts (tests start
-# their own on a free port; the package's own service is not used).
+# their own on a free port; the package's own service is not used), PostgreSQL is the
+# TechEmpower rows' database (tests/test_techempower.py and make bench-tfb make a cluster of
+# their own in a temporary directory; any /usr/lib/postgresql/<version>/bin will do).
 DEBIAN_TOOLS := /usr/bin/chromium:chromium /usr/bin/h2load:nghttp2-client /usr/sbin/nginx:nginx \
-	/usr/bin/redis-server:redis-server
+	/usr/bin/redis-server:redis-server /usr/lib/postgresql/*/bin/postgres:postgresql
 debian-tools:
 	@missing=""; for tool in $(DEBIAN_TOOLS); do \
 		test -x $${tool%%:*} || missing="$$missing $${tool#*:}"; \
@@ -138,6 +140,13 @@ bench-ratelimit: build
 	$(PYTHON) benchmarks/run.py --rounds 3 --endpoints limited --frameworks ignyx,fastapi \
 		--redis-cpu 0 --output benchmarks/results/ratelimit-redis-core0.json
 
+# TechEmpower's six test types (benchmarks/techempower/, benchmarks/README.md): one app written
+# with FastAPI's imports, served by uvicorn and, its imports swapped, by Ignyx, on a PostgreSQL
+# cluster the run makes and removes. Every answer is checked before anything is measured.
+bench-tfb: build debian-tools
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/techempower/run.py
+
 # Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
 # target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in
 # fuzz/regressions/<target>/, where `make test` replays it.
@@ -161,14 +170,18 @@ fuzz: $(STAMP) build
 			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=fuzz/artifacts/python_$$target/ || exit 1; \
 	done
 
-# The engine compiled for another system than this Linux (cargo check: types and borrows,
-# no linking), its dependencies' C through zig: macOS (x86_64) passes. Windows does not yet:
-# the listener (Unix sockets, inherited descriptors), the event loop's wake-up (tokio's
-# AsyncFd), signals, the memory watch and the file metadata of static files are Unix-only.
+# The engine compiled for other systems than this Linux (cargo check: types and borrows,
+# no linking), its dependencies' C through zig: macOS (x86_64) and Windows (x86_64, the
+# GNU target; the wheels are built with MSVC). On Windows the engine listens on TCP only
+# (no Unix sockets, no inherited descriptors), polls the event loop's selector every
+# millisecond (it has no descriptor to watch), stops on Ctrl+C/Ctrl+Break, and has no
+# memory watch (max_rss).
 check-targets: $(STAMP)
-	rustup target add x86_64-apple-darwin
+	rustup target add x86_64-apple-darwin x86_64-pc-windows-gnu
 	CC_x86_64_apple_darwin=$(abspath tools/zigcc-macos) AR_x86_64_apple_darwin=$(abspath tools/zigar) \
 		PYO3_CROSS_PYTHON_VERSION=3.11 cargo check -q --release --target x86_64-apple-darwin
+	CC_x86_64_pc_windows_gnu=$(abspath tools/zigcc-windows) AR_x86_64_pc_windows_gnu=$(abspath tools/zigar) \
+		PYO3_CROSS_PYTHON_VERSION=3.11 cargo check -q --release --target x86_64-pc-windows-gnu
 
 # The documentation site (mkdocs.yml, pages in docs/) built into site/ with --strict: a broken
 # link or anchor, a page left out of the nav or an unresolved API reference fails the build.
