@@ -97,8 +97,7 @@ struct KnownTypes {
 static KNOWN_TYPES: GILOnceCell<KnownTypes> = GILOnceCell::new();
 /// `pydantic.BaseModel`, or `None` when pydantic cannot be imported.
 static BASE_MODEL: GILOnceCell<Option<Py<PyType>>> = GILOnceCell::new();
-/// `{"mode": "json", "by_alias": True}`, the arguments FastAPI gives `model_dump`.
-static MODEL_DUMP_KWARGS: GILOnceCell<Py<PyDict>> = GILOnceCell::new();
+/// `("mode", "by_alias")`, the names of the arguments FastAPI gives `model_dump`.
 static MODEL_DUMP_KWNAMES: GILOnceCell<Py<PyTuple>> = GILOnceCell::new();
 
 fn known_types(py: Python<'_>) -> PyResult<&KnownTypes> {
@@ -144,6 +143,14 @@ fn dump_model<'py>(
     model: &Bound<'py, PyType>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = obj.py();
+    // `mode="json", by_alias=True`.
+    let names = MODEL_DUMP_KWNAMES.get_or_init(py, || {
+        PyTuple::new(py, ["mode", "by_alias"])
+            .expect("a tuple")
+            .unbind()
+    });
+    let by_alias = PyBool::new(py, true);
+    let kwargs = [intern!(py, "json").as_any(), by_alias.as_any()];
     let dump = class_attr(ty, intern!(py, "model_dump"));
     let plain = match (dump, model_dump(py, model)) {
         (Some(dump), Some(plain)) => dump.is(plain),
@@ -151,23 +158,23 @@ fn dump_model<'py>(
     };
     if plain {
         if let Some(serializer) = class_attr(ty, intern!(py, "__pydantic_serializer__")) {
-            let names = MODEL_DUMP_KWNAMES.get_or_init(py, || {
-                PyTuple::new(py, ["mode", "by_alias"])
-                    .expect("a tuple")
-                    .unbind()
-            });
-            let mode = intern!(py, "json").as_any();
-            let by_alias = PyBool::new(py, true);
+            let to_python = intern!(py, "to_python");
             return call_method(
                 &serializer,
-                intern!(py, "to_python"),
+                to_python,
                 &[obj],
                 Some(names.bind(py)),
-                &[mode, by_alias.as_any()],
+                &kwargs,
             );
         }
     }
-    obj.call_method(intern!(py, "model_dump"), (), Some(model_dump_kwargs(py)?))
+    call_method(
+        obj,
+        intern!(py, "model_dump"),
+        &[],
+        Some(names.bind(py)),
+        &kwargs,
+    )
 }
 
 /// `BaseModel.model_dump`, the function.
@@ -179,16 +186,6 @@ fn model_dump<'py>(py: Python<'py>, model: &Bound<'py, PyType>) -> Option<&'py B
         })
         .as_ref()
         .map(|dump| dump.bind(py))
-}
-
-fn model_dump_kwargs(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
-    let kwargs = MODEL_DUMP_KWARGS.get_or_try_init(py, || -> PyResult<_> {
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("mode", "json")?;
-        kwargs.set_item("by_alias", true)?;
-        Ok(kwargs.unbind())
-    })?;
-    Ok(kwargs.bind(py))
 }
 
 fn deeper(depth: u32) -> PyResult<u32> {

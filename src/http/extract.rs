@@ -19,30 +19,29 @@ impl FastPlan {
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let mut args = Vec::with_capacity(self.params.len());
         for param in &self.params {
-            let raw = match param.source {
-                ParamSource::Path => data.path_param(&param.name),
-                ParamSource::Query => data.query_last(&param.name),
-                ParamSource::Body => match validated_body(py, param, data)? {
-                    Some(value) => {
-                        args.push(value);
-                        continue;
-                    }
-                    None => return Ok(None),
-                },
+            let value = match param.source {
+                ParamSource::Path => scalar(py, param, data.path_param(&param.name)),
+                ParamSource::Query => scalar(py, param, data.query_last(&param.name)),
+                ParamSource::Body => validated_body(py, param, data)?,
             };
-            let value = match raw {
-                Some(raw) => match convert(py, param.kind, raw) {
-                    Some(value) => value,
-                    None => return Ok(None),
-                },
-                None => match &param.default {
-                    Some(default) => default.clone_ref(py).into_bound(py),
-                    None => return Ok(None),
-                },
-            };
-            args.push(value);
+            match value {
+                Some(value) => args.push(value),
+                None => return Ok(None),
+            }
         }
         PyTuple::new(py, args).map(Some)
+    }
+}
+
+/// A path or query parameter converted from `raw`, or its default when it is absent;
+/// `None` leaves the request to the general path.
+fn scalar<'py>(py: Python<'py>, param: &FastParam, raw: Option<&str>) -> Option<Bound<'py, PyAny>> {
+    match raw {
+        Some(raw) => convert(py, param.kind, raw),
+        None => param
+            .default
+            .as_ref()
+            .map(|default| default.clone_ref(py).into_bound(py)),
     }
 }
 

@@ -43,6 +43,16 @@ impl Window {
     fn capacity(self) -> u64 {
         self.interval() * self.limit
     }
+
+    /// Its length in whole seconds.
+    fn seconds(self) -> u64 {
+        self.period / 1_000_000
+    }
+
+    /// How the headers and the Redis keys name it: `100/60s`.
+    fn name(self) -> String {
+        format!("{}/{}s", self.limit, self.seconds())
+    }
 }
 
 /// The most windows one rule may have (their TATs are kept on the stack while checked).
@@ -111,9 +121,8 @@ pub fn parse_rule(text: &str) -> Result<Vec<Window>, String> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub allowed: bool,
-    /// The window with the fewest requests left (its index in the rule), and its limit.
+    /// The window with the fewest requests left: its index in the rule.
     pub window: usize,
-    pub limit: u64,
     pub remaining: u64,
     /// Seconds until that window is whole again.
     pub reset: u64,
@@ -136,7 +145,7 @@ pub fn decide(windows: &[Window], now: u64, tats: &[u64], next: &mut [u64]) -> V
         *slot = after;
     }
     // The window with the fewest requests left, as it stands after this one.
-    let mut report = (u64::MAX, 0, 0, 0);
+    let mut report = (u64::MAX, 0, 0);
     for (index, ((window, &tat), &after)) in windows.iter().zip(tats).zip(next.iter()).enumerate() {
         let ahead = if allowed {
             after - now
@@ -145,15 +154,14 @@ pub fn decide(windows: &[Window], now: u64, tats: &[u64], next: &mut [u64]) -> V
         };
         let remaining = window.capacity().saturating_sub(ahead) / window.interval();
         if remaining < report.0 {
-            report = (remaining, window.limit, ahead, index);
+            report = (remaining, ahead, index);
         }
     }
     Verdict {
         allowed,
-        window: report.3,
-        limit: report.1,
+        window: report.2,
         remaining: report.0,
-        reset: seconds_up(report.2),
+        reset: seconds_up(report.1),
         retry_after: if allowed { 0 } else { seconds_up(retry).max(1) },
     }
 }
@@ -294,25 +302,20 @@ impl RateLimit {
         headers: bool,
         report: Box<dyn Fn(&str) + Send + Sync>,
     ) -> Self {
-        let names: Vec<String> = windows
-            .iter()
-            .map(|w| format!("{}/{}s", w.limit, w.period / 1_000_000))
-            .collect();
         let policy = windows
             .iter()
-            .zip(&names)
-            .map(|(w, name)| format!("\"{name}\";q={};w={}", w.limit, w.period / 1_000_000))
+            .map(|w| format!("\"{}\";q={};w={}", w.name(), w.limit, w.seconds()))
             .collect::<Vec<_>>()
             .join(", ");
         Self {
             policy: HeaderValue::from_str(&policy).expect("digits and punctuation"),
-            prefixes: names
+            prefixes: windows
                 .iter()
-                .map(|name| format!("\"{name}\";r=").into_bytes())
+                .map(|w| format!("\"{}\";r=", w.name()).into_bytes())
                 .collect(),
             key_suffixes: windows
                 .iter()
-                .map(|w| format!(":{}/{}", w.limit, w.period / 1_000_000))
+                .map(|w| format!(":{}/{}", w.limit, w.seconds()))
                 .collect(),
             script_args: windows
                 .iter()
@@ -551,7 +554,7 @@ mod tests {
                 passed += 1;
             } else {
                 // The minute's window refuses, and is the one reported.
-                assert_eq!((verdict.limit, verdict.remaining), (3, 0));
+                assert_eq!((windows[verdict.window].limit, verdict.remaining), (3, 0));
             }
         }
         assert_eq!(passed, 3);
