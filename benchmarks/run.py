@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from harness.catalog import (
     Endpoint,
     Framework,
 )
+from harness.cli import csv_list, exit_on_sigterm, print_results_path
 from harness.fleet import Fleet
 from harness.proc import Resources, Sampler
 from harness.redis_server import REDIS_SERVER, SCRIPT_CALLS, Redis
@@ -60,8 +60,7 @@ def _one_run(
     headers: list[str],
     redis: Optional[Redis] = None,
 ) -> dict[str, Any]:
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"server died (exit {server.proc.returncode}):\n{server.log_tail()}")
+    server.check_alive()
     # Only the server under load talks to Redis meanwhile: what Redis ran is its doing.
     counting = redis if ep.redis else None
     calls0 = counting.command_calls() if counting else {}
@@ -81,20 +80,15 @@ def _one_run(
             scripts = sum(calls.get(name, 0) for name in SCRIPT_CALLS)
             r["redis_scripts_per_request"] = round(scripts / r["requests"], 3)
             r["redis_commands_per_request"] = round(sum(calls.values()) / r["requests"], 3)
+    r.update(sampler.fields())
     r["peak_rss_kib"] = sampler.peak.rss_kib
-    r["peak_hwm_kib"] = sampler.peak.hwm_kib
-    r["peak_threads"] = sampler.peak.threads
     r["processes"] = sampler.peak.processes
-    r["server_cpu_pct"] = round(sampler.server_cpu_pct, 1)
     # What a request cost the server, whoever was the bottleneck: its CPU time during the
     # round (clock ticks, 10 ms apart) over the requests wrk completed in it.
     r["server_cpu_s"] = round(sampler.server_cpu_s, 3)
     r["server_cpu_us_per_request"] = (
         round(1e6 * sampler.server_cpu_s / r["requests"], 2) if r["requests"] else None
     )
-    r["wrk_cpu_pct"] = round(sampler.harness_cpu_pct, 1)
-    r["other_cpu_pct"] = round(sampler.other_cpu_pct, 1)
-    r["steal_pct"] = round(sampler.steal_pct, 1)
     return r
 
 
@@ -318,10 +312,6 @@ def _groups(keys: list[str]) -> list[list[str]]:
     return groups
 
 
-def _csv(values: list[str]) -> list[str]:
-    return [item.strip() for v in values for item in v.split(",") if item.strip()]
-
-
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -455,8 +445,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         frameworks[name.strip()] = Framework(cmd.strip())
     extra = [s.partition("=")[0].strip() for s in args.server_cmd]
     defaults = [n for n, fw in FRAMEWORKS.items() if fw.default]
-    names = _csv(args.frameworks) or defaults + [n for n in extra if n not in FRAMEWORKS]
-    endpoint_keys = _csv(args.endpoints) or [k for k, ep in ENDPOINTS.items() if ep.default]
+    names = csv_list(args.frameworks) or defaults + [n for n in extra if n not in FRAMEWORKS]
+    endpoint_keys = csv_list(args.endpoints) or [k for k, ep in ENDPOINTS.items() if ep.default]
 
     if args.list:
         print("endpoints:")
@@ -623,21 +613,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     args.output.write_text(json.dumps(results, indent=2) + "\n")
 
     shown = [n for n in names if fleet.of(n)]
-    baselines = [b for b in _csv([args.baseline]) if b in shown]
+    baselines = [b for b in csv_list([args.baseline]) if b in shown]
     print()
     print(summary(results, shown, baselines[0] if baselines else None, baselines[1:], CPU_RATIO))
-    try:
-        shown_path = args.output.resolve().relative_to(Path.cwd())
-    except ValueError:
-        shown_path = args.output
-    print(f"\nresults: {shown_path}")
+    print_results_path(args.output)
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()
     sys.exit(main())

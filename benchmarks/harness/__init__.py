@@ -1,6 +1,7 @@
 """The benchmark harness behind ``benchmarks/run.py``: what is measured
 (``catalog``), how servers are started and watched (``servers``, ``proc``), how
-load is applied (``wrk``) and how results are shown (``report``)."""
+load is applied (``wrk``), how results are shown (``report``), and what the runners'
+command lines share (``cli``)."""
 
 from pathlib import Path
 

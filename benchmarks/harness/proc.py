@@ -149,3 +149,15 @@ class Sampler:
 
     def _aux_s(self) -> float:
         return _group_cpu_s(self.aux_pgid) if self.aux_pgid is not None else 0.0
+
+    def fields(self) -> dict[str, float]:
+        """What every round records of the window: peak memory and threads, and each
+        party's share of the machine's CPU (%)."""
+        return {
+            "peak_hwm_kib": self.peak.hwm_kib,
+            "peak_threads": self.peak.threads,
+            "server_cpu_pct": round(self.server_cpu_pct, 1),
+            "wrk_cpu_pct": round(self.harness_cpu_pct, 1),
+            "other_cpu_pct": round(self.other_cpu_pct, 1),
+            "steal_pct": round(self.steal_pct, 1),
+        }

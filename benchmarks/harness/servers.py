@@ -59,6 +59,11 @@ class Server:
             return ""
         return "\n".join("    " + line for line in text[-lines:])
 
+    def check_alive(self) -> None:
+        """RuntimeError with the end of its log when its process has exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"server died (exit {self.proc.returncode}):\n{self.log_tail()}")
+
     def stop(self) -> None:
         """SIGTERM the whole process group, then SIGKILL whatever is left."""
         pgid = self.proc.pid

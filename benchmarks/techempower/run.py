@@ -40,6 +40,7 @@ if str(HERE.parent) not in sys.path:
 
 from harness import RESULTS_DIR  # noqa: E402
 from harness.catalog import Endpoint  # noqa: E402
+from harness.cli import csv_list, exit_on_sigterm, print_results_path  # noqa: E402
 from harness.proc import Sampler  # noqa: E402
 from harness.report import environment, median, version  # noqa: E402
 from harness.servers import Server  # noqa: E402
@@ -76,21 +77,16 @@ TESTS: dict[str, Test] = {
 def one_run(
     server: Server, ep: Endpoint, args: argparse.Namespace, wrk_cpu: Optional[int], pg: Cluster
 ) -> dict[str, Any]:
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"server died (exit {server.proc.returncode}):\n{server.log_tail()}")
+    server.check_alive()
     # PostgreSQL's CPU is counted apart, not as other tenants' work (its backends are not in
     # its process group, so the sampler's own aux_pgid would miss them).
     pg0, t0 = pg.cpu_seconds(), time.monotonic()
     with Sampler(server.proc.pid) as sampler:
         r = run_wrk(server.base_url, ep, args.duration, args.connections, wrk_cpu, [])
     pg_pct = 100 * (pg.cpu_seconds() - pg0) / (time.monotonic() - t0)
-    r["peak_hwm_kib"] = sampler.peak.hwm_kib
-    r["peak_threads"] = sampler.peak.threads
-    r["server_cpu_pct"] = round(sampler.server_cpu_pct, 1)
-    r["wrk_cpu_pct"] = round(sampler.harness_cpu_pct, 1)
+    r.update(sampler.fields())
     r["postgres_cpu_pct"] = round(pg_pct, 1)
     r["other_cpu_pct"] = round(max(0.0, sampler.other_cpu_pct - pg_pct), 1)
-    r["steal_pct"] = round(sampler.steal_pct, 1)
     return r
 
 
@@ -251,10 +247,6 @@ def _print_problems(problems: list[checks.Problem]) -> None:
         )
 
 
-def _csv(values: list[str]) -> list[str]:
-    return [item.strip() for v in values for item in v.split(",") if item.strip()]
-
-
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -302,7 +294,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.pool_size is None:
         args.pool_size = args.connections
-    keys = _csv(args.tests) or list(TESTS)
+    keys = csv_list(args.tests) or list(TESTS)
     unknown = [k for k in keys if k not in TESTS]
     if unknown:
         print(f"unknown test: {', '.join(unknown)} (have {', '.join(TESTS)})", file=sys.stderr)
@@ -456,20 +448,12 @@ def _run(
     if any(fw.get("noisy") for fw in fws):
         print(f"\n~ other work took more than {args.max_other:g}% of a core in that number's "
               "quietest try: rerun when the machine is quieter")  # fmt: skip
-    try:
-        shown = args.output.resolve().relative_to(Path.cwd())
-    except ValueError:
-        shown = args.output
-    print(f"\nresults: {shown}")
+    print_results_path(args.output)
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()
     # Ctrl-C stops the run (and the finally above stops the servers and PostgreSQL), even when
     # started from a shell that had SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
