@@ -286,11 +286,20 @@ async def host(app: ASGIApp, scope: Scope, receive: Receive) -> Response:
 async def _answer_of(answer: asyncio.Future[T], running: asyncio.Task[None]) -> T:
     """`answer`, which the app `running` gives; the app is stopped when the answer failed or
     no one waits for it any more."""
+    # What ends `running` reaches the request through `answer` (and a KeyboardInterrupt or
+    # SystemExit leaves the loop's step too): read once it is done, so that asyncio does not
+    # log it again, as never retrieved, when the task is collected.
+    running.add_done_callback(_retrieved)
     try:
         return await answer
     finally:
         if not answer.done() or answer.exception() is not None:
             running.cancel()
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _go_on(coroutine: Any, awaited: Any, context: contextvars.Context) -> None:
