@@ -673,7 +673,8 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    let plain = plain_words(bytes);
+    for (i, &byte) in bytes.iter().enumerate().skip(plain) {
         let escape = ESCAPES[byte as usize];
         if escape == 0 {
             continue;
@@ -694,6 +695,25 @@ fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+/// How many of the leading bytes of `bytes`, 8 at a time, need no escape: most strings are
+/// read a word at a time rather than a byte at a time.
+fn plain_words(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether a byte of `word` is below `n` (exact for n <= 128).
+    let has_below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
+    let has_byte = |word: u64, byte: u8| has_below(word ^ (ONES * u64::from(byte)), 1);
+    let mut plain = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of 8"));
+        if has_below(word, 0x20) || has_byte(word, b'"') || has_byte(word, b'\\') {
+            break;
+        }
+        plain += 8;
+    }
+    plain
 }
 
 /// Writes `value` as Python's `repr(float)` does; NaN and infinities are errors.

@@ -6,6 +6,7 @@ keeping its place among Python middleware), each checked against FastAPI."""
 import asyncio
 import contextvars
 import gzip
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -371,6 +372,47 @@ def test_middleware_finds_the_route_in_the_scope_after_routing(dual, url):
     theirs, ours = pair.request("GET", url)
     for header in ("x-route", "x-params", "x-endpoint"):
         assert ours.headers[header] == theirs.headers[header], header
+
+
+class PathEcho:
+    """A pure ASGI middleware that answers with the scope's `path` and `raw_path` as the
+    handler would be given them."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        async def echoed(message):
+            if message["type"] == "http.response.start":
+                path, raw = scope["path"].encode("utf-8"), scope["raw_path"]
+                message = {**message, "headers": [*message["headers"], (b"x-raw", raw)]}
+                message["headers"].append((b"x-path", path.hex().encode()))
+            await send(message)
+
+        await self.app(scope, receive, echoed)
+
+
+def build_path_echo(fw):
+    app = fw.FastAPI()
+    app.add_middleware(PathEcho)
+
+    @app.get("/files/{name}")
+    def read_file(name: str, request: fw.Request):
+        return {"name": name, "path": request.url.path, "raw": request.scope["raw_path"].hex()}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "url", ["/files/ab", "/files/a%20b", "/files/%C3%A9t%C3%A9", "/files/a%2Fb"]
+)
+def test_the_raw_path_is_the_path_as_sent_and_the_path_is_decoded(dual, url):
+    ours = differential(dual(build_path_echo), "GET", url)
+    assert ours.headers["x-raw"] == url
+    assert bytes.fromhex(ours.headers["x-path"]).decode() == unquote(url)
+    if ours.status_code == 200:  # a%2Fb is /files/a/b decoded: no route
+        assert ours.json()["path"] == unquote(url)
+        assert bytes.fromhex(ours.json()["raw"]).decode() == url
 
 
 class WebSocketGate:

@@ -85,7 +85,10 @@ pub fn engine_scope<'py>(
         scope.set_item(key, &value)?;
         remembered.push((key.clone().unbind(), value.unbind()));
     }
-    scope.set_item(intern!(py, "raw_path"), PyBytes::new(py, &request.raw_path))?;
+    scope.set_item(
+        intern!(py, "raw_path"),
+        PyBytes::new(py, request.raw_path()),
+    )?;
     scope.set_item(intern!(py, "headers"), header_list(py, &request.headers)?)?;
     scope.set_item(intern!(py, "app"), app)?;
     if let Some(state) = state {

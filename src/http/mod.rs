@@ -294,11 +294,18 @@ pub async fn handle(
                 match request::read_body(body, limit, timeout, &parts.headers).await {
                     Ok(body) => {
                         let scheme = if peers.secure { "https" } else { "http" };
-                        let mut data =
-                            RequestData::from_parts(parts, path, params, body, peers, scheme);
-                        data.routed = routed;
-                        data.named_client.clone_from(&shared.client_name);
-                        call::dispatch(shared, call, Arc::new(data)).await
+                        // Made in place in its Arc: made and then moved in, its ~460
+                        // bytes would be copied twice.
+                        let mut data = Arc::new_uninit();
+                        let slot = Arc::get_mut(&mut data).expect("a new Arc is unshared");
+                        let request = slot.write(RequestData::from_parts(
+                            parts, path, params, body, peers, scheme,
+                        ));
+                        request.routed = routed;
+                        request.named_client.clone_from(&shared.client_name);
+                        // SAFETY: written just above.
+                        let data = unsafe { data.assume_init() };
+                        call::dispatch(shared, call, data).await
                     }
                     Err(reply) => reply,
                 }

@@ -25,7 +25,9 @@ pub struct RequestData {
     pub method: Method,
     /// Percent-decoded path, as routed (Starlette's `scope["path"]`).
     pub path: String,
-    pub raw_path: Bytes,
+    /// The path as the client sent it, when that is not `path` itself (it had a `%`): most
+    /// requests keep their path once.
+    raw_path: Option<Bytes>,
     pub query_string: Bytes,
     pub version: Version,
     pub headers: HeaderMap,
@@ -75,6 +77,7 @@ pub struct Peers {
 impl RequestData {
     /// The request as routed: its head, the decoded `path` it was routed by, the
     /// parameters the route captured, and the body read.
+    #[inline(always)]
     pub fn from_parts(
         mut parts: Parts,
         path: String,
@@ -92,7 +95,7 @@ impl RequestData {
         };
         let uri = &parts.uri;
         Self {
-            raw_path: Bytes::copy_from_slice(uri.path().as_bytes()),
+            raw_path: (uri.path() != path).then(|| Bytes::copy_from_slice(uri.path().as_bytes())),
             query_string: uri
                 .query()
                 .map(|q| Bytes::copy_from_slice(q.as_bytes()))
@@ -113,6 +116,11 @@ impl RequestData {
             session,
             query: OnceLock::new(),
         }
+    }
+
+    /// The path as the client sent it (Starlette's `scope["raw_path"]`).
+    pub fn raw_path(&self) -> &[u8] {
+        self.raw_path.as_deref().unwrap_or(self.path.as_bytes())
     }
 
     /// The same request with other `headers` or `body` (what ASGI middleware changed), not
@@ -288,7 +296,7 @@ impl PyRequestData {
 
     #[getter]
     fn raw_path<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.data.raw_path)
+        PyBytes::new(py, self.data.raw_path())
     }
 
     #[getter]

@@ -191,6 +191,25 @@ fn test_strings_escape_like_json_dumps() {
             let expected: String = expected.extract().expect("str");
             assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
         }
+        // Strings are read 8 bytes at a time until a word needs an escape: each escaped
+        // character at each place of the first words, and words of multi-byte characters.
+        for escaped in ["\\x00", "\\x1f", "\\n", "\\\"", "\\\\", "\\x7f", "é"] {
+            for at in 0..20 {
+                let expr = format!("'a' * {at} + '{escaped}' + 'b' * (19 - {at})");
+                let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
+                let expected: String = expected.extract().expect("str");
+                assert_eq!(encode(py, scope, &expr).expect(&expr), expected, "{expr}");
+            }
+        }
+        for expr in [
+            "'\\x80\\x9f\\xff' * 8",
+            "'日本語🎉' * 5 + '\\x1f'",
+            "'\\x20\\x21\\x23\\x5b\\x5d' * 4",
+        ] {
+            let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
+            let expected: String = expected.extract().expect("str");
+            assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
+        }
         assert_json(py, scope, "'\\b\\f\\n\\r\\t'", r#""\b\f\n\r\t""#);
         assert_json(py, scope, "'\\x01\\x1f\\x0b'", r#""\u0001\u001f\u000b""#);
         assert_json(py, scope, "'日本'", "\"日本\"");

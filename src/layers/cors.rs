@@ -22,9 +22,10 @@ use std::collections::{BTreeSet, HashSet};
 
 use bytes::Bytes;
 use http::header::{
-    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, ORIGIN, VARY,
+    Entry, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS,
+    ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
+    ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD,
+    CONTENT_TYPE, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use regex::Regex;
@@ -313,17 +314,26 @@ fn latin1(value: &HeaderValue) -> Cow<'_, str> {
     }
 }
 
-/// Joins every existing `Vary` value and `Origin` into a single header.
+/// Joins every existing `Vary` value and `Origin` into a single header. Most responses have
+/// none: they get a static `Vary: Origin`, with nothing allocated.
 fn append_vary_origin(headers: &mut HeaderMap) {
+    static ORIGIN_ONLY: HeaderValue = HeaderValue::from_static("Origin");
+    let mut vary = match headers.entry(VARY) {
+        Entry::Vacant(slot) => {
+            slot.insert(ORIGIN_ONLY.clone());
+            return;
+        }
+        Entry::Occupied(vary) => vary,
+    };
     let mut joined = Vec::new();
-    for value in headers.get_all(VARY) {
+    for value in vary.iter() {
         joined.extend_from_slice(value.as_bytes());
         joined.extend_from_slice(b", ");
     }
     joined.extend_from_slice(b"Origin");
     // Valid header bytes joined by ", " are still valid.
     if let Ok(value) = HeaderValue::from_bytes(&joined) {
-        headers.insert(VARY, value);
+        vary.insert(value);
     }
 }
 
