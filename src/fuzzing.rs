@@ -41,6 +41,7 @@ pub fn request_target(data: &[u8]) {
         local: None,
         secure: false,
     };
+    let path = Some(path.into_owned());
     let request = RequestData::from_parts(parts, path, Vec::new(), Bytes::new(), peers, "http");
     let pairs = request.query();
     let reserialised = form_urlencoded::Serializer::new(String::new())

@@ -70,11 +70,11 @@ pub fn engine_scope<'py>(
         ),
         (
             intern!(py, "path"),
-            PyString::new(py, &request.path).into_any(),
+            PyString::new(py, request.path()).into_any(),
         ),
         (
             intern!(py, "query_string"),
-            PyBytes::new(py, &request.query_string).into_any(),
+            PyBytes::new(py, request.query_string()).into_any(),
         ),
         (intern!(py, "root_path"), root_path),
         (intern!(py, "client"), client),

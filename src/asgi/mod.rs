@@ -408,7 +408,7 @@ impl Head {
     fn into_request(self, params: Vec<(String, String)>, body: Bytes) -> RequestData {
         let mut data = RequestData::from_parts(
             self.parts,
-            self.full_path,
+            Some(self.full_path),
             params,
             body,
             self.peers,

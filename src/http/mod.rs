@@ -25,6 +25,7 @@ mod sent;
 mod session;
 mod stream;
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -247,12 +248,17 @@ pub async fn handle(
         }
         let (parts, body) = req.into_parts();
         let version = parts.version;
-        let path = decoded_path(parts.uri.path());
+        // Decoded only when it has escapes; otherwise the request keeps its path once.
+        let decoded = match decoded_path(parts.uri.path()) {
+            Cow::Owned(path) => Some(path),
+            Cow::Borrowed(_) => None,
+        };
+        let path = decoded.as_deref().unwrap_or(parts.uri.path());
         // What to call: the route routing found, or, when the app has Python middleware, the
         // middleware stack (which answers every request), told the route found here for its
         // innermost app to call; routing's own answers (404, 405, preflights) are then the
         // stack's ASGI app's to give.
-        let routed = routing::route(engine, &parts, &path, &peers);
+        let routed = routing::route(engine, &parts, path, &peers);
         if let (Some(observed), Routed::Route(route, _)) = (&mut observed, &routed) {
             observed.template = Some(route.template.clone());
         }
@@ -299,7 +305,7 @@ pub async fn handle(
                         let mut data = Arc::new_uninit();
                         let slot = Arc::get_mut(&mut data).expect("a new Arc is unshared");
                         let request = slot.write(RequestData::from_parts(
-                            parts, path, params, body, peers, scheme,
+                            parts, decoded, params, body, peers, scheme,
                         ));
                         request.routed = routed;
                         request.named_client.clone_from(&shared.client_name);

@@ -2,6 +2,7 @@
 //! a Rust object that keeps the parsed HTTP request and turns pieces into Python
 //! objects only when asked.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
-use http::{HeaderMap, Method, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -23,12 +24,12 @@ use super::session::{SessionSeed, SessionSlot};
 /// Everything Rust knows about one request, shared with Python without copying.
 pub struct RequestData {
     pub method: Method,
-    /// Percent-decoded path, as routed (Starlette's `scope["path"]`).
-    pub path: String,
-    /// The path as the client sent it, when that is not `path` itself (it had a `%`): most
-    /// requests keep their path once.
-    raw_path: Option<Bytes>,
-    pub query_string: Bytes,
+    /// The request target: the raw path and the query string are read from it.
+    uri: Uri,
+    /// The path as routed (Starlette's `scope["path"]`), when that is not the target's own
+    /// (it had a `%` to decode, or an ASGI server said so): most requests keep their path
+    /// once, in `uri`.
+    decoded_path: Option<String>,
     pub version: Version,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -75,12 +76,12 @@ pub struct Peers {
 }
 
 impl RequestData {
-    /// The request as routed: its head, the decoded `path` it was routed by, the
-    /// parameters the route captured, and the body read.
+    /// The request as routed: its head, the decoded `path` it was routed by when that is
+    /// not its target's own, the parameters the route captured, and the body read.
     #[inline(always)]
     pub fn from_parts(
         mut parts: Parts,
-        path: String,
+        path: Option<String>,
         path_params: Vec<(String, String)>,
         body: Bytes,
         peers: Peers,
@@ -93,15 +94,10 @@ impl RequestData {
                 .remove::<SessionSeed>()
                 .map(SessionSlot::native),
         };
-        let uri = &parts.uri;
         Self {
-            raw_path: (uri.path() != path).then(|| Bytes::copy_from_slice(uri.path().as_bytes())),
-            query_string: uri
-                .query()
-                .map(|q| Bytes::copy_from_slice(q.as_bytes()))
-                .unwrap_or_default(),
+            decoded_path: path.filter(|path| path != parts.uri.path()),
+            uri: parts.uri,
             method: parts.method,
-            path,
             version: parts.version,
             headers: parts.headers,
             body,
@@ -118,9 +114,19 @@ impl RequestData {
         }
     }
 
+    /// The path as routed, percent-escapes decoded (Starlette's `scope["path"]`).
+    pub fn path(&self) -> &str {
+        self.decoded_path.as_deref().unwrap_or(self.uri.path())
+    }
+
     /// The path as the client sent it (Starlette's `scope["raw_path"]`).
     pub fn raw_path(&self) -> &[u8] {
-        self.raw_path.as_deref().unwrap_or(self.path.as_bytes())
+        self.uri.path().as_bytes()
+    }
+
+    /// What follows the `?` of the target, as sent (Starlette's `scope["query_string"]`).
+    pub fn query_string(&self) -> &[u8] {
+        self.uri.query().unwrap_or_default().as_bytes()
     }
 
     /// The same request with other `headers` or `body` (what ASGI middleware changed), not
@@ -132,9 +138,8 @@ impl RequestData {
         }
         Self {
             method: self.method.clone(),
-            path: self.path.clone(),
-            raw_path: self.raw_path.clone(),
-            query_string: self.query_string.clone(),
+            uri: self.uri.clone(),
+            decoded_path: self.decoded_path.clone(),
             version: self.version,
             headers: headers.unwrap_or_else(|| self.headers.clone()),
             body: body.unwrap_or_else(|| self.body.clone()),
@@ -154,7 +159,7 @@ impl RequestData {
     /// Query pairs, `+` and percent-escapes decoded, blank values kept (like `parse_qsl`).
     pub fn query(&self) -> &[(String, String)] {
         self.query.get_or_init(|| {
-            form_urlencoded::parse(&self.query_string)
+            form_urlencoded::parse(self.query_string())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect()
         })
@@ -178,14 +183,17 @@ impl RequestData {
 }
 
 /// The path as routed (Starlette's `scope["path"]`): percent-escapes decoded. Without
-/// escapes there is nothing to decode (the http crate has checked it is UTF-8).
-pub fn decoded_path(raw_path: &str) -> String {
+/// escapes there is nothing to decode (the http crate has checked it is UTF-8): the raw
+/// path is borrowed.
+pub fn decoded_path(raw_path: &str) -> Cow<'_, str> {
     if raw_path.contains('%') {
-        percent_decode_str(raw_path)
-            .decode_utf8_lossy()
-            .into_owned()
+        Cow::Owned(
+            percent_decode_str(raw_path)
+                .decode_utf8_lossy()
+                .into_owned(),
+        )
     } else {
-        raw_path.to_owned()
+        Cow::Borrowed(raw_path)
     }
 }
 
@@ -291,7 +299,7 @@ impl PyRequestData {
 
     #[getter]
     fn path(&self) -> &str {
-        &self.data.path
+        self.data.path()
     }
 
     #[getter]
@@ -301,7 +309,7 @@ impl PyRequestData {
 
     #[getter]
     fn query_string<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.data.query_string)
+        PyBytes::new(py, self.data.query_string())
     }
 
     #[getter]
@@ -509,7 +517,7 @@ mod tests {
             local: Some(([127, 0, 0, 1], 8000).into()),
             secure: false,
         };
-        RequestData::from_parts(parts, "/".into(), Vec::new(), Bytes::new(), peers, "http")
+        RequestData::from_parts(parts, None, Vec::new(), Bytes::new(), peers, "http")
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Upgrade for Upgrader {
         let scheme = if peers.secure { "wss" } else { "ws" };
         let seed = req.extensions_mut().remove::<SessionSeed>();
         let mut data =
-            RequestData::from_parts(head(req), path, params, Bytes::new(), peers, scheme);
+            RequestData::from_parts(head(req), Some(path), params, Bytes::new(), peers, scheme);
         data.named_client.clone_from(&self.client_name);
         data.session = seed.map(SessionSlot::native);
         let session = Session::new(self.to_loop.clone());
@@ -122,7 +122,7 @@ impl Upgrader {
         if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") || req.method() != Method::GET {
             return None;
         }
-        let path = decoded_path(req.uri().path());
+        let path = decoded_path(req.uri().path()).into_owned();
         match self.routes.find(req.method(), &path) {
             Match::Found { route, params } => Some(Found {
                 route: route.clone(),
