@@ -18,11 +18,11 @@ import functools
 import inspect
 import logging
 import os
+import sys
 from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Sequence, Union
 
-from . import _asgi, params
-from ._asgi_host import stack_entry, websocket_stack_entry
+from . import params
 from ._deprecation import ON_EVENT, ROOT_PATH, warn_deprecated
 from .datastructures import Default, State
 from .encoders import jsonable_encoder
@@ -33,12 +33,6 @@ from .exception_handlers import (
 )
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, Middleware
-from .middleware.base import BaseHTTPMiddleware
-from .middleware.compression import CompressionMiddleware, GZipMiddleware
-from .middleware.httpsredirect import HTTPSRedirectMiddleware
-from .middleware.ratelimit import RateLimitMiddleware
-from .middleware.sessions import SessionMiddleware
-from .middleware.trustedhost import TrustedHostMiddleware
 from .requests import Request
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse, _content_type
 from .routing import APIRoute, APIRouter, Mount, generate_unique_id
@@ -46,10 +40,16 @@ from .routing.limits import FormLimits, checked_max_body_size
 
 logger = logging.getLogger("ignyx.error")
 
-# The environment variables that turn telemetry's automatic export on, as FastAPI's does.
 # What the engine is told for an app with ``max_body_size=None``.
 _UNLIMITED = 2**63 - 1
+# The environment variables that turn telemetry's automatic export on, as FastAPI's does.
 _AUTO_CONFIGURE = ("FASTAPI_OTEL_AUTO_CONFIGURE", "IGNYX_OTEL_AUTO_CONFIGURE")
+# Those from which OpenTelemetry's API loads a global provider with no code setting one.
+_OTEL_PROVIDERS = (
+    "OTEL_PYTHON_TRACER_PROVIDER",
+    "OTEL_PYTHON_METER_PROVIDER",
+    "OTEL_PYTHON_LOGGER_PROVIDER",
+)
 
 
 def _register_json_fallback() -> None:
@@ -279,6 +279,7 @@ class Ignyx:
         HTTP request (a ``BaseHTTPMiddleware``)."""
         if middleware_type != "http":
             raise ValueError('Currently only middleware("http") is supported.')
+        from .middleware.base import BaseHTTPMiddleware
 
         def decorator(func: Callable) -> Callable:
             self.add_middleware(BaseHTTPMiddleware, dispatch=func)
@@ -316,6 +317,15 @@ class Ignyx:
         """The telemetry settings, when telemetry is on: one of the signals asked for has a
         provider configured (checked when serving starts, as
         routes are compiled for it); else None, and the app runs without it."""
+        environment = (os.getenv(name, "") for name in _AUTO_CONFIGURE)
+        automatic = any(value.lower() == "true" for value in environment)
+        provided = "opentelemetry" in sys.modules or any(
+            name in os.environ for name in _OTEL_PROVIDERS
+        )
+        if not (self.telemetry_settings or automatic or provided):
+            # No provider can have been set (setting one imports the API): telemetry is
+            # off, and the OpenTelemetry API is not imported to say so.
+            return None
         try:
             from .telemetry import _api, _middleware
         except ImportError as exc:
@@ -324,8 +334,6 @@ class Ignyx:
                 logger.warning("Telemetry is off: %s", exc)
             return None
 
-        environment = (os.getenv(name, "") for name in _AUTO_CONFIGURE)
-        automatic = any(value.lower() == "true" for value in environment)
         config: dict[str, Any] = {
             **_api.DEFAULTS,
             "auto_configure": automatic,
@@ -342,6 +350,8 @@ class Ignyx:
 
     def _build_stack(self, entries: Sequence[Any]) -> Any:
         """The ASGI app of `entries` (outermost first) around the app's own routes."""
+        from . import _asgi
+
         app: Any = functools.partial(_asgi.serve, self)
         for entry in reversed(entries):
             if isinstance(entry, Middleware):
@@ -489,6 +499,8 @@ class Ignyx:
         websocket_stack = None
         native = [layer.native() for layer in outer]
         if middleware and python:
+            from ._asgi_host import stack_entry, websocket_stack_entry
+
             stack = self._build_stack(python)
             core.set_middleware_stack(stack_entry(self, stack), layers=native)
             websocket_stack = websocket_stack_entry(self, stack)
@@ -547,24 +559,34 @@ class Ignyx:
 
 def _native_layer(entry: Any) -> Any:
     """The middleware the engine can run itself for `entry` (CORS, GZip and compression,
-    TrustedHost, HTTPSRedirect), built; or None."""
+    TrustedHost, HTTPSRedirect, sessions, rate limits), built; or None."""
     if isinstance(entry, Middleware):
         cls, args, kwargs = entry
-        layer = cls(None, *args, **kwargs) if cls in _NATIVE else None
+        layer = cls(None, *args, **kwargs) if _is_native(cls) else None
     else:
-        layer = entry if type(entry) in _NATIVE else None
+        layer = entry if _is_native(type(entry)) else None
     # A rate limit keyed by a Python function runs in Python.
     return layer if getattr(layer, "runs_natively", True) else None
 
 
-_NATIVE = (
-    CORSMiddleware,
-    CompressionMiddleware,
-    GZipMiddleware,
-    TrustedHostMiddleware,
-    HTTPSRedirectMiddleware,
-    SessionMiddleware,
-    RateLimitMiddleware,
+def _is_native(cls: Any) -> bool:
+    """Whether `cls` is one of the middleware classes in `_NATIVE` itself (a subclass may do
+    something else, so it runs in Python). Looked up by name, so that an app imports only
+    the middleware it uses: a class given to the app has had its module imported."""
+    where = (getattr(cls, "__module__", None), getattr(cls, "__qualname__", None))
+    return where in _NATIVE and getattr(sys.modules.get(where[0]), where[1], None) is cls
+
+
+_NATIVE = frozenset(
+    {
+        ("ignyx.middleware.cors", "CORSMiddleware"),
+        ("ignyx.middleware.compression", "CompressionMiddleware"),
+        ("ignyx.middleware.compression", "GZipMiddleware"),
+        ("ignyx.middleware.trustedhost", "TrustedHostMiddleware"),
+        ("ignyx.middleware.httpsredirect", "HTTPSRedirectMiddleware"),
+        ("ignyx.middleware.sessions", "SessionMiddleware"),
+        ("ignyx.middleware.ratelimit", "RateLimitMiddleware"),
+    }
 )
 
 

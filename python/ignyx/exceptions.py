@@ -14,8 +14,8 @@ handlers written for FastAPI keep working.
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any, Optional, TypedDict
 
 from pydantic import BaseModel, create_model
@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+# Each status code's reason phrase, as ``http.client.responses`` has them.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
 class HTTPException(Exception):
     """Stops the handler and answers ``{"detail": detail}`` with ``status_code`` and ``headers``.
 
@@ -52,7 +56,7 @@ class HTTPException(Exception):
         headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         if detail is None:
-            detail = http.client.responses.get(status_code, "")
+            detail = _PHRASES.get(status_code, "")
         self.status_code = status_code
         self.detail = detail
         self.headers = headers

@@ -13,13 +13,11 @@ already in memory (the engine read it), so parsing is one synchronous pass.
 from __future__ import annotations
 
 import codecs
+import functools
 from tempfile import SpooledTemporaryFile
+from types import ModuleType
 from typing import TYPE_CHECKING, Optional, Union
 from urllib.parse import parse_qsl
-
-import python_multipart
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import parse_options_header
 
 from .datastructures import FormData, Headers, UploadFile
 
@@ -31,6 +29,16 @@ MAX_FIELDS = 1000
 MAX_PART_SIZE = 1024 * 1024
 # Files are kept in memory up to this size, then moved to a temporary file on disk.
 SPOOL_MAX_SIZE = 1024 * 1024
+
+
+@functools.cache
+def _multipart() -> ModuleType:
+    # python-multipart loads with the first form parsed, not with every app; looked up
+    # through a cache rather than imported in place, as each form asks for it.
+    import python_multipart.exceptions
+    import python_multipart.multipart
+
+    return python_multipart
 
 
 class MultiPartException(Exception):
@@ -53,7 +61,7 @@ def parse_form(
 
     Raises `MultiPartException` for a malformed or oversized form.
     """
-    media_type, options = parse_options_header(content_type)
+    media_type, options = _multipart().multipart.parse_options_header(content_type)
     if media_type == b"multipart/form-data":
         parser = _MultiPartParser(
             options,
@@ -150,6 +158,7 @@ class _MultiPartParser:
             "on_header_end": self.on_header_end,
             "on_headers_finished": self.on_headers_finished,
         }
+        python_multipart = _multipart()
         try:
             parser = python_multipart.MultipartParser(boundary, callbacks)
             parser.write(body)
@@ -157,7 +166,7 @@ class _MultiPartParser:
         except BaseException as exc:
             for upload in self.files:
                 upload.file.close()
-            if isinstance(exc, FormParserError):
+            if isinstance(exc, python_multipart.exceptions.FormParserError):
                 raise MultiPartException("Invalid multipart data.") from exc
             raise
         return FormData(self.items)
@@ -177,7 +186,7 @@ class _MultiPartParser:
         self.header_value = b""
 
     def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self.disposition)
+        _, options = _multipart().multipart.parse_options_header(self.disposition)
         try:
             self.name = _decode(options[b"name"], self.charset)
         except KeyError:

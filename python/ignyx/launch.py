@@ -13,7 +13,6 @@ from typing import Any
 
 from .config import Config
 from .server import Server, prepare
-from .supervisor import Supervisor
 
 logger = logging.getLogger("ignyx.error")
 
@@ -23,6 +22,8 @@ def launch(load_app: Callable[[], Any], config: Config) -> int:
     Raises ValueError when the TLS files cannot be used."""
     tls = config.tls()
     if config.workers > 1 or config.workers_max_requests or config.workers_max_rss:
+        from .supervisor import Supervisor  # one worker in this process needs none
+
         return Supervisor(load_app, config, tls).run()
     server = Server(
         prepare(load_app(), config),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import logging.config
 import sys
 from typing import Any, Optional
 
@@ -40,17 +39,20 @@ def configure_logging(level: str, config_file: Optional[str]) -> None:
     one, prints the ignyx loggers to stderr at `level`. A file that cannot be read or
     applied raises ValueError naming it."""
     if config_file:
+        # Only for a configuration file: logging.config imports a dozen modules more.
+        from logging import config as logging_config
+
         try:
             if config_file.endswith(".json"):
                 with open(config_file, encoding="utf-8") as source:
-                    logging.config.dictConfig(json.load(source))
+                    logging_config.dictConfig(json.load(source))
             elif config_file.endswith((".yaml", ".yml")):
                 import yaml  # type: ignore[import-untyped]  # only for a YAML log config
 
                 with open(config_file, encoding="utf-8") as source:
-                    logging.config.dictConfig(yaml.safe_load(source))
+                    logging_config.dictConfig(yaml.safe_load(source))
             else:
-                logging.config.fileConfig(config_file, disable_existing_loggers=False)
+                logging_config.fileConfig(config_file, disable_existing_loggers=False)
         except ImportError:
             raise ValueError(f"--log-config {config_file}: reading YAML needs PyYAML") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from .._asgi_host import mount_entry, mount_websocket_entry
 from .._paths import Match, compile_path, route_path
 from .router import APIRouter
 
@@ -81,6 +80,8 @@ class Mount:
 
     def compile(self, app: Any) -> dict[str, Any]:
         """What `ignyx._core.App.add_route` takes for this mount: every method, under it."""
+        from .._asgi_host import mount_entry
+
         # Our StaticFiles: the engine answers its plain file requests itself.
         native = getattr(self.app, "_native_directories", None)
         return {
@@ -96,6 +97,8 @@ class Mount:
     def compile_websocket(self, app: Any) -> dict[str, Any]:
         """What `ignyx._core.App.add_websocket_route` takes: WebSockets under it, for the
         mounted app too (a Socket.IO server, a Starlette app's WebSocket routes)."""
+        from .._asgi_host import mount_websocket_entry
+
         return {
             "path": self.path + "/{path:path}",
             "call": mount_websocket_entry(app, self.path, self.app),
