@@ -88,6 +88,34 @@ def make_app(fw: Any) -> Any:
     def union(body: Union[Item, list[int]]):
         return body
 
+    # Up to 8 parameters are passed by vectorcall, more in a tuple: both sides of that line.
+    @app.get("/eight/{a}")
+    def eight(
+        a: int,
+        b: int = 0,
+        c: int = 0,
+        d: str = "d",
+        e: float = 0.5,
+        f: bool = False,
+        g: int = 7,
+        h: str = "h",
+    ):
+        return [a, b, c, d, e, f, g, h]
+
+    @app.get("/nine/{a}")
+    def nine(
+        a: int,
+        b: int = 0,
+        c: int = 0,
+        d: str = "d",
+        e: float = 0.5,
+        f: bool = False,
+        g: int = 7,
+        h: str = "h",
+        i: int = 9,
+    ):
+        return [a, b, c, d, e, f, g, h, i]
+
     @app.post("/plain")
     def plain(body: dict[str, int]):
         return body
@@ -144,6 +172,11 @@ CASES = [
     ("POST", "/union", JSON, b'{"name":"a","price":1}'),
     ("POST", "/plain", JSON, b'{"a":1,"b":"2"}'),
     ("POST", "/plain", JSON, b'{"a":1,"a":2}'),
+    ("GET", "/eight/1", {}, b""),
+    ("GET", "/eight/1?h=z&f=true&b=2", {}, b""),
+    ("GET", "/eight/x", {}, b""),
+    ("GET", "/nine/1?i=3&b=2", {}, b""),
+    ("GET", "/nine/1?i=x", {}, b""),
 ]
 
 
@@ -169,6 +202,8 @@ def test_a_json_body_route_has_a_fast_plan():
     sources = _plan_sources(app, "/items/{item_id}")
     query = ignyx._core.ParamSource.QUERY
     assert sources == [path, body, query]
+    assert _plan_sources(app, "/eight/{a}") == [path] + [query] * 7
+    assert _plan_sources(app, "/nine/{a}") == [path] + [query] * 8
 
 
 def test_routes_the_fast_plan_cannot_answer_keep_the_general_path():

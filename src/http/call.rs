@@ -213,8 +213,8 @@ impl Exchange {
         let result = (|| {
             if let Some(fast) = &route.fast {
                 let fast = fast.get();
-                if let Some(args) = fast.args(py, &self.data)? {
-                    return fast.endpoint.bind(py).call1(args);
+                if let Some(called) = fast.call(py, &self.data)? {
+                    return Ok(called);
                 }
             }
             match route.kind {

@@ -8,29 +8,49 @@ use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple, PyType};
 
 use super::request::RequestData;
 use super::route::{FastParam, FastPlan, ParamKind, ParamSource};
-use crate::pycall::call_method;
+use crate::pycall::{call, call_method, MOST_ARGS};
 
 impl FastPlan {
-    /// The positional arguments for the endpoint, or `None` to take the general path.
-    pub fn args<'py>(
+    /// Calls the endpoint with its parameters, by vectorcall (no argument tuple, unless it
+    /// has more than `MOST_ARGS`); `None` to take the general path.
+    pub fn call<'py>(
         &self,
         py: Python<'py>,
         data: &RequestData,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let mut args = Vec::with_capacity(self.params.len());
-        for param in &self.params {
-            let value = match param.source {
-                ParamSource::Path => scalar(py, param, data.path_param(&param.name)),
-                ParamSource::Query => scalar(py, param, data.query_last(&param.name)),
-                ParamSource::Body => validated_body(py, param, data)?,
-            };
-            match value {
-                Some(value) => args.push(value),
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let endpoint = self.endpoint.bind(py);
+        if self.params.len() > MOST_ARGS {
+            let mut args = Vec::with_capacity(self.params.len());
+            for param in &self.params {
+                match value(py, param, data)? {
+                    Some(value) => args.push(value),
+                    None => return Ok(None),
+                }
+            }
+            return endpoint.call1(PyTuple::new(py, args)?).map(Some);
+        }
+        let mut args: [Option<Bound<'py, PyAny>>; MOST_ARGS] = Default::default();
+        for (slot, param) in args.iter_mut().zip(&self.params) {
+            match value(py, param, data)? {
+                Some(value) => *slot = Some(value),
                 None => return Ok(None),
             }
         }
-        PyTuple::new(py, args).map(Some)
+        call(endpoint, args.iter().map_while(Option::as_ref)).map(Some)
     }
+}
+
+/// One parameter's value from the request; `None` leaves the request to the general path.
+fn value<'py>(
+    py: Python<'py>,
+    param: &FastParam,
+    data: &RequestData,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(match param.source {
+        ParamSource::Path => scalar(py, param, data.path_param(&param.name)),
+        ParamSource::Query => scalar(py, param, data.query_last(&param.name)),
+        ParamSource::Body => validated_body(py, param, data)?,
+    })
 }
 
 /// A path or query parameter converted from `raw`, or its default when it is absent;
