@@ -16,7 +16,7 @@ use super::response::{self, Reply, ReplyBody};
 use super::route::{Route, RouteKind};
 use super::sent::SentReply;
 use super::{Engine, Shared};
-use crate::runtime::{Awaiter, Job, LoopSender, PoolWork, EAGER_TURNS};
+use crate::runtime::{gil, Awaiter, Job, LoopSender, PoolWork, SyncPool, EAGER_TURNS};
 
 /// Runs `route` for the request and waits for its reply.
 pub async fn dispatch(shared: &Shared, route: Arc<Route>, data: Arc<RequestData>) -> Reply {
@@ -26,6 +26,7 @@ pub async fn dispatch(shared: &Shared, route: Arc<Route>, data: Arc<RequestData>
         // A route proven quick: run it right here, with no thread switch. It takes no
         // in-flight slot: the limit is on work queued for Python, and this is none.
         let exchange = Exchange::new(engine, route, data, ReplySlot::Kept(None));
+        take_gil_for_requests(&shared.pool);
         let reply = event_loop.call_outside_loop(|py| {
             // Timed once the GIL is ours: waiting for it says nothing about the route.
             let started = Instant::now();
@@ -50,6 +51,7 @@ pub async fn dispatch(shared: &Shared, route: Arc<Route>, data: Arc<RequestData>
     // once for all the requests queued by then.
     if route.is_async && !shared.pool.is_busy() {
         let exchange = Exchange::new(engine, route, data, ReplySlot::Kept(None));
+        gil::hold();
         let reply = event_loop.call_eagerly(
             |py, tasks| {
                 if let Some(coroutine) = exchange.call_route(py) {
@@ -74,9 +76,20 @@ pub async fn dispatch(shared: &Shared, route: Arc<Route>, data: Arc<RequestData>
             }
         }));
     } else {
+        // The pool thread is to take the GIL at once, not after this thread's run.
+        gil::release();
         shared.pool.submit(exchange);
     }
     later(rx).await
+}
+
+/// Keeps the GIL from this request to the next (`gil::hold`) while no pool thread runs
+/// Python; lets it go while one does, so that it is handed over between requests.
+fn take_gil_for_requests(pool: &SyncPool) {
+    match pool.is_busy() {
+        true => gil::release(),
+        false => gil::hold(),
+    }
 }
 
 /// The reply that comes through `pending` (a bare 500 if its sender was dropped). Only

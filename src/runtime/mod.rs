@@ -1,10 +1,11 @@
 //! Where Python runs: the worker's one asyncio event loop, stepped on the I/O thread
 //! (`event_loop.rs`), with request coroutines stepped from Rust (`task.rs`); a pool of
 //! threads for sync code (`sync_pool.rs`); and the rules for what runs where
-//! (`inline.rs`, `in_flight.rs`, `sched.rs`). The work itself comes from the layers
+//! (`inline.rs`, `in_flight.rs`, `sched.rs`, `gil.rs`). The work itself comes from the layers
 //! above as trait objects (`job.rs`): this module imports nothing above it.
 
 mod event_loop;
+pub mod gil;
 mod in_flight;
 mod inline;
 mod job;

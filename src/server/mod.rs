@@ -285,6 +285,8 @@ impl Server {
             let previous = runtime::batch_current_thread();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                // A run of requests keeps the GIL (`runtime::gil`) until the thread idles.
+                .on_thread_park(runtime::gil::release)
                 .build()?;
             runtime.spawn(event_loop.clone().drive());
             // Due sooner than any connection timer (header reads, request bodies).
@@ -323,6 +325,7 @@ impl Server {
                 &self.limits,
                 self.tls.clone(),
             ));
+            runtime::gil::release();
             drop(runtime);
             if let Some(log) = &shared.access_log {
                 log.finish();
