@@ -150,6 +150,8 @@ pub struct EventLoop {
 impl EventLoop {
     /// Wraps an `EngineLoop` the calling thread has `begin()`-ed.
     pub fn new(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
+        // Its transports read sockets 256 KiB at a time (see `malloc_threshold`).
+        super::raise_past_socket_reads();
         let py = event_loop.py();
         let method = |name: &str| event_loop.getattr(name).map(Bound::unbind);
         let python = LoopCalls {

@@ -1,7 +1,7 @@
 //! Where Python runs: the worker's one asyncio event loop, stepped on the I/O thread
 //! (`event_loop.rs`), with request coroutines stepped from Rust (`task.rs`); a pool of
 //! threads for sync code (`sync_pool.rs`); and the rules for what runs where
-//! (`inline.rs`, `in_flight.rs`, `sched.rs`, `gil.rs`). The work itself comes from the layers
+//! (`inline.rs`, `in_flight.rs`, `sched.rs`, `gil.rs`, `malloc_threshold.rs`). The work itself comes from the layers
 //! above as trait objects (`job.rs`): this module imports nothing above it.
 
 mod event_loop;
@@ -9,6 +9,7 @@ pub mod gil;
 mod in_flight;
 mod inline;
 mod job;
+mod malloc_threshold;
 mod ready;
 mod report;
 mod sched;
@@ -21,6 +22,7 @@ pub use event_loop::{EventLoop, EAGER_TURNS};
 pub use in_flight::InFlight;
 pub use inline::InlinePolicy;
 pub use job::{Job, LoopSender, PoolWork};
+pub use malloc_threshold::raise_past_socket_reads;
 pub use ready::{ready, ready_with, Ready};
 pub use report::report;
 pub use sched::{batch_current_thread, restore_current_thread};
