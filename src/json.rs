@@ -672,8 +672,12 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// The escaped inside of a JSON string, from UTF-8 bytes.
 fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let plain = plain_prefix(bytes);
+    if plain == bytes.len() {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
-    let plain = plain_words(bytes);
     for (i, &byte) in bytes.iter().enumerate().skip(plain) {
         let escape = ESCAPES[byte as usize];
         if escape == 0 {
@@ -697,23 +701,45 @@ fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// How many of the leading bytes of `bytes`, 8 at a time, need no escape: most strings are
-/// read a word at a time rather than a byte at a time.
-fn plain_words(bytes: &[u8]) -> usize {
+/// How many leading bytes of `bytes` need no escape, read 8 at a time: all of them for most
+/// strings (then written in one copy), else up to the first word that holds an escape.
+fn plain_prefix(bytes: &[u8]) -> usize {
+    let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    let mut plain = 0;
+    for chunk in bytes.chunks_exact(8) {
+        if needs_escape(word(chunk)) {
+            return plain;
+        }
+        plain += 8;
+    }
+    let tail = bytes.len() - plain;
+    if tail == 0 {
+        return plain;
+    }
+    // The last bytes: the last 8 of the string (some read twice), or, in a shorter string,
+    // its bytes padded with spaces, which need no escape.
+    let last = match bytes.len() {
+        8.. => word(&bytes[bytes.len() - 8..]),
+        _ => (0..8).fold(0, |acc, i| {
+            let byte = bytes.get(i).copied().unwrap_or(b' ');
+            acc | u64::from(byte) << (8 * i)
+        }),
+    };
+    if needs_escape(last) {
+        plain
+    } else {
+        bytes.len()
+    }
+}
+
+/// Whether one of the 8 bytes of `word` must be escaped: a control character, `"` or `\\`.
+fn needs_escape(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // Whether a byte of `word` is below `n` (exact for n <= 128).
     let has_below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
     let has_byte = |word: u64, byte: u8| has_below(word ^ (ONES * u64::from(byte)), 1);
-    let mut plain = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("a chunk of 8"));
-        if has_below(word, 0x20) || has_byte(word, b'"') || has_byte(word, b'\\') {
-            break;
-        }
-        plain += 8;
-    }
-    plain
+    has_below(word, 0x20) || has_byte(word, b'"') || has_byte(word, b'\\')
 }
 
 /// Writes `value` as Python's `repr(float)` does; NaN and infinities are errors.

@@ -192,13 +192,17 @@ fn test_strings_escape_like_json_dumps() {
             assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
         }
         // Strings are read 8 bytes at a time until a word needs an escape: each escaped
-        // character at each place of the first words, and words of multi-byte characters.
+        // character at each place, and words of multi-byte characters.
         for escaped in ["\\x00", "\\x1f", "\\n", "\\\"", "\\\\", "\\x7f", "é"] {
-            for at in 0..20 {
-                let expr = format!("'a' * {at} + '{escaped}' + 'b' * (19 - {at})");
-                let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
-                let expected: String = expected.extract().expect("str");
-                assert_eq!(encode(py, scope, &expr).expect(&expr), expected, "{expr}");
+            // Long strings (whole words, then the last 8 bytes read again) and short ones
+            // (padded): the escape at each place.
+            for len in (1..=17).chain([20]) {
+                for at in 0..len {
+                    let expr = format!("'a' * {at} + '{escaped}' + 'b' * ({len} - 1 - {at})");
+                    let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
+                    let expected: String = expected.extract().expect("str");
+                    assert_eq!(encode(py, scope, &expr).expect(&expr), expected, "{expr}");
+                }
             }
         }
         for expr in [
