@@ -22,6 +22,8 @@ a differential check that sends the same request to both and compares what a use
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
 import re
 import socket
@@ -247,6 +249,15 @@ def load_example(relative: str, framework: str) -> ModuleType:
     sys.modules[name] = module  # Pydantic looks its models' module up there
     exec(compile(source, str(path), "exec"), module.__dict__)
     return module
+
+
+def get_json(connection: http.client.HTTPConnection, path: str) -> Any:
+    """GET `path` on a kept-alive `connection`; the JSON body of its 200."""
+    connection.request("GET", path)
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200, (path, response.status, body)
+    return json.loads(body)
 
 
 def free_port() -> int:

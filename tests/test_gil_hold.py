@@ -7,11 +7,10 @@ call, and a thread of the app's own, each of which needs the GIL to finish."""
 from __future__ import annotations
 
 import http.client
-import json
 import threading
 import time
 
-from conftest import served_script
+from conftest import get_json, served_script
 
 _APP = """
 import sys
@@ -64,14 +63,6 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]))
 """
 
 
-def _get(connection: http.client.HTTPConnection, path: str) -> dict:
-    connection.request("GET", path)
-    response = connection.getresponse()
-    body = response.read()
-    assert response.status == 200, (path, response.status, body)
-    return json.loads(body)
-
-
 def test_other_threads_get_the_gil_while_requests_stream_in(tmp_path):
     with served_script(tmp_path / "app.py", _APP, {"IGNYX_ACCESS_LOG": "0"}) as (_, port):
         stop = threading.Event()
@@ -82,7 +73,7 @@ def test_other_threads_get_the_gil_while_requests_stream_in(tmp_path):
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 while not stop.is_set():
-                    _get(connection, "/quick")
+                    get_json(connection, "/quick")
                     answered[slot] += 1
             except BaseException as exc:  # reported below
                 errors.append(exc)
@@ -93,12 +84,12 @@ def test_other_threads_get_the_gil_while_requests_stream_in(tmp_path):
         try:
             time.sleep(0.3)
             side = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            before = _get(side, "/ticks")["ticks"]
+            before = get_json(side, "/ticks")["ticks"]
             for _ in range(10):
-                assert _get(side, "/offloaded") == {"sum": 199_990_000}
-                assert _get(side, "/pooled") == {"sum": 199_990_000}
+                assert get_json(side, "/offloaded") == {"sum": 199_990_000}
+                assert get_json(side, "/pooled") == {"sum": 199_990_000}
             time.sleep(0.5)
-            after = _get(side, "/ticks")["ticks"]
+            after = get_json(side, "/ticks")["ticks"]
             during = sum(answered)
         finally:
             stop.set()

@@ -9,11 +9,10 @@ mmap of its own (glibc's ``mallinfo2``)."""
 from __future__ import annotations
 
 import http.client
-import json
 import sys
 
 import pytest
-from conftest import served_script
+from conftest import get_json, served_script
 
 _APP = """
 import asyncio
@@ -73,18 +72,10 @@ app.run(host="127.0.0.1", port=int(sys.argv[1]))
 """
 
 
-def _get(connection: http.client.HTTPConnection, path: str) -> dict:
-    connection.request("GET", path)
-    response = connection.getresponse()
-    body = response.read()
-    assert response.status == 200, (path, response.status, body)
-    return json.loads(body)
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_the_loops_socket_reads_are_not_each_mapped_and_unmapped(tmp_path):
     with served_script(tmp_path / "app.py", _APP, {"IGNYX_ACCESS_LOG": "0"}) as (_, port):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for _ in range(20):
-            assert _get(connection, "/echo") == {"echo": "ping"}
-        assert _get(connection, "/mapped") == {"mapped": 0}
+            assert get_json(connection, "/echo") == {"echo": "ping"}
+        assert get_json(connection, "/mapped") == {"mapped": 0}
