@@ -27,32 +27,39 @@ pub fn class_attr<'py>(
     }
 }
 
-/// The most positional arguments `call` takes.
-pub const MOST_ARGS: usize = 8;
+/// How many arguments `call` passes from the stack; more are passed from a vector.
+const STACK_ARGS: usize = 8;
 
-/// `callable(*args)` by vectorcall: no argument tuple. At most `MOST_ARGS` arguments.
+/// `callable(*args)` by vectorcall: no argument tuple.
 pub fn call<'a, 'py: 'a>(
     callable: &Bound<'py, PyAny>,
     args: impl Iterator<Item = &'a Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // One slot before the arguments, which the callee may borrow (PY_VECTORCALL_ARGUMENTS_OFFSET).
-    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); 1 + MOST_ARGS];
+    let mut stack = [std::ptr::null_mut::<ffi::PyObject>(); 1 + STACK_ARGS];
+    let mut spilled = Vec::new();
     let mut count = 0;
     for arg in args {
-        assert!(
-            count < MOST_ARGS,
-            "call takes at most {MOST_ARGS} arguments"
-        );
-        stack[1 + count] = arg.as_ptr();
+        if count == STACK_ARGS {
+            spilled.extend_from_slice(&stack);
+        }
+        match stack.get_mut(1 + count) {
+            Some(slot) => *slot = arg.as_ptr(),
+            None => spilled.push(arg.as_ptr()),
+        }
         count += 1;
     }
-    // SAFETY: `stack[1..=count]` holds live borrowed references while the call runs, the
-    // slot before them may be overwritten by the callee, and the GIL is held; the result
-    // is a new reference or NULL with an exception set.
+    let slots = match spilled.is_empty() {
+        true => stack.as_mut_ptr(),
+        false => spilled.as_mut_ptr(),
+    };
+    // SAFETY: the `count` slots after the first hold live borrowed references while the call
+    // runs, the first may be overwritten by the callee, and the GIL is held; the result is
+    // a new reference or NULL with an exception set.
     unsafe {
         let result = ffi::PyObject_Vectorcall(
             callable.as_ptr(),
-            stack.as_mut_ptr().add(1),
+            slots.add(1),
             count | ffi::PY_VECTORCALL_ARGUMENTS_OFFSET,
             std::ptr::null_mut(),
         );

@@ -4,39 +4,34 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyString, PyType};
 
 use super::request::RequestData;
 use super::route::{FastParam, FastPlan, ParamKind, ParamSource};
-use crate::pycall::{call, call_method, MOST_ARGS};
+use crate::pycall::{call, call_method};
 
 impl FastPlan {
-    /// Calls the endpoint with its parameters, by vectorcall (no argument tuple, unless it
-    /// has more than `MOST_ARGS`); `None` to take the general path.
+    /// Calls the endpoint with its parameters, by vectorcall; `None` to take the general
+    /// path.
     pub fn call<'py>(
         &self,
         py: Python<'py>,
         data: &RequestData,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let endpoint = self.endpoint.bind(py);
-        if self.params.len() > MOST_ARGS {
-            let mut args = Vec::with_capacity(self.params.len());
-            for param in &self.params {
-                match value(py, param, data)? {
-                    Some(value) => args.push(value),
-                    None => return Ok(None),
-                }
-            }
-            return endpoint.call1(PyTuple::new(py, args)?).map(Some);
-        }
-        let mut args: [Option<Bound<'py, PyAny>>; MOST_ARGS] = Default::default();
-        for (slot, param) in args.iter_mut().zip(&self.params) {
-            match value(py, param, data)? {
-                Some(value) => *slot = Some(value),
-                None => return Ok(None),
+        // Held here while the call borrows them: most routes' fit on the stack.
+        let mut first: [Option<Bound<'py, PyAny>>; 8] = Default::default();
+        let mut rest = Vec::new();
+        for (index, param) in self.params.iter().enumerate() {
+            let Some(value) = value(py, param, data)? else {
+                return Ok(None);
+            };
+            match first.get_mut(index) {
+                Some(slot) => *slot = Some(value),
+                None => rest.push(value),
             }
         }
-        call(endpoint, args.iter().map_while(Option::as_ref)).map(Some)
+        let args = first.iter().flatten().chain(&rest);
+        call(self.endpoint.bind(py), args).map(Some)
     }
 }
 
