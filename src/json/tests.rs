@@ -127,6 +127,14 @@ fn assert_like_fastapi(py: Python<'_>, scope: &Bound<'_, PyDict>, expr: &str) {
     assert_eq!(actual, expected, "{expr}");
 }
 
+/// Asserts that `expr` encodes exactly as `json.dumps` (FastAPI's separators, no ASCII
+/// escaping) encodes it.
+fn assert_like_json_dumps(py: Python<'_>, scope: &Bound<'_, PyDict>, expr: &str) {
+    let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
+    let expected: String = expected.extract().expect("str");
+    assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
+}
+
 fn assert_json(py: Python<'_>, scope: &Bound<'_, PyDict>, expr: &str, expected: &str) {
     let actual = encode(py, scope, expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
     assert_eq!(actual, expected, "{expr}");
@@ -167,9 +175,7 @@ fn test_builtin_values_match_json_dumps() {
             "{-5: 1, 10**30: 2, 1e16: 3, 1e-7: 4, 0.1: 5, False: 6}",
             "[0.0, -0.0, 1.0, -1.5, 1e16, 1e-5, 123456789.125, 5e-324, 1.7976931348623157e308]",
         ] {
-            let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
-            let expected: String = expected.extract().expect("str");
-            assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
+            assert_like_json_dumps(py, scope, expr);
             assert_like_fastapi(py, scope, expr);
         }
     });
@@ -187,9 +193,7 @@ fn test_strings_escape_like_json_dumps() {
             "'\\x00'",
             "'é' * 1000 + '\\n'",
         ] {
-            let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
-            let expected: String = expected.extract().expect("str");
-            assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
+            assert_like_json_dumps(py, scope, expr);
         }
         // Strings are read 8 bytes at a time until a word needs an escape: each escaped
         // character at each place, and words of multi-byte characters.
@@ -199,9 +203,7 @@ fn test_strings_escape_like_json_dumps() {
             for len in (1..=17).chain([20]) {
                 for at in 0..len {
                     let expr = format!("'a' * {at} + '{escaped}' + 'b' * ({len} - 1 - {at})");
-                    let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
-                    let expected: String = expected.extract().expect("str");
-                    assert_eq!(encode(py, scope, &expr).expect(&expr), expected, "{expr}");
+                    assert_like_json_dumps(py, scope, &expr);
                 }
             }
         }
@@ -210,9 +212,7 @@ fn test_strings_escape_like_json_dumps() {
             "'日本語🎉' * 5 + '\\x1f'",
             "'\\x20\\x21\\x23\\x5b\\x5d' * 4",
         ] {
-            let expected = eval(py, scope, &format!("plain_bytes({expr}).decode()"));
-            let expected: String = expected.extract().expect("str");
-            assert_eq!(encode(py, scope, expr).expect(expr), expected, "{expr}");
+            assert_like_json_dumps(py, scope, expr);
         }
         assert_json(py, scope, "'\\b\\f\\n\\r\\t'", r#""\b\f\n\r\t""#);
         assert_json(py, scope, "'\\x01\\x1f\\x0b'", r#""\u0001\u001f\u000b""#);
