@@ -6,7 +6,7 @@
 //! arrived before it is freed, so that free never shows the size, and every read of the
 //! loop's sockets (a database's, an HTTP client's, Redis's) was an mmap, an mremap and a
 //! munmap, with its pages faulted in: TechEmpower's single query spent 110 µs of CPU a
-//! request instead of 72. Whether a process had raised the threshold depended on what
+//! request instead of ~75. Whether a process had raised the threshold depended on what
 //! happened to be imported (a module's large `.pyc` read and freed does it).
 //! `raise_past_socket_reads` frees one block past that size once, as glibc would have.
 
