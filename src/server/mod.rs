@@ -8,6 +8,7 @@
 mod listener;
 mod memory;
 mod metrics;
+mod timer;
 mod tls;
 mod wake_floor;
 
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
@@ -369,15 +370,16 @@ async fn run(
     let local = listener.local_addr()?;
     let listener = listener.into_listener()?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    let timer = timer::ReusingTimer::new();
     let mut http1 = builder.http1();
     http1
-        .timer(TokioTimer::new())
+        .timer(timer.clone())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     if let Some(size) = limits.max_head_size {
         http1.max_buf_size(size);
     }
-    builder.http2().timer(TokioTimer::new());
+    builder.http2().timer(timer);
     let graceful = GracefulShutdown::new();
     let mut signals = Signals::new(stopping.handle_signals)?;
     if stopping.handle_signals {
