@@ -585,6 +585,19 @@ class InlinePolicy:
         """Records how long an inline call took."""
 
 @final
+class PoolThreads:
+    """The engine's sync pool, the event loop's executor while serving
+    (``src/runtime/executor.rs``)."""
+
+    def run(self, callable: Callable[[], object]) -> bool:
+        """Calls `callable()` in a pool thread; False, and nothing called, once the pool
+        no longer takes work."""
+
+    @property
+    def max_threads(self) -> int:
+        """The most threads the pool may have."""
+
+@final
 class ChunkSink:
     """Where the loop puts a streaming response's chunks (``src/http/stream.rs``)."""
 
@@ -699,6 +712,7 @@ __all__ = [
     "FastParam",
     "FastPlan",
     "InlinePolicy",
+    "PoolThreads",
     "ListeningSocket",
     "ParamKind",
     "ParamSource",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 from typing import Any, Awaitable, Callable, Optional
 
@@ -40,12 +41,34 @@ class EngineLoop(DrivenLoop):
         # Where an exception user code raised after its response (a background task, a
         # `yield` dependency's exit) goes besides the log: a TestClient's list, to raise it.
         self.fault_sink: Optional[Callable[[BaseException], None]] = None
+        # While serving: the engine's sync pool (`ignyx._core.PoolThreads`), the default
+        # executor unless the app chose its own.
+        self._threads: Any = None
+        self._executor_chosen = False
+
+    def use_threads(self, threads: Any) -> None:
+        """Called by the engine as serving begins: `run_in_executor(None, ...)` runs on
+        `threads`, the pool that runs sync routes (FastAPI runs both on one threadpool of
+        40), as long as it takes work; before and after serving, asyncio's executor."""
+        self._threads = threads
+
+    def set_default_executor(self, executor: Any) -> None:
+        self._executor_chosen = True
+        super().set_default_executor(executor)
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+        if executor is None and self._threads is not None and not self._executor_chosen:
+            done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            if self._threads.run(functools.partial(_run_work, done, func, args)):
+                return asyncio.wrap_future(done, loop=self)
+        return super().run_in_executor(executor, func, *args)
 
     def finish(self, grace: float, shutdown: Callable[[], Awaitable[None]]) -> None:
         """After serving: lets the requests' own work (background tasks, streamed bodies)
         finish within `grace` seconds, runs the shutdown hooks, then cancels every task
         left (WebSocket handlers, the app's own tasks, as uvicorn leaves them) and lets
         them unwind before closing the loop."""
+        self._threads = None
         try:
             owed = [task for task in self._owed if not task.done()]
             if owed:
@@ -98,6 +121,19 @@ class EngineLoop(DrivenLoop):
 
     def pump(self, iterator: Any, sink: Any) -> None:
         self._owe(self.create_task(_pump(iterator, sink)))
+
+
+def _run_work(done: concurrent.futures.Future[Any], func: Callable[..., Any], args: Any) -> None:
+    """Runs executor work in a pool thread, as a `ThreadPoolExecutor`'s thread would:
+    skipped when cancelled before it began, its result or exception kept in `done`."""
+    if not done.set_running_or_notify_cancel():
+        return
+    try:
+        result = func(*args)
+    except BaseException as exc:
+        done.set_exception(exc)
+    else:
+        done.set_result(result)
 
 
 async def _background(task: Callable[[], Awaitable[None]]) -> None:

@@ -158,7 +158,13 @@ class Config:
         int,
         group="limits",
     )
-    sync_threads: int = _setting(40, "Most threads for sync (def) handlers.", int, group="limits")
+    sync_threads: int = _setting(
+        40,
+        "Most threads for sync (def) handlers and the event loop's executor work"
+        " (run_in_threadpool, asyncio.to_thread, sync generators), FastAPI's 40.",
+        int,
+        group="limits",
+    )
     max_body_size: Optional[int] = _setting(
         None,
         "Largest request body in bytes (512k, 16m...), refused with 413 past it; "

@@ -46,6 +46,8 @@ pub struct SyncPool {
     growth_armed: AtomicBool,
     max_threads: usize,
     handles: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Whether `offer` still takes work: false once `stop` began.
+    open: std::sync::Mutex<bool>,
 }
 
 impl SyncPool {
@@ -63,9 +65,15 @@ impl SyncPool {
             growth_armed: AtomicBool::new(false),
             max_threads: max_threads.max(1),
             handles: std::sync::Mutex::new(Vec::new()),
+            open: std::sync::Mutex::new(true),
         });
         pool.spawn_thread();
         pool
+    }
+
+    /// The most threads the pool may have.
+    pub fn max_threads(&self) -> usize {
+        self.max_threads
     }
 
     /// Threads in the pool now.
@@ -116,6 +124,23 @@ impl SyncPool {
         });
     }
 
+    /// Queues work from Python code on the I/O thread (the event loop's executor work);
+    /// false when the pool no longer takes work (it has stopped, or the caller is outside
+    /// the serving runtime, whose tasks watch the queue).
+    pub fn offer(self: &Arc<Self>, work: Arc<dyn PoolWork>) -> bool {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return false;
+        }
+        // Held while queuing, so that no work is queued behind `stop`'s requests to leave.
+        let Ok(open) = self.open.lock() else {
+            return false;
+        };
+        if *open {
+            self.submit(work);
+        }
+        *open
+    }
+
     /// Whether more work is queued than there are threads free to take it, and a thread
     /// could be added.
     fn backlogged(&self) -> bool {
@@ -144,6 +169,9 @@ impl SyncPool {
     /// Asks every thread to leave once the queue is drained, and waits for them
     /// (call without holding the GIL).
     pub fn stop(&self) {
+        if let Ok(mut open) = self.open.lock() {
+            *open = false;
+        }
         for _ in 0..self.threads.load(Ordering::Acquire) {
             let _ = self.tx.send(Work::Stop);
         }

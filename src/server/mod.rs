@@ -231,8 +231,12 @@ impl Server {
             .ok()
             .and_then(|mut l| l.take())
             .ok_or_else(|| PyRuntimeError::new_err("this server has already served"))?;
-        let event_loop = EventLoop::new(event_loop)?;
+        let engine_loop = event_loop;
+        let event_loop = EventLoop::new(engine_loop)?;
         let pool = SyncPool::start(event_loop.sender().clone(), self.limits.sync_threads);
+        // The loop's executor while serving (see `runtime::PoolThreads`).
+        let threads = Py::new(py, runtime::PoolThreads::new(pool.clone()))?;
+        engine_loop.call_method1("use_threads", (threads,))?;
         let websockets = Arc::new(WebSockets::new(self.limits.websockets));
         let upgrade = self.engine.websockets.clone().map(|routes| {
             Box::new(Upgrader {

@@ -1,0 +1,226 @@
+"""While the server serves, the event loop's executor (``run_in_threadpool``,
+``asyncio.to_thread``, a sync generator's bursts) is the engine's sync pool
+(``src/runtime/executor.rs``), as FastAPI runs sync routes and ``run_in_threadpool`` on one
+threadpool of 40: quick work shares one thread, blocked work gets threads as it needs them
+(asyncio's own executor has ``min(32, cores + 4)``, six on two cores), and each call keeps a
+ThreadPoolExecutor's outcome: its result or its exception.
+Before and after serving, and when the app chose its own default executor, asyncio's
+executor runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fastapi
+import httpx
+import pytest
+import uvicorn
+
+import ignyx
+from conftest import eventually, free_port, http_client, live_server, served_script
+from ignyx.concurrency import run_in_threadpool
+
+# More calls blocked at once than asyncio's executor has threads on a 2-core machine.
+BLOCKED_AT_ONCE = 12
+
+
+def native_thread_name() -> str:
+    """The thread's name as the OS has it (the engine names its pool threads)."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/comm") as comm:
+        return comm.read().strip()
+
+
+def blocking_app(framework: Any) -> Any:
+    app = framework.FastAPI() if framework is fastapi else framework.Ignyx()
+    threadpool = importlib.import_module(f"{framework.__name__}.concurrency").run_in_threadpool
+    barrier = threading.Barrier(BLOCKED_AT_ONCE, timeout=10)
+
+    @app.get("/meet")
+    async def meet():
+        # Every call waits until all of them are blocked at once: it finishes only if the
+        # executor has a thread for each.
+        index = await threadpool(barrier.wait)
+        return {"met": True, "index": index}
+
+    return app
+
+
+@contextlib.contextmanager
+def served(framework: Any, app: Any) -> Iterator[str]:
+    if framework is ignyx:
+        with live_server(app) as server:
+            yield f"http://127.0.0.1:{server.port}"
+        return
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert eventually(lambda: server.started, timeout=15), "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.mark.parametrize("framework", [ignyx, fastapi], ids=["ignyx", "fastapi"])
+def test_as_many_calls_block_at_once_as_fastapis_threadpool_allows(framework):
+    with served(framework, blocking_app(framework)) as url:
+
+        def fetch(_: int) -> Any:
+            with httpx.Client(base_url=url, timeout=20) as client:
+                return client.get("/meet")
+
+        with concurrent.futures.ThreadPoolExecutor(BLOCKED_AT_ONCE) as clients:
+            responses = list(clients.map(fetch, range(BLOCKED_AT_ONCE)))
+    assert [r.status_code for r in responses] == [200] * BLOCKED_AT_ONCE
+    indexes = sorted(r.json()["index"] for r in responses)
+    assert indexes == list(range(BLOCKED_AT_ONCE))
+
+
+def test_executor_work_runs_in_the_sync_pool_and_keeps_its_outcome():
+    app = ignyx.Ignyx()
+
+    def fail() -> None:
+        raise LookupError("from the pool")
+
+    @app.get("/where")
+    async def where():
+        return {
+            "to_thread": await asyncio.to_thread(native_thread_name),
+            "threadpool": await run_in_threadpool(native_thread_name),
+            "executor": await asyncio.get_running_loop().run_in_executor(None, native_thread_name),
+        }
+
+    @app.get("/fails")
+    async def fails():
+        try:
+            await run_in_threadpool(fail)
+        except LookupError as exc:
+            return {"raised": str(exc)}
+        return {"raised": None}
+
+    with live_server(app) as server, http_client(server.port, timeout=10) as client:
+        names = client.get("/where").json()
+        assert names == {
+            "to_thread": "ignyx-sync",
+            "threadpool": "ignyx-sync",
+            "executor": "ignyx-sync",
+        }
+        assert client.get("/fails").json() == {"raised": "from the pool"}
+
+
+def test_an_apps_own_default_executor_is_kept():
+    mine = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mine")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        asyncio.get_running_loop().set_default_executor(mine)
+        yield
+
+    app = ignyx.Ignyx(lifespan=lifespan)
+
+    @app.get("/where")
+    async def where():
+        return {"name": await run_in_threadpool(lambda: threading.current_thread().name)}
+
+    with live_server(app) as server, http_client(server.port, timeout=10) as client:
+        assert client.get("/where").json()["name"].startswith("mine")
+    mine.shutdown()
+
+
+def test_executor_work_before_and_after_serving_runs_in_asyncios_executor():
+    seen: dict[str, str] = {}
+
+    def python_thread_name() -> str:
+        return threading.current_thread().name
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        seen["startup"] = await asyncio.to_thread(python_thread_name)
+        yield
+        # The pool has stopped by now: asyncio's executor takes the work.
+        seen["shutdown"] = await asyncio.to_thread(python_thread_name)
+
+    app = ignyx.Ignyx(lifespan=lifespan)
+
+    @app.get("/during")
+    async def during():
+        return {"name": await asyncio.to_thread(native_thread_name)}
+
+    with live_server(app) as server, http_client(server.port, timeout=10) as client:
+        assert client.get("/during").json() == {"name": "ignyx-sync"}
+    assert eventually(lambda: "shutdown" in seen, timeout=10)
+    assert seen["startup"].startswith("asyncio")
+    assert seen["shutdown"].startswith("asyncio")
+
+
+_STREAMS = """
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from ignyx import Ignyx
+
+app = Ignyx()
+
+
+@app.get("/items")
+def items() -> Iterator[dict]:
+    for i in range(5_000):
+        yield {"i": i}
+
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+def thread_names(pid: int) -> list[str]:
+    names = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            names.append((task / "comm").read_text().strip())
+    return names
+
+
+def test_sync_generators_stream_on_the_pool_not_on_a_thread_each(tmp_path):
+    """Eight JSON Lines streams of a sync generator at once, in a server of its own: their
+    bursts run on the sync pool, which they keep moving, so it adds few threads or none;
+    asyncio's executor would have started a thread for each, up to six."""
+    with served_script(tmp_path / "streams.py", _STREAMS) as (process, port):
+        idle = len(thread_names(process.pid))
+        most = {"threads": 0, "pool": 0}
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                names = thread_names(process.pid)
+                most["threads"] = max(most["threads"], len(names))
+                most["pool"] = max(most["pool"], names.count("ignyx-sync"))
+                done.wait(0.005)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+
+        def fetch(_: int) -> list[str]:
+            with http_client(port, timeout=30) as client:
+                return client.get("/items").text.splitlines()
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(8) as clients:
+                bodies = list(clients.map(fetch, range(8)))
+        finally:
+            done.set()
+            watcher.join()
+    assert [len(lines) for lines in bodies] == [5_000] * 8
+    assert all(lines[-1] == '{"i":4999}' for lines in bodies)
+    assert 1 <= most["pool"] <= 3, most
+    # Only pool threads were added: no executor thread per stream.
+    assert most["threads"] - idle <= most["pool"], (idle, most)
