@@ -20,10 +20,9 @@ from typing import Any
 
 import fastapi
 import httpx
+import ignyx
 import pytest
 import uvicorn
-
-import ignyx
 from conftest import eventually, free_port, http_client, live_server, served_script
 from ignyx.concurrency import run_in_threadpool
 
