@@ -17,11 +17,16 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, TypeVar
+
+from typing_extensions import TypeVarTuple, Unpack
 
 from ._asyncio_internals import DrivenLoop
 
 logger = logging.getLogger("ignyx.error")
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 # What user code may raise that the server reports and survives: every error, and the exits
 # a handler may raise itself (signals reach the engine, not Python code). Not cancellation.
@@ -56,9 +61,14 @@ class EngineLoop(DrivenLoop):
         self._executor_chosen = True
         super().set_default_executor(executor)
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:
+    def run_in_executor(
+        self,
+        executor: Optional[concurrent.futures.Executor],
+        func: Callable[[Unpack[_Ts]], _T],
+        *args: Unpack[_Ts],
+    ) -> asyncio.Future[_T]:
         if executor is None and self._threads is not None and not self._executor_chosen:
-            done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            done: concurrent.futures.Future[_T] = concurrent.futures.Future()
             if self._threads.run(functools.partial(_run_work, done, func, args)):
                 return asyncio.wrap_future(done, loop=self)
         return super().run_in_executor(executor, func, *args)
