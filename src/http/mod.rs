@@ -3,7 +3,8 @@
 //! proxy headers on), the request in (`request.rs`), routed
 //! (`routing.rs`, plans in `route.rs`), its parameters extracted (`extract.rs`), the
 //! user's code called (`call.rs`), and the response out (`response.rs`, written as a
-//! `body.rs` buffer or a `stream.rs` stream), then logged (`access_log.rs`) and counted
+//! `body.rs` buffer or a `stream.rs` stream, its header map the one a finished request
+//! left, `spare_headers.rs`), then logged (`access_log.rs`) and counted
 //! (`metrics.rs`) when the server keeps an access log or metrics. `handle` is the table of
 //! contents.
 
@@ -23,6 +24,7 @@ mod route;
 mod routing;
 mod sent;
 mod session;
+mod spare_headers;
 mod stream;
 
 use std::borrow::Cow;

@@ -3,6 +3,7 @@
 //! objects only when asked.
 
 use std::borrow::Cow;
+use std::mem::ManuallyDrop;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -31,7 +32,8 @@ pub struct RequestData {
     /// once, in `uri`.
     decoded_path: Option<String>,
     pub version: Version,
-    pub headers: HeaderMap,
+    /// Given to a later reply when the request is done (`spare_headers`).
+    pub headers: ManuallyDrop<HeaderMap>,
     pub body: Bytes,
     pub path_params: Vec<(String, String)>,
     pub client: Option<SocketAddr>,
@@ -75,6 +77,13 @@ pub struct Peers {
     pub secure: bool,
 }
 
+impl Drop for RequestData {
+    fn drop(&mut self) {
+        // SAFETY: the map is not used again: the request is being dropped.
+        super::spare_headers::give(unsafe { ManuallyDrop::take(&mut self.headers) });
+    }
+}
+
 impl RequestData {
     /// The request as routed: its head, the decoded `path` it was routed by when that is
     /// not its target's own, the parameters the route captured, and the body read.
@@ -99,7 +108,7 @@ impl RequestData {
             uri: parts.uri,
             method: parts.method,
             version: parts.version,
-            headers: parts.headers,
+            headers: ManuallyDrop::new(parts.headers),
             body,
             path_params,
             client: peers.client,
@@ -141,7 +150,7 @@ impl RequestData {
             uri: self.uri.clone(),
             decoded_path: self.decoded_path.clone(),
             version: self.version,
-            headers: headers.unwrap_or_else(|| self.headers.clone()),
+            headers: ManuallyDrop::new(headers.unwrap_or_else(|| HeaderMap::clone(&self.headers))),
             body: body.unwrap_or_else(|| self.body.clone()),
             path_params: self.path_params.clone(),
             client: self.client,
