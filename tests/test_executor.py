@@ -220,6 +220,6 @@ def test_sync_generators_stream_on_the_pool_not_on_a_thread_each(tmp_path):
             watcher.join()
     assert [len(lines) for lines in bodies] == [5_000] * 8
     assert all(lines[-1] == '{"i":4999}' for lines in bodies)
-    assert 1 <= most["pool"] <= 3, most
+    assert 1 <= most["pool"] <= 4, most
     # Only pool threads were added: no executor thread per stream.
     assert most["threads"] - idle <= most["pool"], (idle, most)

@@ -593,10 +593,6 @@ class PoolThreads:
         """Calls `callable()` in a pool thread; False, and nothing called, once the pool
         no longer takes work."""
 
-    @property
-    def max_threads(self) -> int:
-        """The most threads the pool may have."""
-
 @final
 class ChunkSink:
     """Where the loop puts a streaming response's chunks (``src/http/stream.rs``)."""

@@ -31,12 +31,6 @@ impl PoolThreads {
     fn run(&self, callable: Py<PyAny>) -> bool {
         self.pool.offer(Arc::new(Call(callable)))
     }
-
-    /// The most threads the pool may have.
-    #[getter]
-    fn max_threads(&self) -> usize {
-        self.pool.max_threads()
-    }
 }
 
 struct Call(Py<PyAny>);

@@ -71,11 +71,6 @@ impl SyncPool {
         pool
     }
 
-    /// The most threads the pool may have.
-    pub fn max_threads(&self) -> usize {
-        self.max_threads
-    }
-
     /// Threads in the pool now.
     pub fn threads(&self) -> usize {
         self.threads.load(Ordering::Relaxed)
