@@ -64,7 +64,10 @@ mod tests {
         let map = take(4);
         assert!(map.is_empty());
         assert_eq!(map.capacity(), room);
-        assert_eq!(take(4).capacity(), HeaderMap::<HeaderValue>::with_capacity(4).capacity());
+        assert_eq!(
+            take(4).capacity(),
+            HeaderMap::<HeaderValue>::with_capacity(4).capacity()
+        );
     }
 
     #[test]
