@@ -52,8 +52,9 @@ def blocking_app(framework: Any) -> Any:
 
 
 @contextlib.contextmanager
-def served(framework: Any, app: Any) -> Iterator[str]:
-    if framework is ignyx:
+def served(app: Any, by: str) -> Iterator[str]:
+    """`app` served by Ignyx's server, or by uvicorn as an ASGI app; yields its URL."""
+    if by == "ignyx":
         with live_server(app) as server:
             yield f"http://127.0.0.1:{server.port}"
         return
@@ -69,9 +70,15 @@ def served(framework: Any, app: Any) -> Iterator[str]:
         thread.join(15)
 
 
-@pytest.mark.parametrize("framework", [ignyx, fastapi], ids=["ignyx", "fastapi"])
-def test_as_many_calls_block_at_once_as_fastapis_threadpool_allows(framework):
-    with served(framework, blocking_app(framework)) as url:
+@pytest.mark.parametrize(
+    ("framework", "by"),
+    [(ignyx, "ignyx"), (ignyx, "uvicorn"), (fastapi, "uvicorn")],
+    ids=["ignyx", "ignyx-as-asgi-app", "fastapi"],
+)
+def test_as_many_calls_block_at_once_as_fastapis_threadpool_allows(framework, by):
+    """Also when the app is another server's ASGI app: there its loop's executor would
+    have six threads, and `run_in_threadpool` takes anyio's forty, as FastAPI's does."""
+    with served(blocking_app(framework), by) as url:
 
         def fetch(_: int) -> Any:
             with httpx.Client(base_url=url, timeout=20) as client:

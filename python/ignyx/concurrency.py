@@ -6,8 +6,10 @@
     async def report():
         return await run_in_threadpool(build_report_blocking, year=2024)
 
-The work goes to the running loop's default executor, so it shares the worker's one loop,
-and runs in a copy of the caller's context (its ContextVars), as Starlette's does.
+The work goes to the engine's threadpool (the one sync routes run on, of 40 threads as
+FastAPI's), or, when the app is served as an ASGI app by another server, to anyio's
+threadpool as in FastAPI; it runs in a copy of the caller's context (its ContextVars), as
+Starlette's does.
 
 The engine itself uses ``run_sync`` for the sync callables of an async plan (a ``def``
 dependency, or a ``def`` endpoint with async dependencies): FastAPI runs those in its
@@ -28,6 +30,7 @@ from typing import Any, Callable, Optional, Protocol, TypeVar
 
 from ._core import InlinePolicy
 from ._deprecation import warn_deprecated
+from ._runtime import EngineLoop
 
 T = TypeVar("T")
 
@@ -43,8 +46,14 @@ async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -
     """Calls ``func(*args, **kwargs)`` in a thread, in a copy of the current context, and
     waits for its result."""
     loop = asyncio.get_running_loop()
-    context = contextvars.copy_context()
-    return await loop.run_in_executor(None, functools.partial(context.run, func, *args, **kwargs))
+    call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+    if isinstance(loop, EngineLoop):
+        return await loop.run_in_executor(None, call)
+    # Another server's loop (the app served as an ASGI app): anyio's threadpool, the one
+    # FastAPI uses, of 40 threads (a loop's own executor has `min(32, cores + 4)`).
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(call)
 
 
 class Policy(Protocol):
