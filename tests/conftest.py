@@ -290,6 +290,26 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         time.sleep(0.01)
 
 
+@contextlib.contextmanager
+def under_uvicorn(app: Any) -> Iterator[str]:
+    """Serves `app` as an ASGI app with uvicorn, on a thread of this process; yields its URL."""
+    import threading
+
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        assert eventually(lambda: server.started, timeout=15), "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
 def http_client(port: int, **kwargs: Any) -> httpx.Client:
     return httpx.Client(base_url=f"http://127.0.0.1:{port}", **kwargs)
 

@@ -22,8 +22,7 @@ import fastapi
 import httpx
 import ignyx
 import pytest
-import uvicorn
-from conftest import eventually, free_port, http_client, live_server, served_script
+from conftest import eventually, http_client, live_server, served_script, under_uvicorn
 from ignyx.concurrency import run_in_threadpool
 
 # More calls blocked at once than asyncio's executor has threads on a 2-core machine.
@@ -54,20 +53,12 @@ def blocking_app(framework: Any) -> Any:
 @contextlib.contextmanager
 def served(app: Any, by: str) -> Iterator[str]:
     """`app` served by Ignyx's server, or by uvicorn as an ASGI app; yields its URL."""
-    if by == "ignyx":
-        with live_server(app) as server:
-            yield f"http://127.0.0.1:{server.port}"
+    if by == "uvicorn":
+        with under_uvicorn(app) as url:
+            yield url
         return
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        assert eventually(lambda: server.started, timeout=15), "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
+    with live_server(app) as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.mark.parametrize(

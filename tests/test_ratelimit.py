@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import signal
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -38,8 +37,7 @@ from typing import Any, Iterator, Optional
 import httpx
 import pytest
 import redis
-import uvicorn
-from conftest import eventually, free_port, http_client, live_server, load_example
+from conftest import eventually, free_port, http_client, live_server, load_example, under_uvicorn
 from ignyx import Depends, FastAPI, Request, WebSocket
 from ignyx.middleware import Middleware
 from ignyx.middleware.ratelimit import RateLimitMiddleware
@@ -157,22 +155,6 @@ def where_the_limit_runs(app: Any) -> str:
         return "engine"
     assert any(isinstance(e, Middleware) and e.cls is RateLimitMiddleware for e in python)
     return "python"
-
-
-@contextlib.contextmanager
-def under_uvicorn(app: Any) -> Iterator[str]:
-    """Serves `app` as an ASGI app with uvicorn, on a thread of this process; yields its URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        assert eventually(lambda: server.started, timeout=15), "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 @contextlib.contextmanager
