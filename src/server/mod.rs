@@ -374,7 +374,7 @@ async fn run(
     let local = listener.local_addr()?;
     let listener = listener.into_listener()?;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    let timer = timer::ReusingTimer::new();
+    let timer = timer::ReusingTimer::default();
     let mut http1 = builder.http1();
     http1
         .timer(timer.clone())

@@ -13,6 +13,7 @@
 //! At most `SPARE` sleeps are kept; past that, they are dropped as tokio's are.
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -34,12 +35,6 @@ pub struct ReusingTimer {
 #[derive(Default)]
 struct Spare(Mutex<Vec<TokioSleep>>);
 
-impl ReusingTimer {
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
 impl Timer for ReusingTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
         self.sleep_until(self.now() + duration)
@@ -55,7 +50,7 @@ impl Timer for ReusingTimer {
             None => Box::pin(tokio::time::sleep_until(deadline.into())),
         };
         Box::pin(KeptSleep {
-            sleep: Some(sleep),
+            sleep: ManuallyDrop::new(sleep),
             spare: self.spare.clone(),
         })
     }
@@ -74,16 +69,14 @@ impl Timer for ReusingTimer {
 
 /// One of hyper's sleeps; its tokio sleep goes back to the spares when it is dropped.
 struct KeptSleep {
-    /// `Some` until dropped.
-    sleep: Option<TokioSleep>,
+    /// Moved to the spares when dropped.
+    sleep: ManuallyDrop<TokioSleep>,
     spare: Arc<Spare>,
 }
 
 impl KeptSleep {
     fn reset(self: Pin<&mut Self>, deadline: Instant) {
-        if let Some(sleep) = &mut self.get_mut().sleep {
-            sleep.as_mut().reset(deadline.into());
-        }
+        self.get_mut().sleep.as_mut().reset(deadline.into());
     }
 }
 
@@ -91,10 +84,7 @@ impl Future for KeptSleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.get_mut().sleep {
-            Some(sleep) => sleep.as_mut().poll(cx),
-            None => Poll::Ready(()),
-        }
+        self.get_mut().sleep.as_mut().poll(cx)
     }
 }
 
@@ -102,9 +92,8 @@ impl Sleep for KeptSleep {}
 
 impl Drop for KeptSleep {
     fn drop(&mut self) {
-        let Some(sleep) = self.sleep.take() else {
-            return;
-        };
+        // SAFETY: not used again: the sleep is being dropped.
+        let sleep = unsafe { ManuallyDrop::take(&mut self.sleep) };
         if let Ok(mut spare) = self.spare.0.lock() {
             if spare.len() < SPARE {
                 spare.push(sleep);
@@ -117,18 +106,20 @@ impl Drop for KeptSleep {
 mod tests {
     use super::*;
 
-    fn runtime() -> tokio::runtime::Runtime {
+    /// Runs `test` with a new timer, in a runtime whose time is paused (it advances when
+    /// every task waits).
+    fn with_timer<F: Future<Output = ()>>(test: impl FnOnce(ReusingTimer) -> F) {
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
             .unwrap()
+            .block_on(test(ReusingTimer::default()));
     }
 
     #[test]
     fn a_reused_sleep_waits_for_its_new_deadline() {
-        runtime().block_on(async {
-            let timer = ReusingTimer::new();
+        with_timer(|timer| async move {
             let first = timer.sleep(Duration::from_secs(30));
             drop(first);
             assert_eq!(timer.spare.0.lock().unwrap().len(), 1);
@@ -146,8 +137,7 @@ mod tests {
 
     #[test]
     fn a_reused_sleep_moved_later_waits_until_then() {
-        runtime().block_on(async {
-            let timer = ReusingTimer::new();
+        with_timer(|timer| async move {
             let start = tokio::time::Instant::now();
             let mut sleep = timer.sleep(Duration::from_secs(1));
             // Registered in the wheel at 1 s, as hyper's first poll would.
@@ -161,8 +151,7 @@ mod tests {
 
     #[test]
     fn reset_moves_the_deadline() {
-        runtime().block_on(async {
-            let timer = ReusingTimer::new();
+        with_timer(|timer| async move {
             let start = tokio::time::Instant::now();
             let mut sleep = timer.sleep(Duration::from_secs(30));
             timer.reset(&mut sleep, timer.now() + Duration::from_secs(2));
@@ -173,8 +162,7 @@ mod tests {
 
     #[test]
     fn spares_are_bounded() {
-        runtime().block_on(async {
-            let timer = ReusingTimer::new();
+        with_timer(|timer| async move {
             let sleeps: Vec<_> = (0..SPARE + 10)
                 .map(|_| timer.sleep(Duration::from_secs(30)))
                 .collect();
