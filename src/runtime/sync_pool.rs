@@ -6,10 +6,15 @@
 //! `GROW_AFTER` for as long as the queue makes no progress, up to `max_threads`;
 //! work that arrives when every thread has been stuck for two `GROW_AFTER`s
 //! already gets a new thread at once. Extra threads leave after `IDLE_TIMEOUT` without
-//! work. `GROW_AFTER` outlasts a scheduler timeslice: a handler busy on the CPU,
-//! or preempted on a shared core, keeps the queue moving and gets no company,
-//! which could only wait for the GIL (at 1 ms, a ~1 ms handler under two workers
-//! grew each pool to 20 threads and its p99 to 437 ms).
+//! work.
+//!
+//! A handler busy on the CPU gets no company, which could only wait for the GIL (when a
+//! thread was added for any 1 ms without progress, a ~1 ms handler under two workers grew
+//! each pool to 20 threads and its p99 to 437 ms). So a queue stalled while a pool thread
+//! is runnable (on the CPU, or preempted on a shared core and waiting for it) waits
+//! `BUSY_PATIENCE` checks before a thread is added: only a handler that keeps the CPU that
+//! long is given a second thread, which lets the GIL's switch interval answer the quick work
+//! queued behind it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +26,8 @@ use pyo3::prelude::*;
 use super::job::{LoopSender, PoolWork};
 
 const GROW_AFTER: Duration = Duration::from_millis(10);
+/// `GROW_AFTER`s without progress before a thread is added while a pool thread is runnable.
+const BUSY_PATIENCE: u32 = 10;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a pool thread is handed.
@@ -46,6 +53,8 @@ pub struct SyncPool {
     growth_armed: AtomicBool,
     max_threads: usize,
     handles: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The kernel's ids of the pool's threads, to ask whether they are on the CPU.
+    thread_ids: std::sync::Mutex<Vec<i32>>,
     /// Whether `offer` still takes work: false once `stop` began.
     open: std::sync::Mutex<bool>,
 }
@@ -65,6 +74,7 @@ impl SyncPool {
             growth_armed: AtomicBool::new(false),
             max_threads: max_threads.max(1),
             handles: std::sync::Mutex::new(Vec::new()),
+            thread_ids: std::sync::Mutex::new(Vec::new()),
             open: std::sync::Mutex::new(true),
         });
         pool.spawn_thread();
@@ -82,7 +92,7 @@ impl SyncPool {
         if !self.backlogged() {
             return;
         }
-        if self.all_stuck() {
+        if self.all_stuck() && !self.any_runnable() {
             // Every thread is stuck already: this work must not wait for the watcher.
             self.spawn_thread();
         }
@@ -92,18 +102,26 @@ impl SyncPool {
     }
 
     /// While work waits for a thread, adds one each `GROW_AFTER` in which every thread was
-    /// running work and none was taken. (A thread that is there but not running work is
+    /// running work and none was taken, unless a pool thread is runnable: then only after
+    /// `BUSY_PATIENCE` such checks in a row. (A thread that is there but not running work is
     /// waiting for the GIL: the work is busy on the CPU, and another thread would only wait
     /// too.)
     fn watch(self: Arc<Self>) {
         tokio::spawn(async move {
             let mut seen = self.taken.load(Ordering::Acquire);
+            let mut stalled = 0;
             loop {
                 tokio::time::sleep(GROW_AFTER).await;
                 let taken = self.taken.load(Ordering::Acquire);
                 if self.backlogged() {
-                    if taken == seen && self.all_running() {
+                    stalled = if taken == seen && self.all_running() {
+                        stalled + 1
+                    } else {
+                        0
+                    };
+                    if stalled >= BUSY_PATIENCE || (stalled > 0 && !self.any_runnable()) {
                         self.spawn_thread();
+                        stalled = 0;
                     }
                     seen = taken;
                     continue;
@@ -156,6 +174,15 @@ impl SyncPool {
         self.all_running() && self.started.elapsed().saturating_sub(last) >= 2 * GROW_AFTER
     }
 
+    /// Whether a pool thread is on the CPU or waiting for one (only when work is stalled: it
+    /// reads each thread's state from `/proc`).
+    fn any_runnable(&self) -> bool {
+        let Ok(ids) = self.thread_ids.lock() else {
+            return false;
+        };
+        ids.iter().any(|&id| super::sched::is_runnable(id))
+    }
+
     /// Whether a pool thread is running a route now (and may hold the GIL for a while).
     pub fn is_busy(&self) -> bool {
         self.busy.load(Ordering::Relaxed) > 0
@@ -197,6 +224,7 @@ impl SyncPool {
 
     fn work(self: Arc<Self>) {
         super::sched::batch_current_thread();
+        let _listed = ListedThread::new(&self.thread_ids);
         Python::with_gil(|py| loop {
             let work = match self.rx.try_recv() {
                 Ok(work) => work,
@@ -241,5 +269,29 @@ impl SyncPool {
             }
         }
         false
+    }
+}
+
+/// A pool thread's entry in `thread_ids`, from its start until it leaves.
+struct ListedThread<'a> {
+    ids: &'a std::sync::Mutex<Vec<i32>>,
+    id: i32,
+}
+
+impl<'a> ListedThread<'a> {
+    fn new(ids: &'a std::sync::Mutex<Vec<i32>>) -> Self {
+        let id = super::sched::current_thread_id();
+        if let Ok(mut ids) = ids.lock() {
+            ids.push(id);
+        }
+        Self { ids, id }
+    }
+}
+
+impl Drop for ListedThread<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut ids) = self.ids.lock() {
+            ids.retain(|&id| id != self.id);
+        }
     }
 }
