@@ -70,7 +70,7 @@ pub fn is_runnable(thread_id: i32) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn is_runnable(_thread_id: i32) -> bool {
+pub fn is_runnable(_thread: i32) -> bool {
     false
 }
 
