@@ -46,13 +46,13 @@ pub fn restore_current_thread(previous: Option<i32>) {
 
 /// The kernel's id of the calling thread, for `is_runnable`.
 #[cfg(target_os = "linux")]
-pub fn current_thread_id() -> i32 {
+pub fn current_tid() -> i32 {
     // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn current_thread_id() -> i32 {
+pub fn current_tid() -> i32 {
     0
 }
 
@@ -60,8 +60,8 @@ pub fn current_thread_id() -> i32 {
 /// state `R`), rather than sleeping or blocked on I/O, a lock or the GIL. Elsewhere than on
 /// Linux nothing says so, and it answers false.
 #[cfg(target_os = "linux")]
-pub fn is_runnable(thread_id: i32) -> bool {
-    let Ok(stat) = std::fs::read(format!("/proc/self/task/{thread_id}/stat")) else {
+pub fn is_runnable(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read(format!("/proc/self/task/{tid}/stat")) else {
         return false;
     };
     // "tid (name) S ...": the name may hold spaces and parentheses, the state follows the last ')'.
@@ -70,7 +70,7 @@ pub fn is_runnable(thread_id: i32) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn is_runnable(_thread: i32) -> bool {
+pub fn is_runnable(_tid: i32) -> bool {
     false
 }
 
@@ -81,11 +81,11 @@ mod tests {
 
     #[test]
     fn a_thread_on_the_cpu_is_runnable_and_a_blocked_one_is_not() {
-        assert!(is_runnable(current_thread_id()));
+        assert!(is_runnable(current_tid()));
         let (tell, told) = mpsc::channel();
         let (release, wait) = mpsc::channel::<()>();
         let blocked = std::thread::spawn(move || {
-            tell.send(current_thread_id()).unwrap();
+            tell.send(current_tid()).unwrap();
             wait.recv().unwrap();
         });
         let id = told.recv().unwrap();

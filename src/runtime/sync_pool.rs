@@ -280,7 +280,7 @@ struct ListedThread<'a> {
 
 impl<'a> ListedThread<'a> {
     fn new(ids: &'a std::sync::Mutex<Vec<i32>>) -> Self {
-        let id = super::sched::current_thread_id();
+        let id = super::sched::current_tid();
         if let Ok(mut ids) = ids.lock() {
             ids.push(id);
         }
