@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -21,6 +21,7 @@ use http::uri::PathAndQuery;
 use http::{Method, StatusCode, Uri, Version};
 use pyo3::prelude::*;
 
+use super::reasons::Phrases;
 use super::request::{http_version, push_ip};
 
 /// Bytes (or, for a logger, records) buffered before the buffer goes to the writer.
@@ -112,35 +113,10 @@ enum Message {
     Close,
 }
 
-/// The reason phrase of each status, as the running Python's `http.HTTPStatus` says it
-/// (uvicorn's lines use it, and Python 3.13 renamed some: 422 is "Unprocessable Content").
-pub struct Phrases(Vec<Option<Box<str>>>);
-
-impl Phrases {
-    pub fn of_python(py: Python<'_>) -> PyResult<Self> {
-        let mut phrases = vec![None; 600];
-        for status in py.import("http")?.getattr("HTTPStatus")?.try_iter()? {
-            let status = status?;
-            let code: usize = status.getattr("value")?.extract()?;
-            if let Some(slot) = phrases.get_mut(code) {
-                *slot = Some(status.getattr("phrase")?.extract::<String>()?.into());
-            }
-        }
-        Ok(Self(phrases))
-    }
-
-    fn of(&self, status: StatusCode) -> &str {
-        match self.0.get(usize::from(status.as_u16())) {
-            Some(Some(phrase)) => phrase,
-            _ => status.canonical_reason().unwrap_or(""),
-        }
-    }
-}
-
 pub struct AccessLog {
     json: bool,
-    phrases: Phrases,
-    pending: std::sync::Arc<Mutex<Pending>>,
+    phrases: Arc<Phrases>,
+    pending: Arc<Mutex<Pending>>,
     sender: Sender<Message>,
     dropped: AtomicU64,
     /// Hears from the writer once it has written everything and stopped.
@@ -148,10 +124,10 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    pub fn start(sink: Sink, json: bool, phrases: Phrases) -> std::io::Result<Self> {
+    pub fn start(sink: Sink, json: bool, phrases: Arc<Phrases>) -> std::io::Result<Self> {
         let (sender, receiver) = crossbeam_channel::bounded(WAITING);
         let (done, stopped) = crossbeam_channel::bounded(1);
-        let pending = std::sync::Arc::new(Mutex::new(Pending {
+        let pending = Arc::new(Mutex::new(Pending {
             lines: Lines::empty(&sink),
             count: 0,
         }));

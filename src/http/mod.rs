@@ -18,6 +18,7 @@ pub mod forwarded;
 pub mod gate;
 pub mod metrics;
 mod ranges;
+pub mod reasons;
 mod request;
 mod response;
 mod route;
@@ -129,6 +130,8 @@ pub struct Shared {
     pub client_name: Option<Arc<NamedClient>>,
     /// The `Server` header every response gets unless the app set its own.
     pub server_header: Option<http::HeaderValue>,
+    /// Reason phrases as uvicorn writes them, where hyper's differ.
+    pub phrases: Arc<reasons::Phrases>,
 }
 
 /// The HTTP versions a server speaks (`http="auto"`, `"1"`, `"2"`): over TLS, offered by
@@ -341,6 +344,9 @@ pub async fn handle(
         {
             slot.insert(server.clone());
         }
+    }
+    if let Some(reason) = shared.phrases.for_status_line(response.status()) {
+        response.extensions_mut().insert(reason.clone());
     }
     if let Some(observed) = observed {
         observed.record(shared, response.status());

@@ -26,8 +26,9 @@ use pyo3::prelude::*;
 use tokio::sync::Notify;
 
 use crate::app::{App, Engine};
-use crate::http::access_log::{AccessLog, Phrases, Sink as AccessSink};
+use crate::http::access_log::{AccessLog, Sink as AccessSink};
 use crate::http::gate::{Gate, Recycled};
+use crate::http::reasons::Phrases;
 use crate::http::{self as h, Peers, Protocols};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
 use crate::ws::{Upgrader, WebSockets, WsLimits};
@@ -252,6 +253,7 @@ impl Server {
             self.limits.max_requests,
             stop.clone(),
         );
+        let phrases = Arc::new(Phrases::of_python(py)?);
         let access_log = match &self.access_log {
             None => None,
             Some((sink, json)) => {
@@ -259,8 +261,7 @@ impl Server {
                     Ok("stderr") => AccessSink::Stderr,
                     _ => AccessSink::Logger(sink.clone_ref(py)),
                 };
-                let phrases = Phrases::of_python(py)?;
-                let log = AccessLog::start(sink, *json, phrases);
+                let log = AccessLog::start(sink, *json, phrases.clone());
                 Some(log.map_err(|e| PyOSError::new_err(e.to_string()))?)
             }
         };
@@ -285,6 +286,7 @@ impl Server {
             server_header: self
                 .server_header
                 .then(|| http::HeaderValue::from_static("ignyx")),
+            phrases,
         });
         let result = py.allow_threads(|| {
             let previous = runtime::batch_current_thread();
