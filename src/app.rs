@@ -53,10 +53,11 @@ impl App {
 
     /// Registers the Python pieces the engine calls back into: the response classes it
     /// recognises, `content_type(response_class)`, `request_class(request_data, app)`, and
-    /// `error_handler(request, exc)`.
+    /// `error_handler(request, exc)`, and `inner_error_handler(request, exc)` for routes
+    /// called under Python middleware.
     #[pyo3(signature = (
         *, response_class, streaming_class, file_class, content_type, request_class, app,
-        error_handler
+        error_handler, inner_error_handler
     ))]
     #[allow(clippy::too_many_arguments)]
     fn set_hooks(
@@ -68,12 +69,14 @@ impl App {
         request_class: Py<PyAny>,
         app: Py<PyAny>,
         error_handler: Py<PyAny>,
+        inner_error_handler: Py<PyAny>,
     ) {
         let types = ResponseTypes::new(response_class, streaming_class, file_class, content_type);
         let hooks = Hooks {
             request_class,
             app,
             error_handler,
+            inner_error_handler,
         };
         self.hooks = Some((types, hooks));
     }

@@ -608,3 +608,134 @@ def test_slowapi_limits_answer_429_as_on_fastapi(fw):
     assert [r.status_code for r in once] == [200, 429]
     assert once[0].json() == {"once": "/once"}
     assert once[1].json() == {"error": "Rate limit exceeded: 1 per 1 minute"}
+
+
+class Conflict(Exception):
+    """An exception the app has a handler of its own for."""
+
+
+class ErrorWatch:
+    """A pure ASGI middleware that sees what goes on out of the app: an exception (which it
+    names in a header of the 500 it answers), or a response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/watched"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        except LookupError as exc:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"x-watched", type(exc).__name__.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"watched"})
+
+
+def build_failing(fw):
+    app = fw.FastAPI()
+
+    @app.middleware("http")
+    async def catch(request, call_next):
+        try:
+            response = await call_next(request)
+        except ZeroDivisionError as exc:
+            return fw.responses.JSONResponse({"caught": str(exc)}, status_code=500)
+        response.headers["x-passed"] = "yes"
+        return response
+
+    app.add_middleware(ErrorWatch)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request, exc):
+        return fw.responses.JSONResponse({"conflict": str(exc)}, status_code=409)
+
+    @app.get("/divide")
+    def divide():
+        return 1 / 0
+
+    @app.get("/adivide")
+    async def adivide():
+        await asyncio.sleep(0)
+        return 1 / 0
+
+    @app.get("/conflict")
+    def conflicting():
+        raise Conflict("taken")
+
+    @app.get("/missing")
+    async def missing():
+        raise fw.HTTPException(404, "no such thing")
+
+    @app.get("/watched/key")
+    def key():
+        return {}["absent"]
+
+    @app.get("/other")
+    def other():
+        raise RuntimeError("nobody catches this")
+
+    return app
+
+
+def build_failing_with_catch_all(fw):
+    app = build_failing(fw)
+
+    @app.exception_handler(Exception)
+    async def everything(request, exc):
+        return fw.responses.PlainTextResponse(f"caught {type(exc).__name__}", status_code=500)
+
+    return app
+
+
+@pytest.mark.parametrize("builder", [build_failing, build_failing_with_catch_all])
+@pytest.mark.parametrize(
+    "url", ["/divide", "/adivide", "/conflict", "/missing", "/watched/key", "/other"]
+)
+def test_an_unhandled_exception_goes_on_out_through_the_middleware(dual, builder, url):
+    """As in Starlette: an exception the app has no handler of its own for goes on out of
+    ``call_next`` and through every ASGI middleware (each may catch it); the app's handler
+    for ``Exception`` (or its plain 500) answers it outside them all. Those it has a handler
+    for (HTTPException, a registered class) are answered inside, and the middleware sees a
+    response. (Ignyx answered all of them inside, and an error-catching middleware never saw
+    the exception.)"""
+    response = differential(dual(builder), "GET", url)
+    expected = {
+        "/divide": (500, b'{"caught":"division by zero"}'),
+        "/adivide": (500, b'{"caught":"division by zero"}'),
+        "/conflict": (409, b'{"conflict":"taken"}'),
+        "/missing": (404, b'{"detail":"no such thing"}'),
+        "/watched/key": (500, b"watched"),
+    }
+    if url in expected:
+        assert (response.status_code, response.content) == expected[url]
+    elif builder is build_failing:
+        assert (response.status_code, response.text) == (500, "Internal Server Error")
+    else:
+        assert (response.status_code, response.text) == (500, "caught RuntimeError")
+    passed = url in ("/conflict", "/missing")
+    assert response.headers.get("x-passed") == ("yes" if passed else None)
+    assert response.headers.get("x-watched") == ("KeyError" if url == "/watched/key" else None)
+
+
+@pytest.mark.parametrize("url", ["/divide", "/adivide", "/conflict", "/other"])
+def test_an_unhandled_exception_under_an_asgi_server_matches_fastapi(url):
+    """The app as another server's ASGI app answers the same: its own 500 comes from outside
+    its middleware (the server is not handed the exception, as Starlette's would be; the app
+    has logged it)."""
+
+    async def through(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get(url)
+
+    theirs = asyncio.run(through(build_failing(framework("fastapi"))))
+    ours = asyncio.run(through(build_failing(framework("ignyx"))))
+    assert (ours.status_code, ours.content) == (theirs.status_code, theirs.content)
+    assert ours.headers.get("x-passed") == theirs.headers.get("x-passed")

@@ -9,8 +9,8 @@ package. What is covered, in each placement where it applies:
 - the round trip: a counter counts with a client's cookie jar; the cookie unsigns to a
   43-character id and nothing else; Redis holds exactly the session's JSON, with a TTL of
   ``max_age`` (none without it); ``key_prefix`` and the URL's database name the key;
-  concurrent clients keep their own sessions; a 500 saves nothing (xfail in the ASGI
-  form); a stored value that is not a session reads as an empty one;
+  concurrent clients keep their own sessions; a 500 saves nothing; a stored value that is
+  not a session reads as an empty one;
 - the cookie headers are those of the cookie sessions with the same options (only the
   value differs), ``Vary: Cookie`` included;
 - clearing deletes the key and clears the cookie; an untouched session stores nothing; an
@@ -407,23 +407,7 @@ def test_a_streamed_response_saves_the_session_before_it_is_sent(
         assert site.client.get("/read").json() == {"session": {"streamed": True}}
 
 
-@pytest.mark.parametrize(
-    "placement",
-    [
-        pytest.param(
-            placement,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the ASGI form sees Ignyx's 500 (made inside the app) as a response: "
-                "the half-written session of the failed request is saved in Redis and its "
-                "cookie sent (tests/test_sessions.py xfails the cookie half of this)",
-            ),
-        )
-        if placement != "native"
-        else placement
-        for placement in PLACEMENTS
-    ],
-)
+@pytest.mark.parametrize("placement", PLACEMENTS)
 def test_an_unhandled_error_saves_nothing(redis_server: Any, placement: str) -> None:
     store = _store(redis_server)
     with _site(placement, backend=redis_server.url) as site:

@@ -29,10 +29,12 @@ class App:
         request_class: Callable[[RequestData, Any], Any],
         app: Any,
         error_handler: Callable[[Any, BaseException], Any],
+        inner_error_handler: Callable[[Any, BaseException], Any],
     ) -> None:
         """Registers the Python pieces the engine calls back into: the response classes it
         recognises, `content_type(response_class)`, `request_class(request_data, app)`, and
-        `error_handler(request, exc)`."""
+        `error_handler(request, exc)`, and `inner_error_handler(request, exc)` for routes
+        called under Python middleware."""
 
     def add_route(
         self,

@@ -395,6 +395,15 @@ class Ignyx:
             return handler(request, exc)
         return Response("Internal Server Error", status_code=500, media_type="text/plain")
 
+    def _handle_error_inside(self, request: Request, exc: BaseException) -> Any:
+        """Called by the engine with an exception a route raised under the app's Python
+        middleware: only one with a handler of its own (an ``HTTPException``, a validation
+        error, a class the app registered) is answered there, as by Starlette's
+        ``ExceptionMiddleware``. For any other it returns None, and the exception goes on out
+        through the middleware (whose ``call_next`` raises it) to `_handle_error`."""
+        handler = lookup_exception_handler(self.exception_handlers, exc, catch_alls=False)
+        return None if handler is None else handler(request, exc)
+
     # -- ASGI ----------------------------------------------------------------------
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -407,7 +416,30 @@ class Ignyx:
             # An innermost CORS layer runs in the engine (`_compile`); the rest here.
             _, python, _ = self._middleware_layers(native=False)
             stack = self._asgi_stack = self._build_stack(python)
-        await stack(scope, receive, send)
+        if scope["type"] != "http":
+            return await stack(scope, receive, send)
+        started = False
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await stack(scope, receive, sending)
+        except Exception as exc:
+            if started:
+                raise
+            await self._answer_error(scope, receive, send, exc)
+
+    async def _answer_error(self, scope: Any, receive: Any, send: Any, exc: Exception) -> None:
+        """Answers an exception that went on out through the app's Python middleware, as
+        Starlette's ``ServerErrorMiddleware`` does outside them: with the app's handler for
+        500 or ``Exception``, or its plain 500 (`_handle_error`, which logs it)."""
+        response = self._handle_error(Request(scope, receive), exc)
+        if inspect.isawaitable(response):
+            response = await response
+        await response(scope, receive, send)
 
     # -- lifespan ----------------------------------------------------------------
 
@@ -492,6 +524,7 @@ class Ignyx:
             request_class=Request,
             app=self,
             error_handler=self._handle_error,
+            inner_error_handler=self._handle_error_inside,
         )
         outer, python, inner = self._middleware_layers(native=middleware)
         if inner is not None:

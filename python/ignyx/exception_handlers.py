@@ -59,17 +59,22 @@ def lookup_exception_handler(
     exc: BaseException,
     *,
     websocket: bool = False,
+    catch_alls: bool = True,
 ) -> Optional[Callable[..., Any]]:
     """The handler registered for `exc`: for an ``HTTPException`` the one for its status code,
     else the one for the nearest class of its MRO; None when there is none.
 
     With `websocket`, as in Starlette, what only answers HTTP requests does not apply: status
     codes, the catch-alls (``Exception``, ``BaseException``) and FastAPI's default handlers.
+    Without `catch_alls`, the handlers Starlette's ``ServerErrorMiddleware`` runs, outside the
+    app's middleware, do not apply: the catch-alls and the one for status 500.
     """
+    catch_alls = catch_alls and not websocket
     if not websocket and isinstance(exc, HTTPException) and exc.status_code in handlers:
-        return handlers[exc.status_code]
+        if catch_alls or exc.status_code != 500:
+            return handlers[exc.status_code]
     for cls in type(exc).__mro__:
-        if websocket and cls in _CATCH_ALLS:
+        if not catch_alls and cls in _CATCH_ALLS:
             return None
         if cls in handlers:
             handler = handlers[cls]

@@ -265,7 +265,7 @@ impl AsgiCall {
             }
             (Pending::Read(data, _), _) => data,
         };
-        let exchange = Exchange::kept(self.engine.clone(), self.route.clone(), data);
+        let exchange = Exchange::asgi(self.engine.clone(), self.route.clone(), data);
         *lock(&self.exchange) = Some(exchange.clone());
         Ok(exchange.call_route(py))
     }
@@ -311,7 +311,11 @@ impl AsgiCall {
     /// pairs (with `content-length` for a whole body), `body` bytes or an iterator of chunks
     /// (sync or async).
     fn reply<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        match self.exchange()?.take_reply() {
+        let exchange = self.exchange()?;
+        if let Some(unhandled) = exchange.take_unhandled() {
+            return Err(unhandled);
+        }
+        match exchange.take_reply() {
             Ok(reply) => reply_tuple(py, reply, self.cors()),
             Err(_) => Err(PyRuntimeError::new_err("the call has no reply yet")),
         }

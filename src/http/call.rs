@@ -105,6 +105,9 @@ pub struct Exchange {
     data: Arc<RequestData>,
     /// Set once an exception went to the app's error handler.
     failed: AtomicBool,
+    /// Whether an exception with no handler of its own goes back to the caller (an ASGI
+    /// call, under the app's Python middleware) rather than to the app's error handler.
+    errors_out: bool,
     state: Mutex<State>,
 }
 
@@ -115,6 +118,8 @@ struct State {
     /// saw, with its `state` and the body it read. Let go of with the reply, under the
     /// GIL (a Python object dropped without it waits in a pool that every GIL take checks).
     request: Option<Py<PyAny>>,
+    /// The exception going back to the caller instead of a reply (`errors_out`).
+    unhandled: Option<PyErr>,
 }
 
 /// Where the reply goes.
@@ -128,9 +133,11 @@ enum ReplySlot {
 }
 
 impl Exchange {
-    /// An exchange whose caller takes the reply itself (`take_reply`), as an ASGI server does.
-    pub fn kept(engine: Arc<Engine>, route: Arc<Route>, data: Arc<RequestData>) -> Arc<Self> {
-        Self::new(engine, route, data, ReplySlot::Kept(None))
+    /// The exchange of an ASGI call (`AsgiCall`): its caller takes the reply itself
+    /// (`take_reply`), and an exception with no handler of its own goes back to it
+    /// (`take_unhandled`), to go on out through the app's Python middleware as in Starlette.
+    pub fn asgi(engine: Arc<Engine>, route: Arc<Route>, data: Arc<RequestData>) -> Arc<Self> {
+        Self::with(engine, route, data, ReplySlot::Kept(None), true)
     }
 
     fn new(
@@ -139,16 +146,33 @@ impl Exchange {
         data: Arc<RequestData>,
         slot: ReplySlot,
     ) -> Arc<Self> {
+        Self::with(engine, route, data, slot, false)
+    }
+
+    fn with(
+        engine: Arc<Engine>,
+        route: Arc<Route>,
+        data: Arc<RequestData>,
+        slot: ReplySlot,
+        errors_out: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             engine,
             route,
             data,
             failed: AtomicBool::new(false),
+            errors_out,
             state: Mutex::new(State {
                 reply: slot,
                 request: None,
+                unhandled: None,
             }),
         })
+    }
+
+    /// The exception that is to go on out through the middleware instead of a reply.
+    pub fn take_unhandled(&self) -> Option<PyErr> {
+        self.state().unhandled.take()
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -240,6 +264,9 @@ impl Exchange {
 
     /// Hands an exception to the app's error handler; errors inside it become a bare 500.
     fn fail<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
+        if self.errors_out {
+            return self.fail_out(py, err);
+        }
         if self.failed.swap(true, Ordering::Relaxed) {
             crate::runtime::report(py, err);
             self.send(py, Reply::internal_error());
@@ -255,6 +282,28 @@ impl Exchange {
                 .call1((request, exc))
         });
         self.settle(py, handled)
+    }
+
+    /// `fail` under Python middleware: an exception with a handler of its own (an
+    /// `HTTPException`, a validation error, a class the app registered) is answered here;
+    /// any other, and any raised by a handler, is kept for the caller to raise.
+    fn fail_out<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
+        if self.failed.swap(true, Ordering::Relaxed) {
+            self.state().unhandled = Some(err);
+            return None;
+        }
+        let exc = err.clone_ref(py).into_value(py);
+        let handled = self.request(py).and_then(|request| {
+            let handler = self.engine.hooks.inner_error_handler.bind(py);
+            handler.call1((request, exc))
+        });
+        match handled {
+            Ok(response) if response.is_none() => {
+                self.state().unhandled = Some(err);
+                None
+            }
+            handled => self.settle(py, handled),
+        }
     }
 }
 

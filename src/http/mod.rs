@@ -90,6 +90,11 @@ pub struct Hooks {
     pub app: Py<PyAny>,
     /// `error_handler(request, exc) -> response` (or a coroutine).
     pub error_handler: Py<PyAny>,
+    /// `inner_error_handler(request, exc) -> response | None`: the handler of an exception
+    /// raised under the app's Python middleware, where only what has a handler of its own is
+    /// answered (Starlette's `ExceptionMiddleware`); `None` sends it on out through the
+    /// middleware, to `error_handler`.
+    pub inner_error_handler: Py<PyAny>,
 }
 
 /// A protocol an HTTP/1.1 request may switch to (`Upgrade`, RFC 9110 §7.8): WebSockets.

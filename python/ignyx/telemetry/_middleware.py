@@ -327,6 +327,16 @@ class TelemetryMiddleware:
                         receive if is_websocket else observed_receive,
                         send if is_websocket else observed_send,
                     )
+                except Exception as exc:
+                    if is_websocket or telemetry.status_code is not None:
+                        _api.exception(exc, is_websocket)
+                        finish(None if is_websocket and normal_close(exc) else exc)
+                        raise
+                    # Where FastAPI observes, Starlette's ServerErrorMiddleware is right
+                    # inside: its answer (the app's 500) is what this request's telemetry
+                    # sees, and the exception is answered (and recorded) here.
+                    await self.observed._answer_error(scope, observed_receive, observed_send, exc)
+                    finish(exc)
                 except BaseException as exc:
                     _api.exception(exc, is_websocket)
                     finish(None if is_websocket and normal_close(exc) else exc)
