@@ -221,3 +221,52 @@ def test_sync_generators_stream_on_the_pool_not_on_a_thread_each(tmp_path):
     assert 1 <= most["pool"] <= 4, most
     # Only pool threads were added: no executor thread per stream.
     assert most["threads"] - idle <= most["pool"], (idle, most)
+
+
+def _background_app(framework: Any, seen: list) -> Any:
+    import contextvars
+
+    tag: contextvars.ContextVar[str] = contextvars.ContextVar("tag", default="unset")
+    app = framework.FastAPI()
+
+    @app.middleware("http")
+    async def tagging(request, call_next):
+        tag.set(request.headers.get("x-tag", "none"))
+        return await call_next(request)
+
+    def job() -> None:
+        seen.append((tag.get(), native_thread_name(), threading.current_thread().name))
+
+    def later(tasks):
+        tasks.add_task(job)
+        return {}
+
+    # Set, not written: this module's annotations are strings, which name no local.
+    later.__annotations__["tasks"] = framework.BackgroundTasks
+    app.get("/later")(later)
+    return app
+
+
+@pytest.mark.parametrize("framework", [ignyx, fastapi])
+def test_a_sync_background_task_sees_the_requests_context_vars(framework):
+    """As in Starlette, a plain function added to BackgroundTasks runs in the threadpool with
+    the request's ContextVars (a request id a log line carries, say). It ran in the loop's
+    executor without them."""
+    seen: list = []
+    app = _background_app(framework, seen)
+    with importlib.import_module(f"{framework.__name__}.testclient").TestClient(app) as client:
+        for tag in ("a", "b"):
+            assert client.get("/later", headers={"x-tag": tag}).status_code == 200
+        assert eventually(lambda: len(seen) == 2, timeout=5)
+    assert [tag for tag, _, _ in seen] == ["a", "b"]
+    if framework is ignyx:
+        assert {thread for _, thread, _ in seen} == {"ignyx-sync"}
+
+
+def test_a_sync_background_task_under_uvicorn_runs_in_anyios_threadpool():
+    seen: list = []
+    with under_uvicorn(_background_app(ignyx, seen)) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/later", headers={"x-tag": "u"}).status_code == 200
+        assert eventually(lambda: len(seen) == 1, timeout=5)
+    assert seen[0][0] == "u"
+    assert seen[0][2].startswith("AnyIO worker")  # FastAPI's threadpool, as FastAPI's app

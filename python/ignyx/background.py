@@ -7,13 +7,13 @@
         tasks.add_task(send_welcome_mail, email, subject="Welcome")
         return {"ok": True}
 
-Coroutine functions are awaited on the worker's event loop; plain functions run in a thread
-so that a slow one does not hold up other requests.
+Coroutine functions are awaited on the worker's event loop; plain functions run in the
+threadpool (``run_in_threadpool``), so that a slow one does not hold up other requests, and
+see the request's ContextVars, as in Starlette.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, Optional, ParamSpec
 
 from ._runtime import report_fault
+from .concurrency import run_in_threadpool
 
 __all__ = ["BackgroundTask", "BackgroundTasks"]
 
@@ -50,8 +51,7 @@ class BackgroundTask:
         if self.is_async:
             await self.func(*self.args, **self.kwargs)
         else:
-            call = functools.partial(self.func, *self.args, **self.kwargs)
-            await asyncio.get_running_loop().run_in_executor(None, call)
+            await run_in_threadpool(self.func, *self.args, **self.kwargs)
 
 
 class BackgroundTasks(BackgroundTask):
