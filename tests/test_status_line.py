@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import socket
 
-import fastapi
-import ignyx
 import pytest
-from conftest import under_uvicorn
-from fastapi.responses import Response as FastAPIResponse
-from ignyx.responses import Response
+from conftest import framework, under_uvicorn
 from ignyx.server import Server
 
 # The statuses whose phrase hyper would have written otherwise, on some Python, around a few
@@ -20,22 +16,14 @@ from ignyx.server import Server
 STATUSES = [200, 201, 203, 299, 404, 413, 414, 416, 418, 422, 451, 499, 503, 599]
 
 
-def ignyx_app() -> ignyx.Ignyx:
-    app = ignyx.Ignyx()
+def status_app(name: str):
+    """The same app on either framework: ``/status/{code}`` answers with that status."""
+    fw = framework(name)
+    app = fw.FastAPI()
 
     @app.get("/status/{code}")
     def status(code: int):
-        return Response(b"x", status_code=code)
-
-    return app
-
-
-def fastapi_app() -> fastapi.FastAPI:
-    app = fastapi.FastAPI()
-
-    @app.get("/status/{code}")
-    def status(code: int):
-        return FastAPIResponse(b"x", status_code=code)
+        return fw.responses.Response(b"x", status_code=code)
 
     return app
 
@@ -57,13 +45,13 @@ def status_lines(host: str, port: int) -> dict[int, bytes]:
 
 @pytest.fixture(scope="module")
 def uvicorn_lines() -> dict[int, bytes]:
-    with under_uvicorn(fastapi_app()) as url:
+    with under_uvicorn(status_app("fastapi")) as url:
         host, port = url.removeprefix("http://").split(":")
         return status_lines(host, int(port))
 
 
 def test_status_lines_read_as_uvicorn_writes_them(uvicorn_lines):
-    server = Server(ignyx_app(), "127.0.0.1", 0)
+    server = Server(status_app("ignyx"), "127.0.0.1", 0)
     server.start_in_thread()
     try:
         lines = status_lines("127.0.0.1", server.port)
@@ -78,6 +66,6 @@ def test_status_lines_read_as_uvicorn_writes_them(uvicorn_lines):
 
 def test_ignyx_as_an_asgi_app_under_uvicorn_writes_the_same(uvicorn_lines):
     # uvicorn writes the status line there; the engine's phrases do not come into it.
-    with under_uvicorn(ignyx_app()) as url:
+    with under_uvicorn(status_app("ignyx")) as url:
         host, port = url.removeprefix("http://").split(":")
         assert status_lines(host, int(port)) == uvicorn_lines
