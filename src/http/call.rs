@@ -118,8 +118,6 @@ struct State {
     /// saw, with its `state` and the body it read. Let go of with the reply, under the
     /// GIL (a Python object dropped without it waits in a pool that every GIL take checks).
     request: Option<Py<PyAny>>,
-    /// The exception going back to the caller instead of a reply (`errors_out`).
-    unhandled: Option<PyErr>,
 }
 
 /// Where the reply goes.
@@ -130,6 +128,8 @@ enum ReplySlot {
     Kept(Option<Reply>),
     /// Sent (or the connection stopped waiting).
     Gone,
+    /// No reply: the exception going back to the caller instead (`errors_out`).
+    Unhandled(PyErr),
 }
 
 impl Exchange {
@@ -165,14 +165,25 @@ impl Exchange {
             state: Mutex::new(State {
                 reply: slot,
                 request: None,
-                unhandled: None,
             }),
         })
     }
 
     /// The exception that is to go on out through the middleware instead of a reply.
     pub fn take_unhandled(&self) -> Option<PyErr> {
-        self.state().unhandled.take()
+        let mut state = self.state();
+        match std::mem::replace(&mut state.reply, ReplySlot::Gone) {
+            ReplySlot::Unhandled(err) => Some(err),
+            slot => {
+                state.reply = slot;
+                None
+            }
+        }
+    }
+
+    /// Keeps `err` for the caller to raise, in place of a reply.
+    fn keep_unhandled(&self, err: PyErr) {
+        self.state().reply = ReplySlot::Unhandled(err);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -204,7 +215,7 @@ impl Exchange {
             // The client may have gone; nothing is waiting then.
             ReplySlot::Channel(tx) => drop(tx.send(reply)),
             ReplySlot::Kept(_) => state.reply = ReplySlot::Kept(Some(reply)),
-            ReplySlot::Gone => {}
+            ReplySlot::Gone | ReplySlot::Unhandled(_) => {}
         }
         drop(state);
         drop(request);
@@ -289,7 +300,7 @@ impl Exchange {
     /// any other, and any raised by a handler, is kept for the caller to raise.
     fn fail_out<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
         if self.failed.swap(true, Ordering::Relaxed) {
-            self.state().unhandled = Some(err);
+            self.keep_unhandled(err);
             return None;
         }
         let exc = err.clone_ref(py).into_value(py);
@@ -299,7 +310,7 @@ impl Exchange {
         });
         match handled {
             Ok(response) if response.is_none() => {
-                self.state().unhandled = Some(err);
+                self.keep_unhandled(err);
                 None
             }
             handled => self.settle(py, handled),

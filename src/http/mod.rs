@@ -351,12 +351,20 @@ pub async fn handle(
         }
     }
     if let Some(reason) = shared.phrases.for_status_line(response.status()) {
-        response.extensions_mut().insert(reason.clone());
+        carry_reason(&mut response, reason);
     }
     if let Some(observed) = observed {
         observed.record(shared, response.status());
     }
     Ok(response)
+}
+
+/// Gives `response` the reason phrase its status line is to carry (a status whose phrase
+/// hyper would write otherwise: rare, so kept out of `handle`'s own code).
+#[cold]
+#[inline(never)]
+fn carry_reason(response: &mut Response<ResponseBody>, reason: &hyper::ext::ReasonPhrase) {
+    response.extensions_mut().insert(reason.clone());
 }
 
 /// Takes `response` out through the native `layers` the request passed: their headers (the
