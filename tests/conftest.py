@@ -280,6 +280,17 @@ def wait_for_port(port: int, process: Any = None, timeout: float = 30.0) -> None
     raise TimeoutError(f"nothing listening on port {port}")
 
 
+def recv_until(sock: socket.socket, marker: bytes) -> bytes:
+    """What `sock` receives until `marker` has come, or the peer closes."""
+    received = b""
+    while marker not in received:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
 def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
     """Polls `check` until it returns something truthy (the server acts after the client)."""
     deadline = time.monotonic() + timeout

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Iterator
 
 import httpx
 import pytest
-from conftest import differential, framework, served_script
+from conftest import differential, framework, recv_until, served_script
 from pydantic import BaseModel, ValidationError
 
 
@@ -267,11 +267,6 @@ def test_a_declared_oversize_upload_is_refused_before_it_is_sent(tmp_path: Path)
     with served_script(tmp_path / "app.py", _SERVER) as (_, port):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
-            reply = b""
-            while b"Content Too Large" not in reply:
-                data = sock.recv(4096)
-                if not data:
-                    break
-                reply += data
+            reply = recv_until(sock, b"Content Too Large")
         assert reply.startswith(b"HTTP/1.1 413 ")
         assert reply.endswith(b"Content Too Large")

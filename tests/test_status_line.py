@@ -8,8 +8,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import framework, under_uvicorn
-from ignyx.server import Server
+from conftest import framework, live_server, recv_until, under_uvicorn
 
 # The statuses whose phrase hyper would have written otherwise, on some Python, around a few
 # where they agree.
@@ -33,13 +32,7 @@ def status_lines(host: str, port: int) -> dict[int, bytes]:
     for code in STATUSES:
         with socket.create_connection((host, port), timeout=10) as sock:
             sock.sendall(f"GET /status/{code} HTTP/1.1\r\nhost: t\r\n\r\n".encode())
-            received = b""
-            while b"\r\n" not in received:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                received += chunk
-            lines[code] = received.split(b"\r\n", 1)[0]
+            lines[code] = recv_until(sock, b"\r\n").split(b"\r\n", 1)[0]
     return lines
 
 
@@ -51,12 +44,8 @@ def uvicorn_lines() -> dict[int, bytes]:
 
 
 def test_status_lines_read_as_uvicorn_writes_them(uvicorn_lines):
-    server = Server(status_app("ignyx"), "127.0.0.1", 0)
-    server.start_in_thread()
-    try:
+    with live_server(status_app("ignyx")) as server:
         lines = status_lines("127.0.0.1", server.port)
-    finally:
-        server.shutdown()
     assert lines == uvicorn_lines
     # What the comparison covers, so that it cannot pass on two equal mistakes.
     assert lines[299] == b"HTTP/1.1 299 "

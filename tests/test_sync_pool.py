@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import ignyx
 import pytest
-from conftest import free_port, wait_for_port
+from conftest import free_port, live_server, wait_for_port
 from ignyx.responses import JSONResponse
 from ignyx.server import Server
 
@@ -232,15 +232,11 @@ def test_a_handler_that_keeps_the_cpu_gets_company_in_the_end():
     def quick():
         return "quick"
 
-    server = Server(app, "127.0.0.1", 0)
-    server.start_in_thread()
-    try:
+    with live_server(app) as server:
         base = f"http://127.0.0.1:{server.port}"
         with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=base) as client:
             spinning = pool.submit(_timed_get, httpx.Client(base_url=base), "/spin")
             time.sleep(0.2)
             fast = _timed_get(client, "/quick")  # its first call: it runs on the pool
             assert spinning.result() >= 1.5
-    finally:
-        server.shutdown()
     assert fast < 1.0  # ~1.3 s if it waited for the spinning handler

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import ignyx
 import pytest
 import websockets
-from conftest import eventually, framework, live_server
+from conftest import eventually, framework, live_server, recv_until
 from ignyx import Depends, Ignyx, Query, WebSocket, WebSocketDisconnect, WebSocketException
 from ignyx.testclient import TestClient
 from websockets.sync.client import connect as sync_connect
@@ -674,13 +674,7 @@ def test_rejected_handshake_is_http_403_on_the_wire() -> None:
 def _handshake(port: int, path: str, **headers: str) -> tuple[socket.socket, bytes]:
     """A WebSocket handshake written by hand; returns the socket and the response head."""
     sock, _ = _handshake_request(port, path, **headers)
-    response = b""
-    while b"\r\n\r\n" not in response:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        response += chunk
-    return sock, response
+    return sock, recv_until(sock, b"\r\n\r\n")
 
 
 def _handshake_request(port: int, path: str, **headers: str) -> tuple[socket.socket, bytes]:
