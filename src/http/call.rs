@@ -274,46 +274,34 @@ impl Exchange {
     }
 
     /// Hands an exception to the app's error handler; errors inside it become a bare 500.
+    /// Under Python middleware (`errors_out`), only an exception with a handler of its own
+    /// (an `HTTPException`, a validation error, a class the app registered) is answered
+    /// here; any other, and any raised by a handler, is kept for the caller to raise.
     fn fail<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
-        if self.errors_out {
-            return self.fail_out(py, err);
-        }
         if self.failed.swap(true, Ordering::Relaxed) {
-            crate::runtime::report(py, err);
-            self.send(py, Reply::internal_error());
+            if self.errors_out {
+                self.keep_unhandled(err);
+            } else {
+                crate::runtime::report(py, err);
+                self.send(py, Reply::internal_error());
+            }
             return None;
         }
+        let hooks = &self.engine.hooks;
+        let (handler, kept) = match self.errors_out {
+            true => (&hooks.inner_error_handler, Some(err.clone_ref(py))),
+            false => (&hooks.error_handler, None),
+        };
         // `into_value` attaches the traceback, so the handler can log where it was raised.
         let exc = err.into_value(py);
-        let handled = self.request(py).and_then(|request| {
-            self.engine
-                .hooks
-                .error_handler
-                .bind(py)
-                .call1((request, exc))
-        });
-        self.settle(py, handled)
-    }
-
-    /// `fail` under Python middleware: an exception with a handler of its own (an
-    /// `HTTPException`, a validation error, a class the app registered) is answered here;
-    /// any other, and any raised by a handler, is kept for the caller to raise.
-    fn fail_out<'py>(&self, py: Python<'py>, err: PyErr) -> Option<Bound<'py, PyAny>> {
-        if self.failed.swap(true, Ordering::Relaxed) {
-            self.keep_unhandled(err);
-            return None;
-        }
-        let exc = err.clone_ref(py).into_value(py);
-        let handled = self.request(py).and_then(|request| {
-            let handler = self.engine.hooks.inner_error_handler.bind(py);
-            handler.call1((request, exc))
-        });
-        match handled {
-            Ok(response) if response.is_none() => {
+        let handled = (self.request(py)).and_then(|request| handler.bind(py).call1((request, exc)));
+        match (handled, kept) {
+            // No handler inside the middleware: the exception goes on out.
+            (Ok(response), Some(err)) if response.is_none() => {
                 self.keep_unhandled(err);
                 None
             }
-            handled => self.settle(py, handled),
+            (handled, _) => self.settle(py, handled),
         }
     }
 }
