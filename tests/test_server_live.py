@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import ignyx
 import pytest
-from conftest import free_port, http_client, live_server, served_script, wait_for_port
+from conftest import free_port, http_client, live_server, recv_until, served_script, wait_for_port
 from ignyx.middleware import CORSMiddleware
 from pydantic import BaseModel
 
@@ -723,6 +723,16 @@ STALLED_READER_APP = textwrap.dedent(
         return StreamingResponse(chunks(), media_type="application/octet-stream")
 
 
+    @app.get("/endless-tiny")
+    async def endless_tiny():
+        async def chunks():
+            while True:
+                produced[0] += 1
+                yield b"x"
+
+        return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
     @app.get("/endless-sync")
     def endless_sync():
         def chunks():
@@ -785,6 +795,51 @@ def test_a_client_that_stops_reading_costs_a_bounded_buffer(tmp_path, path, midd
                 assert http.get("/").json() == {"ok": True}
         grown = (rss_after - rss_before) / 1024
         assert grown < 32, f"RSS grew by {grown:.0f} MiB"
+
+
+def _queued_bytes(local_port: int, remote_port: int) -> tuple[int, int]:
+    """The kernel's send and receive queues of the loopback socket from `local_port` to
+    `remote_port` (/proc/net/tcp), in bytes."""
+    wanted = (f"0100007F:{local_port:04X}", f"0100007F:{remote_port:04X}")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1], fields[2]) == wanted:
+            tx, rx = fields[4].split(":")
+            return int(tx, 16), int(rx, 16)
+    raise AssertionError(f"no socket {wanted} in /proc/net/tcp")
+
+
+def test_a_stream_of_tiny_chunks_is_bounded_by_what_they_hold(tmp_path):
+    """An endless stream of one-byte chunks to a client that stops reading: what waits in
+    the server is bounded by what each chunk holds (its allocation and its place in the
+    queue), not by its one byte, so the producer stops about a thousand chunks ahead of the
+    socket. Counted by bytes alone, 64 KiB of them would be 65,536 chunks (~6 MiB)."""
+    with served_script(tmp_path / "stalled_reader_app.py", STALLED_READER_APP, {}) as (_, port):
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.settimeout(10)
+        with stalled, http_client(port, timeout=10) as http:
+            stalled.connect(("127.0.0.1", port))
+            stalled.sendall(b"GET /endless-tiny HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = recv_until(stalled, b"\r\n\r\n")
+            head = received[: received.index(b"\r\n\r\n") + 4]
+            produced = -1
+            for _ in range(50):
+                time.sleep(0.2)
+                now = http.get("/produced").json()["chunks"]
+                if now == produced:
+                    break
+                produced = now
+            else:
+                raise AssertionError(f"the producer never waited ({produced} chunks)")
+            client_port = stalled.getsockname()[1]
+            server_queued, _ = _queued_bytes(port, client_port)
+            _, client_queued = _queued_bytes(client_port, port)
+        # Each one-byte chunk goes out framed as b"1\r\nx\r\n".
+        written = (len(received) - len(head) + server_queued + client_queued) // 6
+        in_server = produced - written
+        print(f"produced {produced}, on the wire {written}, in the server {in_server}")
+        assert 0 <= in_server < 2_000
 
 
 EXAMPLE_APP = Path(__file__).resolve().parent.parent / "examples" / "app.py"

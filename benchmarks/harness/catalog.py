@@ -104,7 +104,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         "GET /jsonl (10,000 models, -c8)",
         "GET",
         "/jsonl",
-        "".join(f'{{"id":{i},"name":"item"}}\n' for i in range(10_000)),
+        "".join(f'{{"id":{i},"name":"item"}}\n' for i in range(1_000)) * 10,
         connections=8,
         answer_content_type="application/jsonl",
     ),

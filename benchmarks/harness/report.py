@@ -90,7 +90,9 @@ def markdown_table(
 def cpu_table(results: dict[str, Any], names: list[str], ratio: tuple[str, str]) -> str:
     """endpoint | server CPU µs per request per framework | `ratio` (first's over second's,
     when both ran) | the server's and wrk's core % per framework, all medians of the rounds.
-    Empty when no endpoint was measured."""
+    The ratio is the median of each round's own (the two ran seconds apart in it), so the
+    machine's drift from round to round does not pass for a difference. Empty when no
+    endpoint was measured."""
     num, den = ratio
     with_ratio = num in names and den in names
     head = ["endpoint"] + [f"{n} µs/req" for n in names]
@@ -103,7 +105,11 @@ def cpu_table(results: dict[str, Any], names: list[str], ratio: tuple[str, str])
         cost = {n: per[n].get("server_cpu_us_per_request") for n in names}
         measured = measured or any(v is not None for v in cost.values())
         row = [ep["label"]] + [_cell(per[n], "server_cpu_us_per_request", ",.1f") for n in names]
-        row += [_ratio(cost[num], cost[den])] if with_ratio else []
+        if with_ratio:
+            pairs = paired_ratios(
+                per[num].get("runs", []), per[den].get("runs", []), "server_cpu_us_per_request"
+            )
+            row.append(_fmt(median(pairs), ".2f", "x"))
         row += [
             f"{per[n]['server_cpu_pct']:.0f}/{per[n]['wrk_cpu_pct']:.0f}"
             if "server_cpu_pct" in per[n]
@@ -229,10 +235,12 @@ def _redis_rows(results: dict[str, Any], names: list[str]) -> list[str]:
     return lines
 
 
-def paired_ratios(runs: list[dict[str, Any]], twins: list[dict[str, Any]]) -> list[float]:
-    """`runs[i].rps / twins[j].rps` for each round both were measured in."""
-    by_round = {r["round"]: r["rps"] for r in twins if r["rps"]}
-    return [r["rps"] / by_round[r["round"]] for r in runs if r["round"] in by_round]
+def paired_ratios(
+    runs: list[dict[str, Any]], twins: list[dict[str, Any]], key: str = "rps"
+) -> list[float]:
+    """`runs[i][key] / twins[j][key]` for each round both were measured in."""
+    by_round = {r["round"]: r[key] for r in twins if r.get(key)}
+    return [r[key] / by_round[r["round"]] for r in runs if r["round"] in by_round and r.get(key)]
 
 
 def version(module: str) -> Optional[str]:

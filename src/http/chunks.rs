@@ -2,7 +2,9 @@
 //! iterator, or an ASGI app's `http.response.body` messages), hyper takes them as the
 //! socket takes them. Past `HIGH_WATER` bytes waiting, the sender is asked to wait until
 //! the client has taken them down to `LOW_WATER`, so a client that stops reading costs the
-//! server a bounded buffer, not the whole stream.
+//! server a bounded buffer, not the whole stream. The marks are uvicorn's transport's and
+//! our WebSocket writer's; each chunk counts `CHUNK_COST` more than its bytes, what holding
+//! it costs, so a stream of tiny chunks is bounded too.
 
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,12 +17,14 @@ use tokio::sync::mpsc;
 
 use crate::runtime::{Job, LoopSender};
 
-const HIGH_WATER: usize = 256 * 1024;
-const LOW_WATER: usize = 64 * 1024;
+const HIGH_WATER: usize = 64 * 1024;
+const LOW_WATER: usize = 16 * 1024;
+/// A queued chunk's allocation and its slot in the channel, over its bytes.
+const CHUNK_COST: usize = 64;
 
 /// What both ends share.
 struct Flow {
-    /// Bytes sent and not yet taken by hyper.
+    /// Bytes sent and not yet taken by hyper, with `CHUNK_COST` for each chunk.
     unsent: AtomicUsize,
     /// Whether the stream failed before its end.
     aborted: AtomicBool,
@@ -64,8 +68,7 @@ pub fn chunk_channel() -> (ChunkSender, Chunks) {
 impl ChunkSender {
     /// Queues `chunk`; false once the client has gone.
     pub fn send(&self, chunk: Bytes) -> bool {
-        let bytes = chunk.len();
-        self.flow.unsent.fetch_add(bytes, Ordering::AcqRel);
+        self.flow.unsent.fetch_add(held(&chunk), Ordering::AcqRel);
         self.tx.send(chunk).is_ok()
     }
 
@@ -111,7 +114,7 @@ impl Chunks {
     ) -> Poll<Option<Result<Bytes, StreamAborted>>> {
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(chunk)) => {
-                self.taken(chunk.len());
+                self.taken(held(&chunk));
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(None) if self.flow.aborted.load(Ordering::Acquire) => {
@@ -153,6 +156,11 @@ impl Drop for Chunks {
         self.rx.close();
         self.let_go();
     }
+}
+
+/// What a queued chunk counts for in `Flow::unsent`.
+fn held(chunk: &Bytes) -> usize {
+    chunk.len() + CHUNK_COST
 }
 
 fn release(py: Python<'_>, flow: &Flow) -> PyResult<()> {
