@@ -194,6 +194,17 @@ def _check_with_redis(
     return ""
 
 
+def _turn_order(names: list[str]) -> list[str]:
+    """The frameworks' turns in a round: in their order, except that CPU_RATIO's reference
+    goes right after the framework it is compared with, so that the two are measured seconds
+    apart and the round's ratio is theirs, not the machine's drift between them."""
+    num, den = CPU_RATIO
+    if num in names and den in names:
+        names = [n for n in names if n != den]
+        names.insert(names.index(num) + 1, den)
+    return names
+
+
 def measure_endpoints(
     keys: list[str],
     names: list[str],
@@ -218,7 +229,8 @@ def measure_endpoints(
     while rnd < args.rounds and any(active.values()):
         this_round: dict[Turn, dict[str, Any]] = {}
         for key, ep in eps.items():
-            for name, (server, headers) in list(active[key].items()):
+            for name in _turn_order(list(active[key])):
+                server, headers = active[key][name]
                 try:
                     r = _one_run(server, ep, args, wrk_cpu, headers, fleet.redis)
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
