@@ -291,6 +291,19 @@ def recv_until(sock: socket.socket, marker: bytes) -> bytes:
     return received
 
 
+def settled(count: Callable[[], int], interval: float = 0.05, tries: int = 40) -> int:
+    """`count()` once two readings `interval` seconds apart agree (threads that take a moment
+    to exit, a producer that takes a moment to stop), or the last reading after `tries`."""
+    previous = count()
+    for _ in range(tries):
+        time.sleep(interval)
+        current = count()
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
 def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
     """Polls `check` until it returns something truthy (the server acts after the client)."""
     deadline = time.monotonic() + timeout

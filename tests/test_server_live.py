@@ -17,7 +17,15 @@ from pathlib import Path
 import httpx
 import ignyx
 import pytest
-from conftest import free_port, http_client, live_server, recv_until, served_script, wait_for_port
+from conftest import (
+    free_port,
+    http_client,
+    live_server,
+    recv_until,
+    served_script,
+    settled,
+    wait_for_port,
+)
 from ignyx.middleware import CORSMiddleware
 from pydantic import BaseModel
 
@@ -823,15 +831,12 @@ def test_a_stream_of_tiny_chunks_is_bounded_by_what_they_hold(tmp_path):
             stalled.sendall(b"GET /endless-tiny HTTP/1.1\r\nHost: x\r\n\r\n")
             received = recv_until(stalled, b"\r\n\r\n")
             head = received[: received.index(b"\r\n\r\n") + 4]
-            produced = -1
-            for _ in range(50):
-                time.sleep(0.2)
-                now = http.get("/produced").json()["chunks"]
-                if now == produced:
-                    break
-                produced = now
-            else:
-                raise AssertionError(f"the producer never waited ({produced} chunks)")
+
+            def count() -> int:
+                return http.get("/produced").json()["chunks"]
+
+            produced = settled(count, interval=0.2, tries=50)
+            assert count() == produced, f"the producer never waited ({produced} chunks)"
             client_port = stalled.getsockname()[1]
             server_queued, _ = _queued_bytes(port, client_port)
             _, client_queued = _queued_bytes(client_port, port)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import ignyx
 import pytest
 import websockets
-from conftest import eventually, framework, live_server, recv_until
+from conftest import eventually, framework, live_server, recv_until, settled
 from ignyx import Depends, Ignyx, Query, WebSocket, WebSocketDisconnect, WebSocketException
 from ignyx.testclient import TestClient
 from websockets.sync.client import connect as sync_connect
@@ -33,19 +33,6 @@ def _threads() -> int:
             if line.startswith("Threads:"):
                 return int(line.split()[1])
     raise AssertionError("no Threads line")
-
-
-def _settled(count: Callable[[], int]) -> int:
-    """`count()` once two readings 50 ms apart agree (threads of closed sessions take a moment
-    to exit)."""
-    previous = count()
-    for _ in range(40):
-        time.sleep(0.05)
-        current = count()
-        if current == previous:
-            return current
-        previous = current
-    return previous
 
 
 # --- the app most tests share -----------------------------------------------------------------
@@ -730,13 +717,13 @@ def test_idle_connections_cost_no_threads() -> None:
     count = 200
 
     async def hold(port: int) -> tuple[int, int, list[str]]:
-        before = _settled(_threads)
+        before = settled(_threads)
         sockets = [
             await websockets.connect(f"ws://127.0.0.1:{port}/ws", ping_interval=None)
             for _ in range(count)
         ]
         await asyncio.sleep(0.2)
-        during = _settled(_threads)
+        during = settled(_threads)
         for i, ws in enumerate(sockets):
             await ws.send(str(i))
         replies = [await ws.recv() for ws in sockets]
@@ -758,10 +745,10 @@ def test_idle_test_client_sessions_cost_the_server_no_threads(client: TestClient
         python = [t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)]
         return _threads() - len(python)
 
-    before = _settled(server_threads)
+    before = settled(server_threads)
     sessions = [client.websocket_connect("/ws") for _ in range(200)]
     try:
-        during = _settled(server_threads)
+        during = settled(server_threads)
         for i, ws in enumerate(sessions):
             ws.send_text(str(i))
         assert [ws.receive_text() for ws in sessions] == [f"Echo: {i}" for i in range(200)]
