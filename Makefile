@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-tfb bench-instructions bare-hyper lint fmt clean debian-tools fuzz docs check-targets
+.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-tfb bench-instructions hot-text bare-hyper lint fmt clean debian-tools fuzz docs check-targets
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -93,6 +93,15 @@ bench: build bare-hyper
 bench-instructions: build
 	bash benchmarks/ensure_tools.sh
 	bash benchmarks/instructions.sh
+
+# Writes link/hot_text.ld, the functions a served app runs, which the build places first in
+# the engine's code. Profiled on a build without that layout (valgrind names only the
+# functions of .text), then built again with the new one.
+hot-text: $(STAMP)
+	bash benchmarks/ensure_tools.sh
+	IGNYX_HOT_TEXT=0 VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -q
+	$(PYTHON) benchmarks/hot_text.py
+	$(MAKE) build
 
 # One worker against two, wrk unpinned (on 2 cores the load generator competes with both).
 bench-workers: build
