@@ -99,7 +99,7 @@ bench-instructions: build
 # functions of .text), then built again with the new one.
 hot-text: $(STAMP)
 	bash benchmarks/ensure_tools.sh
-	IGNYX_HOT_TEXT=0 VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -q
+	IGNYX_HOT_TEXT=0 $(MAKE) build
 	$(PYTHON) benchmarks/hot_text.py
 	$(MAKE) build
 

@@ -87,15 +87,16 @@ def _sections(library: Path) -> dict[str, int]:
 
 def _resident_code_kib(pid: int, engine: Path) -> int:
     """`engine`'s executable mapping in process `pid`: how much of it is resident."""
-    resident = None
-    mapping = None
+    mapped = in_engine = False
+    resident = 0
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         fields = line.split()
-        if "-" in fields[0] and len(fields) >= 5 and fields[0][0] in "0123456789abcdef":
-            mapping = fields[1] == "r-xp" and fields[-1] == str(engine)
-        elif mapping and fields[0] == "Rss:":
-            resident = (resident or 0) + int(fields[1])
-    assert resident is not None, f"no executable mapping of {engine} in process {pid}"
+        if not fields[0].endswith(":"):  # a mapping's line; then "Key: value" lines about it
+            in_engine = fields[1] == "r-xp" and fields[-1] == str(engine)
+            mapped = mapped or in_engine
+        elif in_engine and fields[0] == "Rss:":
+            resident += int(fields[1])
+    assert mapped, f"no executable mapping of {engine} in process {pid}"
     return resident
 
 
