@@ -192,6 +192,10 @@ def test_sync_generators_stream_on_the_pool_not_on_a_thread_each(tmp_path):
     bursts run on the sync pool, which they keep moving, so it adds few threads or none;
     asyncio's executor would have started a thread for each, up to six."""
     with served_script(tmp_path / "streams.py", _STREAMS) as (process, port):
+        # Counted once a request is answered: the port accepts from the moment it is bound,
+        # before `serve` starts the access log's writer thread.
+        with http_client(port) as client:
+            assert client.get("/nothing").status_code == 404
         idle = len(thread_names(process.pid))
         most = {"threads": 0, "pool": 0}
         seen: set[str] = set()  # every thread's name, for the message when the count is off
