@@ -145,6 +145,31 @@ def test_origin_regex(regex, origin):
     assert response.status_code == 200
 
 
+@pytest.fixture(scope="module")
+def lookaround_regex(dual):
+    # Python's `re` takes lookarounds and backreferences; the app must start and match alike.
+    return dual(
+        lambda fw: cors_app(
+            fw, allow_origin_regex=r"https://(?!admin\.)(\w+)\.(?:\1\.)?example\.org"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "origin, allowed",
+    [
+        ("https://shop.example.org", True),
+        ("https://eu.eu.example.org", True),
+        ("https://admin.example.org", False),
+        ("https://eu.us.example.org", False),
+        ("https://shop.example.org.evil.com", False),
+    ],
+)
+def test_origin_regex_with_a_lookahead_and_a_backreference(lookaround_regex, origin, allowed):
+    response = differential(lookaround_regex, "GET", "/items", headers={"origin": origin})
+    assert ("access-control-allow-origin" in response.headers) is allowed
+
+
 def test_errors_carry_cors_headers(strict):
     response = differential(strict, "GET", "/missing", headers={"origin": ALLOWED})
     assert response.status_code == 404

@@ -28,7 +28,7 @@ use http::header::{
     CONTENT_TYPE, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use regex::Regex;
+use fancy_regex::Regex;
 
 /// What `allow_methods=["*"]` stands for, in Starlette's order.
 const ALL_METHODS: [&str; 8] = [
@@ -283,15 +283,17 @@ impl Cors {
         let origin = latin1(origin);
         self.allow_origin_regex
             .as_ref()
-            .is_some_and(|regex| regex.is_match(&origin))
+            // An error is a match given up on (its backtracking limit): not allowed.
+            .is_some_and(|regex| regex.is_match(origin.as_ref()).unwrap_or(false))
             || self.allow_origins.contains(origin.as_ref())
     }
 }
 
 /// Compiles `pattern` so that it only matches whole strings, like Python's
-/// `re.fullmatch`.
+/// `re.fullmatch`. `fancy_regex` takes what Python's `re` does beyond the `regex` crate
+/// (lookarounds, backreferences) and leaves the rest to `regex`.
 fn compile_fullmatch(pattern: &str) -> Result<Regex, String> {
-    let invalid = |err: regex::Error| format!("invalid allow_origin_regex {pattern:?}: {err}");
+    let invalid = |err: fancy_regex::Error| format!("invalid allow_origin_regex {pattern:?}: {err}");
     // Checked alone first, so that a stray `)` cannot escape the anchoring group.
     Regex::new(pattern).map_err(invalid)?;
     Regex::new(&format!("^(?:{pattern})$")).map_err(invalid)

@@ -533,6 +533,30 @@ fn test_simple_regex_behaves_like_python_fullmatch() {
 }
 
 #[test]
+fn test_regex_takes_lookarounds_and_backreferences_as_python_does() {
+    let allowed = |pattern: &str, origin: &str| {
+        let cors = cors(CorsConfig {
+            allow_origin_regex: Some(pattern.into()),
+            ..CorsConfig::default()
+        });
+        simple(&cors, &[("origin", origin.as_bytes())], &[])
+            .iter()
+            .any(|(name, _)| name == "access-control-allow-origin")
+    };
+    let lookahead = r"https://(?!admin\.)[a-z]+\.example\.org";
+    assert!(allowed(lookahead, "https://shop.example.org"));
+    assert!(!allowed(lookahead, "https://admin.example.org"));
+    let lookbehind = r"https://[a-z.]+(?<!\.evil)\.com";
+    assert!(allowed(lookbehind, "https://good.com"));
+    assert!(!allowed(lookbehind, "https://x.evil.com"));
+    let backreference = r"https://(\w+)\.\1\.example\.org";
+    assert!(allowed(backreference, "https://eu.eu.example.org"));
+    assert!(!allowed(backreference, "https://eu.us.example.org"));
+    // Anchored as a whole, whatever the pattern holds.
+    assert!(!allowed(lookahead, "https://shop.example.org.evil.com"));
+}
+
+#[test]
 fn test_bad_configuration_is_an_error() {
     let regex = |pattern: &str| {
         Cors::new(CorsConfig {
