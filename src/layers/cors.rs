@@ -21,6 +21,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
 use bytes::Bytes;
+use fancy_regex::Regex;
 use http::header::{
     Entry, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS,
     ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -28,7 +29,6 @@ use http::header::{
     CONTENT_TYPE, ORIGIN, VARY,
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use fancy_regex::Regex;
 
 /// What `allow_methods=["*"]` stands for, in Starlette's order.
 const ALL_METHODS: [&str; 8] = [
@@ -293,7 +293,8 @@ impl Cors {
 /// `re.fullmatch`. `fancy_regex` takes what Python's `re` does beyond the `regex` crate
 /// (lookarounds, backreferences) and leaves the rest to `regex`.
 fn compile_fullmatch(pattern: &str) -> Result<Regex, String> {
-    let invalid = |err: fancy_regex::Error| format!("invalid allow_origin_regex {pattern:?}: {err}");
+    let invalid =
+        |err: fancy_regex::Error| format!("invalid allow_origin_regex {pattern:?}: {err}");
     // Checked alone first, so that a stray `)` cannot escape the anchoring group.
     Regex::new(pattern).map_err(invalid)?;
     Regex::new(&format!("^(?:{pattern})$")).map_err(invalid)
