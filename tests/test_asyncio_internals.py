@@ -90,7 +90,7 @@ def test_nothing_else_names_a_private_attribute_of_asyncio():
     private = re.compile(
         r"_run_once|\b_ready\b|_scheduled|_current_tasks|_enter_task|_leave_task"
         r"|_set_running_loop|_asyncio_future_blocking|_thread_id|_check_closed"
-        r"|_check_running|_asyncgen_\w+_hook|_stopping|\b_selector\b"
+        r"|_check_running|_asyncgen_\w+_hook|_stopping|\b_selector\b|_format_callback_source"
     )
     offenders = []
     for path in [*PACKAGE.rglob("*.py"), *SRC.rglob("*.rs")]:

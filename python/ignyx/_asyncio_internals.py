@@ -44,7 +44,17 @@ private attribute                            what it is for                     
 ``Future._asyncio_future_blocking``          the flag a future raises when a     3.10-3.13
                                              task awaits it; checked and
                                              cleared as asyncio's Task does
+``Handle._cancelled``, ``_run()``,           what ``_run_once`` reads of a       3.10-3.13
+``_callback``, ``_args``                     handle in the ready deque, offered
+                                             by the engine's ``Handle``
+``format_helpers._format_callback_source``   how a handle names its callback,    3.10-3.13
+                                             in its repr and in the report of
+                                             an exception it raised
 ===========================================  ==================================  =========
+
+While the loop is not in debug mode, its ``call_soon`` is the engine's (``CallSoon``,
+``src/runtime/callbacks.rs``): the same deque, a ``Handle`` made in Rust. In debug mode it is
+asyncio's, with its checks and tracebacks.
 
 ``CoroutineTask`` (Rust) also offers ``_fut_waiter`` and ``_must_cancel``, attributes of
 ``asyncio.Task`` that anyio reads; they are its own, not asyncio's.
@@ -53,12 +63,15 @@ private attribute                            what it is for                     
 from __future__ import annotations
 
 import asyncio
+import asyncio.format_helpers
 import selectors
 import sys
 import threading
 from collections import deque
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any, Optional
+
+from ._core import CallSoon
 
 #: The attribute a future raises when a task awaits it (read and cleared from Rust).
 FUTURE_BLOCKING = "_asyncio_future_blocking"
@@ -131,6 +144,20 @@ class DrivenLoop(asyncio.SelectorEventLoop):
         super().__init__(_Selector())
         self._saved_asyncgen_hooks: Any = None
 
+    def set_debug(self, enabled: bool) -> None:
+        """Also chooses the ``call_soon``: asyncio's in debug mode, the engine's otherwise
+        (asyncio's ``__init__`` calls this once)."""
+        super().set_debug(enabled)
+        if enabled or self.is_closed():
+            vars(self).pop("call_soon", None)
+        else:
+            vars(self)["call_soon"] = CallSoon(self._ready, self)
+
+    def close(self) -> None:
+        super().close()
+        # asyncio's `call_soon` says that the loop is closed.
+        vars(self).pop("call_soon", None)
+
     def selector_fileno(self) -> int:
         """The descriptor the driver watches: readable when the loop has I/O."""
         return self._selector.fileno()
@@ -180,11 +207,40 @@ class DrivenLoop(asyncio.SelectorEventLoop):
         return -1.0, io_again, timers
 
 
+def _callback_source(callback: Any, args: Any) -> str:
+    return asyncio.format_helpers._format_callback_source(callback, args)
+
+
+def handle_repr(
+    loop: Optional[asyncio.AbstractEventLoop], handle: Any, callback: Any, args: Any, cancelled: bool
+) -> str:
+    """The repr of the engine's ``Handle``, as asyncio writes its own."""
+    info = [type(handle).__name__]
+    if cancelled:
+        info.append("cancelled")
+    if callback is not None:
+        info.append(_callback_source(callback, args))
+    return f"<{' '.join(info)}>"
+
+
+def callback_failed(
+    loop: Optional[asyncio.AbstractEventLoop], handle: Any, callback: Any, args: Any, exc: Any
+) -> None:
+    """Reports `exc`, raised by the callback of the engine's `handle`, to the loop's exception
+    handler, as asyncio's ``Handle._run`` does."""
+    if loop is None:
+        raise exc  # the loop is gone: nowhere else to report it
+    message = f"Exception in callback {_callback_source(callback, args)}"
+    loop.call_exception_handler({"message": message, "exception": exc, "handle": handle})
+
+
 __all__: list[str] = [
     "FUTURE_BLOCKING",
     "DrivenLoop",
+    "callback_failed",
     "current_task_registry",
     "enter_task",
+    "handle_repr",
     "leave_task",
     "set_running_loop",
 ]

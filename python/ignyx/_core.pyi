@@ -616,6 +616,34 @@ class ChunkSink:
         """Ends the body unfinished (the iterator failed): the client sees it cut."""
 
 @final
+class CallSoon:
+    """A loop's ``call_soon``, made in Rust (``src/runtime/callbacks.rs``): appends a
+    `Handle` to `ready`, the loop's deque of callbacks due now."""
+
+    def __new__(cls, ready: Any, event_loop: asyncio.AbstractEventLoop) -> CallSoon: ...
+    def __call__(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> Handle: ...
+
+@final
+class Handle:
+    """A callback `CallSoon` scheduled, with `asyncio.Handle`'s API."""
+
+    def cancel(self) -> None: ...
+    def cancelled(self) -> bool: ...
+    def get_context(self) -> contextvars.Context: ...
+    @property
+    def _cancelled(self) -> bool: ...
+    @property
+    def _callback(self) -> Callable[..., object] | None: ...
+    @property
+    def _args(self) -> tuple[Any, ...] | None: ...
+    def _run(self) -> None: ...
+
+@final
 class CoroutineTask:
     """What `asyncio.current_task()` returns inside a request: a request's coroutine,
     stepped by the engine, with `asyncio.Task`'s API (``src/runtime/task.rs``)."""
@@ -697,6 +725,7 @@ __all__ = [
     "AsgiApp",
     "AsgiCall",
     "BodyEncoder",
+    "CallSoon",
     "ChunkSink",
     "CompressionLayer",
     "CoroutineTask",
@@ -709,6 +738,7 @@ __all__ = [
     "StaticDirectories",
     "FastParam",
     "FastPlan",
+    "Handle",
     "InlinePolicy",
     "PoolThreads",
     "ListeningSocket",
