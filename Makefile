@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 PYLIB := $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))" 2>/dev/null)
 STAMP := $(VENV)/.deps-stamp
 
-.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-tfb bench-instructions hot-text bare-hyper lint fmt clean debian-tools fuzz docs check-targets
+.PHONY: run test build develop cargo-test pytest wheel sdist test-wheel bench bench-workers bench-serving bench-middleware bench-files bench-ratelimit bench-tfb bench-tfb-instructions bench-instructions hot-text bare-hyper lint fmt clean debian-tools fuzz docs check-targets
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -160,6 +160,12 @@ bench-ratelimit: build
 bench-tfb: build debian-tools
 	bash benchmarks/ensure_tools.sh
 	$(PYTHON) benchmarks/techempower/run.py
+
+# Instructions a TechEmpower request costs each server, and the app's own work with no server
+# (callgrind; benchmarks/techempower/instructions.py). About 3 minutes a test.
+bench-tfb-instructions: build debian-tools
+	bash benchmarks/ensure_tools.sh
+	$(PYTHON) benchmarks/techempower/instructions.py
 
 # Fuzzing (not part of `make test`): each cargo fuzz target (src/fuzzing.rs) and each atheris
 # target (fuzz/python/) runs FUZZ_SECONDS. A crash stops the run; keep its input in

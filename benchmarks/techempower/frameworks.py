@@ -88,14 +88,16 @@ def start(
     log_dir: Path,
     run_dir: Path,
     timeout: float = 30,
+    wrapper: str = "",
 ) -> Server:
     """Writes framework `name`'s app into ``run_dir/<name>-app`` and starts it from there with
-    the harness, `pin`ned (None: any core). It is up once ``/plaintext`` answers, that is
-    once its lifespan has opened the pool. Its log is ``log_dir/tfb-<name>.log``."""
+    the harness, `pin`ned (None: any core), its command after `wrapper` (``valgrind ...``).
+    It is up once ``/plaintext`` answers, that is once its lifespan has opened the pool. Its
+    log is ``log_dir/tfb-<name>.log``."""
     app_dir = run_dir / f"{name}-app"
     write_app(name, app_dir)
     fw = FRAMEWORKS[name]
-    command = fw.command.replace("{appdir}", shlex.quote(str(app_dir)))
+    command = wrapper + fw.command.replace("{appdir}", shlex.quote(str(app_dir)))
     env = {"TFB_DATABASE_URL": dsn, "TFB_POOL_SIZE": str(pool_size)}
     return start_server(
         f"tfb-{name}", replace(fw, command=command), pin, log_dir, "/plaintext", timeout,
