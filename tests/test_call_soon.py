@@ -88,7 +88,7 @@ def test_callbacks_show_what_asyncios_loop_shows():
     assert theirs.pop("contexts") == ((True, True) if HAS_GET_CONTEXT else None)
     assert ours == theirs
     assert ours["seen"][:4] == ["first", "own", "when scheduled", "a"]
-    # With its arguments up to Python 3.11; from 3.12, asyncio shows them in debug mode only.
+    # With its arguments on Python 3.12 and before; from 3.13 asyncio shows them in debug mode.
     assert ours["reports"][0][0].startswith("Exception in callback fail(")
 
 
