@@ -3,7 +3,7 @@ many times as asked, by 32 coroutines at once on one event loop. What a request 
 route costs any server at least (the app's Python, asyncpg, Jinja2, the event loop), for
 ``instructions.py`` to count under callgrind.
 
-    python alone.py APP PATH LOOP      # LOOP: asyncio or uvloop
+    python alone.py APP PATH LOOP      # LOOP: asyncio, ignyx (the loop Ignyx steps) or uvloop
 
 Reads the database from ``TFB_DATABASE_URL`` as the app does. Runs the app's lifespan,
 warms up, prints ``ready`` and waits for a line on stdin; then calls the handler that many
@@ -68,5 +68,14 @@ if __name__ == "__main__":
         import uvloop
 
         uvloop.run(main(app_path, route_path))
+    elif loop == "ignyx":
+        # Run as asyncio.run would, before the engine steps it: its callbacks are the same.
+        from ignyx._asyncio_internals import DrivenLoop
+
+        driven = DrivenLoop()
+        try:
+            driven.run_until_complete(main(app_path, route_path))
+        finally:
+            driven.close()
     else:
         asyncio.run(main(app_path, route_path))
