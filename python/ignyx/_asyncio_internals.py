@@ -45,7 +45,7 @@ private attribute                            what it is for                     
                                              task awaits it; checked and
                                              cleared as asyncio's Task does
 ``Handle._cancelled``, ``_run()``,           what ``_run_once`` reads of a       3.10-3.13
-``_callback``, ``_args``                     handle in the ready deque, offered
+``_callback``, ``_args``, ``_loop``          handle in the ready deque, offered
                                              by the engine's ``Handle``
 ``format_helpers._format_callback_source``   how a handle names its callback,    3.10-3.13
                                              in its repr and in the report of
@@ -207,30 +207,27 @@ class DrivenLoop(asyncio.SelectorEventLoop):
         return -1.0, io_again, timers
 
 
-def _callback_source(callback: Any, args: Any) -> str:
-    return asyncio.format_helpers._format_callback_source(callback, args)
+def _callback_source(handle: Any) -> str:
+    return asyncio.format_helpers._format_callback_source(handle._callback, handle._args)
 
 
-def handle_repr(
-    loop: Optional[asyncio.AbstractEventLoop], handle: Any, callback: Any, args: Any, cancelled: bool
-) -> str:
+def handle_repr(handle: Any) -> str:
     """The repr of the engine's ``Handle``, as asyncio writes its own."""
     info = [type(handle).__name__]
-    if cancelled:
+    if handle.cancelled():
         info.append("cancelled")
-    if callback is not None:
-        info.append(_callback_source(callback, args))
+    if handle._callback is not None:
+        info.append(_callback_source(handle))
     return f"<{' '.join(info)}>"
 
 
-def callback_failed(
-    loop: Optional[asyncio.AbstractEventLoop], handle: Any, callback: Any, args: Any, exc: Any
-) -> None:
+def callback_failed(handle: Any, exc: BaseException) -> None:
     """Reports `exc`, raised by the callback of the engine's `handle`, to the loop's exception
     handler, as asyncio's ``Handle._run`` does."""
+    loop = handle._loop
     if loop is None:
         raise exc  # the loop is gone: nowhere else to report it
-    message = f"Exception in callback {_callback_source(callback, args)}"
+    message = f"Exception in callback {_callback_source(handle)}"
     loop.call_exception_handler({"message": message, "exception": exc, "handle": handle})
 
 

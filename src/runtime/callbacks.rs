@@ -79,7 +79,7 @@ struct Slot {
 
 /// `ignyx._core.Handle`: a callback `CallSoon` scheduled, with `asyncio.Handle`'s methods
 /// (`cancel`, `cancelled`, `get_context`) and the attributes asyncio's loop reads of a
-/// handle (`_cancelled`, `_run`, `_callback`, `_args`).
+/// handle (`_cancelled`, `_run`, `_callback`, `_args`, `_loop`).
 #[pyclass(module = "ignyx._core", frozen)]
 pub struct Handle {
     event_loop: Py<PyWeakrefReference>,
@@ -93,39 +93,12 @@ impl Handle {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    /// `ignyx._asyncio_internals.<name>(loop, handle, callback, args, ...)`: the parts of a
-    /// handle that speak asyncio's formats (its repr, its error report).
-    fn describe<'py>(
-        slf: &Bound<'py, Self>,
-        name: &str,
-        more: Option<PyErr>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        static INTERNALS: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
-        let py = slf.py();
-        let internals = INTERNALS.import(py, "ignyx", "_asyncio_internals")?;
-        let (callback, args, cancelled) = {
-            let slot = slf.get().slot();
-            (
-                slot.callback.as_ref().map(|c| c.clone_ref(py)),
-                slot.args.as_ref().map(|a| a.clone_ref(py)),
-                slot.cancelled,
-            )
-        };
-        let event_loop = slf.get().event_loop.bind(py).upgrade();
-        match more {
-            None => internals
-                .getattr(name)?
-                .call1((event_loop, slf, callback, args, cancelled)),
-            Some(err) => internals.getattr(name)?.call1((
-                event_loop,
-                slf,
-                callback,
-                args,
-                err.into_value(py),
-            )),
-        }
-    }
+/// `ignyx._asyncio_internals`, where asyncio's formats are written.
+fn internals(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static INTERNALS: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
+    INTERNALS.import(py, "ignyx", "_asyncio_internals")
 }
 
 #[pymethods]
@@ -156,6 +129,12 @@ impl Handle {
     #[getter]
     fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.slot().callback.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    /// The loop, or `None` once it is gone.
+    #[getter]
+    fn _loop<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.event_loop.bind(py).upgrade()
     }
 
     #[getter]
@@ -194,11 +173,17 @@ impl Handle {
             {
                 Err(err)
             }
-            Err(err) => Self::describe(slf, "callback_failed", Some(err)).map(drop),
+            Err(err) => internals(py)?
+                .getattr("callback_failed")?
+                .call1((slf, err.into_value(py)))
+                .map(drop),
         }
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        Self::describe(slf, "handle_repr", None)?.extract()
+        internals(slf.py())?
+            .getattr("handle_repr")?
+            .call1((slf,))?
+            .extract()
     }
 }
