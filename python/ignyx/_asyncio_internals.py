@@ -44,10 +44,10 @@ private attribute                            what it is for                     
 ``Future._asyncio_future_blocking``          the flag a future raises when a     3.10-3.13
                                              task awaits it; checked and
                                              cleared as asyncio's Task does
-``Handle._cancelled``, ``_run()``,           what ``_run_once`` reads of a       3.10-3.13
+``Handle._cancelled``, ``_run()``,           what ``_run_once`` reads of a       3.11, 3.13
 ``_callback``, ``_args``, ``_loop``          handle in the ready deque, offered
                                              by the engine's ``Handle``
-``format_helpers._format_callback_source``   how a handle names its callback,    3.10-3.13
+``format_helpers._format_callback_source``   how a handle names its callback,    3.11, 3.13
                                              in its repr and in the report of
                                              an exception it raised
 ===========================================  ==================================  =========
