@@ -59,11 +59,7 @@ impl CallSoon {
             Handle {
                 event_loop: self.event_loop.clone_ref(py),
                 context,
-                slot: Mutex::new(Slot {
-                    callback: Some(callback),
-                    args: Some(args),
-                    cancelled: false,
-                }),
+                scheduled: Mutex::new(Some(Scheduled { callback, args })),
             },
         )?;
         self.append.call1(py, (handle.clone_ref(py),))?;
@@ -71,10 +67,11 @@ impl CallSoon {
     }
 }
 
-struct Slot {
-    callback: Option<Py<PyAny>>,
-    args: Option<Py<PyTuple>>,
-    cancelled: bool,
+/// What a handle runs; gone once it is cancelled (asyncio's `Handle.cancel` drops its
+/// callback and arguments too).
+struct Scheduled {
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
 }
 
 /// `ignyx._core.Handle`: a callback `CallSoon` scheduled, with `asyncio.Handle`'s methods
@@ -84,12 +81,13 @@ struct Slot {
 pub struct Handle {
     event_loop: Py<PyWeakrefReference>,
     context: Py<PyAny>,
-    slot: Mutex<Slot>,
+    /// `None`: cancelled.
+    scheduled: Mutex<Option<Scheduled>>,
 }
 
 impl Handle {
-    fn slot(&self) -> MutexGuard<'_, Slot> {
-        self.slot
+    fn scheduled(&self) -> MutexGuard<'_, Option<Scheduled>> {
+        self.scheduled
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -104,17 +102,11 @@ fn internals(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
 #[pymethods]
 impl Handle {
     fn cancel(&self) {
-        let mut slot = self.slot();
-        if !slot.cancelled {
-            slot.cancelled = true;
-            // Drops what the callback holds, as asyncio's `Handle.cancel` does.
-            slot.callback = None;
-            slot.args = None;
-        }
+        self.scheduled().take();
     }
 
     fn cancelled(&self) -> bool {
-        self.slot().cancelled
+        self.scheduled().is_none()
     }
 
     fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
@@ -123,12 +115,12 @@ impl Handle {
 
     #[getter]
     fn _cancelled(&self) -> bool {
-        self.slot().cancelled
+        self.cancelled()
     }
 
     #[getter]
     fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.slot().callback.as_ref().map(|c| c.clone_ref(py))
+        self.scheduled().as_ref().map(|s| s.callback.clone_ref(py))
     }
 
     /// The loop, or `None` once it is gone.
@@ -139,7 +131,7 @@ impl Handle {
 
     #[getter]
     fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
-        self.slot().args.as_ref().map(|a| a.clone_ref(py))
+        self.scheduled().as_ref().map(|s| s.args.clone_ref(py))
     }
 
     /// Runs the callback in the handle's context. An exception goes to the loop's exception
@@ -148,12 +140,12 @@ impl Handle {
     fn _run(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let this = slf.get();
-        let (callback, args) = {
-            let slot = this.slot();
-            match (&slot.callback, &slot.args) {
-                (Some(callback), Some(args)) => (callback.clone_ref(py), args.clone_ref(py)),
-                _ => return Ok(()),
-            }
+        let Some((callback, args)) = this
+            .scheduled()
+            .as_ref()
+            .map(|s| (s.callback.clone_ref(py), s.args.clone_ref(py)))
+        else {
+            return Ok(());
         };
         // SAFETY: `context` is a contextvars.Context (asyncio's contract for `context=`);
         // entering one already entered fails with RuntimeError, as `Context.run` does.
