@@ -6,6 +6,7 @@
 //! error when the server starts (see `bind_unix` and `from_fd` there).
 
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 #[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Windows: the type of the `fd=` setting, which is refused there (see `from_fd`).
@@ -49,6 +50,108 @@ pub enum Stream {
     #[cfg(unix)]
     Unix(tokio::net::UnixStream),
     Tls(Box<tokio_rustls::server::TlsStream<Stream>>),
+}
+
+/// What a client speaking HTTP/2 without TLS sends first (RFC 9113, 3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The protocol a connection opens with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opening {
+    Http1,
+    Http2,
+}
+
+impl Opening {
+    /// Told from `first`, the bytes received so far; `None` while they are only the start
+    /// of HTTP/2's preface.
+    fn of(first: &[u8]) -> Option<Self> {
+        let n = first.len().min(H2_PREFACE.len());
+        if first[..n] != H2_PREFACE[..n] {
+            Some(Self::Http1)
+        } else if n == H2_PREFACE.len() {
+            Some(Self::Http2)
+        } else {
+            None
+        }
+    }
+}
+
+impl Stream {
+    /// The protocol the client opens with, `None` if it closes first. Over TLS, the one ALPN
+    /// chose (HTTP/1 without it: HTTP/2 over TLS is chosen by ALPN, RFC 9113 3.2); otherwise
+    /// told from the first bytes, read without taking them (`MSG_PEEK`) so that hyper reads
+    /// them whole into its own buffer. Read apart first (as hyper-util's detection does),
+    /// they made hyper's next read grow that buffer to twice its size for the connection's
+    /// life (16 KiB instead of 8), copying it.
+    pub async fn opening(&self) -> Option<Opening> {
+        match self {
+            Self::Tcp(stream) => peek_opening(stream).await,
+            #[cfg(unix)]
+            Self::Unix(stream) => peek_opening(stream).await,
+            Self::Tls(stream) => match stream.get_ref().1.alpn_protocol() {
+                Some(b"h2") => Some(Opening::Http2),
+                _ => Some(Opening::Http1),
+            },
+        }
+    }
+}
+
+#[cfg(unix)]
+use std::os::fd::AsFd as AsSocket;
+#[cfg(windows)]
+use std::os::windows::io::AsSocket;
+
+/// A socket whose first bytes can be read without taking them.
+trait Peek: AsSocket {
+    async fn readable(&self) -> io::Result<()>;
+    /// `peek` on the socket, the readiness `readable` saw cleared if it would block.
+    fn try_peek<R>(&self, peek: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
+}
+
+impl Peek for tokio::net::TcpStream {
+    async fn readable(&self) -> io::Result<()> {
+        tokio::net::TcpStream::readable(self).await
+    }
+    fn try_peek<R>(&self, peek: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.try_io(tokio::io::Interest::READABLE, peek)
+    }
+}
+
+#[cfg(unix)]
+impl Peek for tokio::net::UnixStream {
+    async fn readable(&self) -> io::Result<()> {
+        tokio::net::UnixStream::readable(self).await
+    }
+    fn try_peek<R>(&self, peek: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        self.try_io(tokio::io::Interest::READABLE, peek)
+    }
+}
+
+/// Waits for the first bytes of `stream` and tells its opening from them. Bytes that are
+/// only the start of HTTP/2's preface are left for more to come: the peek reports them as
+/// "would block", which clears the readiness it was woken for (and no later one), so the
+/// next wait is for new bytes.
+async fn peek_opening(stream: &impl Peek) -> Option<Opening> {
+    let mut first = [MaybeUninit::<u8>::uninit(); H2_PREFACE.len()];
+    loop {
+        stream.readable().await.ok()?;
+        let peeked = stream.try_peek(|| {
+            let n = SockRef::from(stream).peek(&mut first)?;
+            // SAFETY: `peek` initialised the first `n` bytes.
+            let received = unsafe { &*(&first[..n] as *const [MaybeUninit<u8>] as *const [u8]) };
+            match (n, Opening::of(received)) {
+                (0, _) => Ok(None),
+                (_, Some(opening)) => Ok(Some(opening)),
+                (_, None) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            }
+        });
+        match peeked {
+            Ok(opening) => return opening,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return None,
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -378,3 +481,19 @@ fn unsupported(what: &str) -> std::io::Error {
 /// Windows: nothing to raise (no per-process soft limit on sockets).
 #[cfg(not(unix))]
 pub fn raise_descriptor_limit() {}
+
+#[cfg(test)]
+mod tests {
+    use super::{Opening, H2_PREFACE};
+
+    #[test]
+    fn the_opening_is_told_from_the_first_bytes() {
+        assert_eq!(Opening::of(b"GET / HTTP/1.1\r\n"), Some(Opening::Http1));
+        assert_eq!(Opening::of(b"POST / HTTP/1.1\r\n"), Some(Opening::Http1));
+        assert_eq!(Opening::of(b"PRI * HTTP/1.1\r\n"), Some(Opening::Http1));
+        assert_eq!(Opening::of(H2_PREFACE), Some(Opening::Http2));
+        // The start of the preface: more is needed to tell.
+        assert_eq!(Opening::of(b"P"), None);
+        assert_eq!(Opening::of(b"PRI * HTTP/2.0\r\n"), None);
+    }
+}

@@ -12,18 +12,21 @@ mod timer;
 mod tls;
 mod wake_floor;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
-use hyper::service::service_fn;
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::{http1, http2};
+use hyper::service::{service_fn, HttpService};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use crate::app::{App, Engine};
 use crate::http::access_log::{AccessLog, Sink as AccessSink};
@@ -32,7 +35,7 @@ use crate::http::reasons::Phrases;
 use crate::http::{self as h, Peers, Protocols};
 use crate::runtime::{self, EventLoop, InFlight, SyncPool};
 use crate::ws::{Upgrader, WebSockets, WsLimits};
-use listener::{Listening, Stream};
+use listener::{Listening, Opening, Stream};
 pub use tls::Tls;
 
 struct Limits {
@@ -375,9 +378,8 @@ async fn run(
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let listener = listener.into_listener()?;
-    let mut builder = auto::Builder::new(TokioExecutor::new());
     let timer = timer::ReusingTimer::default();
-    let mut http1 = builder.http1();
+    let mut http1 = http1::Builder::new();
     http1
         .timer(timer.clone())
         .header_read_timeout(limits.header_timeout)
@@ -385,8 +387,10 @@ async fn run(
     if let Some(size) = limits.max_head_size {
         http1.max_buf_size(size);
     }
-    builder.http2().timer(timer);
-    let graceful = GracefulShutdown::new();
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2.timer(timer);
+    // Each connection's task holds a receiver: told `true`, it finishes gracefully.
+    let (stopping_tx, stopping_rx) = watch::channel(false);
     let mut signals = Signals::new(stopping.handle_signals)?;
     if stopping.handle_signals {
         // A signal that came before this server's own handlers went to Python's, which
@@ -395,11 +399,11 @@ async fn run(
         Python::with_gil(|py| py.check_signals().map_err(|err| err.print(py))).ok();
     }
     let serve = Connections {
-        builder: Arc::new(builder),
-        graceful: &graceful,
+        builders: Arc::new(Builders { http1, http2 }),
+        stopping: stopping_rx,
         shared: &shared,
         tls,
-        handshake_timeout: limits.header_timeout,
+        header_timeout: limits.header_timeout,
     };
 
     loop {
@@ -415,7 +419,7 @@ async fn run(
             _ = signals.recv() => break,
         }
     }
-    drop(listener);
+    drop((listener, serve));
     // Open WebSockets close (1012) and their handlers hear it, on the loop this runtime keeps
     // stepping. A kept-alive HTTP/1.1 connection may have a request on its way: for a moment
     // every answer closes its connection (the client reconnects, to a server that accepts);
@@ -425,10 +429,11 @@ async fn run(
     let closing_down = async {
         shared.closing.store(true, Ordering::Relaxed);
         let lingered = tokio::time::Instant::now() + LINGER;
-        while graceful.count() > 0 && tokio::time::Instant::now() < lingered {
+        while stopping_tx.receiver_count() > 0 && tokio::time::Instant::now() < lingered {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::join!(graceful.shutdown(), websockets)
+        stopping_tx.send_replace(true);
+        tokio::join!(stopping_tx.closed(), websockets)
     };
     tokio::select! {
         _ = closing_down => {}
@@ -443,55 +448,135 @@ async fn run(
 const LINGER: Duration = Duration::from_secs(1);
 
 /// Serves accepted connections, each in its own task, watched for a graceful shutdown; over
-/// TLS, once the handshake is done (within the time a request head may take).
+/// TLS, once the handshake is done (within the time a request head may take); by HTTP/1 or
+/// HTTP/2 as the connection opens (`Stream::opening`).
 /// One stream type and one service: each other kind would be another copy of hyper's
 /// connection code, which made every request dearer (about 350 instructions).
 struct Connections<'a> {
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: &'a GracefulShutdown,
+    builders: Arc<Builders>,
+    /// True once the server stops: connections finish what they are doing and close.
+    stopping: watch::Receiver<bool>,
     shared: &'a Arc<h::Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    handshake_timeout: Duration,
+    header_timeout: Duration,
 }
 
 impl Connections<'_> {
     /// One task type for every connection, TLS or not: a second would be another copy of
     /// the connection's polling code (and its inlining), paid by every request.
     fn spawn(&self, stream: Stream, mut peers: Peers) {
-        let (shared, builder, watcher) = (
+        let (shared, builders, mut stopping) = (
             self.shared.clone(),
-            self.builder.clone(),
-            self.graceful.watcher(),
+            self.builders.clone(),
+            self.stopping.clone(),
         );
-        let (tls, timeout) = (self.tls.clone(), self.handshake_timeout);
+        let (tls, timeout) = (self.tls.clone(), self.header_timeout);
         tokio::spawn(async move {
             let stream = match tls {
                 None => stream,
-                Some(tls) => match tokio::time::timeout(timeout, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => {
-                        peers.secure = true;
-                        Stream::Tls(Box::new(stream))
+                // Boxed: inline, the handshake's state (~1.9 KiB) would size every
+                // connection's task, TLS or not.
+                Some(tls) => {
+                    match Box::pin(tokio::time::timeout(timeout, tls.accept(stream))).await {
+                        Ok(Ok(stream)) => {
+                            peers.secure = true;
+                            Stream::Tls(Box::new(stream))
+                        }
+                        _ => return,
                     }
-                    _ => return,
-                },
+                }
             };
-            let _ = watcher
-                .watch(connection(&builder, stream, shared, peers))
-                .await;
+            // A client that has sent nothing yet waits here, outside hyper, for as long as
+            // a request head may take; the server stopping lets it go, as it does an idle
+            // connection.
+            let opening = tokio::select! {
+                biased;
+                opening = tokio::time::timeout(timeout, stream.opening()) => opening,
+                _ = stopping.changed() => return,
+            };
+            let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
+            let io = TokioIo::new(stream);
+            match opening {
+                Ok(Some(Opening::Http1)) => {
+                    let connection = builders.http1.serve_connection(io, service);
+                    until_stopped(connection.with_upgrades(), stopping).await
+                }
+                // Boxed: inline, an HTTP/2 connection's state would size every
+                // connection's task.
+                Ok(Some(Opening::Http2)) => {
+                    let connection = builders.http2.serve_connection(io, service);
+                    Box::pin(until_stopped(connection, stopping)).await
+                }
+                Ok(None) | Err(_) => {}
+            }
         });
     }
 }
 
-fn connection(
-    builder: &auto::Builder<TokioExecutor>,
-    stream: Stream,
-    shared: Arc<h::Shared>,
-    peers: Peers,
-) -> impl hyper_util::server::graceful::GracefulConnection {
-    let service = service_fn(move |req| h::handle(shared.clone(), req, peers));
-    builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-        .into_owned()
+/// Serves `connection` to its end; once the server stops, asks it to finish gracefully: an
+/// idle one closes, a request in flight is answered (closing the connection after it).
+/// `stopping` only ever changes to true, or goes with the server: either way, it is time.
+async fn until_stopped<C: Graceful>(connection: C, mut stopping: watch::Receiver<bool>) {
+    let mut connection = std::pin::pin!(connection);
+    // Polled once, to be woken by the change; after that only when the version it saw has
+    // moved (an atomic load), not at every wake-up of the connection (a `select!` polled it
+    // each time: ~250 instructions a request).
+    let seen = stopping.clone();
+    let mut stop = std::pin::pin!(stopping.changed());
+    let mut waiting = false;
+    let stopped = std::future::poll_fn(|cx| {
+        if connection.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        if !waiting || seen.has_changed().unwrap_or(true) {
+            waiting = true;
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(true);
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+    if stopped {
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.await;
+    }
+}
+
+/// A hyper connection that can be asked to finish gracefully.
+trait Graceful: Future {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<S, B> Graceful for http1::UpgradeableConnection<TokioIo<Stream>, S>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http1::UpgradeableConnection::graceful_shutdown(self)
+    }
+}
+
+impl<S, B> Graceful for http2::Connection<TokioIo<Stream>, S, TokioExecutor>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http2::Connection::graceful_shutdown(self)
+    }
+}
+
+/// How connections are served, by the protocol they open with.
+struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
 }
 
 #[cfg(unix)]
