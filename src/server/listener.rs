@@ -9,11 +9,13 @@ use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 #[cfg(unix)]
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd as AsSocket, AsRawFd, FromRawFd, RawFd};
 #[cfg(unix)]
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 #[cfg(unix)]
 use std::os::unix::net::UnixListener;
+#[cfg(windows)]
+use std::os::windows::io::AsSocket;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -96,11 +98,6 @@ impl Stream {
         }
     }
 }
-
-#[cfg(unix)]
-use std::os::fd::AsFd as AsSocket;
-#[cfg(windows)]
-use std::os::windows::io::AsSocket;
 
 /// A socket whose first bytes can be read without taking them.
 trait Peek: AsSocket {

@@ -389,8 +389,8 @@ async fn run(
     }
     let mut http2 = http2::Builder::new(TokioExecutor::new());
     http2.timer(timer);
-    // Each connection's task holds a receiver: told `true`, it finishes gracefully.
-    let (stopping_tx, stopping_rx) = watch::channel(false);
+    // Each connection's task holds a receiver: at the first change, it finishes gracefully.
+    let (stopping_tx, stopping_rx) = watch::channel(());
     let mut signals = Signals::new(stopping.handle_signals)?;
     if stopping.handle_signals {
         // A signal that came before this server's own handlers went to Python's, which
@@ -432,7 +432,7 @@ async fn run(
         while stopping_tx.receiver_count() > 0 && tokio::time::Instant::now() < lingered {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        stopping_tx.send_replace(true);
+        stopping_tx.send_replace(());
         tokio::join!(stopping_tx.closed(), websockets)
     };
     tokio::select! {
@@ -454,8 +454,8 @@ const LINGER: Duration = Duration::from_secs(1);
 /// connection code, which made every request dearer (about 350 instructions).
 struct Connections<'a> {
     builders: Arc<Builders>,
-    /// True once the server stops: connections finish what they are doing and close.
-    stopping: watch::Receiver<bool>,
+    /// Changes once, when the server stops: connections finish what they are doing and close.
+    stopping: watch::Receiver<()>,
     shared: &'a Arc<h::Shared>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_timeout: Duration,
@@ -515,8 +515,8 @@ impl Connections<'_> {
 
 /// Serves `connection` to its end; once the server stops, asks it to finish gracefully: an
 /// idle one closes, a request in flight is answered (closing the connection after it).
-/// `stopping` only ever changes to true, or goes with the server: either way, it is time.
-async fn until_stopped<C: Graceful>(connection: C, mut stopping: watch::Receiver<bool>) {
+/// `stopping` changes once, or goes with the server: either way, it is time.
+async fn until_stopped<C: Graceful>(connection: C, mut stopping: watch::Receiver<()>) {
     let mut connection = std::pin::pin!(connection);
     // Polled once, to be woken by the change; after that only when the version it saw has
     // moved (an atomic load), not at every wake-up of the connection (a `select!` polled it
